@@ -1,0 +1,102 @@
+"""``python -m auxiliary <step>``: every notebook step without Jupyter, calling the same functions.
+
+Each step lives in its own module, which provides ``configure_parser(parser)`` and
+``run_cli(args, cfg) -> int``. Every step also takes ``--profile``, ``--config FILE.yaml``,
+``--set key=value`` and one ``--field-name`` flag per field of its config sections.
+Problems the user can fix are printed as one line starting with ``error:``; exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import config as config_mod
+from .errors import AuxiliaryError
+
+#: step -> (module, config sections whose fields become flags, one-line help)
+STEPS: dict[str, tuple[str, list[str], str]] = {
+    "simulate": ("auxiliary.synth", ["synth"], "generate synthetic acne / erythema / clear-skin images (notebook 01)"),
+    "split": ("auxiliary.splits", ["data"], "read a dataset and write leakage-free train/val/test lists (notebook 02)"),
+    "train": ("auxiliary.train", ["train", "data"], "fine-tune a timm model with Lightning Fabric (notebook 04)"),
+    "select": ("auxiliary.select", ["train", "data", "eval"], "compare architectures on an equal budget (notebook 03)"),
+    "evaluate": ("auxiliary.evaluate", ["eval"], "metrics, calibration and fairness of a checkpoint on a split"),
+    "compare": ("auxiliary.compare", ["eval"], "compare trained models side by side (notebook 05)"),
+    "export": ("auxiliary.export", [], "export a checkpoint to ONNX with a parity check"),
+    "sort": ("auxiliary.sorting", ["sort"], "copy new images into class folders and low_confidence/ (notebook 06)"),
+    "feedback": ("auxiliary.feedback", ["sort", "data"], "merge reviewed images into a new training split version"),
+    "serve": ("auxiliary.webapp", ["sort"], "web demo: upload a photo, see classes and heat map"),
+    "run-all": ("auxiliary.runner", [], "run the notebook series 01-06 with papermill (what `make demo` calls)"),
+}
+
+
+def _step_module(step: str):
+    mod_name = STEPS[step][0]
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == mod_name:
+            return None
+        raise
+
+
+def build_parser(step: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m auxiliary",
+        description="Skin-condition classification steps (the notebook series without Jupyter).",
+        epilog="Run `python -m auxiliary STEP --help` for the options of a step.",
+    )
+    sub = parser.add_subparsers(dest="step", metavar="STEP", title="steps")
+    for name, (_, sections, help_text) in STEPS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if step is not None and name != step:
+            continue  # only import the module of the step actually run
+        mod = _step_module(name)
+        if mod is not None and hasattr(mod, "configure_parser"):
+            mod.configure_parser(p)
+        common = p.add_argument_group("configuration")
+        common.add_argument("--profile", default=None, help=f"named profile: {', '.join(config_mod.PROFILES)} (default demo)")
+        common.add_argument("--config", default=None, metavar="FILE.yaml", help="YAML file of overrides")
+        common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
+        config_mod.add_cli_flags(common, sections)
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> config_mod.Config:
+    overrides = config_mod.parse_set(getattr(args, "set", []))
+    overrides.update(config_mod.cli_overrides(args))
+    return config_mod.resolve(getattr(args, "profile", None), getattr(args, "config", None), overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    step = next((a for a in argv if not a.startswith("-")), None)
+    if step not in STEPS:
+        step = None
+    parser = build_parser(step)
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    if args.step is None:
+        parser.print_help()
+        return 0
+    mod = _step_module(args.step)
+    if mod is None or not hasattr(mod, "run_cli"):
+        print(f"error: step {args.step!r} is not available in this version", file=sys.stderr)
+        return 2
+    try:
+        cfg = resolve_config(args)
+        return int(mod.run_cli(args, cfg) or 0)
+    except AuxiliaryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to complete (finished work is kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

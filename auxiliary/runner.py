@@ -1,0 +1,114 @@
+"""Run the notebook series with papermill: ``python -m auxiliary run-all --profile demo``.
+
+Notebooks run in order (01 -> 06); executed copies land in ``runs/notebooks/``. A failure stops
+the series with one message naming the notebook, the cell and the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import AuxiliaryError
+
+
+class NotebookFailed(AuxiliaryError):
+    """A notebook raised; the message names the notebook, cell and error."""
+
+
+def series(root: Path | None = None) -> list[Path]:
+    """The notebooks of the series in order (``NN_name.ipynb``)."""
+    nb_dir = (root or paths.project_root()) / "notebooks"
+    return sorted(p for p in nb_dir.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+
+
+def run_notebook(
+    notebook: str | Path,
+    profile: str = "demo",
+    parameters: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+    cwd: str | Path | None = None,
+) -> Path:
+    """Execute one notebook with papermill; returns the executed copy's path."""
+    import papermill as pm
+
+    nb = Path(notebook)
+    out = Path(out_dir) if out_dir else paths.runs_dir() / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    dest = out / nb.name
+    params = {"PROFILE": profile}
+    params.update({k.upper(): v for k, v in (parameters or {}).items()})
+    try:
+        pm.execute_notebook(
+            str(nb),
+            str(dest),
+            parameters=params,
+            progress_bar=progress,
+            cwd=str(cwd or nb.parent),
+            kernel_name="python3",
+            request_save_on_cell_execute=True,
+        )
+    except pm.PapermillExecutionError as exc:
+        evalue = str(exc.evalue).strip().splitlines()
+        raise NotebookFailed(
+            f"notebook {nb.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+            f"{exc.ename}: {evalue[0] if evalue else ''} -- executed copy with the traceback: {dest}"
+        ) from None
+    return dest
+
+
+def run_all(
+    profile: str = "demo",
+    only: list[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+) -> list[Path]:
+    """Run the series in order, stopping at the first failure."""
+    notebooks = series()
+    if only:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) or nb.stem == o for o in only)]
+        if not notebooks:
+            raise AuxiliaryError(f"no notebook matches {only} in {paths.notebooks_dir()}")
+    if not notebooks:
+        raise AuxiliaryError(f"no notebooks found in {paths.notebooks_dir()}")
+    done = []
+    t_all = time.perf_counter()
+    for nb in notebooks:
+        t0 = time.perf_counter()
+        print(f"[run-all] {nb.name} (profile {profile}) ...", flush=True)
+        done.append(run_notebook(nb, profile=profile, parameters=parameters, out_dir=out_dir))
+        print(f"[run-all] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"[run-all] {len(done)} notebooks in {time.perf_counter() - t_all:.0f} s", flush=True)
+    return done
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (e.g. 01 02)")
+    parser.add_argument("--out", default=None, help="folder for executed notebooks (default runs/notebooks)")
+
+
+def run_cli(args: argparse.Namespace, cfg: Any) -> int:
+    from . import config as config_mod
+
+    overrides = config_mod.parse_set(args.set)
+    overrides.update(config_mod.cli_overrides(args))
+    params = {k.replace(".", "__").upper(): v for k, v in overrides.items()}
+    if args.config:
+        params["CONFIG"] = str(Path(args.config).resolve())
+    done = run_all(profile=cfg.profile, only=args.only, parameters=params, out_dir=args.out)
+    root = paths.output_root()
+    print("\nResults:")
+    print(f"  executed notebooks: {Path(args.out) if args.out else root / 'runs' / 'notebooks'}")
+    print(f"  notebook results:   {root / 'runs'}/<notebook>/results.json")
+    print(f"  figures:            {root / 'figures'}")
+    print(f"  models:             {root / 'models'} and training runs in {root / 'runs'}")
+    return 0 if done else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_cli(argparse.Namespace(only=None, out=None, set=[], config=None), None))
