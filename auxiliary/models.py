@@ -134,11 +134,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 def library_versions() -> dict[str, str]:
     import timm
 
-    out = {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__}
+    out = {"python": platform.python_version(), "torch": str(torch.__version__), "timm": str(timm.__version__)}
     try:
         import lightning_fabric
 
-        out["lightning_fabric"] = lightning_fabric.__version__
+        out["lightning_fabric"] = str(lightning_fabric.__version__)
     except ImportError:  # pragma: no cover
         pass
     return out

@@ -20,7 +20,7 @@ def test_modes_are_converted(tmp_path, rgb):
     Image.fromarray(rgb).convert("L").save(tmp_path / "gray.png")
     Image.fromarray(rgb).convert("RGBA").save(tmp_path / "rgba.png")
     Image.fromarray(rgb).convert("P").save(tmp_path / "pal.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "16bit.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / "16bit.png")
     for name in ("rgb", "gray", "rgba", "pal", "16bit"):
         out = read_image(tmp_path / f"{name}.png")
         assert out.dtype == np.uint8 and out.shape == (20, 30, 3), name

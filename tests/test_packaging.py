@@ -5,10 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import re
-import tomllib
-from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 from conftest import NOTEBOOKS, ROOT

@@ -43,7 +43,7 @@ def test_ita_of_lab_colour_round_trip():
 def test_estimate_ita_ignores_centre_and_masked_pixels():
     img = np.zeros((40, 40, 3), dtype=np.uint8)
     img[:] = tone.lab_to_rgb(np.array([[[75.0, 8.0, 14.0]]]))[0, 0]
-    img[6:34, 6:34] = (60, 20, 20)  # dark lesion covering the centre
+    img[4:36, 4:36] = (60, 20, 20)  # dark lesion covering the centre
     with_lesion = tone.estimate_ita(img)
     without = tone.estimate_ita(img, exclude_center=1.0)
     assert tone.ita_group(without) == "very_light"

@@ -1,0 +1,165 @@
+"""Augmentation presets (albumentations 2.x), used identically by notebook 02 and training.
+
+``train_transform(preset, img_size, mean, std)`` = area resize to ``img_size`` square, the
+preset's random ops, normalise, to tensor. ``eval_transform`` = area resize + normalise + to
+tensor, numerically identical to :func:`auxiliary.infer.preprocess`, so validation, test and
+inference see the same pixels.
+
+Presets:
+
+* ``geometric``: scale, translate, rotate, shear (one affine), random resized crop, flips.
+* ``color``: ``geometric`` plus RGB shift and brightness/contrast. Colour jitter also moves the
+  apparent skin tone; prefer ``tone_preserving`` when tone fairness matters.
+* ``tone_preserving``: ``geometric`` plus CLAHE on the L channel of CIELAB (local contrast only),
+  no hue, saturation or RGB jitter, so the ITA of the skin stays where it was.
+* ``none``: no random op (resize + normalise only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+from albumentations.pytorch import ToTensorV2
+
+from .errors import AuxiliaryError
+
+PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "none")
+
+
+class AugmentError(AuxiliaryError, ValueError):
+    """Unknown augmentation preset."""
+
+
+def _check(preset: str) -> str:
+    p = str(preset).strip().lower().replace("-", "_")
+    if p == "colour":
+        p = "color"
+    if p not in PRESETS:
+        raise AugmentError(f"unknown augmentation preset {preset!r} (choose from: {', '.join(PRESETS)})")
+    return p
+
+
+def _geometric(img_size: int) -> list[Any]:
+    return [
+        A.Affine(
+            scale=(0.85, 1.15),
+            translate_percent=(-0.06, 0.06),
+            rotate=(-25, 25),
+            shear=(-8, 8),
+            border_mode=cv2.BORDER_REFLECT_101,
+            p=0.8,
+        ),
+        A.RandomResizedCrop(
+            size=(img_size, img_size), scale=(0.7, 1.0), ratio=(0.85, 1.18), interpolation=cv2.INTER_AREA, p=0.5
+        ),
+        A.HorizontalFlip(p=0.5),
+        A.VerticalFlip(p=0.25),
+    ]
+
+
+def preset_ops(preset: str, img_size: int) -> list[Any]:
+    """The random operations of a preset (no resize, no normalisation)."""
+    p = _check(preset)
+    if p == "none":
+        return []
+    ops = _geometric(img_size)
+    if p == "color":
+        ops += [
+            A.RGBShift(r_shift_limit=(-15, 15), g_shift_limit=(-15, 15), b_shift_limit=(-15, 15), p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=(-0.15, 0.15), contrast_limit=(-0.15, 0.15), p=0.5),
+        ]
+    elif p == "tone_preserving":
+        # A.CLAHE equalises the L channel of LAB for RGB input: local contrast, tone (mean L*, b*) kept.
+        ops += [A.CLAHE(clip_limit=(1.0, 2.5), tile_grid_size=(8, 8), p=0.5)]
+    return ops
+
+
+def _resize(img_size: int) -> Any:
+    return A.Resize(img_size, img_size, interpolation=cv2.INTER_AREA)
+
+
+def _normalize(mean: Sequence[float], std: Sequence[float]) -> Any:
+    return A.Normalize(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std), max_pixel_value=255.0)
+
+
+def train_transform(
+    preset: str, img_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = 0
+) -> A.Compose:
+    """Resize (area) + preset ops + normalise + ``ToTensorV2``; ``seed`` fixes the random sequence."""
+    ops = [_resize(img_size), *preset_ops(preset, img_size), _normalize(mean, std), ToTensorV2()]
+    return A.Compose(ops, seed=seed)
+
+
+def eval_transform(img_size: int, mean: Sequence[float], std: Sequence[float]) -> A.Compose:
+    """Resize (``INTER_AREA``) + normalise + ``ToTensorV2``: the same numbers as ``infer.preprocess``."""
+    return A.Compose([_resize(img_size), _normalize(mean, std), ToTensorV2()], seed=0)
+
+
+def augment_only(preset: str, img_size: int | None = None, seed: int | None = 0) -> A.Compose:
+    """The preset's random ops on uint8 RGB (no normalisation), optionally resized first.
+
+    Used for montages and for the offline oversampling copies (written as PNG).
+    """
+    size = int(img_size) if img_size else 0
+    ops = ([_resize(size)] if size else []) + preset_ops(preset, size or 256)
+    if not size:  # keep the source size: the crop must not change it
+        ops = [o for o in ops if not isinstance(o, A.RandomResizedCrop)]
+    return A.Compose(ops, seed=seed)
+
+
+def augment_image(rgb: np.ndarray, preset: str, seed: int | None = 0) -> np.ndarray:
+    """One augmented uint8 copy of ``rgb`` at its own size (``RandomResizedCrop`` uses that size)."""
+    img = np.ascontiguousarray(rgb)
+    h, w = img.shape[:2]
+    ops = preset_ops(preset, max(h, w))
+    for i, op in enumerate(ops):
+        if isinstance(op, A.RandomResizedCrop):
+            ops[i] = A.RandomResizedCrop(
+                size=(h, w), scale=(0.7, 1.0), ratio=(0.85, 1.18), interpolation=cv2.INTER_AREA, p=0.5
+            )
+    return A.Compose(ops, seed=seed)(image=img)["image"]
+
+
+def montage(
+    images: Sequence[np.ndarray],
+    preset: str,
+    n_aug: int = 5,
+    img_size: int = 128,
+    seed: int = 0,
+    titles: Sequence[str] | None = None,
+    ax: Any = None,
+) -> Any:
+    """Grid: one row per image, the original then ``n_aug`` augmented copies by ``preset``. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    tf = augment_only(preset, img_size, seed=seed)
+    rows = []
+    for img in images:
+        base = cv2.resize(np.asarray(img), (img_size, img_size), interpolation=cv2.INTER_AREA)
+        rows.append([base] + [tf(image=np.asarray(img))["image"] for _ in range(n_aug)])
+    n_r, n_c = max(1, len(rows)), n_aug + 1
+    pad = 4
+    canvas = np.full((n_r * (img_size + pad) - pad, n_c * (img_size + pad) - pad, 3), 255, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        for c, im in enumerate(row):
+            y, x = r * (img_size + pad), c * (img_size + pad)
+            canvas[y : y + img_size, x : x + img_size] = im
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.6 * n_c, 1.6 * n_r + 0.4))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas)
+    ax.set_xticks([(c + 0.5) * (img_size + pad) for c in range(n_c)])
+    ax.set_xticklabels(["original"] + [f"aug {i + 1}" for i in range(n_aug)], fontsize=8)
+    if titles is not None:
+        ax.set_yticks([(r + 0.5) * (img_size + pad) for r in range(n_r)])
+        ax.set_yticklabels(list(titles), fontsize=8)
+    else:
+        ax.set_yticks([])
+    ax.grid(False)
+    ax.set_title(f"augmentation preset: {preset}")
+    return fig

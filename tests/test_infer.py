@@ -1,0 +1,90 @@
+"""Checkpoint format and the Predictor: one call rebuilds the model; probabilities are calibrated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from auxiliary import calibration, infer, models
+
+CLASSES = ["acne", "erythema", "none"]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", num_classes=3)
+    path = tmp_path_factory.mktemp("ck") / "best.pt"
+    models.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=2.0,
+                           metrics={"val_balanced_acc": 0.5}, config={"profile": "smoke"})
+    return path, model
+
+
+def test_checkpoint_loads_weights_only(ckpt):
+    path, model = ckpt
+    raw = torch.load(path, weights_only=True)
+    assert raw["classes"] == CLASSES and raw["model_name"] == "resnet18"
+    loaded, info = models.load_checkpoint(path)
+    assert info["img_size"] == 32 and info["temperature"] == 2.0 and info["metrics"]["val_balanced_acc"] == 0.5
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    with pytest.raises(models.CheckpointError, match="not found"):
+        models.load_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(models.CheckpointError, match="cannot read checkpoint"):
+        models.load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(models.CheckpointError, match="not a checkpoint of this project"):
+        models.load_checkpoint(tmp_path / "other.pt")
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="did you mean"):
+        models.create_model("resnet_18", 3)
+
+
+def test_head_is_fresh_xavier():
+    m = models.create_model("resnet18", 5)
+    head = m.get_classifier()
+    assert head.out_features == 5 and torch.count_nonzero(head.bias) == 0
+    bound = (6 / (head.in_features + head.out_features)) ** 0.5
+    assert head.weight.abs().max() <= bound
+
+
+def test_predictor_matches_manual_forward_with_temperature(ckpt):
+    path, model = ckpt
+    pred = infer.Predictor.from_checkpoint(path)
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8) for i in range(3)]
+    probs = pred.predict_arrays(imgs, batch_size=2)
+    assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1)
+    x = torch.from_numpy(np.stack([infer.preprocess(im, 32, pred.mean, pred.std) for im in imgs]))
+    model.eval()
+    with torch.no_grad():
+        logits = model(x).numpy()
+    assert np.allclose(probs, calibration.softmax(logits, 2.0), atol=1e-5)
+    tta = pred.predict_arrays(imgs, tta=True)
+    assert tta.shape == (3, 3) and not np.allclose(tta, probs)
+
+
+def test_predict_paths_reports_unreadable(ckpt, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_text("text")
+    pred = infer.Predictor.from_checkpoint(ckpt[0])
+    probs, errors = pred.predict_paths([tmp_path / "ok.png", tmp_path / "bad.png"], progress=False)
+    assert np.isfinite(probs[0]).all() and np.isnan(probs[1]).all()
+    assert errors == {1: "not an image (unrecognised format)"}
+
+
+def test_temperature_fit_recovers_scale():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2000, 3)) * 3
+    labels = np.array([rng.choice(3, p=p) for p in calibration.softmax(logits, 1.0)])
+    t = calibration.fit_temperature(logits * 2.5, labels)  # over-confident by 2.5x
+    assert abs(t - 2.5) < 0.3
