@@ -56,8 +56,8 @@ def run_notebook(
     except pm.PapermillExecutionError as exc:
         evalue = str(exc.evalue).strip().splitlines()
         raise NotebookFailed(
-            f"notebook {nb.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
-            f"{exc.ename}: {evalue[0] if evalue else ''} -- executed copy with the traceback: {dest}"
+            f"notebook {nb.name} failed in cell {exc.cell_index} of the executed copy (In [{exc.exec_count}]): "
+            f"{exc.ename}: {evalue[0] if evalue else ''} -- traceback in {dest}"
         ) from None
     return dest
 

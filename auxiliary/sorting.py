@@ -1,0 +1,726 @@
+"""Sorting new images into class folders with a trained checkpoint (notebook 06, ``python -m auxiliary sort``).
+
+``sort_folder(ckpt, INPUT, OUT)`` copies every file under ``INPUT`` (never moves, never modifies it) to
+
+* ``OUT/<class>/`` when the calibrated top probability reaches ``conf`` (or, with ``coverage``,
+  when the conformal prediction set holds exactly one class),
+* ``OUT/low_confidence/`` otherwise,
+* nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
+  in ``OUT/rejected.csv`` with the reason.
+
+``OUT/predictions.csv`` holds one row per input (source, destination, predicted class, every class
+probability, decision, model, threshold, sha256) and ``OUT/sort_report.json`` the counts.
+
+Safety: copies go through a temporary file and an atomic rename and never replace an existing
+file (a name clash gets the content hash appended); names are sanitised so that nothing can be
+written outside ``OUT``. Work is streamed in batches (memory stays flat for any folder size) and
+every finished input is appended to a journal (``OUT/.sort/journal.jsonl``), so an interrupted run
+is completed by re-running the same command, without duplicates: inputs are keyed by their path and
+content hash (sha256), and an image whose bytes are already in ``OUT`` is not copied twice
+(its row says ``duplicate_of``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import AuxiliaryError
+from .imageio import ImageReadError, read_image
+
+LOW_CONFIDENCE = "low_confidence"
+STATE_DIR = ".sort"
+JOURNAL = "journal.jsonl"
+STATE = "state.json"
+PART_SUFFIX = ".part"
+#: Longest file name written (bytes, UTF-8); most file systems allow 255.
+MAX_NAME_BYTES = 180
+
+
+class SortError(AuxiliaryError):
+    """A sorting problem the user can fix (bad folders, mismatching earlier run, missing calibration)."""
+
+
+# ============================================================================ names & files
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+def safe_name(name: str, default: str = "image") -> str:
+    """A file or folder name that is safe to create inside a folder: no separators, no control
+    characters, no leading dot or dash, not ``.``/``..``, NFC unicode, at most MAX_NAME_BYTES bytes.
+
+    >>> safe_name("../../etc/passwd")
+    'passwd'
+    >>> safe_name("-rf .png")
+    '_rf .png'
+    """
+    name = unicodedata.normalize("NFC", str(name))
+    name = name.replace("\\", "/").split("/")[-1]  # a path: keep its last part only
+    name = _UNSAFE.sub("_", name).strip()
+    name = re.sub(r"^[.\-]+", lambda m: "_" * len(m.group(0)), name)
+    if not name or set(name) <= {"_", " "}:
+        name = default + (name if name else "")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    ext = ext[:16]
+    while len(name.encode("utf-8")) > MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+        name = f"{stem}.{ext}" if dot else stem
+    return name
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _with_suffix(name: str, suffix: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{suffix}.{ext}" if dot and stem else f"{name}-{suffix}"
+
+
+def atomic_copy(src: str | Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file in the same folder and an atomic rename that
+    never replaces an existing file (hard link when the file system allows it)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}{PART_SUFFIX}"
+    try:
+        shutil.copyfile(src, tmp)
+        with contextlib.suppress(OSError):
+            shutil.copystat(src, tmp)
+        try:
+            os.link(tmp, dest)  # fails if dest exists: never overwrites
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (FAT, some network drives): check then rename
+            if dest.exists():
+                raise FileExistsError(str(dest)) from None
+            os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Path) -> tuple[Path, bool]:
+    """Copy ``src`` (content hash ``sha``) into ``folder`` as ``name`` without overwriting anything.
+
+    Returns ``(destination, copied)``; ``copied`` is False when a file with the same bytes was already
+    there under that name (an earlier, interrupted run). A clash with different bytes appends the
+    first 8 hex digits of the hash, then a counter.
+    """
+    candidates = [name, _with_suffix(name, sha[:8])] + [_with_suffix(name, f"{sha[:8]}-{i}") for i in range(2, 1000)]
+    for cand in candidates:
+        dest = folder / cand
+        if not _inside(dest, out_root):  # belt and braces: sanitised names cannot get here
+            raise SortError(f"refusing to write outside {out_root}: {dest}")
+        if dest.exists():
+            if dest.is_file() and dest.stat().st_size == Path(src).stat().st_size and sha256_file(dest) == sha:
+                return dest, False
+            continue
+        try:
+            atomic_copy(src, dest)
+        except FileExistsError:  # appeared in between: look again
+            if dest.is_file() and sha256_file(dest) == sha:
+                return dest, False
+            continue
+        return dest, True
+    raise SortError(f"too many files named like {name} in {folder}")
+
+
+# ============================================================================ inputs
+def list_inputs(input_dir: str | Path, recursive: bool = False, exclude: Sequence[Path] = ()) -> list[Path]:
+    """Every regular file under ``input_dir`` (sub-folders with ``recursive``), sorted, without the
+    ``exclude`` trees (the output folder when it lies inside the input). Symlinked folders are not followed."""
+    root = Path(input_dir)
+    excl = [e.resolve() for e in exclude]
+    out: list[Path] = []
+    if recursive:
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() not in excl)
+            out.extend(here / f for f in sorted(filenames))
+    else:
+        out = sorted(p for p in root.iterdir() if not p.is_dir())
+    return [p for p in out if p.is_file() or p.is_symlink()]
+
+
+# ============================================================================ predictor
+def load_predictor(ckpt: str | Path, backend: str = "auto"):
+    """A :class:`~auxiliary.infer.Predictor` for ``ckpt``. ``auto`` uses ONNX Runtime through
+    :mod:`auxiliary.export` when that is available and falls back to PyTorch otherwise."""
+    from .infer import Predictor
+
+    backend = (backend or "auto").lower()
+    if backend not in ("auto", "torch", "onnx"):
+        raise SortError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
+    if backend == "torch":
+        return Predictor.from_checkpoint(ckpt, backend="torch")
+    try:
+        from . import export  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "auxiliary.export":
+            raise
+        if backend == "onnx":
+            raise SortError("the onnx backend needs auxiliary.export, which is not available here") from None
+        return Predictor.from_checkpoint(ckpt, backend="torch")
+    if backend == "auto":
+        try:
+            return Predictor.from_checkpoint(ckpt, backend="auto")
+        except AuxiliaryError as exc:
+            print(f"note: ONNX backend unavailable ({exc}); using PyTorch")
+            return Predictor.from_checkpoint(ckpt, backend="torch")
+    return Predictor.from_checkpoint(ckpt, backend=backend)
+
+
+# ============================================================================ conformal
+@dataclass
+class Conformal:
+    """Split-conformal prediction sets (LAC score ``1 - p_true``) at a target coverage."""
+
+    coverage: float
+    qhat: float
+    n_calib: int
+    empirical_coverage: float = math.nan
+    """Coverage measured on held-out halves of the calibration data (random half splits)."""
+    mean_set_size: float = math.nan
+    singleton_rate: float = math.nan
+    source: str = ""
+
+    @property
+    def threshold(self) -> float:
+        """A class is in the set when its probability is at least this."""
+        return 1.0 - self.qhat
+
+    def sets(self, probs: np.ndarray) -> np.ndarray:
+        """Boolean membership (N, C)."""
+        return np.asarray(probs) >= self.threshold - 1e-12
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("coverage", "qhat", "n_calib", "empirical_coverage",
+                                               "mean_set_size", "singleton_rate", "source")} | {
+            "threshold": self.threshold}
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """The finite-sample split-conformal quantile: the ceil((n+1)·coverage)-th smallest score
+    (1.0, i.e. every class in every set, when there are too few calibration samples)."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    n = len(s)
+    k = math.ceil((n + 1) * coverage)
+    if n == 0 or k > n:
+        return 1.0
+    return float(s[k - 1])
+
+
+def calibrate_conformal(probs: np.ndarray, labels: np.ndarray, coverage: float, *, n_checks: int = 50,
+                        seed: int = 0, source: str = "") -> Conformal:
+    """Fit the conformal threshold on calibration probabilities and check coverage on held-out halves."""
+    if not 0.0 < coverage < 1.0:
+        raise SortError(f"coverage must be between 0 and 1 (exclusive), got {coverage}")
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    keep = np.all(np.isfinite(p), axis=1) & (y >= 0)
+    p, y = p[keep], y[keep]
+    if len(y) < 2:
+        raise SortError(f"conformal calibration needs labelled validation images, got {len(y)}")
+    scores = 1.0 - p[np.arange(len(y)), y]
+    qhat = conformal_quantile(scores, coverage)
+    rng = np.random.default_rng(seed)
+    covs = []
+    for _ in range(n_checks if len(y) >= 4 else 0):
+        perm = rng.permutation(len(y))
+        a, b = perm[: len(y) // 2], perm[len(y) // 2:]
+        q = conformal_quantile(scores[a], coverage)
+        covs.append(float(np.mean(scores[b] <= q + 1e-12)))
+    conf = Conformal(coverage=float(coverage), qhat=qhat, n_calib=int(len(y)), source=source,
+                     empirical_coverage=float(np.mean(covs)) if covs else math.nan)
+    sizes = conf.sets(p).sum(axis=1)
+    conf.mean_set_size = float(np.mean(sizes))
+    conf.singleton_rate = float(np.mean(sizes == 1))
+    return conf
+
+
+def _read_calibration_table(path: Path) -> pd.DataFrame:
+    try:
+        from .data import read_table  # split CSVs hold paths relative to their folder
+    except ImportError:  # pragma: no cover - data module always shipped
+        read_table = None
+    if read_table is not None:
+        try:
+            return read_table(path)
+        except AuxiliaryError:
+            raise
+        except Exception:  # noqa: BLE001 - a predictions CSV with other columns: read it plainly below
+            pass
+    table = pd.read_csv(path)
+    if "path" in table.columns:
+        table["path"] = [str(p) if os.path.isabs(str(p)) else os.path.normpath(str(path.parent / str(p)))
+                         for p in table["path"]]
+    return table
+
+
+def conformal_from_csv(predictor: Any, calib: str | Path, coverage: float, *, batch: int = 16,
+                       tta: bool = False, progress: bool = True) -> Conformal:
+    """Calibrate conformal sets on a labelled CSV: a run's ``val_predictions.csv`` (uses its
+    ``prob_<class>`` columns) or a split CSV such as ``val.csv`` (predicts its images)."""
+    path = Path(calib)
+    if not path.is_file():
+        raise SortError(f"calibration CSV not found: {path}")
+    table = _read_calibration_table(path)
+    if "label" not in table.columns:
+        raise SortError(f"calibration CSV {path} has no 'label' column")
+    classes = predictor.classes
+    labels = table["label"].astype(str)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise SortError(f"calibration CSV {path} has labels not in the model's classes {classes}: {unknown[:5]}")
+    y = np.array([classes.index(v) for v in labels], dtype=np.int64)
+    prob_cols = [f"prob_{c}" for c in classes]
+    if all(c in table.columns for c in prob_cols) and not tta:
+        probs = table[prob_cols].to_numpy(dtype=np.float64)
+    elif "path" in table.columns:
+        probs, _errors = predictor.predict_paths(list(table["path"]), batch_size=batch, tta=tta, progress=progress)
+    else:
+        raise SortError(f"calibration CSV {path} has neither prob_<class> columns nor image paths")
+    return calibrate_conformal(probs, y, coverage, source=str(path))
+
+
+# ============================================================================ sorting
+@dataclass
+class SortResult:
+    """What :func:`sort_folder` did; ``summary`` is also written to ``OUT/sort_report.json``."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        return read_predictions(self.out_dir)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return pd.read_csv(self.out_dir / "rejected.csv", keep_default_na=False)
+
+    def __repr__(self) -> str:  # pragma: no cover - display only
+        s = self.summary
+        return f"SortResult({self.out_dir}, inputs={s.get('n_inputs')}, counts={s.get('counts')})"
+
+
+def read_predictions(out_dir: str | Path) -> pd.DataFrame:
+    """``OUT/predictions.csv`` with ``destination`` kept relative to OUT and empty strings kept."""
+    df = pd.read_csv(Path(out_dir) / "predictions.csv", keep_default_na=False, na_values={"top_prob": [""]})
+    for c in df.columns:
+        if c.startswith("prob_") or c in ("top_prob", "margin"):
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
+
+
+class _Journal:
+    """Append-only record of finished inputs; the last record per key wins; torn lines are ignored."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done: dict[str, dict[str, Any]] = {}  # key -> small record (status, destination, sha)
+        self.by_sha: dict[str, str] = {}  # sha -> destination (copied files only)
+        if path.is_file():
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue  # a line torn by a crash
+                    self._index(rec)
+        self.fh = open(path, "a", encoding="utf-8")
+
+    def _index(self, rec: dict[str, Any]) -> None:
+        self.done[rec["key"]] = {"decision": rec["decision"], "destination": rec.get("destination", ""),
+                                 "sha256": rec["sha256"]}
+        if rec.get("destination") and not rec.get("duplicate_of"):
+            self.by_sha.setdefault(rec["sha256"], rec["destination"])
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self._index(rec)
+
+    def sync(self) -> None:
+        self.fh.flush()
+        with contextlib.suppress(OSError):
+            os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        self.sync()
+        self.fh.close()
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every key's latest record, streamed (two passes over the file, no record kept in memory)."""
+        last: dict[str, int] = {}
+        with open(self.path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                try:
+                    last[json.loads(line)["key"]] = i
+                except (ValueError, KeyError):
+                    continue
+        wanted = set(last.values())
+        with open(self.path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                if i in wanted:
+                    yield json.loads(line)
+
+
+def _key(source: Path, sha: str) -> str:
+    return f"{os.path.abspath(source)}|{sha}"
+
+
+def _file_sha(path: str | Path) -> str:
+    return sha256_file(path)
+
+
+def _ckpt_fingerprint(ckpt: str | Path) -> str:
+    return sha256_file(ckpt)[:16]
+
+
+def sort_folder(
+    ckpt: str | Path | None,
+    input_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    conf: float = 0.6,
+    batch: int = 16,
+    recursive: bool = False,
+    coverage: float | None = None,
+    calib: str | Path | None = None,
+    tta: bool = False,
+    backend: str = "auto",
+    predictor: Any = None,
+    progress: bool = True,
+) -> SortResult:
+    """Copy every file under ``input_dir`` into ``out_dir/<class>/``, ``low_confidence/`` or ``rejected.csv``.
+
+    ``ckpt`` is a checkpoint (``runs/NAME/best.pt``); or pass a ready ``predictor``. With ``coverage``
+    (e.g. 0.9) conformal prediction sets replace the ``conf`` threshold; they are calibrated on
+    ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
+    with the same arguments completes an interrupted run and adds nothing otherwise.
+    """
+    from tqdm.auto import tqdm
+
+    from .infer import preprocess
+
+    t_start = time.perf_counter()
+    timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
+    src_root = Path(input_dir).expanduser()
+    out = Path(out_dir).expanduser()
+    if not src_root.exists():
+        raise SortError(f"input folder not found: {src_root}")
+    if not src_root.is_dir():
+        raise SortError(f"--input must be a folder of images, got a file: {src_root}")
+    if out.exists() and not out.is_dir():
+        raise SortError(f"--out exists and is not a folder: {out}")
+    if out.resolve() == src_root.resolve():
+        raise SortError("--out must differ from --input (sorting copies images into a new folder)")
+    if _inside(src_root, out):
+        raise SortError(f"--input {src_root} lies inside --out {out}; choose another output folder")
+    if not 0.0 <= float(conf) <= 1.0:
+        raise SortError(f"conf must be between 0 and 1, got {conf}")
+    batch = int(batch)
+    if batch < 1:
+        raise SortError(f"batch must be at least 1, got {batch}")
+    if predictor is None:
+        if ckpt is None:
+            raise SortError("a checkpoint (--ckpt runs/NAME/best.pt) is needed to sort")
+        ckpt = Path(ckpt).expanduser()
+        predictor = load_predictor(ckpt, backend)
+    classes = list(predictor.classes)
+    folders = {c: safe_name(c, default="class") for c in classes}
+    if len(set(folders.values())) != len(folders) or LOW_CONFIDENCE in folders.values():
+        raise SortError(f"class names {classes} do not give distinct folder names beside {LOW_CONFIDENCE}/")
+    model_id = f"{predictor.name}:{_ckpt_fingerprint(ckpt)}" if ckpt is not None else str(predictor.name)
+
+    conformal: Conformal | None = None
+    if coverage is not None:
+        if calib is None and ckpt is not None and (Path(ckpt).parent / "val_predictions.csv").is_file():
+            calib = Path(ckpt).parent / "val_predictions.csv"
+        if calib is None:
+            raise SortError("conformal sets (--coverage) need a labelled validation CSV: --calib runs/NAME/val_predictions.csv")
+        conformal = conformal_from_csv(predictor, calib, float(coverage), batch=batch, tta=tta, progress=progress)
+    rule = (f"conformal coverage {conformal.coverage:g} (p >= {conformal.threshold:.4f})" if conformal
+            else f"top probability >= {float(conf):g}")
+
+    # ---- state: refuse to mix runs made with another model or rule into one OUT
+    out.mkdir(parents=True, exist_ok=True)
+    state_dir = out / STATE_DIR
+    state_dir.mkdir(exist_ok=True)
+    state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
+             "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta)}
+    state_file = state_dir / STATE
+    if state_file.is_file():
+        try:
+            old = json.loads(state_file.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if old is not None and {k: old.get(k) for k in state} != state:
+            diff = [k for k in state if old.get(k) != state[k]]
+            raise SortError(
+                f"{out} was sorted with other settings ({', '.join(diff)} differ); choose a new --out "
+                f"or re-run with the same checkpoint and options")
+    else:
+        _write_text_atomic(state_file, json.dumps(state, indent=2))
+    for folder in [*folders.values(), LOW_CONFIDENCE]:  # leftovers of a crash mid-copy
+        d = out / folder
+        if d.is_dir():
+            for tmp in d.glob(f".*{PART_SUFFIX}"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+    t0 = time.perf_counter()
+    inputs = list_inputs(src_root, recursive=recursive, exclude=[out])
+    timing["list"] = time.perf_counter() - t0
+    journal = _Journal(state_dir / JOURNAL)
+    n_new = n_skipped = n_copied = 0
+    threshold = None if conformal else float(conf)
+    bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
+    try:
+        for start in range(0, len(inputs), batch):
+            chunk = inputs[start:start + batch]
+            todo: list[tuple[Path, str]] = []
+            rejected: list[tuple[Path, str, str]] = []
+            t0 = time.perf_counter()
+            for src in chunk:
+                try:
+                    sha = _file_sha(src)
+                except OSError as exc:
+                    rejected.append((src, "", f"cannot read file ({exc.strerror or exc})"))
+                    continue
+                rec = journal.done.get(_key(src, sha))
+                if rec is not None and (rec["decision"] == "rejected" or (out / rec["destination"]).is_file()):
+                    n_skipped += 1
+                    continue
+                todo.append((src, sha))
+            timing["hash"] += time.perf_counter() - t0
+            arrays, ok = [], []
+            for src, sha in todo:
+                t0 = time.perf_counter()
+                try:
+                    rgb = read_image(src)
+                except ImageReadError as exc:
+                    rejected.append((src, sha, exc.reason))
+                    timing["read"] += time.perf_counter() - t0
+                    continue
+                timing["read"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
+                timing["preprocess"] += time.perf_counter() - t0
+                ok.append((src, sha))
+            del rgb
+            probs = np.zeros((0, len(classes)))
+            if arrays:
+                t0 = time.perf_counter()
+                probs = predictor.predict_batch(np.stack(arrays), tta=tta)
+                timing["infer"] += time.perf_counter() - t0
+            del arrays
+            t0 = time.perf_counter()
+            for (src, sha), p in zip(ok, probs):
+                order = np.argsort(-p)
+                top = int(order[0])
+                pred = classes[top]
+                margin = float(p[order[0]] - p[order[1]]) if len(classes) > 1 else 1.0
+                pset = [classes[i] for i in np.flatnonzero(conformal.sets(p[None])[0])] if conformal else []
+                confident = (len(pset) == 1 and pset[0] == pred) if conformal else float(p[top]) >= float(conf)
+                folder = folders[pred] if confident else LOW_CONFIDENCE
+                dup = journal.by_sha.get(sha)
+                if dup is not None and (out / dup).is_file() and Path(dup).parts[0] == folder:
+                    dest_rel, dup_of = dup, dup
+                else:
+                    dest, copied = place_copy(src, out / folder, safe_name(src.name), sha, out)
+                    dest_rel, dup_of = dest.relative_to(out).as_posix(), ""
+                    n_copied += int(copied)
+                journal.add({
+                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha,
+                    "decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folder,
+                    "destination": dest_rel, "predicted": pred, "probs": [float(v) for v in p],
+                    "top_prob": float(p[top]), "margin": margin, "prediction_set": pset,
+                    "duplicate_of": dup_of, "reason": "", "model": model_id, "threshold": threshold, "rule": rule,
+                    "time": time.time(),
+                })
+                n_new += 1
+            for src, sha, reason in rejected:
+                journal.add({
+                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
+                    "folder": "", "destination": "", "predicted": "", "probs": [math.nan] * len(classes),
+                    "top_prob": math.nan, "margin": math.nan, "prediction_set": [], "duplicate_of": "",
+                    "reason": reason, "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
+                })
+                n_new += 1
+            journal.sync()
+            timing["copy"] += time.perf_counter() - t0
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        journal.close()
+
+    t0 = time.perf_counter()
+    summary = _write_reports(out, journal, classes, folders, inputs, model_id, rule, threshold, conformal)
+    timing["report"] = time.perf_counter() - t0
+    timing["total"] = time.perf_counter() - t_start
+    summary.update({"n_processed": n_new, "n_already_done": n_skipped, "n_copied": n_copied,
+                    "timing_s": {k: round(v, 4) for k, v in timing.items()}})
+    _write_text_atomic(out / "sort_report.json", json.dumps(summary, indent=2, default=str))
+    return SortResult(out_dir=out, summary=summary, timing=timing)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_reports(out: Path, journal: _Journal, classes: list[str], folders: dict[str, str],
+                   inputs: list[Path], model_id: str, rule: str, threshold: float | None,
+                   conformal: Conformal | None) -> dict[str, Any]:
+    """predictions.csv / rejected.csv from the journal (streamed) and the accounting summary."""
+    import csv
+
+    prob_cols = [f"prob_{c}" for c in classes]
+    cols = ["source", "destination", "decision", "folder", "predicted", *prob_cols, "top_prob", "margin",
+            "prediction_set", "duplicate_of", "reason", "model", "threshold", "rule", "sha256"]
+    pred_tmp = out / f".predictions.csv.{os.getpid()}.tmp"
+    rej_tmp = out / f".rejected.csv.{os.getpid()}.tmp"
+    counts: dict[str, int] = {folders[c]: 0 for c in classes} | {LOW_CONFIDENCE: 0, "rejected": 0}
+    referenced: set[str] = set()
+    n_rows = n_dup = 0
+    missing_dest = 0
+    with open(pred_tmp, "w", newline="", encoding="utf-8") as fp, open(rej_tmp, "w", newline="", encoding="utf-8") as fr:
+        wp, wr = csv.writer(fp), csv.writer(fr)
+        wp.writerow(cols)
+        wr.writerow(["source", "reason", "sha256"])
+        for rec in journal.records():
+            n_rows += 1
+            probs = rec["probs"]
+            wp.writerow([rec["source"], rec["destination"], rec["decision"], rec["folder"], rec["predicted"],
+                         *["" if (v is None or (isinstance(v, float) and math.isnan(v))) else f"{v:.6f}" for v in probs],
+                         "" if math.isnan(rec["top_prob"]) else f"{rec['top_prob']:.6f}",
+                         "" if math.isnan(rec["margin"]) else f"{rec['margin']:.6f}",
+                         "|".join(rec["prediction_set"]), rec["duplicate_of"], rec["reason"], rec["model"],
+                         "" if rec["threshold"] is None else rec["threshold"], rec["rule"], rec["sha256"]])
+            if rec["decision"] == "rejected":
+                counts["rejected"] += 1
+                wr.writerow([rec["source"], rec["reason"], rec["sha256"]])
+            else:
+                counts[rec["folder"]] = counts.get(rec["folder"], 0) + 1
+                referenced.add(rec["destination"])
+                n_dup += int(bool(rec["duplicate_of"]))
+                missing_dest += int(not (out / rec["destination"]).is_file())
+    os.replace(pred_tmp, out / "predictions.csv")
+    os.replace(rej_tmp, out / "rejected.csv")
+    files: dict[str, int] = {}
+    unaccounted: list[str] = []
+    for folder in [*folders.values(), LOW_CONFIDENCE]:
+        d = out / folder
+        names = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")] if d.is_dir() else []
+        files[folder] = len(names)
+        unaccounted += [p.relative_to(out).as_posix() for p in names if p.relative_to(out).as_posix() not in referenced]
+    keys_now = set()
+    for src in inputs:
+        with contextlib.suppress(OSError):
+            keys_now.add(_key(src, _file_sha(src)))
+    n_now_done = sum(1 for k in keys_now if k in journal.done)
+    accounted = n_now_done == len(inputs) and missing_dest == 0 and not unaccounted
+    summary: dict[str, Any] = {
+        "out_dir": str(out), "model": model_id, "rule": rule, "threshold": threshold, "classes": classes,
+        "n_inputs": len(inputs), "n_rows": n_rows, "counts": counts, "files": files,
+        "rejected": counts["rejected"], "duplicates": n_dup, "unaccounted_files": unaccounted[:20],
+        "accounted_for_all": bool(accounted),
+    }
+    if conformal is not None:
+        summary["conformal"] = conformal.to_dict()
+    return summary
+
+
+# ============================================================================ plots
+def plot_counts(summary: dict[str, Any], ax: Any = None, title: str | None = None) -> Any:
+    """Bar chart of the inputs per destination (class folders, low_confidence, rejected)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    else:
+        fig = ax.figure
+    counts = summary["counts"]
+    names = list(counts)
+    colors = ["#4c72b0"] * (len(names) - 2) + ["#dd8452", "#c44e52"]
+    bars = ax.bar(names, [counts[n] for n in names], color=colors[-len(names):])
+    ax.bar_label(bars)
+    ax.set_ylabel("images")
+    ax.set_title(title or f"Sorted {summary['n_inputs']} images ({summary['rule']})", fontsize=10)
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+# ============================================================================ CLI
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="checkpoint to sort with, e.g. runs/NAME/best.pt")
+    parser.add_argument("--input", required=True, help="folder of new images (never modified)")
+    parser.add_argument("--out", required=True, help="output folder: <class>/, low_confidence/, predictions.csv, rejected.csv")
+    parser.add_argument("--batch", type=int, default=None, dest="batch_alias",
+                        help="batch size of inference (same as --sort-batch)")
+    parser.add_argument("--calib", default=None, metavar="VAL.csv",
+                        help="labelled CSV calibrating conformal sets (default: val_predictions.csv beside the checkpoint)")
+    parser.add_argument("--tta", action="store_true", help="average the probabilities of flipped views")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_cli(args: argparse.Namespace, cfg: Any) -> int:
+    from . import paths
+
+    s = cfg.sort
+    batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
+    res = sort_folder(
+        paths.resolve_path(args.ckpt), Path(args.input).expanduser(), Path(args.out).expanduser(),
+        conf=s.conf, batch=batch, recursive=s.recursive, coverage=s.coverage,
+        calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
+        progress=not args.quiet,
+    )
+    sm = res.summary
+    print(f"sorted {sm['n_inputs']} inputs with {sm['model']} ({sm['rule']}) into {res.out_dir}")
+    for name, n in sm["counts"].items():
+        print(f"  {name:>16}: {n}")
+    if sm.get("conformal"):
+        c = sm["conformal"]
+        print(f"  conformal: target coverage {c['coverage']:g}, checked on validation {c['empirical_coverage']:.3f}, "
+              f"mean set size {c['mean_set_size']:.2f} (n={c['n_calib']})")
+    print(f"  {sm['n_processed']} processed now, {sm['n_already_done']} already done, {sm['duplicates']} duplicate contents; "
+          f"accounted for all: {sm['accounted_for_all']}")
+    print(f"  predictions: {res.out_dir / 'predictions.csv'}; rejected: {res.out_dir / 'rejected.csv'}")
+    return 0 if sm["accounted_for_all"] else 1
