@@ -10,8 +10,9 @@ Presets:
 * ``geometric``: scale, translate, rotate, shear (one affine), random resized crop, flips.
 * ``color``: ``geometric`` plus RGB shift and brightness/contrast. Colour jitter also moves the
   apparent skin tone; prefer ``tone_preserving`` when tone fairness matters.
-* ``tone_preserving``: ``geometric`` plus CLAHE on the L channel of CIELAB (local contrast only),
-  no hue, saturation or RGB jitter, so the ITA of the skin stays where it was.
+* ``tone_preserving``: ``geometric`` plus CLAHE on the L* channel of CIELAB with L* shifted back
+  to its median (local contrast only, :class:`ToneSafeCLAHE`); no hue, saturation or RGB jitter,
+  so the ITA of the skin stays where it was.
 * ``none``: no random op (resize + normalise only).
 """
 
@@ -41,6 +42,35 @@ def _check(preset: str) -> str:
     if p not in PRESETS:
         raise AugmentError(f"unknown augmentation preset {preset!r} (choose from: {', '.join(PRESETS)})")
     return p
+
+
+class ToneSafeCLAHE(A.ImageOnlyTransform):
+    """CLAHE on the L* channel (CIELAB), then L* shifted back to its original median.
+
+    Local contrast is enhanced (texture, lesion borders) while the median L* and b* -- and so
+    the ITA skin-tone angle -- stay where they were; a* and b* are never changed. Plain
+    ``A.CLAHE`` also equalises L*, which moves a uniform skin patch's ITA by ~10 degrees.
+    """
+
+    def __init__(self, clip_limit: tuple[float, float] = (1.0, 2.5), tile_grid_size: tuple[int, int] = (8, 8),
+                 p: float = 0.5):
+        super().__init__(p=p)
+        self.clip_limit = (float(clip_limit[0]), float(clip_limit[1]))
+        self.tile_grid_size = (int(tile_grid_size[0]), int(tile_grid_size[1]))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"clip": self.py_random.uniform(*self.clip_limit)}
+
+    def apply(self, img: np.ndarray, clip: float = 2.0, **params: Any) -> np.ndarray:
+        lab = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2LAB)
+        light = lab[..., 0]
+        eq = cv2.createCLAHE(clipLimit=float(clip), tileGridSize=self.tile_grid_size).apply(light)
+        shift = float(np.median(light)) - float(np.median(eq))
+        lab[..., 0] = np.clip(eq.astype(np.int16) + int(round(shift)), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("clip_limit", "tile_grid_size")
 
 
 def _geometric(img_size: int) -> list[Any]:
@@ -73,8 +103,7 @@ def preset_ops(preset: str, img_size: int) -> list[Any]:
             A.RandomBrightnessContrast(brightness_limit=(-0.15, 0.15), contrast_limit=(-0.15, 0.15), p=0.5),
         ]
     elif p == "tone_preserving":
-        # A.CLAHE equalises the L channel of LAB for RGB input: local contrast, tone (mean L*, b*) kept.
-        ops += [A.CLAHE(clip_limit=(1.0, 2.5), tile_grid_size=(8, 8), p=0.5)]
+        ops += [ToneSafeCLAHE(clip_limit=(1.0, 2.5), tile_grid_size=(8, 8), p=0.5)]
     return ops
 
 
