@@ -126,9 +126,25 @@ def read_image_bytes(data: bytes, name: str = "<upload>", max_pixels: int = MAX_
         os.unlink(tmp)
 
 
-def write_png(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 array as PNG (deterministic bytes for the same array)."""
+def write_png(path: str | Path, rgb: np.ndarray, fast: bool = False) -> Path:
+    """Write an RGB uint8 array as PNG (deterministic bytes for the same array).
+
+    ``fast=True`` encodes with OpenCV (one row filter, zlib Huffman-only): about 8x faster than
+    the default for noisy photographs, files ~20% larger (used by the synthetic data generator);
+    same pixels either way.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(rgb)).save(p, format="PNG", optimize=False, compress_level=6)
+    arr = np.ascontiguousarray(rgb)
+    if fast and arr.dtype == np.uint8 and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+        import cv2
+
+        params = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+        if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+            params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_AVG]
+        ok, buf = cv2.imencode(".png", arr[..., ::-1] if arr.ndim == 3 else arr, params)
+        if ok:
+            p.write_bytes(buf.tobytes())
+            return p
+    Image.fromarray(arr).save(p, format="PNG", optimize=False, compress_level=6)
     return p
