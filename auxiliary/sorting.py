@@ -97,6 +97,25 @@ def safe_name(name: str, default: str = "image") -> str:
     return name
 
 
+def _dest_name(src: Path) -> str:
+    """The sanitised name of ``src``, with the image format's extension added when its name has none
+    (so that the copies are recognised as images by dataset readers)."""
+    from PIL import Image
+
+    from .imageio import is_image_name
+
+    name = safe_name(src.name)
+    if is_image_name(name):
+        return name
+    try:
+        with Image.open(src) as im:
+            fmt = (im.format or "").lower()
+    except Exception:  # noqa: BLE001 - readable by read_image, so this does not happen in practice
+        fmt = ""
+    ext = {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, f".{fmt}" if fmt else "")
+    return safe_name(name + ext) if ext else name
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -216,6 +235,7 @@ class Conformal:
     mean_set_size: float = math.nan
     singleton_rate: float = math.nan
     source: str = ""
+    note: str = ""
 
     @property
     def threshold(self) -> float:
@@ -228,7 +248,7 @@ class Conformal:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("coverage", "qhat", "n_calib", "empirical_coverage",
-                                               "mean_set_size", "singleton_rate", "source")} | {
+                                               "mean_set_size", "singleton_rate", "source", "note")} | {
             "threshold": self.threshold}
 
 
@@ -265,6 +285,9 @@ def calibrate_conformal(probs: np.ndarray, labels: np.ndarray, coverage: float, 
         covs.append(float(np.mean(scores[b] <= q + 1e-12)))
     conf = Conformal(coverage=float(coverage), qhat=qhat, n_calib=int(len(y)), source=source,
                      empirical_coverage=float(np.mean(covs)) if covs else math.nan)
+    if math.ceil((len(y) + 1) * coverage) > len(y):
+        conf.note = (f"only {len(y)} calibration images: too few for coverage {coverage:g}, so every set holds "
+                     f"every class (needs at least {math.ceil(coverage / (1 - coverage))})")
     sizes = conf.sets(p).sum(axis=1)
     conf.mean_set_size = float(np.mean(sizes))
     conf.singleton_rate = float(np.mean(sizes == 1))
@@ -272,18 +295,11 @@ def calibrate_conformal(probs: np.ndarray, labels: np.ndarray, coverage: float, 
 
 
 def _read_calibration_table(path: Path) -> pd.DataFrame:
+    """A labelled CSV; relative ``path`` values are taken from the CSV's folder (the split contract)."""
     try:
-        from .data import read_table  # split CSVs hold paths relative to their folder
-    except ImportError:  # pragma: no cover - data module always shipped
-        read_table = None
-    if read_table is not None:
-        try:
-            return read_table(path)
-        except AuxiliaryError:
-            raise
-        except Exception:  # noqa: BLE001 - a predictions CSV with other columns: read it plainly below
-            pass
-    table = pd.read_csv(path)
+        table = pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise SortError(f"cannot read calibration CSV {path}: {str(exc).splitlines()[0][:160]}") from None
     if "path" in table.columns:
         table["path"] = [str(p) if os.path.isabs(str(p)) else os.path.normpath(str(path.parent / str(p)))
                          for p in table["path"]]
@@ -307,7 +323,9 @@ def conformal_from_csv(predictor: Any, calib: str | Path, coverage: float, *, ba
         raise SortError(f"calibration CSV {path} has labels not in the model's classes {classes}: {unknown[:5]}")
     y = np.array([classes.index(v) for v in labels], dtype=np.int64)
     prob_cols = [f"prob_{c}" for c in classes]
-    if all(c in table.columns for c in prob_cols) and not tta:
+    has_probs = all(c in table.columns for c in prob_cols)
+    has_images = "path" in table.columns and all(os.path.isfile(str(p)) for p in table["path"])
+    if has_probs and not (tta and has_images):  # TTA changes the scores: recompute them when the images are here
         probs = table[prob_cols].to_numpy(dtype=np.float64)
     elif "path" in table.columns:
         probs, _errors = predictor.predict_paths(list(table["path"]), batch_size=batch, tta=tta, progress=progress)
@@ -362,7 +380,14 @@ class _Journal:
                     except ValueError:
                         continue  # a line torn by a crash
                     self._index(rec)
+        torn = False
+        if path.is_file() and path.stat().st_size:
+            with open(path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                torn = fh.read(1) != b"\n"
         self.fh = open(path, "a", encoding="utf-8")
+        if torn:  # end a line torn by a crash so that the next record starts on its own line
+            self.fh.write("\n")
 
     def _index(self, rec: dict[str, Any]) -> None:
         self.done[rec["key"]] = {"decision": rec["decision"], "destination": rec.get("destination", ""),
@@ -433,10 +458,6 @@ def sort_folder(
     ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
     with the same arguments completes an interrupted run and adds nothing otherwise.
     """
-    from tqdm.auto import tqdm
-
-    from .infer import preprocess
-
     t_start = time.perf_counter()
     timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
     src_root = Path(input_dir).expanduser()
@@ -478,8 +499,10 @@ def sort_folder(
             else f"top probability >= {float(conf):g}")
 
     # ---- state: refuse to mix runs made with another model or rule into one OUT
-    out.mkdir(parents=True, exist_ok=True)
     state_dir = out / STATE_DIR
+    if out.is_dir() and not (state_dir / STATE).is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
+        raise SortError(f"--out {out} already holds other files and is not a sorting output; choose a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(exist_ok=True)
     state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
              "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta)}
@@ -496,19 +519,75 @@ def sort_folder(
                 f"or re-run with the same checkpoint and options")
     else:
         _write_text_atomic(state_file, json.dumps(state, indent=2))
+    with _RunLock(state_dir / "lock"):
+        return _sort_locked(
+            predictor, ckpt, src_root, out, state_dir, classes, folders, model_id, conformal, rule, conf=float(conf),
+            batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start,
+        )
+
+
+class _RunLock:
+    """One sorting run per output folder at a time (a lock file holding the pid; stale locks are taken over)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> _RunLock:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _pid_alive(pid):
+                    raise SortError(f"another sort (pid {pid}) is writing into {self.path.parent.parent}; "
+                                    f"wait for it or delete {self.path} if it is gone") from None
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise SortError(f"cannot lock {self.path}")
+
+    def __exit__(self, *exc: Any) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, state_dir: Path, classes: list[str],
+                 folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
+                 batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
+                 t_start: float) -> SortResult:
+    from tqdm.auto import tqdm
+
+    from .infer import preprocess
+
     for folder in [*folders.values(), LOW_CONFIDENCE]:  # leftovers of a crash mid-copy
         d = out / folder
         if d.is_dir():
             for tmp in d.glob(f".*{PART_SUFFIX}"):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-
     t0 = time.perf_counter()
     inputs = list_inputs(src_root, recursive=recursive, exclude=[out])
     timing["list"] = time.perf_counter() - t0
     journal = _Journal(state_dir / JOURNAL)
+    run_keys: set[str] = set()
     n_new = n_skipped = n_copied = 0
-    threshold = None if conformal else float(conf)
+    threshold = conformal.threshold if conformal else float(conf)
     bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
     try:
         for start in range(0, len(inputs), batch):
@@ -521,7 +600,9 @@ def sort_folder(
                     sha = _file_sha(src)
                 except OSError as exc:
                     rejected.append((src, "", f"cannot read file ({exc.strerror or exc})"))
+                    run_keys.add(_key(src, ""))
                     continue
+                run_keys.add(_key(src, sha))
                 rec = journal.done.get(_key(src, sha))
                 if rec is not None and (rec["decision"] == "rejected" or (out / rec["destination"]).is_file()):
                     n_skipped += 1
@@ -542,7 +623,6 @@ def sort_folder(
                 arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
                 timing["preprocess"] += time.perf_counter() - t0
                 ok.append((src, sha))
-            del rgb
             probs = np.zeros((0, len(classes)))
             if arrays:
                 t0 = time.perf_counter()
@@ -562,7 +642,7 @@ def sort_folder(
                 if dup is not None and (out / dup).is_file() and Path(dup).parts[0] == folder:
                     dest_rel, dup_of = dup, dup
                 else:
-                    dest, copied = place_copy(src, out / folder, safe_name(src.name), sha, out)
+                    dest, copied = place_copy(src, out / folder, _dest_name(src), sha, out)
                     dest_rel, dup_of = dest.relative_to(out).as_posix(), ""
                     n_copied += int(copied)
                 journal.add({
@@ -590,10 +670,11 @@ def sort_folder(
         journal.close()
 
     t0 = time.perf_counter()
-    summary = _write_reports(out, journal, classes, folders, inputs, model_id, rule, threshold, conformal)
+    summary = _write_reports(out, journal, classes, folders, run_keys, model_id, rule, threshold, conformal)
     timing["report"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_start
-    summary.update({"n_processed": n_new, "n_already_done": n_skipped, "n_copied": n_copied,
+    summary.update({"checkpoint": str(ckpt) if ckpt is not None else None, "input_dir": str(src_root),
+                    "n_processed": n_new, "n_already_done": n_skipped, "n_copied": n_copied,
                     "timing_s": {k: round(v, 4) for k, v in timing.items()}})
     _write_text_atomic(out / "sort_report.json", json.dumps(summary, indent=2, default=str))
     return SortResult(out_dir=out, summary=summary, timing=timing)
@@ -606,7 +687,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 def _write_reports(out: Path, journal: _Journal, classes: list[str], folders: dict[str, str],
-                   inputs: list[Path], model_id: str, rule: str, threshold: float | None,
+                   run_keys: set[str], model_id: str, rule: str, threshold: float | None,
                    conformal: Conformal | None) -> dict[str, Any]:
     """predictions.csv / rejected.csv from the journal (streamed) and the accounting summary."""
     import csv
@@ -650,15 +731,11 @@ def _write_reports(out: Path, journal: _Journal, classes: list[str], folders: di
         names = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")] if d.is_dir() else []
         files[folder] = len(names)
         unaccounted += [p.relative_to(out).as_posix() for p in names if p.relative_to(out).as_posix() not in referenced]
-    keys_now = set()
-    for src in inputs:
-        with contextlib.suppress(OSError):
-            keys_now.add(_key(src, _file_sha(src)))
-    n_now_done = sum(1 for k in keys_now if k in journal.done)
-    accounted = n_now_done == len(inputs) and missing_dest == 0 and not unaccounted
+    n_now_done = sum(1 for k in run_keys if k in journal.done)
+    accounted = n_now_done == len(run_keys) and missing_dest == 0 and not unaccounted
     summary: dict[str, Any] = {
         "out_dir": str(out), "model": model_id, "rule": rule, "threshold": threshold, "classes": classes,
-        "n_inputs": len(inputs), "n_rows": n_rows, "counts": counts, "files": files,
+        "n_inputs": len(run_keys), "n_rows": n_rows, "counts": counts, "files": files,
         "rejected": counts["rejected"], "duplicates": n_dup, "unaccounted_files": unaccounted[:20],
         "accounted_for_all": bool(accounted),
     }
@@ -681,6 +758,7 @@ def plot_counts(summary: dict[str, Any], ax: Any = None, title: str | None = Non
     colors = ["#4c72b0"] * (len(names) - 2) + ["#dd8452", "#c44e52"]
     bars = ax.bar(names, [counts[n] for n in names], color=colors[-len(names):])
     ax.bar_label(bars)
+    ax.set_ylim(0, max([*counts.values(), 1]) * 1.15 + 0.5)
     ax.set_ylabel("images")
     ax.set_title(title or f"Sorted {summary['n_inputs']} images ({summary['rule']})", fontsize=10)
     ax.tick_params(axis="x", rotation=20)
@@ -690,7 +768,8 @@ def plot_counts(summary: dict[str, Any], ax: Any = None, title: str | None = Non
 
 # ============================================================================ CLI
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True, help="checkpoint to sort with, e.g. runs/NAME/best.pt")
+    parser.add_argument("--ckpt", default=None,
+                        help="checkpoint to sort with, e.g. runs/NAME/best.pt (default: runs/<model>-<profile>/best.pt)")
     parser.add_argument("--input", required=True, help="folder of new images (never modified)")
     parser.add_argument("--out", required=True, help="output folder: <class>/, low_confidence/, predictions.csv, rejected.csv")
     parser.add_argument("--batch", type=int, default=None, dest="batch_alias",
@@ -698,17 +777,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib", default=None, metavar="VAL.csv",
                         help="labelled CSV calibrating conformal sets (default: val_predictions.csv beside the checkpoint)")
     parser.add_argument("--tta", action="store_true", help="average the probabilities of flipped views")
+    parser.add_argument("--recursive", nargs="?", const="true", default=None, dest="recursive_flag", metavar="BOOL",
+                        help="also sort the images in sub-folders of --input [sort.recursive]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    from . import paths
+    from . import paths, pipeline
+    from .config import coerce
 
     s = cfg.sort
     batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
+    recursive = s.recursive if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")
+    ckpt = paths.resolve_path(args.ckpt) if args.ckpt else pipeline.run_dir(cfg) / "best.pt"
     res = sort_folder(
-        paths.resolve_path(args.ckpt), Path(args.input).expanduser(), Path(args.out).expanduser(),
-        conf=s.conf, batch=batch, recursive=s.recursive, coverage=s.coverage,
+        ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
+        conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,
         calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
         progress=not args.quiet,
     )
@@ -720,6 +804,8 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
         c = sm["conformal"]
         print(f"  conformal: target coverage {c['coverage']:g}, checked on validation {c['empirical_coverage']:.3f}, "
               f"mean set size {c['mean_set_size']:.2f} (n={c['n_calib']})")
+        if c.get("note"):
+            print(f"  note: {c['note']}")
     print(f"  {sm['n_processed']} processed now, {sm['n_already_done']} already done, {sm['duplicates']} duplicate contents; "
           f"accounted for all: {sm['accounted_for_all']}")
     print(f"  predictions: {res.out_dir / 'predictions.csv'}; rejected: {res.out_dir / 'rejected.csv'}")
