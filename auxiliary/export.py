@@ -560,8 +560,10 @@ def predictor_with_backend(
         path = ensure_onnx(ckpt, onnx_path)
         sess = session(path)
         meta = read_metadata(path)
-    except ExportError as exc:
+    except (ExportError, OSError) as exc:
         if backend == "onnx":
+            if isinstance(exc, OSError):
+                raise ExportError(f"cannot write the ONNX file for {ckpt}: {exc}") from None
             raise
         warnings.warn(f"ONNX backend unavailable ({exc}); using PyTorch", stacklevel=2)
         info["backend_choice"] = {"backend": "torch", "reason": str(exc)}
