@@ -76,12 +76,14 @@ def notebooks_dir() -> Path:
 
 
 def resolve_path(path: str | Path) -> Path:
-    """A user path: absolute stays, ``~`` expands, relative is taken from the output root when it
-    exists there, else from the working directory."""
+    """A user path: absolute stays, ``~`` expands; a relative one is taken from the output root when
+    it exists there, else from the working directory when it exists there, else (a new output) from
+    the output root."""
     p = Path(path).expanduser()
     if p.is_absolute():
         return p
     cand = output_root() / p
-    if cand.exists() or not (Path.cwd() / p).exists():
-        return cand if cand.exists() else (Path.cwd() / p).resolve()
-    return (Path.cwd() / p).resolve()
+    if cand.exists():
+        return cand
+    here = (Path.cwd() / p).resolve()
+    return here if here.exists() else cand

@@ -13,7 +13,12 @@ Uploads are checked by :func:`load_image`: size and pixel-count limits, and bad 
 image, corrupt, truncated, unusual modes) become a readable message in the page.
 
 The page logic is the pure function :func:`analyse` (tested without a browser); :func:`build_app`
-lays it out with Gradio and :func:`launch` serves it (inline in a notebook with ``inline=True``).
+lays it out with Gradio and :func:`launch` serves it. In a notebook::
+
+    demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)  # the page in the output cell
+    demo.close()                                                       # stop it
+
+Needs Gradio 6 (``pip install -e .[web]``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import dataclasses
 import html
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -226,13 +233,13 @@ def analyse(
     """Everything the page shows for one upload, without any web machinery.
 
     Returns a dict: ``ok`` (bool), ``error`` (reason or None), ``message`` (one readable
-    sentence), ``probs`` (class -> calibrated probability, most likely first), ``top``,
+    sentence; ``detail`` is the same without the headline), ``probs`` (class -> calibrated probability, most likely first), ``top``,
     ``top_prob``, ``low_confidence`` (``top_prob < conf``), ``conf``, ``overlay`` (Grad-CAM
     RGB uint8 or None), ``heatmap_note``, ``image`` (the RGB array read), ``notes``
     (conversions applied). Bad input gives ``ok=False`` and a message instead of an exception.
     """
     out: dict[str, Any] = dict(
-        ok=False, error=None, message="", probs={}, top=None, top_prob=None, low_confidence=False,
+        ok=False, error=None, message="", detail="", probs={}, top=None, top_prob=None, low_confidence=False,
         conf=float(conf), overlay=None, heatmap_note="", image=None, notes=[],
     )
     if image is None:
@@ -241,7 +248,9 @@ def analyse(
     try:
         rgb, notes = load_image(image, max_bytes=max_bytes, max_pixels=max_pixels, name=name)
     except ImageReadError as exc:
-        out.update(error=exc.reason, message=f"Could not use this file: {exc.reason}. Please upload a photo (JPEG or PNG).")
+        shown = name or (Path(image).name if isinstance(image, (str, Path)) else None)
+        what = f"this file ({shown})" if shown else "this file"
+        out.update(error=exc.reason, message=f"Could not use {what}: {exc.reason}. Please upload a photo (JPEG or PNG).")
         return out
     with _lock_for(predictor):
         probs = predictor.predict_image(rgb)
@@ -253,15 +262,17 @@ def analyse(
     top_prob = float(probs[top])
     low = bool(top_prob < conf)
     if low:
-        msg = (
-            f"{LOW_CONFIDENCE_TITLE}: the most likely class “{top}” has only {top_prob:.0%} "
-            f"calibrated probability (threshold {conf:.0%})."
+        detail = (
+            f"The most likely class “{top}” has only {top_prob:.0%} calibrated probability, below the "
+            f"review threshold of {conf:.0%}: the model is unsure, a person should look at this image."
         )
+        msg = f"{LOW_CONFIDENCE_TITLE}. {detail}"
     else:
-        msg = f"Most likely “{top}” with {top_prob:.0%} calibrated probability (threshold {conf:.0%})."
+        detail = f"“{top}” with {top_prob:.0%} calibrated probability (review threshold {conf:.0%})."
+        msg = f"Most likely {detail}"
     out.update(
         ok=True, probs={c: float(probs[c]) for c in order}, top=top, top_prob=top_prob, low_confidence=low,
-        message=msg, overlay=overlay, heatmap_note=note, image=rgb, notes=notes,
+        message=msg, detail=detail, overlay=overlay, heatmap_note=note, image=rgb, notes=notes,
     )
     return out
 
@@ -269,7 +280,7 @@ def analyse(
 # ----------------------------------------------------------------------------- page text
 def _fmt_metric(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return str(int(v)) if v.is_integer() and abs(v) >= 1 else f"{v:.3f}"
     return html.escape(str(v))
 
 
@@ -326,8 +337,8 @@ def status_html(result: dict[str, Any] | None) -> str:
     if not result["ok"]:
         return _banner("error", "Could not read this file", result["message"], "Accepted: JPEG, PNG, BMP, TIFF, WebP.")
     if result["low_confidence"]:
-        return _banner("low", f"⚠ {LOW_CONFIDENCE_TITLE}", result["message"], notes)
-    return _banner("ok", f"Most likely: {result['top']} ({result['top_prob']:.0%})", result["message"], notes)
+        return _banner("low", f"⚠ {LOW_CONFIDENCE_TITLE}", result["detail"], notes)
+    return _banner("ok", f"Most likely: {result['top']} ({result['top_prob']:.0%})", result["detail"], notes)
 
 
 # ----------------------------------------------------------------------------- feedback
@@ -388,12 +399,22 @@ def make_examples(synth_cfg: Any = None, out_dir: str | Path | None = None, clas
 # ----------------------------------------------------------------------------- gradio app
 def _import_gradio():
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, no version check (offline)
+    if "gradio" not in sys.modules and not os.environ.get("GRADIO_TEMP_DIR"):
+        # Uploads go to a private folder removed at exit, not a shared /tmp/gradio.
+        tmp = tempfile.mkdtemp(prefix="auxiliary-webapp-uploads-")
+        atexit.register(shutil.rmtree, tmp, True)
+        os.environ["GRADIO_TEMP_DIR"] = tmp
     os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
     try:
         import gradio as gr
     except ImportError:
         raise WebappError("the web demo needs Gradio: pip install -e .[web]") from None
     return gr
+
+
+def _note(text: str) -> str:
+    """Plain text as a small HTML paragraph (escaped: file names and errors are not markup)."""
+    return f'<p class="aux-note" style="margin:4px 0">{html.escape(text)}</p>' if text else ""
 
 
 _CSS = """
@@ -421,14 +442,14 @@ def build_app(
         if not file_path:
             return (
                 status_html(None), None, None, None, "",
-                gr.update(value=None), gr.update(interactive=False), "", None,
+                gr.update(value=None), gr.update(interactive=False), _note(""), None,
             )
         name = Path(file_path).name
         res = analyse(predictor, file_path, conf, heatmap=heatmap, max_bytes=max_bytes, max_pixels=max_pixels, name=name)
         if not res["ok"]:
             return (
                 status_html(res), None, None, None, "",
-                gr.update(value=None), gr.update(interactive=False), "", None,
+                gr.update(value=None), gr.update(interactive=False), _note(""), None,
             )
         state = {"path": str(file_path), "name": name, "top": res["top"], "probs": res["probs"]}
         return (
@@ -436,14 +457,17 @@ def build_app(
             res["probs"],
             _display_copy(res["image"]),
             res["overlay"],
-            res["heatmap_note"],
+            _note(res["heatmap_note"]),
             gr.update(value=res["top"]),
             gr.update(interactive=feedback_dir is not None),
-            "",
+            _note(""),
             state,
         )
 
     def on_feedback(label: str | None, state: dict | None):
+        return _note(_feedback_message(label, state))
+
+    def _feedback_message(label: str | None, state: dict | None) -> str:
         if not state:
             return "Analyse an image first."
         if feedback_dir is None:
@@ -463,7 +487,8 @@ def build_app(
             shown = dest
         return f"Filed as “{label}” for review: {shown} (the model said “{state['top']}”)."
 
-    with gr.Blocks(title="Skin-condition classifier demo", analytics_enabled=False) as demo:
+    # Uploaded photos older than an hour are deleted from Gradio's cache while the demo runs.
+    with gr.Blocks(title="Skin-condition classifier demo", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown("# Skin-condition classifier — demo")
         gr.HTML(
             f'<div id="aux-disclaimer-text" style="padding:8px 12px;border-left:4px solid #b91c1c;background:#fef2f2;'
@@ -496,10 +521,10 @@ def build_app(
                         label="Grad-CAM heat map", type="numpy", format="png", interactive=False, elem_id="aux-heatmap"
                     )
                 if explain_ok and heatmap:
-                    heat_note = gr.Markdown("", elem_id="aux-heatmap-note")
+                    heat_note = gr.HTML(_note(""), elem_id="aux-heatmap-note")
                 else:
                     why = explain_why or "switched off"
-                    heat_note = gr.Markdown(f"Heat map unavailable: {why}.", elem_id="aux-heatmap-note")
+                    heat_note = gr.HTML(_note(f"Heat map unavailable: {why}."), elem_id="aux-heatmap-note")
                 with gr.Group():
                     gr.Markdown(
                         "**Send for review.** Pick the correct label and file the image into the feedback folder"
@@ -508,7 +533,7 @@ def build_app(
                     with gr.Row():
                         fb_label = gr.Dropdown(choices=classes, value=None, label="Correct label", elem_id="aux-fb-label")
                         fb_button = gr.Button("File image for review", interactive=False, elem_id="aux-fb-button")
-                    fb_status = gr.Markdown("", elem_id="aux-fb-status")
+                    fb_status = gr.HTML(_note(""), elem_id="aux-fb-status")
         state = gr.State(None)
 
         upload.change(
@@ -587,6 +612,9 @@ def launch(
     demo.queue(default_concurrency_limit=1)
     try:
         _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes, example_files)
+    except KeyboardInterrupt:
+        demo.close(verbose=False)
+        raise
     except OSError as exc:
         where = f"{host}:{port}" if port else host
         raise WebappError(f"cannot serve on {where}: {str(exc).splitlines()[0][:160]} (try another --port, or 0)") from None
@@ -633,10 +661,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     if args.max_mb <= 0 or args.max_pixels <= 0:
         raise WebappError("--max-mb and --max-pixels must be positive")
+    if threading.current_thread() is threading.main_thread():
+        # `kill` stops the server like Ctrl+C does: closed cleanly, temporary files removed.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     port = None if args.port == 0 else args.port
     if port is not None and not 1 <= port <= 65535:
         raise WebappError(f"--port must be between 1 and 65535, got {args.port}")
-    launch(
+    try:
+        _serve_cli(args, cfg, port)
+    except KeyboardInterrupt:
+        pass  # Ctrl+C or kill while starting: the server is closed
+    print("webapp: stopped", flush=True)
+    return 0
+
+
+def _serve_cli(args: argparse.Namespace, cfg: Any, port: int | None) -> None:
+    demo = launch(
         args.ckpt,
         cfg=cfg,
         inline=False,
@@ -648,7 +688,11 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
         max_bytes=int(args.max_mb * 1024 * 1024),
         max_pixels=args.max_pixels,
     )
-    return 0
+    demo.close(verbose=False)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _free_port(host: str = DEFAULT_HOST) -> int:

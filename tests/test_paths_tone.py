@@ -49,3 +49,12 @@ def test_estimate_ita_ignores_centre_and_masked_pixels():
     assert tone.ita_group(without) == "very_light"
     assert without > with_lesion
     assert np.isnan(tone.estimate_ita(img, mask=np.zeros((40, 40), bool)))
+
+
+def test_new_relative_output_goes_under_output_root(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(out))
+    monkeypatch.chdir(tmp_path)
+    assert paths.resolve_path("data/feedback") == out / "data" / "feedback"
+    (tmp_path / "mine").mkdir()
+    assert paths.resolve_path("mine") == (tmp_path / "mine").resolve()
