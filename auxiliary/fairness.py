@@ -360,6 +360,6 @@ def plot_group_metrics(
     ax.set_ylabel("value")
     ax.set_ylim(0, 1.05)
     ax.set_title(title or "Metrics per group (hatched: too few samples)")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     return fig
