@@ -88,17 +88,19 @@ def run_labels(runs: Sequence[str | Path]) -> dict[str, Path]:
 def find_runs(cfg: Any, train_missing: bool = True, progress: bool = True) -> dict[str, Path]:
     """The models of notebooks 03 and 04 for ``cfg.profile``: label -> run folder.
 
-    Notebook 03's runs are ``runs/select-<profile>/<model>/`` (labelled ``"<model> (03)"``);
+    Notebook 03's runs are those of its latest recorded selection (``select.latest_runs``, under
+    ``runs/select-<profile>/``, labelled ``"<model> (03)"``);
     notebook 04's run is :func:`auxiliary.pipeline.run_dir` for the selected model
     (``"<model> (04)"``), trained here with :func:`auxiliary.pipeline.ensure_trained` when missing.
     """
     from . import config as config_mod
-    from . import paths, pipeline
+    from . import paths, pipeline, select
 
     runs: dict[str, Path] = {}
-    sel = paths.runs_dir() / f"select-{cfg.profile}"
-    for ckpt in sorted(sel.rglob("best.pt")) if sel.is_dir() else []:
-        runs[f"{ckpt.parent.name} (03)"] = ckpt.parent
+    # Only the runs of the latest recorded selection: runs/select-<profile>/ may also hold runs
+    # made with earlier settings.
+    for name, run in sorted(select.latest_runs(cfg).items()):
+        runs[f"{name} (03)"] = run
     model = pipeline.selected_model(cfg)
     cfg04 = config_mod.apply_overrides(cfg, {"train.model": model}) if model != cfg.train.model else cfg
     run04 = pipeline.run_dir(cfg04)
