@@ -33,9 +33,22 @@ def run_notebook(
     out_dir: str | Path | None = None,
     progress: bool = False,
     cwd: str | Path | None = None,
+    cell_timeout: float | None = None,
 ) -> Path:
-    """Execute one notebook with papermill; returns the executed copy's path."""
+    """Execute one notebook with papermill; returns the executed copy's path.
+
+    ``cell_timeout`` (seconds, default ``$AUXILIARY_CELL_TIMEOUT`` or 3600) turns a cell that never
+    finishes into a clear failure instead of a run that waits forever. Progress bars inside the
+    kernel refresh at most every 2 s (``TQDM_MININTERVAL``), which keeps the stream of widget
+    messages small enough for the notebook client to follow on a busy machine.
+    """
+    import os
+
     import papermill as pm
+
+    os.environ.setdefault("TQDM_MININTERVAL", "2")
+    if cell_timeout is None:
+        cell_timeout = float(os.environ.get("AUXILIARY_CELL_TIMEOUT", "3600"))
 
     nb = Path(notebook)
     out = Path(out_dir) if out_dir else paths.runs_dir() / "notebooks"
@@ -52,12 +65,18 @@ def run_notebook(
             cwd=str(cwd or nb.parent),
             kernel_name="python3",
             request_save_on_cell_execute=True,
+            execution_timeout=int(cell_timeout),
         )
     except pm.PapermillExecutionError as exc:
         evalue = str(exc.evalue).strip().splitlines()
         raise NotebookFailed(
             f"notebook {nb.name} failed in cell {exc.cell_index} of the executed copy (In [{exc.exec_count}]): "
             f"{exc.ename}: {evalue[0] if evalue else ''} -- traceback in {dest}"
+        ) from None
+    except TimeoutError as exc:  # nbclient's CellTimeoutError
+        raise NotebookFailed(
+            f"notebook {nb.name}: a cell ran longer than {cell_timeout:.0f} s and was stopped "
+            f"({str(exc).splitlines()[0][:160]}) -- partial copy in {dest}"
         ) from None
     return dest
 

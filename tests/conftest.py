@@ -65,7 +65,8 @@ class SeriesRunner:
             old = {k: os.environ.get(k) for k in ("AUXILIARY_OUTPUT", "AUXILIARY_ROOT", "MPLBACKEND")}
             os.environ.update(AUXILIARY_OUTPUT=str(self.out), AUXILIARY_ROOT=str(ROOT), MPLBACKEND="Agg")
             try:
-                runner.run_notebook(nb, profile="smoke", out_dir=self.out / "runs" / "notebooks")
+                # a smoke cell takes seconds: a stuck one fails the test instead of hanging CI
+                runner.run_notebook(nb, profile="smoke", out_dir=self.out / "runs" / "notebooks", cell_timeout=600)
             except runner.NotebookFailed as exc:
                 self.failed[prev] = str(exc)
                 pytest.fail(str(exc))
