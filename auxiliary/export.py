@@ -20,7 +20,6 @@ keeps the faster (the decision is cached in memory and beside the ONNX file).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AuxiliaryError
+from .imageio import sha256_file
 
 #: Names of the graph's input and output.
 INPUT_NAME = "image"
@@ -58,16 +58,6 @@ class OnnxParityError(ExportError):
 
 
 # ---------------------------------------------------------------------------------- helpers
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file (identifies the checkpoint an ONNX file was exported from)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            buf = fh.read(chunk)
-            if not buf:
-                break
-            h.update(buf)
-    return h.hexdigest()
 
 
 def default_onnx_path(ckpt: str | Path) -> Path:
@@ -394,7 +384,7 @@ def export_onnx(
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"--out must end in .onnx, got {out}")
     model, info = load_checkpoint(ckpt)
-    sha = file_sha256(ckpt)
+    sha = sha256_file(ckpt)
     if out.exists():
         meta = read_metadata(out) if out.is_file() else {}
         if meta.get("source_sha256") == sha and not overwrite:
@@ -434,7 +424,7 @@ def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replac
         replace_stale = onnx_path is None
     if path.is_file():
         meta = read_metadata(path)
-        if meta.get("source_sha256") in (None, file_sha256(ckpt)):
+        if meta.get("source_sha256") in (None, sha256_file(ckpt)):
             return path
         if not replace_stale:
             raise ExportError(f"{path} was exported from another checkpoint than {ckpt}; re-export it with --overwrite")
@@ -504,7 +494,7 @@ def choose_backend(
     import torch
 
     threads = torch.get_num_threads()
-    sha = file_sha256(ckpt)
+    sha = sha256_file(ckpt)
     key = (sha, int(img_size), int(batch), threads)
     if key in _BACKEND_CACHE:
         return _BACKEND_CACHE[key]

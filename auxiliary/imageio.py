@@ -148,3 +148,14 @@ def write_png(path: str | Path, rgb: np.ndarray, fast: bool = False) -> Path:
             return p
     Image.fromarray(arr).save(p, format="PNG", optimize=False, compress_level=6)
     return p
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (content identity for idempotent copies and provenance)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AuxiliaryError
-from .imageio import ImageReadError, read_image
+from .imageio import ImageReadError, read_image, sha256_file
 
 LOW_CONFIDENCE = "low_confidence"
 STATE_DIR = ".sort"
@@ -57,16 +56,6 @@ class SortError(AuxiliaryError):
 
 
 # ============================================================================ names & files
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')

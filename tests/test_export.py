@@ -38,7 +38,7 @@ def test_export_metadata_dynamic_batch_and_parity(run, tmp_path):
     meta = export.read_metadata(res.path)
     assert meta["classes"] == CLASSES and meta["img_size"] == 32 and meta["temperature"] == pytest.approx(1.7)
     assert meta["mean"] == pytest.approx([0.485, 0.456, 0.406]) and meta["std"] == pytest.approx([0.229, 0.224, 0.225])
-    assert meta["source_sha256"] == export.file_sha256(ckpt)
+    assert meta["source_sha256"] == imageio.sha256_file(ckpt)
     graph = onnx.load(str(res.path)).graph
     dim0 = graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch" and not dim0.dim_value
@@ -79,9 +79,9 @@ def test_existing_file_from_another_checkpoint_is_not_overwritten(run, tmp_path)
     out = export.export_onnx(other, tmp_path / "m.onnx").path
     with pytest.raises(export.ExportError, match="overwrite"):
         export.export_onnx(ckpt, out)
-    assert export.read_metadata(out)["source_sha256"] == export.file_sha256(other)
+    assert export.read_metadata(out)["source_sha256"] == imageio.sha256_file(other)
     res = export.export_onnx(ckpt, out, overwrite=True)
-    assert export.read_metadata(res.path)["source_sha256"] == export.file_sha256(ckpt)
+    assert export.read_metadata(res.path)["source_sha256"] == imageio.sha256_file(ckpt)
 
 
 def test_predictor_backends_onnx_and_auto(run, monkeypatch):

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from auxiliary import cli, models, sorting
+from auxiliary import cli, imageio, models, sorting
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -109,7 +109,7 @@ def test_every_input_accounted_for_once_and_inputs_untouched(ckpt, predictor, tm
     assert set(ok["decision"]) <= {"sorted", "low_confidence"}
     for _, row in ok.iterrows():
         dest = out / row["destination"]
-        assert dest.is_file() and sorting.sha256_file(dest) == row["sha256"] == _sha(Path(row["source"]))
+        assert dest.is_file() and imageio.sha256_file(dest) == row["sha256"] == _sha(Path(row["source"]))
         assert row["folder"] == (row["predicted"] if row["decision"] == "sorted" else "low_confidence")
         assert (row["top_prob"] >= 0.36) == (row["decision"] == "sorted")
         assert row["model"].startswith("resnet18:") and row["threshold"] == 0.36
@@ -178,12 +178,12 @@ def test_names_cannot_escape_and_clashes_never_overwrite(tmp_path):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     a.write_bytes(b"first image bytes")
     b.write_bytes(b"other image bytes")
-    d1, c1 = sorting.place_copy(a, folder, "img.png", sorting.sha256_file(a), tmp_path / "out")
-    d2, c2 = sorting.place_copy(b, folder, "img.png", sorting.sha256_file(b), tmp_path / "out")
-    d3, c3 = sorting.place_copy(a, folder, "img.png", sorting.sha256_file(a), tmp_path / "out")
+    d1, c1 = sorting.place_copy(a, folder, "img.png", imageio.sha256_file(a), tmp_path / "out")
+    d2, c2 = sorting.place_copy(b, folder, "img.png", imageio.sha256_file(b), tmp_path / "out")
+    d3, c3 = sorting.place_copy(a, folder, "img.png", imageio.sha256_file(a), tmp_path / "out")
     assert c1 and c2 and not c3 and d1 == d3 != d2
     assert d1.read_bytes() == b"first image bytes" and d2.read_bytes() == b"other image bytes"
-    assert d2.name == f"img-{sorting.sha256_file(b)[:8]}.png"
+    assert d2.name == f"img-{imageio.sha256_file(b)[:8]}.png"
 
 
 def test_malicious_class_names_stay_inside_out(tmp_path):
