@@ -1396,26 +1396,33 @@ def browser(table: pd.DataFrame, n: int = 8, size: int = 96, group_col: str | No
     groups = ["(all)"] + sorted(table[gcol].astype(str).unique())
     cls_dd = widgets.Dropdown(options=classes, description="class")
     grp_dd = widgets.Dropdown(options=groups, description=gcol[:12])
-    out = widgets.Output()
+    status = widgets.Label()
+    out = widgets.Image(format="png")
 
+    # The view is a PNG in an Image widget (a widget state update), not output captured by an
+    # Output widget: the latter has hung papermill's notebook client on a busy machine.
     def _show(*_: Any) -> None:
+        import io
+
         sel = table
         if cls_dd.value != "(all)":
             sel = sel[sel["label"].astype(str) == cls_dd.value]
         if grp_dd.value != "(all)":
             sel = sel[sel[gcol].astype(str) == grp_dd.value]
-        out.clear_output(wait=True)
-        with out:
-            if sel.empty:
-                print("no image matches")
-                return
-            fig = plot_samples(sel, n=n, size=size, title=f"{len(sel)} images: class={cls_dd.value}, {gcol}={grp_dd.value}")
-            plt.show()
-            plt.close(fig)
+        if sel.empty:
+            status.value = "no image matches"
+            out.value = b""
+            return
+        status.value = f"{len(sel)} images: class={cls_dd.value}, {gcol}={grp_dd.value}"
+        fig = plot_samples(sel, n=n, size=size, title=status.value)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        out.value = buf.getvalue()
 
     cls_dd.observe(_show, names="value")
     grp_dd.observe(_show, names="value")
-    box = widgets.VBox([widgets.HBox([cls_dd, grp_dd]), out])
+    box = widgets.VBox([widgets.HBox([cls_dd, grp_dd]), status, out])
     box.refresh = _show  # type: ignore[attr-defined]
     return box
 

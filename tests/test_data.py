@@ -420,7 +420,10 @@ def test_plots_and_browser(split_dir):
     assert data.plot_tone_estimate(tables["train"]) is not None
     box = data.browser(tables["train"], n=3, size=32)
     assert box is not None
-    box.children[0].children[0].value = box.children[0].children[0].options[1]  # choose a class: redraws
+    cls_dd, status, image = box.children[0].children[0], box.children[1], box.children[2]
+    cls_dd.value = cls_dd.options[1]  # choose a class: redraws
+    assert status.value.startswith(f"{(tables['train']['label'] == cls_dd.value).sum()} images: class={cls_dd.value}")
+    assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.ham10000
