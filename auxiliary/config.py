@@ -146,8 +146,8 @@ class TrainConfig:
     """Fabric strategy: auto, ddp, ..."""
     precision: str = "32-true"
     """Fabric precision: 32-true, bf16-mixed, 16-mixed."""
-    channels_last: bool = True
-    """Use the channels_last memory format."""
+    channels_last: bool = False
+    """Use the channels_last memory format (helps on GPUs; on this CPU it cost 10% at 64 px and gained 9% at 128 px)."""
     compile: bool = False
     """Wrap the model in torch.compile (off by default on CPU)."""
     threads: int = 0
@@ -283,6 +283,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "data.num_workers": 4,
         "train.img_size": 224,
         "train.batch": 64,
+        "train.channels_last": True,
         "train.max_epochs": 30,
         "train.freeze_epochs": 3,
         "train.patience": 6,
