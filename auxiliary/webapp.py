@@ -608,6 +608,7 @@ def launch(
         print("webapp: WARNING share=True creates a public link through gradio.live (needs internet)")
     _no_proxy_for_localhost()
     block = (not inline) if block is None else block
+    port = port or None  # 0 = any free port (Gradio picks one from 7860 up)
     gr = _import_gradio()
     demo.queue(default_concurrency_limit=1)
     try:
