@@ -409,8 +409,9 @@ def train(
         models.set_backbone_eval(_unwrap(model))
     n_batches = len(loader)  # type: ignore[arg-type]
     accumulate = max(1, int(accumulate))
-    total_loss = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.float64)
+    dev = getattr(fabric, "device", torch.device("cpu"))
+    total_loss = torch.zeros((), dtype=torch.float32, device=dev)  # on the device: no sync per step on a GPU
+    correct = torch.zeros((), dtype=torch.float32, device=dev)
     seen = 0
     lr = optimizer.param_groups[0]["lr"]
     t0 = time.perf_counter()
@@ -437,16 +438,16 @@ def train(
             step += 1
         b = int(y.shape[0])
         seen += b
-        total_loss += float(loss.detach()) * b
-        correct += float((logits.detach().argmax(1) == y).sum())
+        total_loss += loss.detach().float() * b
+        correct += (logits.detach().argmax(1) == y).sum()
         if progress and (i % 5 == 0 or i + 1 == n_batches):
             bar.set_postfix(loss=f"{total_loss.item() / max(seen, 1):.3f}", lr=f"{lr:.2e}")
     bar.close()
     seconds = time.perf_counter() - t0
-    stats = torch.tensor([float(total_loss), float(correct), float(seen)], dtype=torch.float64)
+    stats = torch.stack([total_loss, correct, torch.tensor(float(seen), device=dev)])
     if getattr(fabric, "world_size", 1) > 1:
-        stats = fabric.all_reduce(stats, reduce_op="sum").double()
-    loss_sum, corr, n = stats.tolist()
+        stats = fabric.all_reduce(stats, reduce_op="sum")
+    loss_sum, corr, n = stats.double().cpu().tolist()
     return {
         "loss": loss_sum / max(n, 1),
         "acc": corr / max(n, 1),

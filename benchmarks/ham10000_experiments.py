@@ -35,8 +35,8 @@ EXPERIMENTS: dict[str, dict] = {
                           freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=3),
     "lite0_pre_192": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=192, max_epochs=8,
                           freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=3),
-    "lite0_pre_224": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224, max_epochs=6,
-                          freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=3),
+    "lite0_pre_224": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224, max_epochs=7,
+                          freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0),  # full cosine, no early stop
     "lite0_scratch_128": dict(model="tf_efficientnet_lite0", pretrained="false", img_size=128, max_epochs=10,
                               freeze_epochs=0, lr_ft=2e-3),
     "resnet18_scratch_128": dict(model="resnet18", pretrained="false", img_size=128, max_epochs=10,
