@@ -131,7 +131,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     """Label smoothing of the cross entropy."""
     loss: str = "ce"
-    """Loss: ce, weighted_ce (class-weighted) or focal."""
+    """Loss: ce, weighted_ce (class-weighted), focal, or logit_adjusted (cross entropy on logits + log of the training class prior: balanced decisions without oversampling; pair with data.balance none)."""
     focal_gamma: float = 2.0
     """Focusing parameter gamma of the focal loss (0 = cross entropy); class weights apply as in weighted_ce."""
     patience: int = 4

@@ -1044,6 +1044,13 @@ def balanced_counts(table: pd.DataFrame, balance: str, by: str = "label") -> pd.
     return pd.Series(w * len(table), index=table.index).groupby(table[by].astype(str).to_numpy()).sum()
 
 
+def sampled_class_prior(table: pd.DataFrame, classes: Sequence[str], balance: str) -> torch.Tensor:
+    """Share of each of ``classes`` in the training batches under ``balance`` (sums to 1; 0 for an absent class)."""
+    counts = balanced_counts(table, balance) if len(table) else pd.Series(dtype=float)
+    p = torch.tensor([float(counts.get(c, 0.0)) for c in classes], dtype=torch.float32)
+    return p / p.sum() if float(p.sum()) > 0 else p
+
+
 def make_sampler(table: pd.DataFrame, balance: str, seed: int = 0, num_samples: int | None = None):
     """``WeightedRandomSampler`` for ``balance`` (``None`` for ``none``: plain shuffling)."""
     if str(balance).strip().lower() == "none":

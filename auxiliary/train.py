@@ -84,7 +84,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "images_per_second",
 )
 MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
-LOSSES: tuple[str, ...] = ("ce", "weighted_ce", "focal")
+LOSSES: tuple[str, ...] = ("ce", "weighted_ce", "focal", "logit_adjusted")
 PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 #: Files and folders of a run that :func:`fit` writes (and ``overwrite`` removes).
 RUN_OUTPUTS: tuple[str, ...] = (
@@ -246,10 +246,40 @@ class FocalLoss(nn.Module):
         return loss.mean()
 
 
-def build_criterion(tcfg: TrainConfig, class_weights: torch.Tensor | None = None) -> nn.Module:
-    """The training loss of ``tcfg.loss``; ``weighted_ce`` and ``focal`` use ``class_weights``."""
+class LogitAdjustedLoss(nn.Module):
+    """Logit-adjusted cross entropy (Menon et al. 2021, "Long-tail learning via logit adjustment").
+
+    Trains on ``logits + tau * log(prior)``, where ``prior`` is the class distribution the model
+    sees in training (after any sampler). The network's raw logits then score each class as if
+    all were equally frequent: their argmax targets balanced accuracy without oversampling the
+    rare images (no change at inference). ``tau = 1`` is the Fisher-consistent choice.
+    """
+
+    def __init__(self, prior: torch.Tensor, tau: float = 1.0, label_smoothing: float = 0.0):
+        super().__init__()
+        p = torch.as_tensor(prior, dtype=torch.float32)
+        if p.ndim != 1 or not torch.isfinite(p).all() or (p < 0).any() or float(p.sum()) <= 0:
+            raise TrainError(f"logit_adjusted needs a class prior of non-negative counts, got {p.tolist()}")
+        p = (p / p.sum()).clamp(min=1e-8)  # an absent class gets a very negative offset, not -inf
+        self.register_buffer("offset", float(tau) * p.log())
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float() + self.offset, target, label_smoothing=self.label_smoothing)
+
+
+def build_criterion(
+    tcfg: TrainConfig, class_weights: torch.Tensor | None = None, class_prior: torch.Tensor | None = None
+) -> nn.Module:
+    """The training loss of ``tcfg.loss``; ``weighted_ce`` and ``focal`` use ``class_weights``,
+    ``logit_adjusted`` the class distribution of training batches ``class_prior``."""
     if tcfg.loss not in LOSSES:
         raise TrainError(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES)})")
+    if tcfg.loss == "logit_adjusted":
+        if class_prior is None:
+            raise TrainError("loss logit_adjusted needs the class prior of the training batches "
+                             "(data.sampled_class_prior of the training table)")
+        return LogitAdjustedLoss(class_prior, 1.0, tcfg.label_smoothing)
     weight = None
     if tcfg.loss in ("weighted_ce", "focal") and class_weights is not None:
         weight = torch.as_tensor(class_weights, dtype=torch.float32)
@@ -669,9 +699,12 @@ def fit(
         test_loader = data.build_loader(tables["test"], classes, train=False, batch_size=tcfg.batch,
                                         progress=progress, **common)
     weights = data.class_weights(tables["train"], classes) if tcfg.loss in ("weighted_ce", "focal") else None
+    prior = (data.sampled_class_prior(tables["train"], classes, cfg.data.balance)
+             if tcfg.loss == "logit_adjusted" else None)
     return fit_loaders(
         cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
-        val_table=tables["val"], test_table=tables["test"], class_weights=weights, mean=norm["mean"],
+        val_table=tables["val"], test_table=tables["test"], class_weights=weights, class_prior=prior,
+        mean=norm["mean"],
         std=norm["std"], resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
     )
 
@@ -712,6 +745,7 @@ def fit_loaders(
     val_table: Any = None,
     test_table: Any = None,
     class_weights: torch.Tensor | None = None,
+    class_prior: torch.Tensor | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     resume: bool = False,
@@ -724,6 +758,7 @@ def fit_loaders(
 
     ``model`` defaults to ``models.create_model(cfg.train.model, len(classes), cfg.train.pretrained)``.
     ``stop_after_epochs`` simulates an interruption after that many epochs of this call (tests).
+    ``class_weights`` / ``class_prior``: see :func:`build_criterion`.
     """
     threads = int(cfg.train.threads)
     old_threads = torch.get_num_threads()
@@ -732,7 +767,8 @@ def fit_loaders(
     try:
         return _fit_loaders(
             cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
-            val_table=val_table, test_table=test_table, class_weights=class_weights, mean=mean, std=std,
+            val_table=val_table, test_table=test_table, class_weights=class_weights, class_prior=class_prior,
+            mean=mean, std=std,
             resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
             stop_after_epochs=stop_after_epochs,
         )
@@ -753,6 +789,7 @@ def _fit_loaders(
     val_table: Any,
     test_table: Any,
     class_weights: torch.Tensor | None,
+    class_prior: torch.Tensor | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     resume: bool,
@@ -786,7 +823,7 @@ def _fit_loaders(
     if fabric.is_global_zero:
         config_mod.save(cfg, out / "config.yaml")
 
-    criterion = build_criterion(tcfg, class_weights)
+    criterion = build_criterion(tcfg, class_weights, class_prior)
     plain_criterion = criterion
     train_loader_f = fabric.setup_dataloaders(train_loader, use_distributed_sampler=True, move_to_device=True)
     val_loader_f = fabric.setup_dataloaders(val_loader, use_distributed_sampler=False, move_to_device=True)

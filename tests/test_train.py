@@ -238,6 +238,37 @@ def test_losses():
         train.build_criterion(make_cfg(loss="weighted_ce").train, None)
 
 
+def test_logit_adjusted_loss_trains_on_logits_plus_log_prior():
+    logits = torch.randn(32, 3)
+    y = torch.arange(32) % 3
+    prior = torch.tensor([0.7, 0.2, 0.1])
+    crit = train.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, prior * 10)
+    want = torch.nn.functional.cross_entropy(logits + prior.log(), y)
+    assert float(crit(logits, y)) == pytest.approx(float(want), rel=1e-5)
+    # A uniform prior adds the same constant to every logit: plain cross entropy.
+    flat = train.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, torch.ones(3))
+    assert float(flat(logits, y)) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-5)
+    # With the offset, equal raw logits already give the frequent class most of the training probability,
+    # so the loss pushes the rare classes' raw logits up: raw argmax favours no class for its frequency.
+    zero = torch.zeros(3, 3, requires_grad=True)
+    crit(zero, torch.tensor([0, 1, 2])).backward()
+    assert zero.grad[2, 2] < zero.grad[0, 0] < 0
+    with pytest.raises(train.TrainError, match="class prior"):
+        train.build_criterion(make_cfg(loss="logit_adjusted").train, None, None)
+    with pytest.raises(train.TrainError, match="non-negative"):
+        train.build_criterion(make_cfg(loss="logit_adjusted").train, None, torch.tensor([1.0, -1.0, 0.5]))
+
+
+def test_sampled_class_prior_follows_the_sampler():
+    from auxiliary import data
+
+    table = pd.DataFrame({"label": ["a"] * 6 + ["b"] * 3 + ["c"] * 1})
+    assert data.sampled_class_prior(table, ["a", "b", "c"], "none").tolist() == pytest.approx([0.6, 0.3, 0.1])
+    assert data.sampled_class_prior(table, ["a", "b", "c"], "class").tolist() == pytest.approx([1 / 3] * 3)
+    assert data.sampled_class_prior(table, ["a", "b", "c", "d"], "none").tolist() == pytest.approx(
+        [0.6, 0.3, 0.1, 0.0])
+
+
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(train.TrainError, match="unknown monitor"):
         train.check_config(make_cfg(monitor="val_auc").train)
@@ -284,6 +315,16 @@ def _write_split(root: Path, n_per_class: int = 10) -> Path:
     (sdir / "classes.json").write_text(json.dumps({"classes": CLASSES}))
     (sdir / "split_report.json").write_text("{}")
     return sdir
+
+
+def test_fit_with_the_logit_adjusted_loss(tmp_path):
+    sdir = _write_split(tmp_path)
+    cfg = make_cfg(max_epochs=2, freeze_epochs=0, loss="logit_adjusted", batch=6)
+    cfg = config_mod.apply_overrides(cfg, {"data.cache": False, "data.balance": "none", "data.augment": "none"})
+    summary = train.fit(cfg, sdir, tmp_path / "runs" / "la", progress=False)
+    assert summary["epochs_run"] == 2 and math.isfinite(summary["test_balanced_acc"])
+    ckpt = torch.load(tmp_path / "runs" / "la" / "best.pt", map_location="cpu", weights_only=True)
+    assert ckpt["config"]["train"]["loss"] == "logit_adjusted"
 
 
 def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):
