@@ -134,6 +134,8 @@ class TrainConfig:
     """Loss: ce, weighted_ce (class-weighted), focal, or logit_adjusted (cross entropy on logits + log of the training class prior: balanced decisions without oversampling; pair with data.balance none)."""
     focal_gamma: float = 2.0
     """Focusing parameter gamma of the focal loss (0 = cross entropy); class weights apply as in weighted_ce."""
+    ema_decay: float = 0.0
+    """Exponential moving average of the weights (timm's ModelEmaV3), updated after every optimizer step with this decay (0 = off; 0.998 averages over the last ~500 steps). When on, validation, best.pt and the test use the averaged weights."""
     patience: int = 4
     """Early stopping patience in epochs without improvement of ``monitor``."""
     monitor: str = "val_balanced_acc"
@@ -613,7 +615,7 @@ def add_cli_flags(parser: Any, sections: list[str]) -> None:
                 dest=f"cfg__{f.name}",
                 default=argparse.SUPPRESS,
                 metavar=f.name.upper(),
-                help=f"{docs.get(f.name, '')} [{sec}.{f.name}, default {default!r}]",
+                help=f"{docs.get(f.name, '')} [{sec}.{f.name}, default {default!r}]".replace("%", "%%"),
             )
             seen.add(f.name)
     parser._aux_cfg_seen = seen

@@ -164,6 +164,8 @@ def check_config(tcfg: TrainConfig) -> None:
         problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(MONITORS)})")
     if not 0 <= tcfg.label_smoothing < 1:
         problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
+    if not 0 <= tcfg.ema_decay < 1:
+        problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
     if problems:
         raise TrainError("; ".join(problems))
 
@@ -288,6 +290,16 @@ def build_criterion(
     if tcfg.loss == "weighted_ce" and weight is None:
         raise TrainError("loss weighted_ce needs class weights (data.class_weights of the training table)")
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=tcfg.label_smoothing)
+
+
+def make_ema(model: nn.Module, decay: float) -> Any:
+    """A ``timm.utils.ModelEmaV3`` of ``model`` (every parameter and buffer averaged, on the model's device)."""
+    from timm.utils import ModelEmaV3
+
+    ema = ModelEmaV3(model, decay=float(decay))
+    for p in ema.module.parameters():
+        p.requires_grad_(False)
+    return ema
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -427,11 +439,13 @@ def train(
     grad_clip: float = 0.0,
     channels_last: bool = False,
     frozen_backbone: bool = False,
+    ema: Any = None,
     progress: bool = True,
     desc: str = "train",
 ) -> dict[str, float]:
     """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
-    returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
+    ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
+    Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
     from tqdm.auto import tqdm
 
     model.train()
@@ -440,6 +454,7 @@ def train(
     n_batches = len(loader)  # type: ignore[arg-type]
     accumulate = max(1, int(accumulate))
     dev = getattr(fabric, "device", torch.device("cpu"))
+    raw_model = _unwrap(model)
     total_loss = torch.zeros((), dtype=torch.float32, device=dev)  # on the device: no sync per step on a GPU
     correct = torch.zeros((), dtype=torch.float32, device=dev)
     seen = 0
@@ -466,6 +481,8 @@ def train(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            if ema is not None:
+                ema.update(raw_model)
         b = int(y.shape[0])
         seen += b
         total_loss += loss.detach().float() * b
@@ -729,7 +746,7 @@ def _refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:
 RESUME_KEYS: tuple[str, ...] = (
     "model", "pretrained", "img_size", "batch", "max_epochs", "freeze_epochs", "lr_head", "lr_ft",
     "weight_decay", "warmup_epochs", "accumulate", "grad_clip", "label_smoothing", "loss", "focal_gamma",
-    "monitor", "seed",
+    "monitor", "seed", "ema_decay",
 )
 
 
@@ -851,6 +868,7 @@ def _fit_loaders(
 
     current_phase: str | None = None
     fmodel = optimizer = schedule = None
+    ema: Any = None
     epochs_this_call = 0
     epoch = start_epoch
     while not finished and epoch < tcfg.max_epochs:
@@ -859,6 +877,10 @@ def _fit_loaders(
             models.set_backbone_trainable(raw, phase != "head")
             forward_model: nn.Module = torch.compile(raw) if tcfg.compile else raw
             fmodel = fabric.setup_module(forward_model)
+            if ema is None and tcfg.ema_decay > 0:
+                ema = make_ema(raw, tcfg.ema_decay)  # after setup_module: the copy lives on the device
+                if state is not None and state.get("ema") is not None:
+                    ema.module.load_state_dict(state["ema"])
             base_lr = tcfg.lr_head if phase == "head" else tcfg.lr_ft
             optimizer = fabric.setup_optimizers(make_optimizer(raw, base_lr, tcfg.weight_decay))
             schedule = WarmupCosine(base_lr, steps_per_epoch * (p_end - p_start),
@@ -877,12 +899,18 @@ def _fit_loaders(
         tr = train(
             fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
             accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=tcfg.channels_last,
-            frozen_backbone=phase == "head", progress=progress,
+            frozen_backbone=phase == "head", ema=ema, progress=progress,
             desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]",
         )
         phase_step = tr["step"]
-        va = validate(fabric, fmodel, val_loader_f, plain_criterion.to(fabric.device), n_classes=len(classes),
-                      channels_last=tcfg.channels_last, progress=progress, desc="validate")
+        if ema is None:
+            va = validate(fabric, fmodel, val_loader_f, plain_criterion.to(fabric.device), n_classes=len(classes),
+                          channels_last=tcfg.channels_last, progress=progress, desc="validate")
+        else:  # the averaged weights are the ones validated, kept as best.pt and tested
+            with fabric.autocast():
+                va = validate(fabric, ema.module, val_loader_f, plain_criterion.to(fabric.device),
+                              n_classes=len(classes), channels_last=tcfg.channels_last, progress=progress,
+                              desc="validate (EMA)")
         seconds = time.perf_counter() - t0
         row = {
             "epoch": epoch + 1,
@@ -905,7 +933,8 @@ def _fit_loaders(
         if improved:
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
             if fabric.is_global_zero:
-                _save_best(best_path, out, raw, tcfg, cfg, classes, mean, std, va, row, val_table)
+                _save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va,
+                           row, val_table)
         else:
             bad_epochs += 1
         in_last_phase = phase == plan[-1][0]
@@ -924,7 +953,7 @@ def _fit_loaders(
         _save_last(fabric, last_path, raw, optimizer, tcfg, cfg, classes, epoch=epoch, phase=phase,
                    phase_step=phase_step, schedule=schedule, best_value=best_value, best_epoch=best_epoch,
                    bad_epochs=bad_epochs, history=history, finished=finished, stopped_early=stopped_early,
-                   img_size=tcfg.img_size, mean=mean, std=std)
+                   img_size=tcfg.img_size, mean=mean, std=std, ema=ema)
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
             return {"interrupted": True, "epochs_run": epoch}
@@ -959,7 +988,7 @@ def _save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: 
                classes: list[str], *, epoch: int, phase: str, phase_step: int, schedule: WarmupCosine,
                best_value: float, best_epoch: int, bad_epochs: int, history: list[dict[str, Any]],
                finished: bool, stopped_early: bool, img_size: int, mean: Sequence[float],
-               std: Sequence[float]) -> None:
+               std: Sequence[float], ema: Any = None) -> None:
     state = {
         "format": STATE_FORMAT,
         "kind": "last",
@@ -969,6 +998,7 @@ def _save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: 
         "mean": list(mean),
         "std": list(std),
         "model": model,
+        "ema": ema.module if ema is not None else None,
         "optimizer": optimizer,
         "scheduler": {**schedule.state_dict(), "step": int(phase_step), "phase": phase},
         "epoch": int(epoch),

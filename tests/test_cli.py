@@ -27,6 +27,15 @@ def test_step_help_shows_config_flags():
     assert "--profile" in res.stdout and "--set" in res.stdout and "--only" in res.stdout
 
 
+@pytest.mark.parametrize("step", list(cli.STEPS))
+def test_every_step_help_prints(step, capsys):
+    # config docstrings become help texts: a stray "%" once made argparse crash on --help
+    with pytest.raises(SystemExit) as exc:
+        cli.main([step, "--help"])
+    assert exc.value.code == 0
+    assert "--profile" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -164,9 +164,52 @@ def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
     assert not torch.equal(before["conv_stem.weight"], model.state_dict()["conv_stem.weight"])
 
 
+def test_ema_is_the_moving_average_of_the_weights_after_each_step():
+    from lightning_fabric import Fabric
+
+    torch.manual_seed(0)
+    model = models.create_model("test_resnet", 3)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
+    fm = fabric.setup_module(model)
+    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
+    ema = train.make_ema(model, 0.75)
+    one_batch = DataLoader(Toy(8), batch_size=8)
+    train.train(fabric, fm, opt, one_batch, torch.nn.CrossEntropyLoss(), ema=ema, progress=False)
+    after, averaged = model.state_dict(), ema.module.state_dict()
+    moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
+    assert moved, "one optimizer step changed the weights"
+    for k in moved:  # one update: 0.75 * old + 0.25 * new, parameters and BatchNorm statistics alike
+        torch.testing.assert_close(averaged[k], 0.75 * before[k] + 0.25 * after[k])
+    assert not any(p.requires_grad for p in ema.module.parameters())
+
+
+def test_fit_with_ema_validates_and_keeps_the_averaged_weights(tmp_path):
+    cfg = make_cfg(max_epochs=1, freeze_epochs=0, ema_decay=0.9)
+    run(tmp_path, "r", cfg)
+    last = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
+    best = torch.load(tmp_path / "r" / "best.pt", weights_only=True)
+    assert last["ema"] is not None
+    w = next(k for k in last["model"] if k.endswith(".weight"))
+    assert not torch.equal(last["ema"][w], last["model"][w])  # the average lags the trained weights
+    assert torch.equal(best["state_dict"][w], last["ema"][w])  # and is what best.pt keeps
+    # the validation predictions recorded are those of the averaged weights
+    model, info = models.load_checkpoint(tmp_path / "r" / "best.pt")
+    with torch.no_grad():
+        logits = model(Toy(24, seed=1).x).numpy()
+    from auxiliary.calibration import softmax
+
+    pred = pd.read_csv(tmp_path / "r" / "val_predictions.csv")
+    np.testing.assert_allclose(pred[[f"prob_{c}" for c in CLASSES]].to_numpy(),
+                               softmax(logits, info["temperature"]), atol=1e-5)
+    with pytest.raises(train.TrainError, match="ema_decay"):
+        train.check_config(make_cfg(ema_decay=1.0).train)
+
+
 # ------------------------------------------------------------------------------------ resume
-def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
-    cfg = make_cfg(max_epochs=4, freeze_epochs=1, accumulate=2)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path, ema_decay):
+    cfg = make_cfg(max_epochs=4, freeze_epochs=1, accumulate=2, ema_decay=ema_decay)
     full = run(tmp_path, "full", cfg)
     partial = run(tmp_path, "cut", cfg, stop_after_epochs=2)
     assert partial == {"interrupted": True, "epochs_run": 2}
@@ -176,6 +219,8 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+        if ema_decay:
+            assert torch.equal(a["ema"][k], b["ema"][k]), k
     cols = ["epoch", "phase", "lr", "train_loss", "val_loss", "val_balanced_acc"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "logs" / "metrics.csv")[cols],
                                   pd.read_csv(tmp_path / "cut" / "logs" / "metrics.csv")[cols])
