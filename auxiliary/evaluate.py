@@ -1,5 +1,16 @@
 """Evaluate a checkpoint on a split list: ``python -m auxiliary evaluate --ckpt runs/NAME/best.pt --data test.csv --out DIR``.
 
+``--data`` is a split list (``test.csv``) or any dataset the data step reads (class folders, a CSV
+list, HAM10000...). ``--label-map`` renames the dataset's labels to the model's classes, which is
+how a model trained only on the synthetic default is checked on real photos whose folders are
+named otherwise::
+
+    python -m auxiliary evaluate --ckpt runs/resnet18-demo/best.pt --data ~/photos \
+        --label-map rosacea=erythema,clear=none --out runs/real_check
+
+Without known skin tones (real photos), fairness uses the tone group *estimated* from the pixels
+(``tone_group_est``), and the summary says so.
+
 Predictions go through :class:`auxiliary.infer.Predictor` (the one preprocessing path). With
 ``--val val.csv`` the temperature is fitted on the validation list and applied to the data
 (otherwise the checkpoint's own temperature is used), and per-group decision thresholds are
@@ -113,9 +124,78 @@ def _labels(table: pd.DataFrame, classes: list[str], where: str) -> np.ndarray:
     if unknown:
         raise EvaluationError(
             f"{where}: labels {', '.join(unknown[:5])} are not classes of the model {classes} "
-            "(evaluate a checkpoint on the dataset it was trained for)"
+            f"(evaluate on the classes it was trained for, or rename labels, e.g. --label-map {unknown[0]}={classes[-1]})"
         )
     return metrics.labels_to_index(list(labels), classes, unknown="minus_one")
+
+
+def parse_label_map(text: str | dict[str, str] | None) -> dict[str, str]:
+    """``"rosacea=erythema,clear=none"`` (or a dict) -> ``{"rosacea": "erythema", "clear": "none"}``."""
+    if not text:
+        return {}
+    if isinstance(text, dict):
+        items = list(text.items())
+    else:
+        items = []
+        for part in str(text).split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise EvaluationError(f"label map entry {part.strip()!r} is not OLD=NEW (e.g. rosacea=erythema,clear=none)")
+            old, new = (v.strip() for v in part.split("="))
+            items.append((old, new))
+    out: dict[str, str] = {}
+    for old, new in items:
+        old, new = str(old).strip(), str(new).strip()
+        if not old or not new:
+            raise EvaluationError(f"label map entry {old!r}={new!r} has an empty side")
+        if old in out and out[old] != new:
+            raise EvaluationError(f"label map gives {old!r} twice ({out[old]!r} and {new!r})")
+        out[old] = new
+    return out
+
+
+def _is_split_list(path: Path) -> bool:
+    """A CSV whose header has ``path`` and ``label`` (a split list or a CSV list: read as is)."""
+    if not (path.is_file() and path.suffix.lower() == ".csv"):
+        return False
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = [h.strip().lower() for h in fh.readline().split(",")]
+    except OSError:
+        return False
+    return "path" in header and "label" in header
+
+
+def load_eval_table(
+    source: str | Path, label_map: str | dict[str, str] | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
+    """The sample table to evaluate on, with labels renamed by ``label_map``; and notes.
+
+    A split list is read as is; anything else goes through :func:`auxiliary.data.read_dataset`
+    (unreadable images are dropped and counted in the notes). Never modifies the source.
+    """
+    from . import data
+
+    src = Path(source).expanduser()
+    notes: list[str] = []
+    if _is_split_list(src):
+        table = data.read_table(src)
+    else:
+        try:
+            table, report = data.read_dataset(src, progress=progress)
+        except data.DatasetError as exc:
+            raise EvaluationError(str(exc)) from None
+        notes.append(f"read {src} as format {report.format}: {report.summary()}")
+    mapping = parse_label_map(label_map)
+    if mapping:
+        missing = sorted(set(mapping) - set(table["label"].astype(str)))
+        if missing:
+            notes.append(f"label map: {', '.join(missing)} not found in {src}")
+        table = table.copy()
+        table["label"] = table["label"].astype(str).replace(mapping)
+        notes.append("labels renamed: " + ", ".join(f"{k} -> {v}" for k, v in mapping.items()))
+    return table, notes
 
 
 def _predict_raw(pred: Any, table: pd.DataFrame, batch_size: int, tta: bool, progress: bool) -> tuple[np.ndarray, dict]:
@@ -139,8 +219,13 @@ def evaluate_checkpoint(
     batch_size: int = 32,
     overwrite: bool = False,
     progress: bool = True,
+    label_map: str | dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Predict ``data_csv`` with ``ckpt``, compute everything, write it to ``out_dir``; returns the results dict."""
+    """Predict ``data_csv`` with ``ckpt``, compute everything, write it to ``out_dir``; returns the results dict.
+
+    ``data_csv``: a split list or any dataset :func:`auxiliary.data.read_dataset` reads;
+    ``label_map`` renames its labels (and the validation list's) to the model's classes.
+    """
     from . import data
     from .infer import Predictor
 
@@ -150,14 +235,14 @@ def evaluate_checkpoint(
         raise EvaluationError(f"{out} already holds an evaluation (summary.json); pass --overwrite or choose another --out")
     pred = Predictor.from_checkpoint(ckpt, backend=backend)
     classes = list(pred.classes)
-    table = data.read_table(data_csv)
+    table, read_notes = load_eval_table(data_csv, label_map, progress=progress)
     if len(table) == 0:
         raise EvaluationError(f"{data_csv} lists no samples")
     y = _labels(table, classes, str(data_csv))
     raw, errors = _predict_raw(pred, table, batch_size, False, progress)
     val = yv = raw_val = None
     if val_csv is not None:
-        val = data.read_table(val_csv)
+        val, _ = load_eval_table(val_csv, label_map, progress=progress)
         yv = _labels(val, classes, str(val_csv))
         raw_val, _ = _predict_raw(pred, val, batch_size, False, progress)
     if raw_val is not None and np.isfinite(raw_val).all(axis=1).any():
@@ -169,9 +254,13 @@ def evaluate_checkpoint(
     probs = metrics.apply_temperature(raw, temperature, from_probs=True)
     probs_val = metrics.apply_temperature(raw_val, temperature, from_probs=True) if raw_val is not None else None
     col = ec.fairness_col
+    if col == "tone_group" and col in table.columns and data.tone_column(table) == "tone_group_est":
+        col = "tone_group_est"  # real photos: no known tone, the pixel estimate stands in (and is named so)
+        read_notes.append("no known skin tones: fairness by tone_group_est, an ESTIMATE from the pixels (ITA)")
     groups = table[col] if col in table.columns else None
     groups_val = val[col] if (val is not None and col in val.columns) else None
     res = evaluate_predictions(y, probs, classes, ec, groups=groups, y_val=yv, probs_val=probs_val, groups_val=groups_val)
+    res["notes"] = read_notes + res["notes"]
     if groups is None:
         res["notes"].append(f"fairness skipped: {data_csv} has no column {col!r} (set fairness_col)")
     if errors:
@@ -195,7 +284,7 @@ def evaluate_checkpoint(
     info = {
         "checkpoint": str(ckpt), "model": pred.name, "data": str(data_csv), "val": str(val_csv) if val_csv else None,
         "backend": pred.backend, "classes": classes, "n": int(len(table)), "n_unreadable": len(errors),
-        "fairness_col": col, "eval": asdict(ec),
+        "fairness_col": col, "label_map": parse_label_map(label_map) or None, "eval": asdict(ec),
     }
     res["info"] = info
     write_results(res, out, classes)
@@ -252,7 +341,11 @@ def write_results(res: dict[str, Any], out_dir: str | Path, classes: list[str]) 
 # ----------------------------------------------------------------------------- CLI
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, metavar="BEST.pt", help="checkpoint to evaluate (runs/NAME/best.pt)")
-    parser.add_argument("--data", required=True, metavar="SPLIT.csv", help="split list to evaluate on (e.g. test.csv)")
+    parser.add_argument("--data", required=True, metavar="SPLIT.csv|DIR",
+                        help="split list to evaluate on (e.g. test.csv), or any dataset the data step reads "
+                             "(class folders, a CSV list, HAM10000)")
+    parser.add_argument("--label-map", default=None, metavar="OLD=NEW,...",
+                        help="rename the data's labels to the model's classes, e.g. rosacea=erythema,clear=none")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON/CSV/PNG results")
     parser.add_argument("--val", default=None, metavar="VAL.csv",
                         help="validation list: fit the temperature and the per-group thresholds on it")
@@ -272,12 +365,14 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
     ckpt = paths.resolve_path(args.ckpt)
     data_csv = paths.resolve_path(args.data)
     val_csv = paths.resolve_path(args.val) if args.val else None
-    for p in [ckpt, data_csv] + ([val_csv] if val_csv else []):
-        if not Path(p).is_file():
-            raise EvaluationError(f"file not found: {p}")
+    if not Path(ckpt).is_file():
+        raise EvaluationError(f"file not found: {ckpt}")
+    for p in [data_csv] + ([val_csv] if val_csv else []):
+        if not Path(p).exists():
+            raise EvaluationError(f"data not found: {p}")
     res = evaluate_checkpoint(
         ckpt, data_csv, args.out, cfg.eval, val_csv=val_csv, backend=args.backend, batch_size=args.batch_size,
-        overwrite=args.overwrite, progress=not args.quiet,
+        overwrite=args.overwrite, progress=not args.quiet, label_map=args.label_map,
     )
     s = res["summary"]
     print(f"{res['info']['model']} on {data_csv} (n={res['info']['n']}, temperature {res['temperature']:.3f} "

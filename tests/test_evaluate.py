@@ -111,3 +111,62 @@ def test_evaluate_predictions_on_arrays():
     assert res["group_thresholds"].loc["brown", "fallback"]
     with pytest.raises(evaluate.EvaluationError, match="threshold_objective"):
         evaluate.evaluate_predictions(y, p, CLASSES, EvalConfig(threshold_objective="auc"))
+
+
+def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
+    """The synthetic-to-real check: class folders named otherwise (rosacea, clear), renamed by --label-map;
+    no known tones, so fairness runs on the pixel estimate and says so. The folders are left untouched."""
+    import shutil
+
+    from auxiliary import imageio
+
+    split, ckpt = tiny
+    table = pd.read_csv(split / "test.csv")
+    photos = tmp_path / "photos"
+    rename = {"acne": "acne", "erythema": "rosacea", "none": "clear"}
+    for rel, label in zip(table["path"], table["label"]):
+        dst = photos / rename[label] / Path(rel).name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(split / rel, dst)
+    (photos / "clear" / "broken.jpg").write_bytes(b"not an image")
+    before = {p: imageio.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
+
+    out = tmp_path / "real"
+    rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(photos), "--out", str(out), "--quiet",
+                   "--label-map", "rosacea=erythema, clear=none", "--n-bootstrap", "5", "--min-group-size", "1"])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["label_map"] == {"rosacea": "erythema", "clear": "none"}
+    assert summary["n"] == 18  # the broken file is dropped and counted in the notes
+    assert any("unreadable" in n for n in summary["notes"])
+    assert any("rosacea -> erythema" in n for n in summary["notes"])
+    assert summary["fairness_col"] == "tone_group_est" and any("ESTIMATE" in n for n in summary["notes"])
+    per = pd.read_csv(out / "per_class.csv", index_col=0)
+    assert per.index.tolist() == CLASSES and per["support"].tolist() == [6, 6, 6]
+    pred = pd.read_csv(out / "predictions.csv")
+    assert set(pred["label"]) == set(CLASSES) and "tone_group_est" in pred.columns
+    # same predictions as the split list with the original labels
+    ref = evaluate.evaluate_checkpoint(ckpt, split / "test.csv", tmp_path / "ref", EvalConfig(n_bootstrap=5),
+                                       progress=False)
+    assert summary["metrics"]["calibrated"]["balanced_accuracy"] == pytest.approx(
+        ref["summary"]["balanced_accuracy"])
+    assert before == {p: imageio.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
+
+    # without the map: one line naming the unknown labels and the fix
+    rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(photos), "--out", str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "clear" in err and "--label-map" in err and "Traceback" not in err
+    rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(photos), "--out", str(tmp_path / "y"), "--quiet",
+                   "--label-map", "rosacea:erythema"])
+    assert rc == 2 and "not OLD=NEW" in capsys.readouterr().err
+    rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "z")])
+    assert rc == 2 and "data not found" in capsys.readouterr().err
+
+
+def test_parse_label_map():
+    assert evaluate.parse_label_map("a=b, c = d,") == {"a": "b", "c": "d"}
+    assert evaluate.parse_label_map(None) == {} and evaluate.parse_label_map({"x": "y"}) == {"x": "y"}
+    with pytest.raises(evaluate.EvaluationError, match="twice"):
+        evaluate.parse_label_map("a=b,a=c")
+    with pytest.raises(evaluate.EvaluationError, match="empty side"):
+        evaluate.parse_label_map("a=")
