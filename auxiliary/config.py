@@ -534,8 +534,17 @@ def notebook_overrides(namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_notebook(namespace: dict[str, Any]) -> Config:
-    """Resolve the config of a notebook from its parameters cell (``PROFILE``, ``CONFIG`` and overrides)."""
-    return resolve(namespace.get("PROFILE"), namespace.get("CONFIG"), notebook_overrides(namespace))
+    """Resolve the config of a notebook from its parameters cell (``PROFILE``, ``CONFIG`` and overrides).
+
+    A relative ``CONFIG`` is looked up from the working directory (the notebook's folder), then the
+    project root, so ``CONFIG = "configs/ham10000_cpu.yaml"`` works from ``notebooks/``."""
+    yaml_path = namespace.get("CONFIG")
+    if yaml_path and not Path(yaml_path).expanduser().is_absolute() and not Path(yaml_path).is_file():
+        from . import paths
+
+        cand = paths.project_root() / yaml_path
+        yaml_path = cand if cand.is_file() else yaml_path
+    return resolve(namespace.get("PROFILE"), yaml_path, notebook_overrides(namespace))
 
 
 def _jsonable(value: Any) -> Any:

@@ -140,13 +140,27 @@ def make_split(data: Path, out: Path) -> Path:
     return sdir
 
 
-def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: float, progress: bool) -> dict:
+def experiment_config(name: str, threads: int = 0, over: dict | None = None):
+    """The resolved config of experiment ``name``: the ``full`` profile, COMMON, the experiment's
+    overrides (``over`` when the epoch budget changed them) and the data settings."""
     from auxiliary import config as config_mod
+
+    if over is None:
+        over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
+        over.pop("report", None)
+    data_over = dict(EXPERIMENTS[name].get("data", {}))
+    over = {k: v for k, v in over.items() if k != "data"}
+    cfg = config_mod.resolve("full", overrides=over)
+    return config_mod.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
+                                            "data.augment": "geometric", **data_over})
+
+
+def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: float, progress: bool) -> dict:
     from auxiliary import data as data_mod
     from auxiliary import train
 
     over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
-    data_over = over.pop("data", {})
+    over.pop("data", None)
     over.pop("report", None)
     run_dir = out / "runs" / name
     resume = (run_dir / "last.pt").is_file()
@@ -163,9 +177,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
                   f"to fit {budget_min:.0f} min", flush=True)
             over["max_epochs"] = fit_epochs
             over["freeze_epochs"] = min(over["freeze_epochs"], max(0, fit_epochs - 1))
-    cfg = config_mod.resolve("full", overrides=over)
-    cfg = config_mod.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
-                                           "data.augment": "geometric", **data_over})
+    cfg = experiment_config(name, threads, over)
     t = time.perf_counter()
     summary = train.fit(cfg, sdir, run_dir, resume=resume, progress=progress)
     summary["wall_seconds_this_call"] = time.perf_counter() - t

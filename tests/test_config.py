@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,32 @@ def test_section_hash_changes_with_settings():
     b = config.resolve("smoke", overrides={"n_per_class": 99})
     assert config.section_hash(a.synth) == config.section_hash(config.resolve("smoke").synth)
     assert config.section_hash(a.synth) != config.section_hash(b.synth)
+
+
+def test_ham10000_cpu_recipe_is_the_measured_experiment():
+    """configs/ham10000_cpu.yaml (the README's HAM10000 recipe) resolves to the settings of the benchmark run
+    it quotes (benchmarks/ham10000_experiments.py, lite0_pre_224_ema), apart from where to run."""
+    import importlib.util
+    from dataclasses import asdict
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("ham_experiments", root / "benchmarks" / "ham10000_experiments.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    measured = bench.experiment_config("lite0_pre_224_ema")
+    recipe = config.resolve(yaml_path=root / "configs" / "ham10000_cpu.yaml")
+    where = {"threads", "accelerator", "devices"}
+    mt = {k: v for k, v in asdict(measured.train).items() if k not in where}
+    rt = {k: v for k, v in asdict(recipe.train).items() if k not in where}
+    assert rt == mt
+    assert asdict(recipe.data) == asdict(measured.data)
+    assert recipe.eval.tta and recipe.train.ema_decay == 0.995 and recipe.profile == "full"
+
+
+def test_notebook_config_path_from_the_notebooks_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as a notebook runs: not from the project root
+    cfg = config.from_notebook({"PROFILE": "full", "CONFIG": "configs/ham10000_cpu.yaml", "MAX_EPOCHS": 3})
+    assert cfg.train.model == "tf_efficientnet_lite0" and cfg.train.ema_decay == 0.995
+    assert cfg.train.max_epochs == 3  # the parameters cell still wins over the file
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.from_notebook({"PROFILE": "demo", "CONFIG": "configs/nope.yaml"})
