@@ -295,6 +295,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         ),
         "train.select_epochs": 8,
         "eval.n_bootstrap": 1000,
+        "eval.tta": True,  # flip TTA: +0.008 to +0.074 test balanced accuracy, lite0 runs on HAM10000 (README)
         "sort.n_new": 500,
     },
 }
