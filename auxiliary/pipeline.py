@@ -55,10 +55,11 @@ def ensure_splits(cfg: Config, progress: bool = True) -> Path:
     out = split_dir(cfg)
     if (out / "train.csv").is_file() and (out / "classes.json").is_file():
         return data.ensure_oversampled(out, cfg.data, progress=progress)
-    table, _report = data.read_dataset(dataset_source(cfg), format=cfg.data.format, drop_bad=cfg.data.drop_bad)
+    table, _report = data.read_dataset(dataset_source(cfg), format=cfg.data.format, drop_bad=cfg.data.drop_bad,
+                                       progress=progress)
     splits.make_splits(
         table, out, val=cfg.data.val, test=cfg.data.test, group_col=cfg.data.group_col, seed=cfg.data.seed,
-        overwrite=out.exists(),
+        overwrite=out.exists(), progress=progress,
     )
     return data.ensure_oversampled(out, cfg.data, progress=progress)  # no-op unless data.oversample_to > 0
 

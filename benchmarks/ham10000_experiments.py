@@ -88,6 +88,8 @@ EXPERIMENTS: dict[str, dict] = {
     "lite1_pre_160": dict(model="tf_efficientnet_lite1", pretrained="true", img_size=160, max_epochs=8,
                           freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=3),
 }
+#: validation and test fractions of the split by lesion (seed 0), the same in every experiment's config
+SPLIT = (0.15, 0.15)
 COMMON = dict(batch=32, warmup_epochs=0.5, patience=4, loss="ce", label_smoothing=0.05, weight_decay=0.05,
               monitor="val_balanced_acc", precision="32-true", devices="1", accelerator="cpu")
 
@@ -134,7 +136,7 @@ def make_split(data: Path, out: Path) -> Path:
         return sdir
     t = time.perf_counter()
     table, report = data_mod.read_dataset(data, format="ham10000", progress=False)
-    splits.make_splits(table, sdir, val=0.15, test=0.15, group_col="lesion_id", seed=0, overwrite=sdir.exists(),
+    splits.make_splits(table, sdir, val=SPLIT[0], test=SPLIT[1], group_col="lesion_id", seed=0, overwrite=sdir.exists(),
                       progress=False)
     print(f"split {len(table)} images by lesion into {sdir} in {time.perf_counter() - t:.0f} s", flush=True)
     return sdir
@@ -152,7 +154,8 @@ def experiment_config(name: str, threads: int = 0, over: dict | None = None):
     over = {k: v for k, v in over.items() if k != "data"}
     cfg = config_mod.resolve("full", overrides=over)
     return config_mod.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
-                                            "data.augment": "geometric", **data_over})
+                                            "data.augment": "geometric", "data.val": SPLIT[0], "data.test": SPLIT[1],
+                                            **data_over})
 
 
 def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: float, progress: bool) -> dict:
