@@ -157,13 +157,11 @@ def parse_label_map(text: str | dict[str, str] | None) -> dict[str, str]:
 
 def _is_split_list(path: Path) -> bool:
     """A CSV whose header has ``path`` and ``label`` (a split list or a CSV list: read as is)."""
+    from . import data
+
     if not (path.is_file() and path.suffix.lower() == ".csv"):
         return False
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            header = [h.strip().lower() for h in fh.readline().split(",")]
-    except OSError:
-        return False
+    header = data._csv_header(path)
     return "path" in header and "label" in header
 
 
