@@ -13,8 +13,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import config as config_mod
-from .errors import AuxiliaryError
+from auxiliary.config import PROFILES, Config
+from auxiliary.errors import AuxiliaryError
+from auxiliary.overrides import parse_set, resolve
+from auxiliary.steps.arguments import add_cli_flags, cli_overrides
 
 #: step -> (module, config sections whose fields become flags, one-line help)
 STEPS: dict[str, tuple[str, list[str], str]] = {
@@ -57,17 +59,17 @@ def build_parser(step: str | None = None) -> argparse.ArgumentParser:
         if mod is not None and hasattr(mod, "configure_parser"):
             mod.configure_parser(p)
         common = p.add_argument_group("configuration")
-        common.add_argument("--profile", default=None, help=f"named profile: {', '.join(config_mod.PROFILES)} (default demo)")
+        common.add_argument("--profile", default=None, help=f"named profile: {', '.join(PROFILES)} (default demo)")
         common.add_argument("--config", default=None, metavar="FILE.yaml", help="YAML file of overrides")
         common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
-        config_mod.add_cli_flags(common, sections)
+        add_cli_flags(common, sections)
     return parser
 
 
-def resolve_config(args: argparse.Namespace) -> config_mod.Config:
-    overrides = config_mod.parse_set(getattr(args, "set", []))
-    overrides.update(config_mod.cli_overrides(args))
-    return config_mod.resolve(getattr(args, "profile", None), getattr(args, "config", None), overrides)
+def resolve_config(args: argparse.Namespace) -> Config:
+    overrides = parse_set(getattr(args, "set", []))
+    overrides.update(cli_overrides(args))
+    return resolve(getattr(args, "profile", None), getattr(args, "config", None), overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

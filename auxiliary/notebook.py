@@ -1,22 +1,26 @@
-"""What every notebook does first and last: resolve its config, show it, record its results."""
+"""What every notebook does first and last: resolve its config, show it, record its results.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import config as config_mod
-from . import paths, results
-from .config import Config
+from auxiliary.config import Config, save, to_dict
+from auxiliary.files import jsonable
+from auxiliary.layout import figures_dir, output_root, results_path, runs_dir
+from auxiliary.overrides import from_notebook, notebook_overrides
 
 
 def setup(namespace: dict[str, Any], notebook: str) -> Config:
     """Resolve the config from the parameters cell (PROFILE, CONFIG, UPPER_CASE overrides),
     save it under ``runs/<notebook>/config.yaml``, set plotting defaults and print a summary."""
-    cfg = config_mod.from_notebook(namespace)
-    out = paths.runs_dir() / notebook
+    cfg = from_notebook(namespace)
+    out = runs_dir() / notebook
     out.mkdir(parents=True, exist_ok=True)
-    config_mod.save(cfg, out / "config.yaml")
+    save(cfg, out / "config.yaml")
     try:
         import matplotlib
 
@@ -27,8 +31,8 @@ def setup(namespace: dict[str, Any], notebook: str) -> Config:
         sns.set_theme(context="notebook", style="whitegrid")
     except ImportError:  # pragma: no cover
         pass
-    overrides = config_mod.notebook_overrides(namespace)
-    print(f"profile: {cfg.profile}; overrides: {overrides or 'none'}; outputs under {paths.output_root()}")
+    overrides = notebook_overrides(namespace)
+    print(f"profile: {cfg.profile}; overrides: {overrides or 'none'}; outputs under {output_root()}")
     return cfg
 
 
@@ -44,13 +48,33 @@ def _in_notebook() -> bool:
 
 def save_figure(fig: Any, name: str) -> Path:
     """Save a matplotlib figure as ``figures/<name>.png`` (150 dpi, tight) and return the path."""
-    out = paths.figures_dir() / (name if name.endswith(".png") else f"{name}.png")
+    out = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
     fig.savefig(out, dpi=150, bbox_inches="tight")
     return out
 
 
 def finish(notebook: str, values: dict[str, Any], cfg: Config) -> Path:
     """Record the notebook's key results to ``runs/<notebook>/results.json`` (the tests read them)."""
-    path = results.record(notebook, values, cfg)
+    path = record(notebook, values, cfg)
     print(f"results recorded in {path}")
     return path
+
+
+def record(notebook: str, results: dict[str, Any], config: Any = None) -> Path:
+    """Write ``results`` (plus a timestamp and the resolved config) for ``notebook``."""
+    out = results_path(notebook)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"notebook": notebook, "written": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    payload.update(jsonable(results))
+    if config is not None:
+
+        payload["config"] = to_dict(config)
+        save(config, out.parent / "config.yaml")
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def load(notebook: str) -> dict[str, Any]:
+    return json.loads(results_path(notebook).read_text(encoding="utf-8"))

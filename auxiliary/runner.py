@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .errors import AuxiliaryError
+from auxiliary.errors import AuxiliaryError
+from auxiliary.layout import notebooks_dir, output_root, project_root, runs_dir
+from auxiliary.overrides import parse_set
+from auxiliary.steps.arguments import cli_overrides
 
 
 class NotebookFailed(AuxiliaryError):
@@ -22,7 +24,7 @@ class NotebookFailed(AuxiliaryError):
 
 def series(root: Path | None = None) -> list[Path]:
     """The notebooks of the series in order (``NN_name.ipynb``)."""
-    nb_dir = (root or paths.project_root()) / "notebooks"
+    nb_dir = (root or project_root()) / "notebooks"
     return sorted(p for p in nb_dir.glob("[0-9][0-9]_*.ipynb") if p.is_file())
 
 
@@ -51,7 +53,7 @@ def run_notebook(
         cell_timeout = float(os.environ.get("AUXILIARY_CELL_TIMEOUT", "3600"))
 
     nb = Path(notebook)
-    out = Path(out_dir) if out_dir else paths.runs_dir() / "notebooks"
+    out = Path(out_dir) if out_dir else runs_dir() / "notebooks"
     out.mkdir(parents=True, exist_ok=True)
     dest = out / nb.name
     params = {"PROFILE": profile}
@@ -92,9 +94,9 @@ def run_all(
     if only:
         notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) or nb.stem == o for o in only)]
         if not notebooks:
-            raise AuxiliaryError(f"no notebook matches {only} in {paths.notebooks_dir()}")
+            raise AuxiliaryError(f"no notebook matches {only} in {notebooks_dir()}")
     if not notebooks:
-        raise AuxiliaryError(f"no notebooks found in {paths.notebooks_dir()}")
+        raise AuxiliaryError(f"no notebooks found in {notebooks_dir()}")
     done = []
     t_all = time.perf_counter()
     for nb in notebooks:
@@ -112,15 +114,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    from . import config as config_mod
 
-    overrides = config_mod.parse_set(args.set)
-    overrides.update(config_mod.cli_overrides(args))
+    overrides = parse_set(args.set)
+    overrides.update(cli_overrides(args))
     params = {k.replace(".", "__").upper(): v for k, v in overrides.items()}
     if args.config:
         params["CONFIG"] = str(Path(args.config).resolve())
     done = run_all(profile=cfg.profile, only=args.only, parameters=params, out_dir=args.out)
-    root = paths.output_root()
+    root = output_root()
     print("\nResults:")
     print(f"  executed notebooks: {Path(args.out) if args.out else root / 'runs' / 'notebooks'}")
     print(f"  notebook results:   {root / 'runs'}/<notebook>/results.json")

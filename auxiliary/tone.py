@@ -24,6 +24,7 @@ import numpy as np
 
 TONE_GROUPS: tuple[str, ...] = ("very_light", "light", "intermediate", "tan", "brown", "dark")
 
+
 #: (low, high) ITA bounds per group; the outer groups are open-ended.
 ITA_BOUNDS: dict[str, tuple[float, float]] = {
     "very_light": (55.0, 90.0),

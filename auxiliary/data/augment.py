@@ -1,0 +1,153 @@
+"""Augmentation presets (albumentations 2.x), used identically by notebook 02 and training.
+
+``train_transform(preset, img_size, mean, std)`` = area resize to ``img_size`` square, the
+preset's random ops, normalise, to tensor. ``eval_transform`` = area resize + normalise + to
+tensor, numerically identical to :func:`auxiliary.infer.preprocess`, so validation, test and
+inference see the same pixels.
+
+Presets:
+
+* ``geometric``: scale, translate, rotate, shear (one affine), random resized crop, flips.
+* ``color``: ``geometric`` plus RGB shift and brightness/contrast. Colour jitter also moves the
+  apparent skin tone; prefer ``tone_preserving`` when tone fairness matters.
+* ``tone_preserving``: ``geometric`` plus CLAHE on the L* channel of CIELAB with L* shifted back
+  to its median (local contrast only, :class:`ToneSafeCLAHE`); no hue, saturation or RGB jitter,
+  so the ITA of the skin stays where it was.
+* ``none``: no random op (resize + normalise only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+import albumentations as A
+import cv2
+import numpy as np
+from albumentations.pytorch import ToTensorV2
+from auxiliary.errors import AuxiliaryError
+
+
+
+PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "none")
+
+
+class AugmentError(AuxiliaryError, ValueError):
+    """Unknown augmentation preset."""
+
+
+def _check(preset: str) -> str:
+    p = str(preset).strip().lower().replace("-", "_")
+    if p == "colour":
+        p = "color"
+    if p not in PRESETS:
+        raise AugmentError(f"unknown augmentation preset {preset!r} (choose from: {', '.join(PRESETS)})")
+    return p
+
+
+class ToneSafeCLAHE(A.ImageOnlyTransform):
+    """CLAHE on the L* channel (CIELAB), then L* shifted back to its original median.
+
+    Local contrast is enhanced (texture, lesion borders) while the median L* and b* -- and so
+    the ITA skin-tone angle -- stay where they were; a* and b* are never changed. Plain
+    ``A.CLAHE`` also equalises L*, which moves a uniform skin patch's ITA by ~10 degrees.
+    """
+
+    def __init__(self, clip_limit: tuple[float, float] = (1.0, 2.5), tile_grid_size: tuple[int, int] = (8, 8),
+                 p: float = 0.5):
+        super().__init__(p=p)
+        self.clip_limit = (float(clip_limit[0]), float(clip_limit[1]))
+        self.tile_grid_size = (int(tile_grid_size[0]), int(tile_grid_size[1]))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"clip": self.py_random.uniform(*self.clip_limit)}
+
+    def apply(self, img: np.ndarray, clip: float = 2.0, **params: Any) -> np.ndarray:
+        lab = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2LAB)
+        light = lab[..., 0]
+        eq = cv2.createCLAHE(clipLimit=float(clip), tileGridSize=self.tile_grid_size).apply(light)
+        shift = float(np.median(light)) - float(np.median(eq))
+        lab[..., 0] = np.clip(eq.astype(np.int16) + int(round(shift)), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("clip_limit", "tile_grid_size")
+
+
+def _geometric(img_size: int) -> list[Any]:
+    return [
+        A.Affine(
+            scale=(0.85, 1.15),
+            translate_percent=(-0.06, 0.06),
+            rotate=(-25, 25),
+            shear=(-8, 8),
+            border_mode=cv2.BORDER_REFLECT_101,
+            p=0.8,
+        ),
+        A.RandomResizedCrop(
+            size=(img_size, img_size), scale=(0.7, 1.0), ratio=(0.85, 1.18), interpolation=cv2.INTER_AREA, p=0.5
+        ),
+        A.HorizontalFlip(p=0.5),
+        A.VerticalFlip(p=0.25),
+    ]
+
+
+def preset_ops(preset: str, img_size: int) -> list[Any]:
+    """The random operations of a preset (no resize, no normalisation)."""
+    p = _check(preset)
+    if p == "none":
+        return []
+    ops = _geometric(img_size)
+    if p == "color":
+        ops += [
+            A.RGBShift(r_shift_limit=(-15, 15), g_shift_limit=(-15, 15), b_shift_limit=(-15, 15), p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=(-0.15, 0.15), contrast_limit=(-0.15, 0.15), p=0.5),
+        ]
+    elif p == "tone_preserving":
+        ops += [ToneSafeCLAHE(clip_limit=(1.0, 2.5), tile_grid_size=(8, 8), p=0.5)]
+    return ops
+
+
+def _resize(img_size: int) -> Any:
+    return A.Resize(img_size, img_size, interpolation=cv2.INTER_AREA)
+
+
+def _normalize(mean: Sequence[float], std: Sequence[float]) -> Any:
+    return A.Normalize(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std), max_pixel_value=255.0)
+
+
+def train_transform(
+    preset: str, img_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = 0
+) -> A.Compose:
+    """Resize (area) + preset ops + normalise + ``ToTensorV2``; ``seed`` fixes the random sequence."""
+    ops = [_resize(img_size), *preset_ops(preset, img_size), _normalize(mean, std), ToTensorV2()]
+    return A.Compose(ops, seed=seed)
+
+
+def eval_transform(img_size: int, mean: Sequence[float], std: Sequence[float]) -> A.Compose:
+    """Resize (``INTER_AREA``) + normalise + ``ToTensorV2``: the same numbers as ``infer.preprocess``."""
+    return A.Compose([_resize(img_size), _normalize(mean, std), ToTensorV2()], seed=0)
+
+
+def augment_only(preset: str, img_size: int | None = None, seed: int | None = 0) -> A.Compose:
+    """The preset's random ops on uint8 RGB (no normalisation), optionally resized first.
+
+    Used for montages and for the offline oversampling copies (written as PNG).
+    """
+    size = int(img_size) if img_size else 0
+    ops = ([_resize(size)] if size else []) + preset_ops(preset, size or 256)
+    if not size:  # keep the source size: the crop must not change it
+        ops = [o for o in ops if not isinstance(o, A.RandomResizedCrop)]
+    return A.Compose(ops, seed=seed)
+
+
+def augment_image(rgb: np.ndarray, preset: str, seed: int | None = 0) -> np.ndarray:
+    """One augmented uint8 copy of ``rgb`` at its own size (``RandomResizedCrop`` uses that size)."""
+    img = np.ascontiguousarray(rgb)
+    h, w = img.shape[:2]
+    ops = preset_ops(preset, max(h, w))
+    for i, op in enumerate(ops):
+        if isinstance(op, A.RandomResizedCrop):
+            ops[i] = A.RandomResizedCrop(
+                size=(h, w), scale=(0.7, 1.0), ratio=(0.85, 1.18), interpolation=cv2.INTER_AREA, p=0.5
+            )
+    return A.Compose(ops, seed=seed)(image=img)["image"]

@@ -1,0 +1,201 @@
+"""Balancing by class, by tone group or both: sample weights and samplers, class weights, stratified subsets and offline oversampling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+import numpy as np
+import pandas as pd
+import torch
+from auxiliary.data.augment import augment_image
+from auxiliary.data.formats import abspath
+from auxiliary.data.readers import finish_table, load_split, write_table
+from auxiliary.data.report import DatasetError
+from auxiliary.errors import AuxiliaryError
+from auxiliary.images import read_image, write_png
+
+
+
+BALANCE_MODES: tuple[str, ...] = ("none", "class", "tone", "both")
+
+
+# ----------------------------------------------------------------------------------- balancing
+def tone_column(table: pd.DataFrame) -> str:
+    """``tone_group`` when any row has a known tone, else the estimate ``tone_group_est``."""
+    if "tone_group" in table and (table["tone_group"].astype(str) != "unknown").any():
+        return "tone_group"
+    if "tone_group_est" in table:
+        return "tone_group_est"
+    return "tone_group"
+
+
+def sample_weights(table: pd.DataFrame, balance: str) -> np.ndarray:
+    """Per-row sampling weights (sum 1) for ``balance``: none, class, tone or both.
+
+    ``class``: 1 / n(class); ``tone``: 1 / n(tone group) (tone_group, or the estimate when no row
+    has a label); ``both``: the product of the two, so class and tone marginals are both evened
+    out without letting a single rare (class, tone) cell dominate.
+    """
+    mode = str(balance).strip().lower()
+    if mode not in BALANCE_MODES:
+        raise DatasetError(f"unknown balance mode {balance!r} (choose from: {', '.join(BALANCE_MODES)})")
+    n = len(table)
+    if n == 0:
+        return np.zeros(0)
+    w = np.ones(n, dtype=np.float64)
+    if mode in ("class", "both"):
+        lab = table["label"].astype(str)
+        w /= lab.map(lab.value_counts()).to_numpy(dtype=np.float64)
+    if mode in ("tone", "both"):
+        tone = table[tone_column(table)].astype(str) if tone_column(table) in table else pd.Series(["unknown"] * n)
+        w /= tone.map(tone.value_counts()).to_numpy(dtype=np.float64)
+    return w / w.sum()
+
+
+def balanced_counts(table: pd.DataFrame, balance: str, by: str = "label") -> pd.Series:
+    """Expected samples per value of ``by`` in one epoch (len(table) draws) under ``balance``."""
+    w = sample_weights(table, balance)
+    return pd.Series(w * len(table), index=table.index).groupby(table[by].astype(str).to_numpy()).sum()
+
+
+def sampled_class_prior(table: pd.DataFrame, classes: Sequence[str], balance: str) -> torch.Tensor:
+    """Share of each of ``classes`` in the training batches under ``balance`` (sums to 1; 0 for an absent class)."""
+    counts = balanced_counts(table, balance) if len(table) else pd.Series(dtype=float)
+    p = torch.tensor([float(counts.get(c, 0.0)) for c in classes], dtype=torch.float32)
+    return p / p.sum() if float(p.sum()) > 0 else p
+
+
+def make_sampler(table: pd.DataFrame, balance: str, seed: int = 0, num_samples: int | None = None):
+    """``WeightedRandomSampler`` for ``balance`` (``None`` for ``none``: plain shuffling)."""
+    if str(balance).strip().lower() == "none":
+        sample_weights(table, "none")  # validates
+        return None
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    w = torch.as_tensor(sample_weights(table, balance), dtype=torch.double)
+    return torch.utils.data.WeightedRandomSampler(w, num_samples=num_samples or len(table), replacement=True, generator=g)
+
+
+def class_weights(table: pd.DataFrame, classes: Sequence[str]) -> torch.Tensor:
+    """Loss weights n / (k * n_c) per class (scikit-learn's "balanced"); 0 for a class absent from ``table``."""
+    counts = table["label"].astype(str).value_counts()
+    n, k = len(table), len(classes)
+    w = [n / (k * counts[c]) if counts.get(c, 0) > 0 else 0.0 for c in classes]
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def stratified_subset(table: pd.DataFrame, fraction: float, seed: int = 0) -> np.ndarray:
+    """Row positions of a stratified ``fraction`` of ``table`` (every class keeps at least one row)."""
+    n = len(table)
+    if not 0 < fraction <= 1:
+        raise DatasetError(f"fraction must be in (0, 1], got {fraction}")
+    if fraction >= 1 or n == 0:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    labels = table["label"].astype(str).to_numpy()
+    for lab in sorted(set(labels)):
+        pos = np.flatnonzero(labels == lab)
+        k = max(1, int(round(fraction * len(pos))))
+        keep += rng.choice(pos, size=k, replace=False).tolist()
+    return np.sort(np.asarray(keep, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------------- oversampling
+class OversampleError(AuxiliaryError):
+    """Offline oversampling refused (already done without overwrite, bad target...)."""
+
+
+def oversample(
+    split_dir: str | Path,
+    target: int,
+    *,
+    preset: str = "geometric",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Write augmented copies of train images of classes below ``target`` until each has ``target``.
+
+    Copies go to ``split_dir/oversampled/<class>/`` as PNG, rows are appended to ``train.csv``
+    with ``is_augmented=True``, ``source_path`` and the source's ``group`` (so they stay in train
+    with their original). Val and test are never touched. Returns the new train table.
+    """
+    from tqdm.auto import tqdm
+
+
+    d = Path(split_dir)
+    tables, classes = load_split(d)
+    train = tables["train"]
+    if int(target) <= 0:
+        raise OversampleError(f"oversampling target must be a positive count, got {target}")
+    if train["is_augmented"].any():
+        if not overwrite:
+            raise OversampleError(f"{d}/train.csv already has {int(train['is_augmented'].sum())} oversampled rows "
+                                  "(pass overwrite=True / --overwrite to redo them)")
+        train = train.loc[~train["is_augmented"]].reset_index(drop=True)
+    out_root = d / "oversampled"
+    if out_root.exists():
+        import shutil
+
+        shutil.rmtree(out_root)
+    rng = np.random.default_rng(seed)
+    new_rows: list[dict[str, Any]] = []
+    plan = {c: int(target) - int((train["label"] == c).sum()) for c in classes}
+    plan = {c: k for c, k in plan.items() if k > 0 and (train["label"] == c).any()}
+    total = sum(plan.values())
+    with tqdm(total=total, desc="oversampling", disable=not progress or total == 0, leave=False) as bar:
+        for c, k in plan.items():
+            src = train.loc[train["label"] == c]
+            picks = rng.choice(len(src), size=k, replace=True)
+            for j, pos in enumerate(picks):
+                row = src.iloc[int(pos)].to_dict()
+                rgb = read_image(row["path"])
+                aug = augment_image(rgb, preset, seed=int(rng.integers(0, 2**31 - 1)))
+                out = out_root / c / f"{Path(row['path']).stem}_aug{j:05d}.png"
+                write_png(out, aug)
+                row.update(path=abspath(out), is_augmented=True, source_path=row["path"])
+                for col in ("md5", "phash", "dhash", "height", "width"):
+                    row.pop(col, None)
+                new_rows.append(row)
+                bar.update(1)
+    new_train = pd.concat([train, pd.DataFrame(new_rows)], ignore_index=True) if new_rows else train
+    new_train = finish_table(new_train)
+    write_table(new_train, d / "train.csv")
+    rep_file = d / "split_report.json"
+    if rep_file.is_file():
+        rep = json.loads(rep_file.read_text(encoding="utf-8"))
+        rep["oversampled"] = {"target": int(target), "preset": preset, "added": plan, "total_added": total}
+        rep.setdefault("counts", {}).setdefault("train", {})
+        rep["counts"]["train_with_oversampled"] = {
+            str(k): int(v) for k, v in new_train["label"].value_counts().sort_index().items()
+        }
+        rep_file.write_text(json.dumps(rep, indent=2), encoding="utf-8")
+    return new_train
+
+
+def ensure_oversampled(split_dir: str | Path, data_cfg: Any, progress: bool = True) -> Path:
+    """Apply ``data_cfg.oversample_to`` to a split folder once (no-op when 0 or already done
+    with that target); returns the folder. Used by ``pipeline.ensure_splits``."""
+    d = Path(split_dir)
+    target = int(getattr(data_cfg, "oversample_to", 0) or 0)
+    if target <= 0:
+        return d
+    rep_file = d / "split_report.json"
+    done = None
+    if rep_file.is_file():
+        try:
+            done = json.loads(rep_file.read_text(encoding="utf-8")).get("oversampled", {}).get("target")
+        except ValueError:
+            done = None
+    if done != target:
+        preset = getattr(data_cfg, "augment", "geometric")
+        oversample(d, target, preset=preset if preset != "none" else "geometric",
+                   seed=int(getattr(data_cfg, "seed", 0)), overwrite=True, progress=progress)
+    return d

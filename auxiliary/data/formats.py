@@ -1,0 +1,437 @@
+"""Dataset layouts on disk and how to list each one: class folders, CSV lists, HAM10000, ISIC 2018, MedMNIST, the synthetic folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+import numpy as np
+import pandas as pd
+import torch
+from auxiliary.data.report import DatasetError, Problem
+from auxiliary.images import is_image_name, write_png
+from auxiliary.layout import data_dir
+
+
+
+FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "medmnist", "synthetic")
+
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+#: HAM10000 / ISIC 2018 diagnosis codes (also DermaMNIST's label order 0..6).
+HAM_CLASSES: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+
+
+HAM_NAMES: dict[str, str] = {
+    "akiec": "actinic keratoses / intraepithelial carcinoma",
+    "bcc": "basal cell carcinoma",
+    "bkl": "benign keratosis-like lesions",
+    "df": "dermatofibroma",
+    "mel": "melanoma",
+    "nv": "melanocytic nevi",
+    "vasc": "vascular lesions",
+}
+
+
+_SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                  "test": "test", "testing": "test"}
+
+
+_PATH_COLS = ("path", "filepath", "file_path", "file", "filename", "image_path", "image", "img", "image_id")
+
+
+_LABEL_COLS = ("label", "class", "target", "dx", "diagnosis", "category", "y")
+
+
+_GROUP_COLS = ("group", "lesion_id", "patient_id", "patient", "subject", "subject_id")
+
+
+# ----------------------------------------------------------------------------------- small helpers
+def _read_csv_text(path: Path) -> pd.DataFrame:
+    """A CSV with every cell as text (no NA guessing: a class called "none" or "NA" stays a label)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DatasetError(f"CSV file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot parse CSV {path}: {first}") from None
+
+
+_NUMERIC_HINT = ("ita", "ita_est", "age", "strength", "seed", "height", "width", "acne_count", "size")
+
+
+def infer_types(df: pd.DataFrame, text_cols: Sequence[str] = ()) -> pd.DataFrame:
+    """Turn text columns back into numbers/bools where every non-empty cell parses."""
+    out = df.copy()
+    for col in out.columns:
+        if col in text_cols or col in ("path", "label", "group", "tone_group", "tone_group_est", "split"):
+            continue
+        s = out[col].astype(str).str.strip()
+        nonempty = s[s != ""]
+        if str(col).lower().endswith("id") or nonempty.str.match(r"^[+-]?0\d").any():
+            continue  # identifiers ("007", "HAM_0001") stay text
+        low = nonempty.str.lower()
+        if len(nonempty) and low.isin(["true", "false"]).all():
+            out[col] = s.str.lower().map({"true": True, "false": False, "": False}).astype(bool)
+            continue
+        num = pd.to_numeric(s.replace({"": np.nan, "nan": np.nan, "NaN": np.nan}), errors="coerce")
+        if col in _NUMERIC_HINT or (len(nonempty) and num.notna().sum() == len(nonempty)):
+            out[col] = num
+    return out
+
+
+def _pick(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
+    low = {c.lower().strip(): c for c in columns}
+    for cand in candidates:
+        if cand in low:
+            return low[cand]
+    return None
+
+
+def _image_index(root: Path) -> tuple[dict[str, Path], list[str]]:
+    """Map image file stem -> path for every image under ``root`` (recursive); duplicates noted."""
+    index: dict[str, Path] = {}
+    dups: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not is_image_name(name):
+                continue
+            stem = Path(name).stem
+            p = Path(dirpath) / name
+            if stem in index:
+                dups.append(str(p))
+                continue
+            index[stem] = p
+    return index, dups
+
+
+def abspath(p: str | Path) -> str:
+    return os.path.normpath(os.path.abspath(os.fspath(p)))
+
+
+def hash_strings(items: Sequence[str]) -> str:
+    h = hashlib.sha1()
+    for it in items:
+        h.update(it.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------- format detection
+def csv_header(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            line = fh.readline()
+    except OSError:
+        return []
+    return [c.strip().strip('"').lower() for c in line.strip().split(",")]
+
+
+def _is_ham_header(h: Sequence[str]) -> bool:
+    return "image_id" in h and "dx" in h
+
+
+def _is_isic_header(h: Sequence[str]) -> bool:
+    return bool(h) and h[0] == "image" and sum(c in h for c in ("mel", "nv", "bcc", "akiec", "bkl", "df", "vasc")) >= 3
+
+
+def is_list_header(h: Sequence[str]) -> bool:
+    return _pick(h, _PATH_COLS) is not None and _pick(h, _LABEL_COLS) is not None
+
+
+def is_headerless_list(path: Path) -> bool:
+    h = csv_header(path)
+    return len(h) >= 2 and is_image_name(h[0])
+
+
+def find_csvs(root: Path, depth: int = 2) -> list[Path]:
+    out = []
+    for d in range(depth + 1):
+        pattern = "/".join(["*"] * d + ["*.csv"])
+        out += sorted(p for p in root.glob(pattern) if p.is_file() and not p.name.startswith("."))
+    return out
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted(
+        d for d in root.iterdir()
+        if d.is_dir() and not d.name.startswith(".") and any(is_image_name(f.name) for f in d.iterdir() if f.is_file())
+    )
+
+
+def _split_layout(root: Path) -> dict[str, Path]:
+    """``{split: folder}`` when ``root`` holds train/val(/test) folders of class folders."""
+    found: dict[str, Path] = {}
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if d.is_dir() and d.name.lower() in _SPLIT_ALIASES and _class_dirs(d):
+            found[_SPLIT_ALIASES[d.name.lower()]] = d
+    return found if "train" in found or len(found) >= 2 else {}
+
+
+def detect_format(source: str | Path) -> str:
+    """Which layout ``source`` is: folders, csv, ham10000, isic2018, medmnist or synthetic."""
+    p = Path(source).expanduser()
+    if not p.exists():
+        raise DatasetError(f"dataset not found: {p}")
+    if p.is_file():
+        suffix = p.suffix.lower()
+        if suffix == ".npz":
+            return "medmnist"
+        if suffix in (".csv", ".txt"):
+            h = csv_header(p)
+            if _is_ham_header(h):
+                return "ham10000"
+            if _is_isic_header(h):
+                return "isic2018"
+            if is_list_header(h) or is_headerless_list(p):
+                return "csv"
+            raise DatasetError(
+                f"{p}: CSV columns {h[:8]} are not a known layout (need path,label[,group]; HAM10000 metadata "
+                "image_id,dx; or ISIC 2018 image,MEL,NV,...)"
+            )
+        raise DatasetError(f"{p}: unsupported dataset file type {suffix or '(none)'} (use a folder, .csv or .npz)")
+    meta = p / "metadata.csv"
+    if meta.is_file() and is_list_header(csv_header(meta)):
+        return "synthetic"
+    csvs = find_csvs(p)
+    if any(_is_ham_header(csv_header(c)) for c in csvs):
+        return "ham10000"
+    if any(_is_isic_header(csv_header(c)) for c in csvs):
+        return "isic2018"
+    npz = sorted(p.glob("*.npz"))
+    if len(npz) == 1:
+        return "medmnist"
+    if _split_layout(p) or _class_dirs(p):
+        return "folders"
+    lists = [c for c in csvs if c.parent == p and (is_list_header(csv_header(c)) or is_headerless_list(c))]
+    if len(lists) == 1:
+        return "csv"
+    raise DatasetError(
+        f"cannot tell the layout of {p}: expected class folders (root/<class>/*.jpg), a path,label CSV, "
+        "HAM10000_metadata.csv, an ISIC 2018 ground-truth CSV, a .npz, or a synthetic metadata.csv"
+    )
+
+
+# ----------------------------------------------------------------------------------- format readers
+# Each returns (listing DataFrame with 'path' (absolute, may not exist), 'label', 'group', extras;
+#              problems found while listing; notes).
+_Listing = tuple[pd.DataFrame, list[Problem], list[str]]
+
+
+def list_folders(root: Path) -> _Listing:
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    layout = _split_layout(root)
+    parts = layout.items() if layout else [(None, root)]
+    ignored = 0
+    for split, base in parts:
+        for cdir in _class_dirs(base):
+            for f in sorted(cdir.iterdir()):
+                if not f.is_file() or f.name.startswith("."):
+                    continue
+                if not is_image_name(f.name):
+                    ignored += 1
+                    continue
+                row = {"path": abspath(f), "label": cdir.name, "group": f"{cdir.name}/{f.stem}"}
+                if split:
+                    row["split"] = split
+                rows.append(row)
+    if layout:
+        notes.append(f"kept the dataset's own split folders: {', '.join(layout)}")
+    if ignored:
+        notes.append(f"ignored {ignored} non-image files in class folders")
+    loose = [f for f in root.iterdir() if f.is_file() and is_image_name(f.name)] if root.is_dir() else []
+    if loose:
+        notes.append(f"ignored {len(loose)} images directly in {root} (not in a class folder)")
+    return pd.DataFrame(rows, columns=["path", "label", "group"] + (["split"] if layout else [])), [], notes
+
+
+def _resolve_listed(raw: str, root: Path) -> Path:
+    p = Path(raw.strip()).expanduser()
+    if not p.is_absolute():
+        p = root / p
+    if not p.suffix and not p.exists():
+        for ext in (".jpg", ".png", ".jpeg"):
+            if p.with_name(p.name + ext).exists():
+                return p.with_name(p.name + ext)
+    return p
+
+
+def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = None) -> _Listing:
+    df = _read_csv_text(csv_path)
+    if is_headerless_list(csv_path):
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, header=None)
+        names = ["path", "label", "group"][: df.shape[1]] + [f"col{i}" for i in range(3, df.shape[1])]
+        df.columns = names
+    pcol, lcol = _pick(df.columns, _PATH_COLS), _pick(df.columns, _LABEL_COLS)
+    if pcol is None or lcol is None:
+        raise DatasetError(f"{csv_path}: needs a path column and a label column, found {list(df.columns)[:8]}")
+    base = Path(root) if root else csv_path.parent
+    out = df.rename(columns={pcol: "path", lcol: "label"})
+    out["path"] = [abspath(_resolve_listed(v, base)) if v.strip() else "" for v in out["path"]]
+    out["label"] = out["label"].astype(str).str.strip()
+    gcol = _pick([c for c in out.columns if c not in ("path", "label")], _GROUP_COLS)
+    if gcol is None:
+        out["group"] = [Path(p).stem for p in out["path"]]
+    elif gcol != "group":
+        out["group"] = out[gcol].astype(str)
+    problems: list[Problem] = []
+    bad = out["label"] == ""
+    if classes is not None:
+        bad |= ~out["label"].isin(list(classes))
+    for i in np.flatnonzero(bad.to_numpy()):
+        lab = out["label"].iloc[i]
+        problems.append(Problem("unknown label", out["path"].iloc[i], f"label {lab!r}" if lab else "empty label", int(i)))
+    empty = out["path"] == ""
+    for i in np.flatnonzero(empty.to_numpy()):
+        problems.append(Problem("missing file", "(empty path)", "no path given", int(i)))
+    return infer_types(out), problems, []
+
+
+def list_ham(source: Path) -> _Listing:
+    if source.is_file():
+        meta, root = source, source.parent
+    else:
+        root = source
+        cands = [c for c in find_csvs(root) if _is_ham_header(csv_header(c))]
+        named = [c for c in cands if c.name.lower() == "ham10000_metadata.csv"]
+        meta = (named or cands)[0]
+    df = _read_csv_text(meta)
+    df.columns = [c.strip().lower() for c in df.columns]
+    index, dups = _image_index(root)
+    notes = [f"metadata: {meta.name}; images found under {root} ({len(index)} files)"]
+    if dups:
+        notes.append(f"{len(dups)} image files share a name with another one (first kept), e.g. {dups[0]}")
+    problems: list[Problem] = []
+    paths_, labels = [], []
+    for i, (iid, dx) in enumerate(zip(df["image_id"].str.strip(), df["dx"].str.strip().str.lower())):
+        p = index.get(iid)
+        paths_.append(abspath(p) if p is not None else abspath(root / f"{iid}.jpg"))
+        labels.append(dx)
+        if dx not in HAM_CLASSES:
+            problems.append(Problem("unknown label", paths_[-1], f"dx {dx!r} is not one of {', '.join(HAM_CLASSES)}", i))
+    out = df.copy()
+    out.insert(0, "path", paths_)
+    out.insert(1, "label", labels)
+    lesion = out["lesion_id"].str.strip() if "lesion_id" in out else pd.Series([""] * len(out))
+    out["group"] = np.where(lesion != "", lesion, out["image_id"])
+    listed = set(df["image_id"].str.strip())
+    unlisted = [s for s in index if s not in listed]
+    if unlisted:
+        notes.append(f"{len(unlisted)} images in the folder have no metadata row (not used), e.g. {unlisted[0]}")
+    return infer_types(out, text_cols=("lesion_id", "image_id", "dx", "dx_type", "sex", "localization")), problems, notes
+
+
+def list_isic(source: Path) -> _Listing:
+    root = source.parent if source.is_file() else source
+    if source.is_file():
+        gt = source
+    else:
+        cands = [c for c in find_csvs(root) if _is_isic_header(csv_header(c))]
+        named = [c for c in cands if "training" in c.name.lower()]
+        gt = (named or cands)[0]
+    df = _read_csv_text(gt)
+    df.columns = [c.strip() for c in df.columns]
+    img_col = df.columns[0]
+    class_cols = [c for c in df.columns[1:]]
+    onehot = df[class_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy()
+    index, dups = _image_index(root)
+    notes = [f"ground truth: {gt.name}; {len(class_cols)} classes {', '.join(c.lower() for c in class_cols)}"]
+    if dups:
+        notes.append(f"{len(dups)} image files share a name with another one (first kept)")
+    groups: dict[str, str] = {}
+    for c in find_csvs(root):
+        h = csv_header(c)
+        if "image" in h and "lesion_id" in h:
+            g = _read_csv_text(c)
+            g.columns = [x.strip().lower() for x in g.columns]
+            groups.update(dict(zip(g["image"].str.strip(), g["lesion_id"].str.strip())))
+            notes.append(f"lesion groups from {c.name}")
+    problems: list[Problem] = []
+    rows = []
+    for i, iid in enumerate(df[img_col].str.strip()):
+        p = index.get(iid)
+        path = abspath(p) if p is not None else abspath(root / f"{iid}.jpg")
+        hot = np.flatnonzero(onehot[i] >= 0.5)
+        if len(hot) != 1:
+            why = "no class marked" if len(hot) == 0 else f"several classes marked ({', '.join(class_cols[j] for j in hot)})"
+            problems.append(Problem("unknown label", path, why, i))
+            label = ""
+        else:
+            label = class_cols[hot[0]].lower()
+        rows.append({"path": path, "label": label, "group": groups.get(iid) or iid, "image_id": iid})
+    if not groups:
+        notes.append("no lesion-groupings CSV found: each image is its own group")
+    return pd.DataFrame(rows), problems, notes
+
+
+def _medmnist_label_names(stem: str, n: int) -> list[str]:
+    if stem.lower().startswith("dermamnist") and n == len(HAM_CLASSES):
+        return list(HAM_CLASSES)
+    return [f"class_{k}" for k in range(n)]
+
+
+def list_medmnist(source: Path, progress: bool = True) -> _Listing:
+    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
+    import zipfile
+
+    try:
+        arrays = np.load(npz, allow_pickle=False)
+        keys = set(arrays.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"cannot read MedMNIST file {npz}: {str(exc).splitlines()[0][:120]}") from None
+    splits = [s for s in SPLITS if f"{s}_images" in keys and f"{s}_labels" in keys]
+    if not splits:
+        raise DatasetError(f"{npz}: not a MedMNIST file (no train_images/train_labels arrays; found {sorted(keys)[:6]})")
+    all_labels = []
+    for s in splits:
+        lab = np.asarray(arrays[f"{s}_labels"])
+        if lab.ndim == 2 and lab.shape[1] > 1:
+            raise DatasetError(f"{npz}: multi-label MedMNIST files are not supported (labels shape {lab.shape})")
+        all_labels.append(lab.reshape(-1).astype(int))
+    n_classes = int(max(int(a.max()) for a in all_labels if a.size) + 1)
+    names = _medmnist_label_names(npz.stem, n_classes)
+    st = npz.stat()
+    key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
+    out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
+    listing = out_dir / "listing.csv"
+    if not listing.is_file():
+        from tqdm.auto import tqdm
+
+
+        tmp = out_dir.with_name(out_dir.name + ".partial")
+        rows = []
+        total = sum(len(a) for a in all_labels)
+        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
+            for s, labels in zip(splits, all_labels):
+                imgs = np.asarray(arrays[f"{s}_images"])
+                for i, (img, lab) in enumerate(zip(imgs, labels)):
+                    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+                    rel = Path(s) / names[lab] / f"{s}_{i:05d}.png"
+                    write_png(tmp / rel, np.ascontiguousarray(rgb.astype(np.uint8)))
+                    rows.append({"path": rel.as_posix(), "label": names[lab], "group": f"{s}_{i:05d}", "split": s})
+                    bar.update(1)
+        pd.DataFrame(rows).to_csv(tmp / "listing.csv", index=False)
+        if out_dir.exists():  # an older partial decode of the same file: replace it
+            import shutil
+
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    df = _read_csv_text(listing)
+    df["path"] = [abspath(out_dir / p) for p in df["path"]]
+    notes = [f"decoded {len(df)} images of {npz.name} into {out_dir} (kept its splits: {', '.join(splits)})"]
+    return df, [], notes
+
+
+def list_synthetic(root: Path) -> _Listing:
+    df, problems, notes = list_csv(root / "metadata.csv", root)
+    return df, problems, notes

@@ -1,0 +1,261 @@
+"""The image Dataset with its uint8 cache, the collate function and DataLoaders (balanced sampling, seeded workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+import numpy as np
+import pandas as pd
+import torch
+from auxiliary.data.augment import eval_transform, train_transform
+from auxiliary.data.balance import make_sampler, stratified_subset
+from auxiliary.data.formats import hash_strings
+from auxiliary.data.report import DatasetError
+from auxiliary.images import ImageReadError, read_image
+from auxiliary.layout import data_dir
+
+
+
+# ----------------------------------------------------------------------------------- cache
+class ImageCache:
+    """Images decoded and area-resized once to ``size``×``size`` RGB uint8 in a memory-mapped file.
+
+    The file name is a hash of the ordered file list, the size and every file's size and mtime,
+    so a changed image or list gives a new cache; an unchanged one is reused across runs and
+    across DataLoader workers (each opens the memmap lazily, read-only).
+    """
+
+    def __init__(self, paths_: Sequence[str], size: int, cache_dir: str | Path | None = None):
+        self.paths = [str(p) for p in paths_]
+        self.size = int(size)
+        self.dir = Path(cache_dir) if cache_dir else data_dir() / "cache"
+        items = [f"v1|{self.size}"]
+        for p in self.paths:
+            try:
+                st = os.stat(p)
+                items.append(f"{p}|{st.st_size}|{st.st_mtime_ns}")
+            except OSError:
+                items.append(f"{p}|missing")
+        self.key = hash_strings(items)
+        self.file = self.dir / f"images-{self.size}px-{len(self.paths)}-{self.key}.u8"
+        self._mm: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.size, self.size, 3)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def exists(self) -> bool:
+        return self.file.is_file() and self.file.stat().st_size == self.nbytes
+
+    def build(self, progress: bool = True) -> ImageCache:
+        """Decode everything once (skipped when the cache file already exists)."""
+        if self.exists() or not self.paths:
+            return self
+        import cv2
+        from tqdm.auto import tqdm
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_name(self.file.name + f".{os.getpid()}.partial")
+        arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=self.shape)
+        failed: list[str] = []
+        try:
+            for i, p in enumerate(tqdm(self.paths, desc=f"caching images at {self.size}px", disable=not progress,
+                                       leave=False)):
+                try:
+                    rgb = read_image(p)
+                except ImageReadError as exc:
+                    failed.append(f"{p}: {exc.reason}")
+                    continue
+                if rgb.shape[0] != self.size or rgb.shape[1] != self.size:
+                    rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
+                arr[i] = rgb
+            arr.flush()
+        finally:
+            del arr
+        if failed:
+            tmp.unlink(missing_ok=True)
+            raise DatasetError(f"{len(failed)} images could not be read while caching, e.g. {failed[0]} "
+                               "(read the dataset with data.read_dataset to drop them)")
+        tmp.replace(self.file)
+        return self
+
+    def array(self) -> np.ndarray:
+        if self._mm is None:
+            if not self.exists():
+                self.build(progress=False)
+            self._mm = np.memmap(self.file, dtype=np.uint8, mode="r", shape=self.shape)
+        return self._mm
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return np.array(self.array()[i])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_mm"] = None  # workers re-open the file instead of pickling the pixels
+        return state
+
+
+def clear_cache(cache_dir: str | Path | None = None) -> int:
+    """Delete the decoded-image caches; returns the bytes freed."""
+    d = Path(cache_dir) if cache_dir else data_dir() / "cache"
+    freed = 0
+    for f in list(d.glob("images-*.u8")) + list(d.glob("images-*.partial")):
+        freed += f.stat().st_size
+        f.unlink()
+    return freed
+
+
+# ----------------------------------------------------------------------------------- Dataset
+class ImageDataset(torch.utils.data.Dataset):
+    """Samples of a table: ``(image tensor, class index, meta)``; meta has the row ``index``
+    (position in ``table``), ``path``, ``group``, ``tone_group`` and ``is_augmented``.
+
+    ``indices`` selects rows (e.g. a stratified fraction); ``cache`` (an :class:`ImageCache` over
+    exactly those rows, in that order) replaces decoding; ``transform`` is an albumentations
+    Compose (``augment.train_transform`` / ``eval_transform``) or ``None`` for raw uint8 HWC.
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        classes: Sequence[str],
+        transform: Any = None,
+        *,
+        indices: Sequence[int] | None = None,
+        cache: ImageCache | None = None,
+    ):
+        self.classes = list(classes)
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        labels = table["label"].astype(str).tolist()
+        unknown = sorted({lab for lab in labels if lab not in lookup})
+        if unknown:
+            raise DatasetError(f"labels {unknown[:5]} are not in the class list {self.classes}")
+        self.indices = np.arange(len(table)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.paths = table["path"].astype(str).to_numpy()
+        self.targets = np.asarray([lookup[lab] for lab in labels], dtype=np.int64)
+        self.groups = table["group"].astype(str).to_numpy() if "group" in table else self.paths
+        self.tones = table["tone_group"].astype(str).to_numpy() if "tone_group" in table else None
+        self.augmented = (table["is_augmented"].astype(bool).to_numpy() if "is_augmented" in table
+                          else np.zeros(len(table), dtype=bool))
+        self.transform = transform
+        self.cache = cache
+        if cache is not None and len(cache) != len(self.indices):
+            raise ValueError("the cache must cover exactly the selected rows")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def image(self, i: int) -> np.ndarray:
+        """RGB uint8 of the ``i``-th selected sample (cached when a cache is set)."""
+        if self.cache is not None:
+            return self.cache[i]
+        return read_image(self.paths[self.indices[i]])
+
+    def __getitem__(self, i: int) -> tuple[Any, int, dict[str, Any]]:
+        idx = int(self.indices[i])
+        rgb = self.image(i)
+        x = self.transform(image=rgb)["image"] if self.transform is not None else rgb
+        meta = {
+            "index": idx,
+            "path": str(self.paths[idx]),
+            "group": str(self.groups[idx]),
+            "tone_group": str(self.tones[idx]) if self.tones is not None else "unknown",
+            "is_augmented": bool(self.augmented[idx]),
+        }
+        return x, int(self.targets[idx]), meta
+
+
+# ----------------------------------------------------------------------------------- loader
+def collate(batch: Sequence[tuple[Any, int, dict[str, Any]]]) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Stack ``(x, y, meta)`` samples. Images are stacked from their HWC memory (what
+    ``ToTensorV2`` views) into an NCHW tensor in ``channels_last`` memory format: same shape and
+    values, one plain copy instead of a transposing one."""
+    xs, ys, metas = zip(*batch)
+    if isinstance(xs[0], torch.Tensor) and xs[0].dim() == 3:
+        x = torch.stack([t.permute(1, 2, 0) for t in xs]).permute(0, 3, 1, 2)
+    else:
+        x = torch.utils.data.default_collate(list(xs))
+    y = torch.as_tensor(ys, dtype=torch.int64)
+    return x, y, torch.utils.data.default_collate(list(metas))
+
+
+def _worker_init(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    tf = getattr(info.dataset, "transform", None) if info is not None else None
+    if tf is not None and hasattr(tf, "set_random_seed"):
+        tf.set_random_seed(int(torch.initial_seed() % 2**31))
+
+
+def build_loader(
+    table: pd.DataFrame,
+    classes: Sequence[str],
+    *,
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    train: bool,
+    data_cfg: Any,
+    batch_size: int,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    drop_last: bool = False,
+    progress: bool = True,
+) -> torch.utils.data.DataLoader:
+    """DataLoader of ``(x float32 (B,3,S,S), y int64 (B,), meta)`` over ``table``.
+
+    ``train=True``: ``data_cfg.augment`` preset and ``data_cfg.balance`` sampler (plain shuffling
+    for ``none``). ``train=False``: area resize + normalise (same numbers as ``infer.preprocess``),
+    table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
+    stratified portion; ``data_cfg.cache`` decodes once into the uint8 memmap cache
+    (``cache_dir``, default ``data/cache``).
+    """
+
+    table = table.reset_index(drop=True)
+    if not train and "is_augmented" in table and table["is_augmented"].astype(bool).any():
+        n = int(table["is_augmented"].astype(bool).sum())
+        raise DatasetError(f"{n} oversampled (is_augmented) rows in an evaluation table: they belong to train only")
+    fraction = float(getattr(data_cfg, "fraction", 1.0))
+    idx = stratified_subset(table, fraction, seed)
+    if train and len(idx) == 0:
+        raise DatasetError("the training table is empty: nothing to train on (check the split fractions)")
+    if train:
+        tf = train_transform(getattr(data_cfg, "augment", "none"), img_size, mean, std, seed=seed)
+    else:
+        tf = eval_transform(img_size, mean, std)
+    cache = None
+    if getattr(data_cfg, "cache", False) and len(idx):
+        cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir).build(progress=progress)
+    ds = ImageDataset(table, classes, tf, indices=idx, cache=cache)
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    sampler = None
+    shuffle = False
+    if train:
+        sampler = make_sampler(table.iloc[idx], getattr(data_cfg, "balance", "none"), seed)
+        shuffle = sampler is None
+    workers = int(getattr(data_cfg, "num_workers", 0))
+    return torch.utils.data.DataLoader(
+        ds,
+        batch_size=int(batch_size),
+        shuffle=shuffle,
+        sampler=sampler,
+        num_workers=workers,
+        drop_last=drop_last,
+        collate_fn=collate,
+        generator=g,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        persistent_workers=workers > 0,
+    )

@@ -1,0 +1,234 @@
+"""Reading datasets into one sample table, the image Dataset with its uint8 cache, loaders and balancing.
+
+Every supported layout becomes the same table (see CONTRACT "Data contracts")::
+
+    path (absolute) | label | group | tone_group | ita | tone_group_est | ita_est | is_augmented | extras...
+
+Formats (``format="auto"`` detects them):
+
+* ``folders``: ``root/<class>/*.jpg``, or an existing ``root/{train,val,test}/<class>/*`` split
+  (kept as a ``split`` column).
+* ``csv``: a list ``path,label[,group,...]`` whose paths are relative to the CSV's folder (or ``root=``).
+* ``ham10000``: ``HAM10000_metadata.csv`` + images in ``HAM10000_images_part_1/2`` (or one folder);
+  ``group`` = ``lesion_id``.
+* ``isic2018``: ISIC 2018 Task 3: image folder + one-hot ground-truth CSV (image, MEL, NV, ...),
+  with the lesion-groupings CSV used for ``group`` when present.
+* ``medmnist``: a MedMNIST ``.npz`` (DermaMNIST): arrays are decoded once into PNGs under
+  ``paths.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
+* ``synthetic``: a folder written by :mod:`auxiliary.synth` (``metadata.csv`` + class folders).
+
+Every image is opened once (results cached by path, size and mtime under ``data/cache``):
+missing files, unknown labels, duplicate rows and unreadable images are listed in one
+:class:`DatasetReport` and dropped (``drop_bad=True``) or refused with a one-line
+:class:`DatasetProblemsError`. The same pass stores perceptual hashes (duplicate check) and
+an *estimated* skin tone (``tone_group_est``, ITA over skin pixels away from the image
+centre): real photos carry no Fitzpatrick label, so this is an estimate, moved by lighting,
+white balance and the lesion itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+import numpy as np
+import pandas as pd
+import torch
+from auxiliary.data.formats import FORMATS, SPLITS, abspath, csv_header, detect_format, find_csvs, infer_types, is_headerless_list, is_list_header, list_csv, list_folders, list_ham, list_isic, list_medmnist, list_synthetic
+from auxiliary.data.probe import probe_images
+from auxiliary.data.report import DatasetError, DatasetProblemsError, DatasetReport, Problem
+from auxiliary.tone import TONE_GROUPS, ita_group
+
+
+
+CORE_COLUMNS: tuple[str, ...] = (
+    "path", "label", "group", "tone_group", "ita", "tone_group_est", "ita_est", "is_augmented",
+)
+
+
+# ----------------------------------------------------------------------------------- the table
+def finish_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Add missing core columns with their defaults and put them first."""
+    out = df.copy()
+    out["path"] = out["path"].astype(str)
+    out["label"] = out["label"].astype(str)
+    if "group" not in out:
+        out["group"] = [Path(p).stem for p in out["path"]]
+    out["group"] = out["group"].astype(str)
+    if "tone_group" not in out:
+        out["tone_group"] = "unknown"
+    out["tone_group"] = out["tone_group"].fillna("unknown").astype(str).replace({"": "unknown", "nan": "unknown"})
+    out.loc[~out["tone_group"].isin(TONE_GROUPS), "tone_group"] = "unknown"
+    out["ita"] = pd.to_numeric(out["ita"], errors="coerce") if "ita" in out else np.nan
+    if "ita_est" in out:
+        out["ita_est"] = pd.to_numeric(out["ita_est"], errors="coerce")
+    else:
+        out["ita_est"] = np.nan
+    if out["ita_est"].notna().any() or "tone_group_est" not in out:
+        # one definition everywhere: the group of our own pixel estimate (replaces a source's column)
+        out["tone_group_est"] = [ita_group(v) for v in out["ita_est"]]
+    out["tone_group_est"] = out["tone_group_est"].fillna("unknown").astype(str)
+    if "is_augmented" not in out:
+        out["is_augmented"] = False
+    out["is_augmented"] = out["is_augmented"].map(
+        lambda v: str(v).strip().lower() in ("true", "1", "1.0", "yes")
+    ).astype(bool)
+    cols = list(CORE_COLUMNS) + [c for c in out.columns if c not in CORE_COLUMNS]
+    return out[cols].reset_index(drop=True)
+
+
+def read_dataset(
+    source: str | Path,
+    format: str = "auto",
+    drop_bad: bool = True,
+    *,
+    root: str | Path | None = None,
+    classes: Sequence[str] | None = None,
+    check_images: bool = True,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, DatasetReport]:
+    """Read any supported dataset into the sample table, with a report of what was wrong.
+
+    ``root``: base folder of relative paths in a CSV list (default: the CSV's folder).
+    ``classes``: allowed labels of a CSV list (others are "unknown label").
+    ``check_images``: open every image (unreadable ones become problems; perceptual hash and
+    estimated tone are stored). Raises :class:`DatasetError` (unreadable layout) or, with
+    ``drop_bad=False``, :class:`DatasetProblemsError` naming the problems.
+    """
+    src = Path(source).expanduser()
+    fmt = str(format or "auto").strip().lower().replace("-", "").replace("_", "")
+    fmt = {"folder": "folders", "classfolders": "folders", "ham": "ham10000", "isic": "isic2018",
+           "npz": "medmnist", "dermamnist": "medmnist", "list": "csv"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown dataset format {format!r} (choose from: {', '.join(FORMATS)})")
+    if not src.exists():
+        raise DatasetError(f"dataset not found: {src}")
+    if fmt == "auto":
+        fmt = detect_format(src)
+    if fmt == "folders":
+        if not src.is_dir():
+            raise DatasetError(f"format folders needs a folder, got the file {src}")
+        listing, problems, notes = list_folders(src)
+    elif fmt == "csv":
+        if src.is_dir():
+            lists = [c for c in find_csvs(src, 0) if is_list_header(csv_header(c)) or is_headerless_list(c)]
+            if len(lists) != 1:
+                raise DatasetError(f"format csv: give the CSV file itself (found {len(lists)} list CSVs in {src})")
+            src_csv = lists[0]
+        else:
+            src_csv = src
+        listing, problems, notes = list_csv(src_csv, Path(root) if root else None, classes)
+    elif fmt == "ham10000":
+        listing, problems, notes = list_ham(src)
+    elif fmt == "isic2018":
+        listing, problems, notes = list_isic(src)
+    elif fmt == "medmnist":
+        listing, problems, notes = list_medmnist(src, progress=progress)
+    else:  # synthetic
+        if not (src / "metadata.csv").is_file():
+            raise DatasetError(f"{src} has no metadata.csv: not a synthetic dataset folder (run notebook 01)")
+        listing, problems, notes = list_synthetic(src)
+    report = DatasetReport(source=str(src), format=fmt, n_listed=len(listing), dropped=drop_bad, notes=notes)
+    if listing.empty:
+        raise DatasetError(f"no images found in {src} (format {fmt})")
+    listing = listing.reset_index(drop=True)
+    bad = np.zeros(len(listing), dtype=bool)
+    for pr in problems:
+        if pr.row is not None:
+            bad[pr.row] = True
+    # duplicate rows: the same file listed again (the first listing is kept)
+    dup = listing["path"].duplicated(keep="first").to_numpy() & (listing["path"] != "").to_numpy()
+    for i in np.flatnonzero(dup & ~bad):
+        first = int(np.flatnonzero((listing["path"] == listing["path"].iloc[i]).to_numpy())[0])
+        other = listing["label"].iloc[first]
+        detail = f"same file as row {first}" + (f" (which says {other!r})" if other != listing["label"].iloc[i] else "")
+        problems.append(Problem("duplicate row", listing["path"].iloc[i], detail, int(i)))
+        bad[i] = True
+    # files: missing / unreadable
+    todo = np.flatnonzero(~bad)
+    if check_images:
+        probe = probe_images(listing["path"].iloc[todo].tolist(), progress=progress)
+        for j, rec in zip(todo, probe.to_dict("records")):
+            if not rec["ok"]:
+                kind = "missing file" if rec["reason"] == "file not found" else "unreadable image"
+                problems.append(Problem(kind, listing["path"].iloc[j], "" if kind == "missing file" else rec["reason"], int(j)))
+                bad[j] = True
+        for col in ("height", "width", "md5", "phash", "dhash", "ita_est"):
+            vals = pd.Series([np.nan] * len(listing), dtype=object if col in ("md5", "phash", "dhash") else float)
+            vals.iloc[todo] = probe[col].to_numpy()
+            listing[col] = vals.astype("Int64") if col in ("height", "width") else vals
+    else:
+        for j in todo:
+            if not os.path.isfile(listing["path"].iloc[j]):
+                problems.append(Problem("missing file", listing["path"].iloc[j], "", int(j)))
+                bad[j] = True
+    problems.sort(key=lambda p: (p.row if p.row is not None else -1))
+    report.problems = problems
+    if problems and not drop_bad:
+        raise DatasetProblemsError(report)
+    table = finish_table(listing.loc[~bad])
+    if table.empty:
+        raise DatasetError(f"no usable images in {src}: {report.summary()}")
+    report.n_kept = len(table)
+    report.class_counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
+    if table["label"].nunique() < 2:
+        report.notes.append(f"only one class ({table['label'].iloc[0]}): a classifier needs at least two")
+    if check_images and (table["tone_group"] == "unknown").all():
+        known = int((table["tone_group_est"] != "unknown").sum())
+        report.notes.append(
+            f"no skin-tone labels: tone_group_est is an ESTIMATE from pixels (ITA away from the centre) for {known} images"
+        )
+    return table, report
+
+
+# ----------------------------------------------------------------------------------- split CSVs
+def read_table(csv_path: str | Path) -> pd.DataFrame:
+    """Read a split CSV (paths relative to its folder) into the sample table with absolute paths."""
+    p = Path(csv_path)
+    if not p.is_file():
+        raise DatasetError(f"split list not found: {p}")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame(columns=list(CORE_COLUMNS))
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot parse {p}: {str(exc).strip().splitlines()[0]}") from None
+    if "path" not in df or "label" not in df:
+        raise DatasetError(f"{p}: a split list needs path and label columns, found {list(df.columns)[:8]}")
+    base = p.parent
+    df["path"] = [abspath(v if os.path.isabs(v) else base / v) for v in df["path"]]
+    df = infer_types(df, text_cols=("md5", "phash", "dhash", "lesion_id", "image_id", "dx", "dx_type", "sex", "localization"))
+    return finish_table(df)
+
+
+def write_table(table: pd.DataFrame, csv_path: str | Path) -> Path:
+    """Write a sample table with paths relative to the CSV's folder (atomically)."""
+    p = Path(csv_path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    out = table.copy()
+    out["path"] = [os.path.relpath(v, p.parent) for v in out["path"]]
+    tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
+    out.to_csv(tmp, index=False)
+    tmp.replace(p)
+    return p
+
+
+def load_split(split_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """``({"train": df, "val": df, "test": df}, classes)`` from a split folder."""
+    d = Path(split_dir)
+    cls_file = d / "classes.json"
+    if not cls_file.is_file():
+        raise DatasetError(f"{d} is not a split folder (no classes.json); make one with `python -m auxiliary split`")
+    try:
+        classes = [str(c) for c in json.loads(cls_file.read_text(encoding="utf-8"))["classes"]]
+    except (ValueError, KeyError, TypeError):
+        raise DatasetError(f"{cls_file} is not valid: expected {{\"classes\": [names...]}}") from None
+    tables = {}
+    for s in SPLITS:
+        f = d / f"{s}.csv"
+        tables[s] = read_table(f) if f.is_file() else finish_table(pd.DataFrame(columns=["path", "label"]))
+    return tables, classes

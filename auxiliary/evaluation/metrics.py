@@ -1,0 +1,185 @@
+"""Metrics a clinician would ask for, computed from predicted class probabilities.
+
+Every function takes integer labels ``y_true`` (index into ``classes``) and probabilities
+``probs`` of shape (N, C) and returns plain floats or tidy pandas objects. scikit-learn does
+the arithmetic wherever it has the function. Rows whose probabilities contain NaN (unreadable
+images, see :meth:`auxiliary.infer.Predictor.predict_paths`) or whose label is negative
+(unknown) are left out.
+
+Conventions for undefined values: a metric that cannot be computed (no sample, a class absent
+so its recall or AUROC has no meaning) is ``NaN``, never a silent 0. Macro averages run over
+the classes where the per-class value is defined: balanced accuracy and macro AUROC over the
+classes present in ``y_true``; macro-F1 over the classes present in ``y_true`` or predicted
+(a class predicted but never true scores F1 = 0), as scikit-learn does by default.
+
+Calibration: :func:`expected_calibration_error` (top-label, equal-width bins),
+:func:`reliability_table`/:func:`plot_reliability`, and temperature scaling
+(:func:`fit_temperature_probs`, :func:`apply_temperature`) built on
+:mod:`auxiliary.calibration`.
+
+High-recall operating point (:func:`high_recall_operating_point`): for a positive class or a
+group of classes (malignant = mel+bcc+akiec on HAM10000, acne on the synthetic set), the
+highest threshold on the summed positive probability that still reaches the target recall,
+its precision and specificity, bootstrap confidence intervals and the number of positives
+it rests on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auxiliary.evaluation.arrays import MetricsInputError, as_arrays
+from auxiliary.evaluation.calibration import expected_calibration_error, log_loss
+
+SUMMARY_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "ece", "log_loss")
+
+
+#: Metrics where lower is better (everything else: higher is better).
+LOWER_IS_BETTER = frozenset({"ece", "log_loss", "brier"})
+
+
+# ----------------------------------------------------------------------------- scores
+def _binary_auroc(y_bin: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if y_bin.size == 0 or y_bin.all() or not y_bin.any():
+        return math.nan
+    return float(roc_auc_score(y_bin, score))
+
+
+def _binary_ap(y_bin: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    if y_bin.size == 0 or not y_bin.any():
+        return math.nan
+    return float(average_precision_score(y_bin, score))
+
+
+def per_class_auroc(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.Series:
+    """One-vs-rest AUROC of each class (NaN when the class is absent or is every sample)."""
+    y, p = as_arrays(y_true, probs, len(classes))
+    return pd.Series([_binary_auroc(y == k, p[:, k]) for k in range(len(classes))], index=list(classes), name="auroc")
+
+
+def summary_metrics(y_true: Any, probs: Any, classes: Sequence[str], n_bins: int = 15) -> dict[str, float]:
+    """accuracy, balanced_accuracy, macro_f1, macro_auroc, ece, log_loss (NaN where undefined).
+
+    >>> summary_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])["accuracy"]
+    1.0
+    """
+    from sklearn.metrics import f1_score
+
+    y, p = as_arrays(y_true, probs, len(classes))
+    if len(y) == 0:
+        return {k: math.nan for k in SUMMARY_KEYS}
+    pred = p.argmax(axis=1)
+    present = np.unique(y)
+    recalls = [float(np.mean(pred[y == k] == k)) for k in present]
+    labels_f1 = np.union1d(present, np.unique(pred))
+    aurocs = [_binary_auroc(y == k, p[:, k]) for k in present]
+    aurocs = [a for a in aurocs if not math.isnan(a)]
+    return {
+        "accuracy": float(np.mean(pred == y)),
+        "balanced_accuracy": float(np.mean(recalls)),
+        "macro_f1": float(f1_score(y, pred, labels=labels_f1, average="macro", zero_division=0)),
+        "macro_auroc": float(np.mean(aurocs)) if aurocs else math.nan,
+        "ece": expected_calibration_error(y, p, n_bins=n_bins),
+        "log_loss": log_loss(y, p),
+    }
+
+
+def per_class_metrics(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
+    """precision, recall, f1, support, auroc, average_precision per class (index = class name).
+
+    Precision is NaN for a class never predicted, recall/F1/AUROC/AP NaN for a class absent.
+    """
+    y, p = as_arrays(y_true, probs, len(classes))
+    pred = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=int)
+    rows = []
+    for k, name in enumerate(classes):
+        tp = int(np.sum((pred == k) & (y == k)))
+        n_pred = int(np.sum(pred == k))
+        n_true = int(np.sum(y == k))
+        prec = tp / n_pred if n_pred else math.nan
+        rec = tp / n_true if n_true else math.nan
+        if n_true == 0:
+            f1 = math.nan
+        elif n_pred == 0 or tp == 0:
+            f1 = 0.0
+        else:
+            f1 = 2 * prec * rec / (prec + rec)
+        rows.append(
+            {
+                "class": str(name),
+                "precision": prec,
+                "recall": rec,
+                "f1": f1,
+                "support": n_true,
+                "auroc": _binary_auroc(y == k, p[:, k]) if len(p) else math.nan,
+                "average_precision": _binary_ap(y == k, p[:, k]) if len(p) else math.nan,
+            }
+        )
+    df = pd.DataFrame(rows).set_index("class")
+    df["support"] = df["support"].astype(int)
+    return df
+
+
+def confusion(y_true: Any, probs: Any, classes: Sequence[str], normalize: str | None = None) -> pd.DataFrame:
+    """Confusion matrix as a DataFrame: rows = true class, columns = predicted class.
+
+    ``normalize="true"`` divides each row by its count (recall on the diagonal).
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y, p = as_arrays(y_true, probs, len(classes))
+    k = len(classes)
+    if len(y):
+        cm = confusion_matrix(y, p.argmax(axis=1), labels=list(range(k))).astype(float if normalize else int)
+    else:
+        cm = np.zeros((k, k), dtype=float if normalize else int)
+    if normalize == "true":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cm = cm / cm.sum(axis=1, keepdims=True)
+    elif normalize not in (None, "none"):
+        raise MetricsInputError(f"normalize must be None or 'true', got {normalize!r}")
+    return pd.DataFrame(
+        cm, index=pd.Index([str(c) for c in classes], name="true"), columns=pd.Index([str(c) for c in classes], name="predicted")
+    )
+
+
+def pr_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
+    """Tidy one-vs-rest precision-recall curves: class, threshold, precision, recall."""
+    from sklearn.metrics import precision_recall_curve
+
+    y, p = as_arrays(y_true, probs, len(classes))
+    parts = []
+    for k, name in enumerate(classes):
+        if not np.any(y == k):
+            continue
+        prec, rec, thr = precision_recall_curve(y == k, p[:, k])
+        parts.append(pd.DataFrame({"class": str(name), "threshold": np.append(thr, np.nan), "precision": prec, "recall": rec}))
+    if not parts:
+        return pd.DataFrame(columns=["class", "threshold", "precision", "recall"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def roc_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
+    """Tidy one-vs-rest ROC curves: class, threshold, fpr, tpr."""
+    from sklearn.metrics import roc_curve
+
+    y, p = as_arrays(y_true, probs, len(classes))
+    parts = []
+    for k, name in enumerate(classes):
+        yb = y == k
+        if not yb.any() or yb.all():
+            continue
+        fpr, tpr, thr = roc_curve(yb, p[:, k])
+        parts.append(pd.DataFrame({"class": str(name), "threshold": thr, "fpr": fpr, "tpr": tpr}))
+    if not parts:
+        return pd.DataFrame(columns=["class", "threshold", "fpr", "tpr"])
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,167 @@
+"""PyTorch or ONNX Runtime: timing both, choosing the faster once per checkpoint and machine, and loading a predictor on either.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auxiliary.files import sha256_file
+from auxiliary.inference.export import ensure_onnx
+from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_metadata, onnx_session
+from auxiliary.inference.predictor import Predictor, checkpoint_settings
+from auxiliary.training.checkpoints import load_checkpoint
+
+#: Batch size at which ``backend="auto"`` times both backends.
+AUTO_BATCH = 16
+
+
+# ---------------------------------------------------------------------------------- speed
+def measure(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, min_time: float = 0.05) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` timed repeats after ``warmup`` calls.
+
+    Each repeat calls ``fn`` until at least ``min_time`` seconds have passed and divides,
+    so that fast calls (batch 1) are not dominated by timer resolution.
+    """
+    for _ in range(max(0, warmup)):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_time:
+                break
+        times.append(dt / n)
+    return float(statistics.median(times))
+
+
+def speed(
+    logits_fn: Callable[[np.ndarray], Any], img_size: int, batch: int, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Milliseconds per image and images per second of ``logits_fn`` on a random batch."""
+    x = np.random.default_rng(0).standard_normal((batch, 3, img_size, img_size)).astype(np.float32)
+    sec = measure(lambda: logits_fn(x), repeats=repeats, warmup=warmup)
+    return {"ms_per_image": 1000.0 * sec / batch, "images_per_s": batch / sec}
+
+
+def torch_logits_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """PyTorch eager inference on a numpy batch (what :class:`auxiliary.infer.Predictor` does)."""
+    import torch
+
+    model.eval()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch)).numpy()
+
+    return run
+
+
+def onnx_logits_fn(sess: Any) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda batch: onnx_logits(sess, batch)
+
+
+_BACKEND_CACHE: dict[tuple, dict[str, Any]] = {}
+
+
+def choose_backend(
+    model: Any, sess: Any, ckpt: str | Path, onnx_path: str | Path, img_size: int, batch: int = AUTO_BATCH,
+    repeats: int = 3,
+) -> dict[str, Any]:
+    """Time PyTorch and ONNX Runtime once for this checkpoint and keep the faster.
+
+    The decision is cached in memory and in ``<onnx>.backend.json`` (keyed by the checkpoint's
+    SHA-256, image size, batch and thread count), so it is measured once per machine.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    sha = sha256_file(ckpt)
+    key = (sha, int(img_size), int(batch), threads)
+    if key in _BACKEND_CACHE:
+        return _BACKEND_CACHE[key]
+    cache_file = Path(onnx_path).with_suffix(".backend.json")
+    if cache_file.is_file():
+        try:
+            saved = json.loads(cache_file.read_text(encoding="utf-8"))
+            if (saved.get("source_sha256"), saved.get("img_size"), saved.get("batch"), saved.get("threads")) == (
+                sha, int(img_size), int(batch), threads
+            ):
+                _BACKEND_CACHE[key] = saved
+                return saved
+        except (ValueError, OSError):
+            pass
+    t_torch = speed(torch_logits_fn(model), img_size, batch, repeats=repeats)["ms_per_image"]
+    t_onnx = speed(onnx_logits_fn(sess), img_size, batch, repeats=repeats)["ms_per_image"]
+    decision = {
+        "backend": "onnx" if t_onnx < t_torch else "torch",
+        "torch_ms_per_image": t_torch,
+        "onnx_ms_per_image": t_onnx,
+        "source_sha256": sha,
+        "img_size": int(img_size),
+        "batch": int(batch),
+        "threads": threads,
+    }
+    _BACKEND_CACHE[key] = decision
+    try:
+        tmp = cache_file.with_name(cache_file.name + ".tmp")
+        tmp.write_text(json.dumps(decision, indent=2), encoding="utf-8")
+        tmp.replace(cache_file)
+    except OSError:  # read-only folder: the in-memory cache still applies
+        pass
+    return decision
+
+
+def load_predictor(
+    ckpt: str | Path, backend: str = "torch", onnx_path: str | Path | None = None, device: str = "cpu"
+) -> Predictor:
+    """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt`` on ``backend`` torch, onnx or auto.
+
+    ``onnx``: runs ``onnx_path`` (exported beside the checkpoint when not given) through
+    onnxruntime; its metadata must match the checkpoint's classes and preprocessing.
+    ``auto``: whichever of PyTorch and ONNX Runtime is faster here (measured once, cached); if
+    the model cannot be exported, PyTorch with a warning.
+    """
+    backend = str(backend).lower()
+    if backend not in ("torch", "onnx", "auto"):
+        raise ExportError(f"unknown inference backend {backend!r} (choose torch, onnx or auto)")
+    model, info = load_checkpoint(ckpt, device=device)
+    kwargs = checkpoint_settings(info)
+    cls = Predictor
+    if backend == "torch":
+        return cls(model, backend="torch", device=device, **kwargs)
+    info = dict(kwargs.get("info") or {})
+    try:
+        path = ensure_onnx(ckpt, onnx_path)
+        sess = onnx_session(path)
+        meta = onnx_metadata(path)
+    except (ExportError, OSError) as exc:
+        if backend == "onnx":
+            if isinstance(exc, OSError):
+                raise ExportError(f"cannot write the ONNX file for {ckpt}: {exc}") from None
+            raise
+        warnings.warn(f"ONNX backend unavailable ({exc}); using PyTorch", stacklevel=2)
+        info["backend_choice"] = {"backend": "torch", "reason": str(exc)}
+        return cls(model, backend="torch", **{**kwargs, "info": info})
+    if meta.get("classes") is not None and list(meta["classes"]) != list(kwargs["classes"]):
+        raise ExportError(f"{path}: its classes {meta['classes']} differ from the checkpoint's {kwargs['classes']}")
+    if meta.get("img_size") is not None and int(meta["img_size"]) != int(kwargs["img_size"]):
+        raise ExportError(f"{path}: exported for img_size {meta['img_size']}, checkpoint uses {kwargs['img_size']}")
+    info["onnx_path"] = str(path)
+    if backend == "onnx":
+        return cls(sess, backend="onnx", **{**kwargs, "info": info})
+    decision = choose_backend(model, sess, ckpt, path, int(kwargs["img_size"]))
+    info["backend_choice"] = decision
+    if decision["backend"] == "onnx":
+        return cls(sess, backend="onnx", **{**kwargs, "info": info})
+    return cls(model, backend="torch", **{**kwargs, "info": info})

@@ -1,0 +1,284 @@
+"""ONNX export with a parity check, ONNX Runtime inference, and the torch/onnx backend choice.
+
+``python -m auxiliary export --ckpt runs/NAME/best.pt --out models/NAME.onnx`` writes an ONNX
+graph with a dynamic batch axis (input ``image``: float32 ``(N, 3, S, S)``, normalised RGB;
+output ``logits``: ``(N, C)``). Everything needed to use it without this package is stored in
+the file's metadata (``metadata_props``): ``classes`` (JSON list), ``img_size``, ``mean`` and
+``std`` (JSON lists), ``temperature`` (probabilities are ``softmax(logits / temperature)``),
+``model_name``, ``resize`` and the SHA-256 of the source checkpoint.
+
+Before the file is moved into place, the ONNX Runtime probabilities are compared with
+PyTorch's on real images (the run's validation images by default, or ``--images``); if the
+largest absolute difference exceeds ``1e-4`` the export fails with :class:`OnnxParityError`
+and no file is left behind.
+
+:func:`predictor_with_backend` is what :meth:`auxiliary.infer.Predictor.from_checkpoint` calls
+for ``backend="onnx"`` or ``"auto"``; ``auto`` times both backends once on this machine and
+keeps the faster (the decision is cached in memory and beside the ONNX file).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auxiliary.data.readers import read_table
+from auxiliary.files import sha256_file
+from auxiliary.images import IMAGE_EXTENSIONS, ImageReadError, read_image
+from auxiliary.inference.onnx_model import (
+    DEFAULT_OPSET,
+    ExportError,
+    default_onnx_path,
+    export_model,
+    onnx_logits,
+    onnx_metadata,
+    onnx_probabilities,
+    onnx_session,
+)
+from auxiliary.inference.preprocess import preprocess
+from auxiliary.layout import models_dir
+from auxiliary.training.checkpoints import load_checkpoint
+
+#: Largest allowed absolute difference between PyTorch and ONNX Runtime probabilities.
+PARITY_ATOL = 1e-4
+
+
+#: Images used for the parity check.
+PARITY_IMAGES = 8
+
+
+class OnnxParityError(ExportError):
+    """ONNX Runtime's probabilities differ from PyTorch's by more than the tolerance."""
+
+
+# ---------------------------------------------------------------------------------- parity
+def _read_paths(paths: Sequence[str | Path], n: int) -> list[np.ndarray]:
+
+    out = []
+    for p in paths:
+        try:
+            out.append(read_image(p))
+        except ImageReadError:
+            continue
+        if len(out) >= n:
+            break
+    return out
+
+
+def _spread(items: Sequence[Any], n: int) -> list[Any]:
+    """Up to ``n`` items spread evenly over ``items`` (covers every class of a sorted table)."""
+    if len(items) <= n:
+        return list(items)
+    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in idx]
+
+
+def _table_paths(csv_path: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+
+        return [str(p) for p in read_table(csv_path)["path"]]
+    except (ImportError, AttributeError):  # pragma: no cover - data module not available
+        pass
+    except Exception:  # noqa: BLE001 - not a split table: fall back to a plain CSV with a path column
+        pass
+    df = pd.read_csv(csv_path)
+    if "path" not in df.columns:
+        raise ExportError(f"{csv_path} has no 'path' column")
+    return [str(p if Path(p).is_absolute() else (csv_path.parent / p)) for p in df["path"].astype(str)]
+
+
+def parity_images(
+    ckpt: str | Path | None = None, images: Any = None, n: int = PARITY_IMAGES
+) -> tuple[list[np.ndarray], str]:
+    """Real RGB images for the parity check and a description of where they came from.
+
+    ``images``: a list of RGB arrays or paths, a folder of images, or a CSV with a ``path`` column.
+    Default: the run's ``val_predictions.csv`` beside ``ckpt``. Only when no real image can be
+    found are ``n`` deterministic generated images used (and the source says so).
+    """
+
+    if images is not None and not isinstance(images, (str, Path)):
+        items = list(images)
+        arrays = [np.asarray(i) for i in items if isinstance(i, np.ndarray)]
+        paths = [i for i in items if isinstance(i, (str, Path))]
+        arrays += _read_paths(_spread(paths, n), n)
+        if not arrays:
+            raise ExportError("no readable image among the parity images given")
+        return arrays[:n], f"{len(arrays[:n])} given images"
+    if images is not None:
+        src = Path(images)
+        if src.is_dir():
+            files = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif src.is_file() and src.suffix.lower() == ".csv":
+            files = _table_paths(src)
+        else:
+            raise ExportError(f"parity images: {src} is neither a folder of images nor a CSV with a path column")
+        arrays = _read_paths(_spread(files, 4 * n), n)
+        if not arrays:
+            raise ExportError(f"no readable image found in {src} for the parity check")
+        return arrays, f"{len(arrays)} images from {src}"
+    if ckpt is not None:
+        val = Path(ckpt).parent / "val_predictions.csv"
+        if val.is_file():
+            try:
+                arrays = _read_paths(_spread(_table_paths(val), 4 * n), n)
+            except Exception:  # noqa: BLE001 - unreadable predictions file: use generated images
+                arrays = []
+            if arrays:
+                return arrays, f"{len(arrays)} validation images from {val}"
+    rng = np.random.default_rng(0)
+    arrays = []
+    for _ in range(n):  # smooth colour fields with blobs: image-like statistics, not white noise
+        low = rng.uniform(60, 220, size=(6, 6, 3)).astype(np.float32)
+        import cv2
+
+        img = cv2.resize(low, (96, 96), interpolation=cv2.INTER_CUBIC)
+        img += rng.normal(0, 8, size=img.shape).astype(np.float32)
+        arrays.append(np.clip(img, 0, 255).astype(np.uint8))
+    return arrays, f"{n} generated images (no real image found beside the checkpoint)"
+
+
+def check_parity(
+    model: Any,
+    onnx_path: str | Path,
+    images: Sequence[np.ndarray],
+    *,
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    temperature: float = 1.0,
+    atol: float = PARITY_ATOL,
+    sess: Any = None,
+) -> float:
+    """Largest absolute difference of probabilities, PyTorch vs ONNX Runtime, on ``images``.
+
+    Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
+    :class:`OnnxParityError` when the difference exceeds ``atol``.
+    """
+    import torch
+
+
+    if len(images) == 0:
+        raise ExportError("parity check needs at least one image")
+    batch = np.stack([preprocess(im, img_size, mean, std) for im in images]).astype(np.float32)
+    model.eval()
+    with torch.inference_mode():
+        try:
+            device = next(model.parameters()).device
+        except StopIteration:  # pragma: no cover
+            device = torch.device("cpu")
+        ref = model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+    sess = sess or onnx_session(onnx_path)
+    try:
+        got = onnx_logits(sess, batch)
+        got_one = onnx_logits(sess, batch[:1])
+    except Exception as exc:  # noqa: BLE001
+        raise OnnxParityError(f"{onnx_path}: ONNX Runtime failed on real inputs: {str(exc).splitlines()[0][:200]}") from None
+    if got.shape != ref.shape:
+        raise OnnxParityError(f"{onnx_path}: ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
+    p_ref = onnx_probabilities(ref, temperature)
+    diff = max(float(np.max(np.abs(p_ref - onnx_probabilities(got, temperature)))),
+               float(np.max(np.abs(p_ref[:1] - onnx_probabilities(got_one, temperature)))))
+    if not np.isfinite(diff) or diff > atol:
+        raise OnnxParityError(
+            f"ONNX parity check failed for {onnx_path}: max |p_torch - p_onnx| = {diff:.3g} > {atol:g} "
+            f"on {len(images)} images; the ONNX file does not reproduce the PyTorch model"
+        )
+    return diff
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` did."""
+
+    path: Path
+    max_abs_diff: float | None
+    parity_source: str
+    reused: bool = False
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if self.reused:
+            return f"{self.path} is up to date (exported from the same checkpoint)"
+        return (f"wrote {self.path} ({self.path.stat().st_size / 1e6:.1f} MB) in {self.seconds:.1f} s; parity on "
+                f"{self.parity_source}: max |p_torch - p_onnx| = {self.max_abs_diff:.2e}")
+
+
+def export_onnx(
+    ckpt: str | Path,
+    out: str | Path | None = None,
+    *,
+    images: Any = None,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+    atol: float = PARITY_ATOL,
+    n_parity: int = PARITY_IMAGES,
+) -> ExportResult:
+    """Export checkpoint ``ckpt`` to ``out`` (default ``models/<run>.onnx``) and check parity.
+
+    An existing ``out`` exported from the same checkpoint (same SHA-256) is kept as is; one
+    exported from another checkpoint is only replaced with ``overwrite=True``. The file is
+    written under a temporary name and moved into place only after the parity check passed.
+    """
+
+    ckpt = Path(ckpt)
+    if out is None:
+        out = models_dir() / f"{ckpt.parent.name or ckpt.stem}.onnx"
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ExportError(f"--out must end in .onnx, got {out}")
+    model, info = load_checkpoint(ckpt)
+    sha = sha256_file(ckpt)
+    if out.exists():
+        meta = onnx_metadata(out) if out.is_file() else {}
+        if meta.get("source_sha256") == sha and not overwrite:
+            return ExportResult(out, None, "", reused=True, metadata=meta)
+        if not overwrite:
+            raise ExportError(
+                f"{out} exists and was not exported from {ckpt}; pass --overwrite (overwrite=True) to replace it"
+            )
+    t0 = time.perf_counter()
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.onnx")
+    temperature = float(info.get("temperature", 1.0))
+    try:
+        export_model(
+            model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
+            temperature=temperature, model_name=info["model_name"], opset=opset,
+            metadata={"source_checkpoint": str(ckpt), "source_sha256": sha},
+        )
+        arrays, source = parity_images(ckpt, images, n=n_parity)
+        diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
+                            temperature=temperature, atol=atol)
+        tmp.replace(out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out))
+
+
+def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None) -> Path:
+    """An ONNX file of ``ckpt`` at ``onnx_path`` (default beside the checkpoint), exported when missing.
+
+    A stale file (exported from another checkpoint) beside the checkpoint is re-exported; at an
+    explicit path it is an error unless ``replace_stale``.
+    """
+    ckpt = Path(ckpt)
+    path = Path(onnx_path) if onnx_path else default_onnx_path(ckpt)
+    if replace_stale is None:
+        replace_stale = onnx_path is None
+    if path.is_file():
+        meta = onnx_metadata(path)
+        if meta.get("source_sha256") in (None, sha256_file(ckpt)):
+            return path
+        if not replace_stale:
+            raise ExportError(f"{path} was exported from another checkpoint than {ckpt}; re-export it with --overwrite")
+    return export_onnx(ckpt, path, overwrite=True).path

@@ -1,0 +1,167 @@
+"""ONNX files: exporting a checkpoint's model with its metadata, reading the metadata back, ONNX Runtime sessions and logits.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auxiliary.errors import AuxiliaryError
+from auxiliary.evaluation.calibration import softmax
+
+#: Names of the graph's input and output.
+INPUT_NAME = "image"
+
+
+OUTPUT_NAME = "logits"
+
+
+#: Default opset (supported by the legacy TorchScript exporter and onnxruntime >= 1.14).
+DEFAULT_OPSET = 17
+
+
+class ExportError(AuxiliaryError, RuntimeError):
+    """The model cannot be exported, or an ONNX file is missing, unreadable or does not match."""
+
+
+def default_onnx_path(ckpt: str | Path) -> Path:
+    """Where ``load_predictor(..., backend="onnx")`` keeps its ONNX file: beside the checkpoint."""
+    return Path(ckpt).with_suffix(".onnx")
+
+
+def onnx_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+
+    return softmax(np.asarray(logits, dtype=np.float64), temperature)
+
+
+# ---------------------------------------------------------------------------------- export
+def export_model(
+    model: Any,
+    out: str | Path,
+    *,
+    img_size: int,
+    classes: Sequence[str],
+    mean: Sequence[float],
+    std: Sequence[float],
+    temperature: float = 1.0,
+    model_name: str = "model",
+    metadata: dict[str, Any] | None = None,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Export an in-memory PyTorch classifier to ``out`` (no parity check; see :func:`export_onnx`).
+
+    The batch axis is dynamic; preprocessing and class names go into the metadata.
+    """
+    import onnx
+    import torch
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    dummy = torch.zeros(2, 3, int(img_size), int(img_size), dtype=torch.float32)
+    try:
+        dummy = dummy.to(next(model.parameters()).device)
+    except StopIteration:  # pragma: no cover - parameter-free model
+        pass
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer warnings
+            with torch.no_grad():
+                torch.onnx.export(
+                    model,
+                    (dummy,),
+                    buf,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                    opset_version=int(opset),
+                    do_constant_folding=True,
+                    dynamo=False,
+                )
+    except Exception as exc:  # noqa: BLE001 - any exporter failure becomes one line
+        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"cannot export {model_name} to ONNX (opset {opset}): {msg}") from None
+    finally:
+        model.train(was_training)
+    proto = onnx.load_from_string(buf.getvalue())
+    props = {
+        "classes": json.dumps(list(classes)),
+        "img_size": str(int(img_size)),
+        "mean": json.dumps([float(v) for v in mean]),
+        "std": json.dumps([float(v) for v in std]),
+        "temperature": repr(float(temperature)),
+        "model_name": str(model_name),
+        "input": f"{INPUT_NAME}: float32 (N, 3, {int(img_size)}, {int(img_size)}) RGB, x/255 then (x-mean)/std",
+        "resize": "cv2.INTER_AREA to img_size x img_size",
+        "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}); probabilities = softmax(logits / temperature)",
+        "producer": "auxiliary.export",
+    }
+    for k, v in (metadata or {}).items():
+        props[str(k)] = v if isinstance(v, str) else json.dumps(v)
+    onnx.helper.set_model_props(proto, props)
+    proto.doc_string = f"{model_name} skin-condition classifier ({', '.join(classes)})"
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:  # pragma: no cover - exporter produced an invalid graph
+        raise ExportError(f"exported ONNX graph of {model_name} is invalid: {str(exc).splitlines()[0]}") from None
+    onnx.save(proto, str(out))
+    return out
+
+
+def onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of an exported file, decoded (classes/mean/std lists, img_size int, temperature float)."""
+    import onnx
+
+    p = Path(path)
+    if not p.is_file():
+        raise ExportError(f"ONNX file not found: {p}")
+    try:
+        proto = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"cannot read ONNX file {p}: {str(exc).splitlines()[0][:200]}") from None
+    raw = {prop.key: prop.value for prop in proto.metadata_props}
+    out: dict[str, Any] = dict(raw)
+    for key in ("classes", "mean", "std"):
+        if key in raw:
+            out[key] = json.loads(raw[key])
+    if "img_size" in raw:
+        out["img_size"] = int(raw["img_size"])
+    if "temperature" in raw:
+        out["temperature"] = float(raw["temperature"])
+    return out
+
+
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU InferenceSession (``threads`` defaults to torch's intra-op thread count)."""
+    import onnxruntime as ort
+
+    p = Path(path)
+    if not p.is_file():
+        raise ExportError(f"ONNX file not found: {p}")
+    opts = ort.SessionOptions()
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"onnxruntime cannot load {p}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def onnx_logits(sess: Any, batch: np.ndarray) -> np.ndarray:
+    """Run a session on a preprocessed float32 batch (N, 3, S, S)."""
+    name = sess.get_inputs()[0].name
+    return np.asarray(sess.run(None, {name: np.ascontiguousarray(batch, dtype=np.float32)})[0])

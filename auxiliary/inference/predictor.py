@@ -1,0 +1,126 @@
+"""Inference on images with a trained checkpoint: the one preprocessing and prediction path.
+
+Evaluation, comparison, sorting and the web demo all go through :class:`Predictor`, so an
+image is resized and normalised exactly as in validation during training (area resize to
+``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated by the
+checkpoint's temperature. ``backend="onnx"`` runs an exported ONNX file through onnxruntime
+(see :mod:`auxiliary.export`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.images import ImageReadError, read_image
+from auxiliary.inference.preprocess import batched, preprocess, tta_views
+from auxiliary.training.checkpoints import load_checkpoint
+
+
+class Predictor:
+    """Calibrated class probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime)."""
+
+    def __init__(
+        self,
+        model: Any,
+        classes: Sequence[str],
+        img_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        temperature: float = 1.0,
+        name: str = "model",
+        backend: str = "torch",
+        info: dict[str, Any] | None = None,
+        device: str = "cpu",
+    ):
+        self.model = model
+        self.classes = list(classes)
+        self.img_size = int(img_size)
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.temperature = float(temperature)
+        self.name = name
+        self.backend = backend
+        self.info = info or {}
+        self.device = device
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_checkpoint(cls, ckpt: str | Path, device: str = "cpu") -> Predictor:
+        """The PyTorch model of ``ckpt`` on ``device`` with its classes, preprocessing and temperature.
+
+        For ONNX Runtime, or whichever backend is faster here, use
+        :func:`auxiliary.inference.backends.load_predictor`.
+        """
+        model, info = load_checkpoint(ckpt, device=device)
+        return cls(model, backend="torch", device=device, **checkpoint_settings(info))
+
+    # ----------------------------------------------------------------- inference
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Raw logits of a preprocessed float32 batch (N, 3, S, S)."""
+        if self.backend == "onnx":
+            sess = self.model
+            return np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch)})[0])
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+            return self.model(x).float().cpu().numpy()
+
+    def predict_batch(self, batch: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Calibrated probabilities of a preprocessed batch; ``tta`` averages flip views' probabilities."""
+        views = tta_views(batch) if tta else [batch]
+        probs = [softmax(self.logits(np.ascontiguousarray(v)), self.temperature) for v in views]
+        return np.mean(probs, axis=0)
+
+    def predict_arrays(self, images: Iterable[np.ndarray], batch_size: int = 32, tta: bool = False) -> np.ndarray:
+        """Probabilities (N, C) for RGB uint8 arrays."""
+        out = []
+        for chunk in batched(images, batch_size):
+            batch = np.stack([preprocess(im, self.img_size, self.mean, self.std) for im in chunk])
+            out.append(self.predict_batch(batch, tta=tta))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
+
+    def predict_paths(
+        self, paths: Sequence[str | Path], batch_size: int = 32, tta: bool = False, progress: bool = True
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Probabilities for image files; unreadable ones get a NaN row and a reason in the dict."""
+        from tqdm.auto import tqdm
+
+        probs = np.full((len(paths), len(self.classes)), np.nan)
+        errors: dict[int, str] = {}
+        bar = tqdm(total=len(paths), desc=f"predict {self.name}", unit="img", disable=not progress)
+        for chunk in batched(range(len(paths)), batch_size):
+            ok, arrays = [], []
+            for i in chunk:
+                try:
+                    arrays.append(read_image(paths[i]))
+                    ok.append(i)
+                except ImageReadError as exc:
+                    errors[i] = exc.reason
+            if arrays:
+                probs[ok] = self.predict_arrays(arrays, batch_size=batch_size, tta=tta)
+            bar.update(len(chunk))
+        bar.close()
+        return probs, errors
+
+    def predict_image(self, rgb: np.ndarray, tta: bool = False) -> dict[str, float]:
+        """Class -> probability for one RGB image."""
+        p = self.predict_arrays([rgb], batch_size=1, tta=tta)[0]
+        return {c: float(v) for c, v in zip(self.classes, p)}
+
+
+def checkpoint_settings(info: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Predictor` arguments recorded in a checkpoint's ``info`` (classes, preprocessing, temperature)."""
+    return dict(
+        classes=info["classes"],
+        img_size=info["img_size"],
+        mean=info["mean"],
+        std=info["std"],
+        temperature=info.get("temperature", 1.0),
+        name=info["model_name"],
+        info=info,
+    )

@@ -1,0 +1,437 @@
+"""Sorting new images into class folders with a trained checkpoint (notebook 06, ``python -m auxiliary sort``).
+
+``sort_folder(ckpt, INPUT, OUT)`` copies every file under ``INPUT`` (never moves, never modifies it) to
+
+* ``OUT/<class>/`` when the calibrated top probability reaches ``conf`` (or, with ``coverage``,
+  when the conformal prediction set holds exactly one class),
+* ``OUT/low_confidence/`` otherwise,
+* nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
+  in ``OUT/rejected.csv`` with the reason.
+
+``OUT/predictions.csv`` holds one row per input (source, destination, predicted class, every class
+probability, decision, model, threshold, sha256) and ``OUT/sort_report.json`` the counts.
+
+Safety: copies go through a temporary file and an atomic rename and never replace an existing
+file (a name clash gets the content hash appended); names are sanitised so that nothing can be
+written outside ``OUT``. Work is streamed in batches (memory stays flat for any folder size) and
+every finished input is appended to a journal (``OUT/.sort/journal.jsonl``), so an interrupted run
+is completed by re-running the same command, without duplicates: inputs are keyed by their path and
+content hash (sha256), and an image whose bytes are already in ``OUT`` is not copied twice
+(its row says ``duplicate_of``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auxiliary.errors import AuxiliaryError, SortError
+from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
+from auxiliary.files import PART_SUFFIX, atomic_copy, safe_name, sha256_file, with_suffix, write_text_atomic
+from auxiliary.images import ImageReadError, is_image_name, read_image
+from auxiliary.inference.backends import load_predictor
+from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal
+from auxiliary.inference.predictor import Predictor
+from auxiliary.inference.preprocess import preprocess
+
+LOW_CONFIDENCE = "low_confidence"
+
+
+def _dest_name(src: Path) -> str:
+    """The sanitised name of ``src``, with the image format's extension added when its name has none
+    (so that the copies are recognised as images by dataset readers)."""
+    from PIL import Image
+
+
+    name = safe_name(src.name)
+    if is_image_name(name):
+        return name
+    try:
+        with Image.open(src) as im:
+            fmt = (im.format or "").lower()
+    except Exception:  # noqa: BLE001 - readable by read_image, so this does not happen in practice
+        fmt = ""
+    ext = {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, f".{fmt}" if fmt else "")
+    return safe_name(name + ext) if ext else name
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Path) -> tuple[Path, bool]:
+    """Copy ``src`` (content hash ``sha``) into ``folder`` as ``name`` without overwriting anything.
+
+    Returns ``(destination, copied)``; ``copied`` is False when a file with the same bytes was already
+    there under that name (an earlier, interrupted run). A clash with different bytes appends the
+    first 8 hex digits of the hash, then a counter.
+    """
+    candidates = [name, with_suffix(name, sha[:8])] + [with_suffix(name, f"{sha[:8]}-{i}") for i in range(2, 1000)]
+    for cand in candidates:
+        dest = folder / cand
+        if not _inside(dest, out_root):  # belt and braces: sanitised names cannot get here
+            raise SortError(f"refusing to write outside {out_root}: {dest}")
+        if dest.exists():
+            if dest.is_file() and dest.stat().st_size == Path(src).stat().st_size and sha256_file(dest) == sha:
+                return dest, False
+            continue
+        try:
+            atomic_copy(src, dest)
+        except FileExistsError:  # appeared in between: look again
+            if dest.is_file() and sha256_file(dest) == sha:
+                return dest, False
+            continue
+        return dest, True
+    raise SortError(f"too many files named like {name} in {folder}")
+
+
+# ============================================================================ inputs
+def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequence[Path] = ()) -> list[Path]:
+    """Every regular file under ``input_dir`` (sub-folders with ``recursive``), sorted, without the
+    ``exclude`` trees (the output folder when it lies inside the input). Symlinked folders are not followed."""
+    root = Path(input_dir)
+    excl = [e.resolve() for e in exclude]
+    out: list[Path] = []
+    if recursive:
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() not in excl)
+            out.extend(here / f for f in sorted(filenames))
+    else:
+        out = sorted(p for p in root.iterdir() if not p.is_dir())
+    return [p for p in out if p.is_file() or p.is_symlink()]
+
+
+# ============================================================================ predictor
+def sorting_predictor(ckpt: str | Path, backend: str = "auto") -> Predictor:
+    """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt``. ``auto`` uses ONNX Runtime
+    when it is faster here and falls back to PyTorch, with a note, when the model cannot be exported."""
+    backend = (backend or "auto").lower()
+    if backend not in ("auto", "torch", "onnx"):
+        raise SortError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
+    if backend == "torch":
+        return Predictor.from_checkpoint(ckpt)
+    if backend == "auto":
+        try:
+            return load_predictor(ckpt, backend="auto")
+        except AuxiliaryError as exc:
+            print(f"note: ONNX backend unavailable ({exc}); using PyTorch")
+            return Predictor.from_checkpoint(ckpt)
+    return load_predictor(ckpt, backend=backend)
+
+
+# ============================================================================ sorting
+@dataclass
+class SortResult:
+    """What :func:`sort_folder` did; ``summary`` is also written to ``OUT/sort_report.json``."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        return read_sort_predictions(self.out_dir)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return pd.read_csv(self.out_dir / "rejected.csv", keep_default_na=False)
+
+    def __repr__(self) -> str:  # pragma: no cover - display only
+        s = self.summary
+        return f"SortResult({self.out_dir}, inputs={s.get('n_inputs')}, counts={s.get('counts')})"
+
+
+def read_sort_predictions(out_dir: str | Path) -> pd.DataFrame:
+    """``OUT/predictions.csv`` with ``destination`` kept relative to OUT and empty strings kept."""
+    df = pd.read_csv(Path(out_dir) / "predictions.csv", keep_default_na=False, na_values={"top_prob": [""]})
+    for c in df.columns:
+        if c.startswith("prob_") or c in ("top_prob", "margin"):
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
+
+
+def _key(source: Path, sha: str) -> str:
+    return f"{os.path.abspath(source)}|{sha}"
+
+
+def _file_sha(path: str | Path) -> str:
+    return sha256_file(path)
+
+
+def _ckpt_fingerprint(ckpt: str | Path) -> str:
+    return sha256_file(ckpt)[:16]
+
+
+def sort_folder(
+    ckpt: str | Path | None,
+    input_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    conf: float = 0.6,
+    batch: int = 16,
+    recursive: bool = False,
+    coverage: float | None = None,
+    calib: str | Path | None = None,
+    tta: bool = False,
+    backend: str = "auto",
+    predictor: Any = None,
+    progress: bool = True,
+) -> SortResult:
+    """Copy every file under ``input_dir`` into ``out_dir/<class>/``, ``low_confidence/`` or ``rejected.csv``.
+
+    ``ckpt`` is a checkpoint (``runs/NAME/best.pt``); or pass a ready ``predictor``. With ``coverage``
+    (e.g. 0.9) conformal prediction sets replace the ``conf`` threshold; they are calibrated on
+    ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
+    with the same arguments completes an interrupted run and adds nothing otherwise.
+    """
+    t_start = time.perf_counter()
+    timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
+    src_root = Path(input_dir).expanduser()
+    out = Path(out_dir).expanduser()
+    if not src_root.exists():
+        raise SortError(f"input folder not found: {src_root}")
+    if not src_root.is_dir():
+        raise SortError(f"--input must be a folder of images, got a file: {src_root}")
+    if out.exists() and not out.is_dir():
+        raise SortError(f"--out exists and is not a folder: {out}")
+    if out.resolve() == src_root.resolve():
+        raise SortError("--out must differ from --input (sorting copies images into a new folder)")
+    if _inside(src_root, out):
+        raise SortError(f"--input {src_root} lies inside --out {out}; choose another output folder")
+    if not 0.0 <= float(conf) <= 1.0:
+        raise SortError(f"conf must be between 0 and 1, got {conf}")
+    batch = int(batch)
+    if batch < 1:
+        raise SortError(f"batch must be at least 1, got {batch}")
+    if predictor is None:
+        if ckpt is None:
+            raise SortError("a checkpoint (--ckpt runs/NAME/best.pt) is needed to sort")
+        ckpt = Path(ckpt).expanduser()
+        predictor = sorting_predictor(ckpt, backend)
+    classes = list(predictor.classes)
+    folders = {c: safe_name(c, default="class") for c in classes}
+    if len(set(folders.values())) != len(folders) or LOW_CONFIDENCE in folders.values():
+        raise SortError(f"class names {classes} do not give distinct folder names beside {LOW_CONFIDENCE}/")
+    model_id = f"{predictor.name}:{_ckpt_fingerprint(ckpt)}" if ckpt is not None else str(predictor.name)
+
+    conformal: Conformal | None = None
+    if coverage is not None:
+        if calib is None and ckpt is not None and (Path(ckpt).parent / "val_predictions.csv").is_file():
+            calib = Path(ckpt).parent / "val_predictions.csv"
+        if calib is None:
+            raise SortError("conformal sets (--coverage) need a labelled validation CSV: --calib runs/NAME/val_predictions.csv")
+        conformal = conformal_from_csv(predictor, calib, float(coverage), batch=batch, tta=tta, progress=progress)
+    rule = (f"conformal coverage {conformal.coverage:g} (p >= {conformal.threshold:.4f})" if conformal
+            else f"top probability >= {float(conf):g}")
+
+    # ---- state: refuse to mix runs made with another model or rule into one OUT
+    state_dir = out / STATE_DIR
+    if out.is_dir() and not (state_dir / STATE).is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
+        raise SortError(f"--out {out} already holds other files and is not a sorting output; choose a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(exist_ok=True)
+    state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
+             "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta)}
+    state_file = state_dir / STATE
+    if state_file.is_file():
+        try:
+            old = json.loads(state_file.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if old is not None and {k: old.get(k) for k in state} != state:
+            diff = [k for k in state if old.get(k) != state[k]]
+            raise SortError(
+                f"{out} was sorted with other settings ({', '.join(diff)} differ); choose a new --out "
+                f"or re-run with the same checkpoint and options")
+    else:
+        write_text_atomic(state_file, json.dumps(state, indent=2))
+    with RunLock(state_dir / "lock"):
+        return _sort_locked(
+            predictor, ckpt, src_root, out, state_dir, classes, folders, model_id, conformal, rule, conf=float(conf),
+            batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start,
+        )
+
+
+def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, state_dir: Path, classes: list[str],
+                 folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
+                 batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
+                 t_start: float) -> SortResult:
+    from tqdm.auto import tqdm
+
+
+    for folder in [*folders.values(), LOW_CONFIDENCE]:  # leftovers of a crash mid-copy
+        d = out / folder
+        if d.is_dir():
+            for tmp in d.glob(f".*{PART_SUFFIX}"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+    t0 = time.perf_counter()
+    inputs = list_images(src_root, recursive=recursive, exclude=[out])
+    timing["list"] = time.perf_counter() - t0
+    journal = SortJournal(state_dir / JOURNAL)
+    run_keys: set[str] = set()
+    n_new = n_skipped = n_copied = 0
+    threshold = conformal.threshold if conformal else float(conf)
+    bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
+    try:
+        for start in range(0, len(inputs), batch):
+            chunk = inputs[start:start + batch]
+            todo: list[tuple[Path, str]] = []
+            rejected: list[tuple[Path, str, str]] = []
+            t0 = time.perf_counter()
+            for src in chunk:
+                try:
+                    sha = _file_sha(src)
+                except OSError as exc:
+                    rejected.append((src, "", f"cannot read file ({exc.strerror or exc})"))
+                    run_keys.add(_key(src, ""))
+                    continue
+                run_keys.add(_key(src, sha))
+                rec = journal.done.get(_key(src, sha))
+                if rec is not None and (rec["decision"] == "rejected" or (out / rec["destination"]).is_file()):
+                    n_skipped += 1
+                    continue
+                todo.append((src, sha))
+            timing["hash"] += time.perf_counter() - t0
+            arrays, ok = [], []
+            for src, sha in todo:
+                t0 = time.perf_counter()
+                try:
+                    rgb = read_image(src)
+                except ImageReadError as exc:
+                    rejected.append((src, sha, exc.reason))
+                    timing["read"] += time.perf_counter() - t0
+                    continue
+                timing["read"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
+                timing["preprocess"] += time.perf_counter() - t0
+                ok.append((src, sha))
+            probs = np.zeros((0, len(classes)))
+            if arrays:
+                t0 = time.perf_counter()
+                probs = predictor.predict_batch(np.stack(arrays), tta=tta)
+                timing["infer"] += time.perf_counter() - t0
+            del arrays
+            t0 = time.perf_counter()
+            for (src, sha), p in zip(ok, probs):
+                order = np.argsort(-p)
+                top = int(order[0])
+                pred = classes[top]
+                margin = float(p[order[0]] - p[order[1]]) if len(classes) > 1 else 1.0
+                pset = [classes[i] for i in np.flatnonzero(conformal.sets(p[None])[0])] if conformal else []
+                confident = (len(pset) == 1 and pset[0] == pred) if conformal else float(p[top]) >= float(conf)
+                folder = folders[pred] if confident else LOW_CONFIDENCE
+                dup = journal.by_sha.get(sha)
+                if dup is not None and (out / dup).is_file() and Path(dup).parts[0] == folder:
+                    dest_rel, dup_of = dup, dup
+                else:
+                    dest, copied = place_copy(src, out / folder, _dest_name(src), sha, out)
+                    dest_rel, dup_of = dest.relative_to(out).as_posix(), ""
+                    n_copied += int(copied)
+                journal.add({
+                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha,
+                    "decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folder,
+                    "destination": dest_rel, "predicted": pred, "probs": [float(v) for v in p],
+                    "top_prob": float(p[top]), "margin": margin, "prediction_set": pset,
+                    "duplicate_of": dup_of, "reason": "", "model": model_id, "threshold": threshold, "rule": rule,
+                    "time": time.time(),
+                })
+                n_new += 1
+            for src, sha, reason in rejected:
+                journal.add({
+                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
+                    "folder": "", "destination": "", "predicted": "", "probs": [math.nan] * len(classes),
+                    "top_prob": math.nan, "margin": math.nan, "prediction_set": [], "duplicate_of": "",
+                    "reason": reason, "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
+                })
+                n_new += 1
+            journal.sync()
+            timing["copy"] += time.perf_counter() - t0
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        journal.close()
+
+    t0 = time.perf_counter()
+    summary = _write_reports(out, journal, classes, folders, run_keys, model_id, rule, threshold, conformal)
+    timing["report"] = time.perf_counter() - t0
+    timing["total"] = time.perf_counter() - t_start
+    summary.update({"checkpoint": str(ckpt) if ckpt is not None else None, "input_dir": str(src_root),
+                    "n_processed": n_new, "n_already_done": n_skipped, "n_copied": n_copied,
+                    "timing_s": {k: round(v, 4) for k, v in timing.items()}})
+    write_text_atomic(out / "sort_report.json", json.dumps(summary, indent=2, default=str))
+    return SortResult(out_dir=out, summary=summary, timing=timing)
+
+
+def _write_reports(out: Path, journal: SortJournal, classes: list[str], folders: dict[str, str],
+                   run_keys: set[str], model_id: str, rule: str, threshold: float | None,
+                   conformal: Conformal | None) -> dict[str, Any]:
+    """predictions.csv / rejected.csv from the journal (streamed) and the accounting summary."""
+    import csv
+
+    prob_cols = [f"prob_{c}" for c in classes]
+    cols = ["source", "destination", "decision", "folder", "predicted", *prob_cols, "top_prob", "margin",
+            "prediction_set", "duplicate_of", "reason", "model", "threshold", "rule", "sha256"]
+    pred_tmp = out / f".predictions.csv.{os.getpid()}.tmp"
+    rej_tmp = out / f".rejected.csv.{os.getpid()}.tmp"
+    counts: dict[str, int] = {folders[c]: 0 for c in classes} | {LOW_CONFIDENCE: 0, "rejected": 0}
+    referenced: set[str] = set()
+    n_rows = n_dup = 0
+    missing_dest = 0
+    with open(pred_tmp, "w", newline="", encoding="utf-8") as fp, open(rej_tmp, "w", newline="", encoding="utf-8") as fr:
+        wp, wr = csv.writer(fp), csv.writer(fr)
+        wp.writerow(cols)
+        wr.writerow(["source", "reason", "sha256"])
+        for rec in journal.records():
+            n_rows += 1
+            probs = rec["probs"]
+            wp.writerow([rec["source"], rec["destination"], rec["decision"], rec["folder"], rec["predicted"],
+                         *["" if (v is None or (isinstance(v, float) and math.isnan(v))) else f"{v:.6f}" for v in probs],
+                         "" if math.isnan(rec["top_prob"]) else f"{rec['top_prob']:.6f}",
+                         "" if math.isnan(rec["margin"]) else f"{rec['margin']:.6f}",
+                         "|".join(rec["prediction_set"]), rec["duplicate_of"], rec["reason"], rec["model"],
+                         "" if rec["threshold"] is None else rec["threshold"], rec["rule"], rec["sha256"]])
+            if rec["decision"] == "rejected":
+                counts["rejected"] += 1
+                wr.writerow([rec["source"], rec["reason"], rec["sha256"]])
+            else:
+                counts[rec["folder"]] = counts.get(rec["folder"], 0) + 1
+                referenced.add(rec["destination"])
+                n_dup += int(bool(rec["duplicate_of"]))
+                missing_dest += int(not (out / rec["destination"]).is_file())
+    os.replace(pred_tmp, out / "predictions.csv")
+    os.replace(rej_tmp, out / "rejected.csv")
+    files: dict[str, int] = {}
+    unaccounted: list[str] = []
+    for folder in [*folders.values(), LOW_CONFIDENCE]:
+        d = out / folder
+        names = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")] if d.is_dir() else []
+        files[folder] = len(names)
+        unaccounted += [p.relative_to(out).as_posix() for p in names if p.relative_to(out).as_posix() not in referenced]
+    n_now_done = sum(1 for k in run_keys if k in journal.done)
+    accounted = n_now_done == len(run_keys) and missing_dest == 0 and not unaccounted
+    summary: dict[str, Any] = {
+        "out_dir": str(out), "model": model_id, "rule": rule, "threshold": threshold, "classes": classes,
+        "n_inputs": len(run_keys), "n_rows": n_rows, "counts": counts, "files": files,
+        "rejected": counts["rejected"], "duplicates": n_dup, "unaccounted_files": unaccounted[:20],
+        "accounted_for_all": bool(accounted),
+    }
+    if conformal is not None:
+        summary["conformal"] = conformal.to_dict()
+    return summary

@@ -1,0 +1,123 @@
+"""Where every output lives: pure path naming, nothing is created or read here.
+
+The project folders (``data/``, ``models/``, ``figures/``, ``runs/``, ``notebooks/``) resolve from the
+project root, or from ``$AUXILIARY_HOME`` when set. Output folders of the series are named by
+profile and a hash of the settings that produced them (:func:`auxiliary.overrides.section_hash`), so the
+smoke, demo and full runs never mix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from auxiliary.config import Config, section_hash
+
+_MARKERS = ("pyproject.toml", "notebooks")
+
+
+def _looks_like_root(p: Path) -> bool:
+    return (p / "pyproject.toml").is_file() and (p / "auxiliary").is_dir()
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The checkout's root: ``$AUXILIARY_ROOT``, else the first parent of ``start`` (or the
+    working directory, then this file) holding ``pyproject.toml`` and ``auxiliary/``; else the
+    working directory (an installed package used from anywhere)."""
+    env = os.environ.get("AUXILIARY_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    starts = [Path(start)] if start else [Path.cwd(), Path(__file__).resolve().parent]
+    for s in starts:
+        s = s.resolve()
+        for p in (s, *s.parents):
+            if _looks_like_root(p):
+                return p
+    return Path.cwd().resolve()
+
+
+def output_root() -> Path:
+    """Base folder of generated outputs: ``$AUXILIARY_OUTPUT`` or the project root."""
+    env = os.environ.get("AUXILIARY_OUTPUT")
+    return Path(env).expanduser().resolve() if env else project_root()
+
+
+def _sub(name: str, create: bool) -> Path:
+    p = output_root() / name
+    if create:
+        p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def data_dir(create: bool = True) -> Path:
+    """Generated and downloaded datasets, splits, caches."""
+    return _sub("data", create)
+
+
+def models_dir(create: bool = True) -> Path:
+    """Exported models (ONNX) and the model chosen by selection."""
+    return _sub("models", create)
+
+
+def figures_dir(create: bool = True) -> Path:
+    """Report figures (PNG)."""
+    return _sub("figures", create)
+
+
+def runs_dir(create: bool = True) -> Path:
+    """Training runs, executed notebooks and each notebook's results.json."""
+    return _sub("runs", create)
+
+
+def notebooks_dir() -> Path:
+    """The notebook series shipped with the checkout."""
+    return project_root() / "notebooks"
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A user path: absolute stays, ``~`` expands; a relative one is taken from the output root when
+    it exists there, else from the working directory when it exists there, else (a new output) from
+    the output root."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    cand = output_root() / p
+    if cand.exists():
+        return cand
+    here = (Path.cwd() / p).resolve()
+    return here if here.exists() else cand
+
+
+# ------------------------------------------------------------------ 01 synthesis
+def synthetic_dir(cfg: Config) -> Path:
+    """Folder of the synthetic dataset made with ``cfg.synth``."""
+    return data_dir() / "synthetic" / f"{cfg.profile}-{section_hash(cfg.synth)}"
+
+
+def split_dir(cfg: Config) -> Path:
+    """Folder of the train/val/test lists for the configured dataset and split settings."""
+    src = str(cfg.data.data)
+    key = section_hash(cfg.data, {"synth": section_hash(cfg.synth) if src.lower() == "synthetic" else src})
+    name = "synthetic" if src.lower() == "synthetic" else Path(src).name
+    return data_dir() / "splits" / f"{name}-{cfg.profile}-{key}"
+
+
+# ------------------------------------------------------------------ 03 selection
+def selection_file(cfg: Config) -> Path:
+    """Where model selection (notebook 03) writes the winner that notebook 04 trains by default."""
+    return models_dir() / f"selected-{cfg.profile}.json"
+
+
+# ------------------------------------------------------------------ 04 training
+def run_dir(cfg: Config, name: str | None = None) -> Path:
+    """Training run folder ``runs/<name>``; the default name is ``<model>-<profile>``."""
+    return runs_dir() / (name or f"{cfg.train.model}-{cfg.profile}")
+
+
+def results_path(notebook: str) -> Path:
+    return runs_dir() / notebook / "results.json"
+
+
+def default_out_root(cfg: Config) -> Path:
+    """``runs/select-<profile>``."""
+    return runs_dir() / f"select-{cfg.profile}"

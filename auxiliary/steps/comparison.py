@@ -1,0 +1,462 @@
+"""Comparing trained models side by side: one tidy table, error galleries, Grad-CAM (notebook 05).
+
+``python -m auxiliary compare --runs runs/A runs/B ... --data SPLIT.csv --out DIR``
+
+The comparison is ONE long pandas DataFrame with a four-level MultiIndex and a ``value``
+column::
+
+    model            split  group                   metric             value
+    resnet18 (04)    test   all                     balanced_accuracy  0.93
+    resnet18 (04)    test   class:acne              recall             0.97
+    resnet18 (04)    test   tone_group:dark         macro_f1           0.88
+    resnet18 (04)    test   gap:tone_group          balanced_accuracy  0.06
+    resnet18 (04)    test   all                     onnx_ms_per_image_b1  1.9
+
+* ``group="all"``: :func:`auxiliary.metrics.summary_metrics` (accuracy, balanced_accuracy,
+  macro_f1, macro_auroc, ece, log_loss), ``n_images``, ``n_unreadable``, ``temperature``, the
+  model size (``parameters``, ``checkpoint_mb``, ``onnx_mb``; MB = 10^6 bytes) and speed
+  (``torch_ms_per_image_b1``, ``torch_images_per_s_b32``, ``onnx_ms_per_image_b1``,
+  ``onnx_images_per_s_b32``: median of ``cfg.eval.speed_repeats`` timed repeats after a
+  warm-up, same thread count for both backends).
+* ``group="class:<name>"``: :func:`auxiliary.metrics.per_class_metrics` (precision, recall,
+  f1, support, auroc, average_precision).
+* ``group="<fairness_col>:<g>"`` (``tone_group:dark``...): :func:`auxiliary.fairness.group_metrics`
+  (support, flagged_small as 0/1, accuracy, balanced_accuracy, macro_f1, macro_auroc, ece, log_loss).
+* ``group="gap:<fairness_col>"``, ``"ratio:..."``, ``"min:..."``, ``"max:..."``:
+  :func:`auxiliary.fairness.gaps` across the groups that are not flagged as too small
+  (the worst group of each metric is in :attr:`Comparison.worst_groups`).
+
+With ``cfg.eval.tta`` each model also appears as ``"<model>+tta"`` (flip test-time augmentation:
+all metrics and size rows; no speed rows, TTA costs four forward passes). Slice it with
+``table.xs("all", level="group")``, ``table.loc[pd.IndexSlice[:, :, "all", "balanced_accuracy"], :]``,
+``table["value"].unstack("metric")`` or ``table.groupby(level="model")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auxiliary.data.readers import read_table
+from auxiliary.errors import AuxiliaryError
+from auxiliary.evaluation.arrays import labels_to_index
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.evaluation.comparison_table import (
+    LEVELS,
+    SIZE_METRICS,
+    SPEED_METRICS,
+    CompareError,
+    metric_row,
+    metric_rows,
+    to_frame,
+)
+from auxiliary.files import label_slug, write_text_atomic
+from auxiliary.images import ImageReadError, read_image
+from auxiliary.inference.backends import onnx_logits_fn, speed, torch_logits_fn
+from auxiliary.inference.onnx_model import onnx_session
+from auxiliary.inference.predictor import Predictor
+from auxiliary.inference.preprocess import batched, preprocess, tta_views
+from auxiliary.layout import models_dir, resolve_path, run_dir, runs_dir
+from auxiliary.overrides import apply_overrides
+from auxiliary.steps.finetuning import ensure_run
+from auxiliary.steps.selection import latest_runs, selected_model
+from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.training.models import count_parameters
+from auxiliary.training.runs import run_name, same_settings
+from auxiliary.viz.plots_comparison import plot_error_gallery
+
+
+def _ckpt_of(run: str | Path) -> Path:
+    p = Path(run)
+    ckpt = p if p.is_file() else p / "best.pt"
+    if not ckpt.is_file():
+        raise CompareError(f"no checkpoint in {p} (expected {ckpt}); train it first or pass a runs/NAME folder")
+    return ckpt
+
+
+def run_labels(runs: Sequence[str | Path]) -> dict[str, Path]:
+    """Label each run folder by its name (by its parent/name when two share a name)."""
+    ckpts = [_ckpt_of(r) for r in runs]
+    names = [c.parent.name for c in ckpts]
+    out: dict[str, Path] = {}
+    for ckpt, name in zip(ckpts, names):
+        label = name if names.count(name) == 1 else f"{ckpt.parent.parent.name}/{name}"
+        out[label] = ckpt.parent
+    return out
+
+
+def find_runs(cfg: Any, train_missing: bool = True, progress: bool = True) -> dict[str, Path]:
+    """The models of notebooks 03 and 04 for ``cfg.profile``: label -> run folder.
+
+    Notebook 03's runs are those of its latest recorded selection (``select.latest_runs``, under
+    ``runs/select-<profile>/``, labelled ``"<model> (03)"``);
+    notebook 04's run is :func:`auxiliary.steps.finetuning.ensure_run` for the selected model
+    (``"<model> (04)"``): reused only when its recorded settings match ``cfg``, else trained here
+    (or, with ``train_missing=False``, left out with a message).
+    """
+
+    runs: dict[str, Path] = {}
+    # Only the runs of the latest recorded selection: runs/select-<profile>/ may also hold runs
+    # made with earlier settings.
+    for name, run in sorted(latest_runs(cfg).items()):
+        runs[f"{name} (03)"] = run
+    model = selected_model(cfg)
+    cfg04 = apply_overrides(cfg, {"train.model": model}) if model != cfg.train.model else cfg
+    run04 = run_dir(cfg04, run_name(cfg04))
+    if train_missing:
+        run04 = ensure_run(cfg04, progress=progress)
+    if (run04 / "best.pt").is_file() and same_settings(run04, cfg04):
+        runs[f"{model} (04)"] = run04
+    elif (run04 / "best.pt").is_file():
+        print(f"not comparing {run04}: it was trained with other settings than {cfg.profile}'s (train it with notebook 04)")
+    if not runs:
+        raise CompareError(f"no trained model found under {runs_dir()} for profile {cfg.profile}")
+    return runs
+
+
+def onnx_path_for(run: str | Path, onnx_dir: str | Path | None = None) -> Path:
+    """``models/<run>.onnx`` for a run folder (``runs/select-demo/resnet18`` -> ``select-demo-resnet18.onnx``)."""
+
+    ckpt = _ckpt_of(run)
+    try:
+        stem = "-".join(ckpt.parent.resolve().relative_to(runs_dir().resolve()).parts)
+    except ValueError:
+        stem = ckpt.parent.name
+    return Path(onnx_dir or models_dir()) / f"{label_slug(stem)}.onnx"
+
+
+def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The sample table to evaluate on and the split's name.
+
+    ``data``: a split CSV (``.../test.csv``), or a split folder (then ``split``, default test).
+    """
+
+    p = Path(data)
+    if p.is_dir():
+        name = split or "test"
+        csv = p / f"{name}.csv"
+        if not csv.is_file():
+            raise CompareError(f"{p} has no {name}.csv (a split folder has train/val/test.csv)")
+    else:
+        csv = p
+        name = split or p.stem
+    table = read_table(csv)
+    if len(table) == 0:
+        raise CompareError(f"{csv} lists no images")
+    return table.reset_index(drop=True), name
+
+
+def size_rows(model_label: str, split: str, model: Any, ckpt: Path, onnx_path: Path | None) -> list[dict[str, Any]]:
+    """Parameters and MB on disk (10^6 bytes) of the checkpoint and the ONNX file."""
+
+    rows: list[dict[str, Any]] = []
+    metric_row(rows, model_label, split, "all", "parameters", count_parameters(model))
+    metric_row(rows, model_label, split, "all", "checkpoint_mb", ckpt.stat().st_size / 1e6)
+    metric_row(rows, model_label, split, "all", "onnx_mb", onnx_path.stat().st_size / 1e6 if onnx_path else math.nan)
+    return rows
+
+
+def speed_rows(
+    model_label: str, split: str, model: Any, sess: Any, img_size: int, repeats: int
+) -> list[dict[str, Any]]:
+    """ms/image at batch 1 and images/s at batch 32, PyTorch eager and ONNX Runtime (median of repeats)."""
+
+    rows: list[dict[str, Any]] = []
+    backends = [("torch", torch_logits_fn(model))]
+    if sess is not None:
+        backends.append(("onnx", onnx_logits_fn(sess)))
+    for name, fn in backends:
+        b1 = speed(fn, img_size, 1, repeats=repeats)
+        b32 = speed(fn, img_size, 32, repeats=repeats)
+        metric_row(rows, model_label, split, "all", f"{name}_ms_per_image_b1", b1["ms_per_image"])
+        metric_row(rows, model_label, split, "all", f"{name}_images_per_s_b32", b32["images_per_s"])
+    if sess is None:
+        metric_row(rows, model_label, split, "all", "onnx_ms_per_image_b1", math.nan)
+        metric_row(rows, model_label, split, "all", "onnx_images_per_s_b32", math.nan)
+    return rows
+
+
+def predict_plain_and_tta(
+    predictor: Any, paths_: Sequence[str], tta: bool = False, batch_size: int = 32, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Calibrated probabilities without and (if ``tta``) with flip TTA, reading each image once.
+
+    Same numbers as ``predictor.predict_paths(paths, tta=False/True)``; unreadable images get NaN rows.
+    """
+    from tqdm.auto import tqdm
+
+
+    n, c = len(paths_), len(predictor.classes)
+    plain = np.full((n, c), np.nan)
+    flipped = np.full((n, c), np.nan) if tta else None
+    bar = tqdm(total=n, desc=f"predict {predictor.name}", unit="img", disable=not progress)
+    for chunk in batched(range(n), batch_size):
+        ok, arrays = [], []
+        for i in chunk:
+            try:
+                arrays.append(preprocess(read_image(paths_[i]), predictor.img_size, predictor.mean, predictor.std))
+                ok.append(i)
+            except ImageReadError:
+                pass
+        if arrays:
+            batch = np.stack(arrays)
+            views = tta_views(batch) if tta else [batch]
+            probs = [softmax(predictor.logits(np.ascontiguousarray(v)), predictor.temperature) for v in views]
+            plain[ok] = probs[0]
+            if tta:
+                flipped[ok] = np.mean(probs, axis=0)
+        bar.update(len(chunk))
+    bar.close()
+    return plain, flipped
+
+
+def prediction_table(
+    table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str], fairness_col: str | None = None
+) -> pd.DataFrame:
+    """One row per image: path, label, group column, pred, conf (top probability), correct, prob_<class>..."""
+    out = pd.DataFrame({"path": table["path"].astype(str).to_numpy(), "label": table["label"].astype(str).to_numpy()})
+    if fairness_col and fairness_col in table.columns:
+        out[fairness_col] = table[fairness_col].to_numpy()
+    ok = np.all(np.isfinite(probs), axis=1)
+    idx = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+    out["pred"] = [classes[i] if i >= 0 else "" for i in idx]
+    out["conf"] = np.where(ok, np.nan_to_num(probs, nan=0.0).max(axis=1), np.nan)
+    out["correct"] = ok & (out["pred"] == out["label"]).to_numpy()
+    for k, c in enumerate(classes):
+        out[f"prob_{c}"] = probs[:, k]
+    return out
+
+
+# ----------------------------------------------------------------------------- the comparison
+@dataclass
+class Comparison:
+    """Result of :func:`compare_runs`: the tidy ``table`` plus what the galleries need."""
+
+    table: pd.DataFrame
+    predictions: dict[str, pd.DataFrame]
+    runs: dict[str, dict[str, Any]]
+    worst_groups: pd.DataFrame
+    split: str
+    fairness_col: str
+    conf: float = 0.6
+    _models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.table.index.get_level_values("model").unique())
+
+    def wide(self, group: str = "all") -> pd.DataFrame:
+        """model x metric for one group (e.g. ``"all"``, ``"class:acne"``, ``"gap:tone_group"``)."""
+        return self.table.xs(group, level="group")["value"].unstack("metric").droplevel("split")
+
+    def best_model(self, metric: str = "balanced_accuracy") -> str:
+        """The model (not a +tta variant) with the highest ``metric`` on the whole split."""
+        s = self.wide()[metric].drop([m for m in self.models if m.endswith("+tta")], errors="ignore")
+        if s.dropna().empty:
+            return self.models[0]
+        return str(s.astype(float).idxmax())
+
+    def key_results(self, metrics: Sequence[str] = ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")) -> dict:
+        """The headline numbers per model (for ``notebook.finish`` and reports)."""
+        wide = self.wide()
+        gaps = self.wide(f"gap:{self.fairness_col}") if any(
+            g == f"gap:{self.fairness_col}" for g in self.table.index.get_level_values("group")) else None
+        out: dict[str, Any] = {}
+        for m in wide.index:
+            row = {k: float(wide.loc[m, k]) for k in (*metrics, *SIZE_METRICS, *SPEED_METRICS, "n_images")
+                   if k in wide.columns and pd.notna(wide.loc[m, k])}
+            if gaps is not None and m in gaps.index:
+                row.update({f"{k}_gap": float(gaps.loc[m, k]) for k in metrics if k in gaps.columns
+                            and pd.notna(gaps.loc[m, k])})
+            out[str(m)] = row
+        return out
+
+    def torch_model(self, label: str) -> tuple[Any, dict[str, Any]]:
+        """The PyTorch model (and checkpoint info) of a compared run (for Grad-CAM)."""
+
+        base = label[: -len("+tta")] if label.endswith("+tta") else label
+        if base not in self._models:
+            if base not in self.runs:
+                raise CompareError(f"no model {label!r} in this comparison (models: {', '.join(self.runs)})")
+            self._models[base] = load_checkpoint(self.runs[base]["ckpt"])
+        return self._models[base]
+
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
+        """Write ``comparison.csv`` (tidy), ``comparison.json`` (rows + runs + worst groups) and
+        ``predictions/<model>.csv``; refuses to replace an existing comparison unless ``overwrite``."""
+        out = Path(out_dir)
+        csv = out / "comparison.csv"
+        if csv.exists() and not overwrite:
+            raise CompareError(f"{csv} exists; pass --overwrite (overwrite=True) to replace it")
+        (out / "predictions").mkdir(parents=True, exist_ok=True)
+        flat = self.table.reset_index()
+        write_text_atomic(csv, flat.to_csv(index=False))
+        payload = {
+            "levels": list(LEVELS),
+            "split": self.split,
+            "fairness_col": self.fairness_col,
+            "conf": self.conf,
+            "runs": {k: {kk: str(vv) if isinstance(vv, Path) else vv for kk, vv in v.items()} for k, v in self.runs.items()},
+            "worst_groups": json.loads(self.worst_groups.to_json(orient="records")),
+            "rows": json.loads(flat.to_json(orient="records")),
+        }
+        js = out / "comparison.json"
+        write_text_atomic(js, json.dumps(payload, indent=1))
+        written = {"csv": csv, "json": js}
+        for label, pred in self.predictions.items():
+            p = out / "predictions" / f"{label_slug(label)}.csv"
+            write_text_atomic(p, pred.to_csv(index=False))
+            written[f"predictions:{label}"] = p
+        return written
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_comparison(path: str | Path) -> pd.DataFrame:
+    """Read a saved ``comparison.csv`` back into the MultiIndex DataFrame."""
+    df = pd.read_csv(path, dtype={"model": str, "split": str, "group": str, "metric": str})
+    return df.set_index(list(LEVELS)).sort_index()
+
+
+def compare_runs(
+    runs: Mapping[str, str | Path] | Sequence[str | Path],
+    data: str | Path,
+    cfg: Any,
+    *,
+    split: str | None = None,
+    onnx_dir: str | Path | None = None,
+    export_onnx: bool = True,
+    measure_speed: bool = True,
+    tta: bool | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Comparison:
+    """Evaluate every run on ``data`` and build the tidy comparison table (see the module docstring).
+
+    ``runs``: label -> run folder (or a list of run folders, labelled by name). Each checkpoint
+    is exported to ``onnx_dir/<run>.onnx`` (default ``models/``) with a parity check, unless
+    ``export_onnx=False``. ``tta`` defaults to ``cfg.eval.tta``.
+    """
+
+    labelled = dict(runs) if isinstance(runs, Mapping) else run_labels(runs)
+    if not labelled:
+        raise CompareError("no runs to compare")
+    table, split_name = load_table(data, split)
+    ev = cfg.eval
+    tta = ev.tta if tta is None else bool(tta)
+    fcol = ev.fairness_col
+    groups = None
+    if fcol in table.columns:
+        groups = table[fcol].astype(object).where(table[fcol].notna(), "unknown").astype(str).tolist()
+    else:
+        warnings.warn(f"no column {fcol!r} in {data}: fairness rows left out", stacklevel=2)
+    onnx_root = Path(onnx_dir) if onnx_dir else models_dir()
+    rows: list[dict[str, Any]] = []
+    worst_parts: list[pd.DataFrame] = []
+    preds: dict[str, pd.DataFrame] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    models_cache: dict[str, Any] = {}
+    for label, run in labelled.items():
+        ckpt = _ckpt_of(run)
+        predictor = Predictor.from_checkpoint(ckpt)
+        classes = predictor.classes
+        try:
+            y = labels_to_index(table["label"].astype(str).tolist(), classes)
+        except AuxiliaryError as exc:
+            raise CompareError(f"{label}: {exc}") from None
+        onnx_path, sess = None, None
+        if export_onnx:
+            res = export_onnx(ckpt, onnx_path_for(ckpt, onnx_root), overwrite=overwrite)
+            onnx_path = res.path
+            sess = onnx_session(onnx_path)
+        infos[label] = {
+            "run": str(Path(run)),
+            "ckpt": str(ckpt),
+            "onnx": str(onnx_path) if onnx_path else None,
+            "model_name": predictor.name,
+            "classes": list(classes),
+            "img_size": predictor.img_size,
+            "mean": list(predictor.mean),
+            "std": list(predictor.std),
+            "temperature": predictor.temperature,
+        }
+        models_cache[label] = (predictor.model, predictor.info)
+        plain, flipped = predict_plain_and_tta(predictor, list(table["path"]), tta=tta, progress=progress)
+        variants = [(label, plain)] + ([(f"{label}+tta", flipped)] if tta else [])
+        for name, probs in variants:
+            r, worst = metric_rows(name, split_name, y, probs, classes, groups, fcol, ev.min_group_size, ev.ece_bins)
+            rows += r
+            metric_row(rows, name, split_name, "all", "temperature", predictor.temperature)
+            worst_parts.append(worst)
+            rows += size_rows(name, split_name, predictor.model, ckpt, onnx_path)
+            preds[name] = prediction_table(table, probs, classes, fcol)
+        if measure_speed:
+            rows += speed_rows(label, split_name, predictor.model, sess, predictor.img_size, ev.speed_repeats)
+    worst_all = pd.concat([w for w in worst_parts if len(w)], ignore_index=True) if any(len(w) for w in worst_parts) \
+        else pd.DataFrame(columns=["model", "split", "metric", "worst_group", "best_group", "excluded"])
+    return Comparison(
+        table=to_frame(rows), predictions=preds, runs=infos, worst_groups=worst_all, split=split_name,
+        fairness_col=fcol, conf=float(cfg.sort.conf), _models=models_cache,
+    )
+
+
+# ----------------------------------------------------------------------------- CLI
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", nargs="+", required=True, metavar="RUN",
+                        help="run folders (runs/NAME with best.pt) or checkpoint files to compare")
+    parser.add_argument("--data", required=True,
+                        help="split CSV to evaluate on (e.g. data/splits/.../test.csv) or a split folder (uses test.csv)")
+    parser.add_argument("--out", required=True, help="output folder for comparison.csv/json, predictions and galleries")
+    parser.add_argument("--split", default=None, help="split name in the table (default: the CSV's name)")
+    parser.add_argument("--onnx-dir", default=None, help="where ONNX exports go (default models/)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export and its speed rows")
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
+    parser.add_argument("--no-galleries", action="store_true", help="skip the error-gallery figures")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing comparison / ONNX files")
+
+
+def run_cli(args: argparse.Namespace, cfg: Any) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+
+    runs = [resolve_path(r) for r in args.runs]
+    out = resolve_path(args.out)
+    if (out / "comparison.csv").exists() and not args.overwrite:
+        raise CompareError(f"{out / 'comparison.csv'} exists; pass --overwrite to replace it")
+    cmp = compare_runs(
+        runs, resolve_path(args.data), cfg, split=args.split,
+        onnx_dir=resolve_path(args.onnx_dir) if args.onnx_dir else None,
+        export_onnx=not args.no_onnx, measure_speed=not args.no_speed, overwrite=args.overwrite,
+    )
+    written = cmp.save(out, overwrite=args.overwrite)
+    if not args.no_galleries:
+        for label in cmp.predictions:
+            if label.endswith("+tta"):
+                continue
+            for kind in ("mistakes", "low_confidence"):
+                fig = plot_error_gallery(cmp, label, kind, gallery_size=cfg.eval.gallery_size)
+                fig.savefig(out / f"gallery_{kind}_{label_slug(label)}.png", dpi=120, bbox_inches="tight")
+                plt.close(fig)
+    cols = [c for c in ("balanced_accuracy", "macro_f1", "macro_auroc", "ece", "parameters",
+                        "torch_ms_per_image_b1", "onnx_ms_per_image_b1") if c in cmp.wide().columns]
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(cmp.wide()[cols].round(4).to_string())
+    print(f"\nwrote {written['csv']} ({len(cmp.table)} rows), {written['json']} and predictions/ in {out}")
+    return 0

@@ -1,0 +1,90 @@
+"""Notebook 02 and ``python -m auxiliary split``: the dataset the series trains on and its leakage-free split folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from auxiliary.config import Config
+from auxiliary.data.balance import ensure_oversampled, oversample
+from auxiliary.data.duplicates import NEAR_THRESHOLD
+from auxiliary.data.readers import load_split, read_dataset
+from auxiliary.data.report import DatasetProblemsError
+from auxiliary.data.splits import SplitError, existing_split_outputs, make_splits, read_report, split_summary
+from auxiliary.layout import resolve_path, split_dir
+from auxiliary.steps.synthesis import ensure_synthetic
+
+
+# ------------------------------------------------------------------ 02 data
+def dataset_source(cfg: Config) -> Path:
+    """The dataset the series trains on: the synthetic default or ``cfg.data.data``."""
+    if str(cfg.data.data).lower() == "synthetic":
+        return ensure_synthetic(cfg)
+    return resolve_path(cfg.data.data)
+
+
+def ensure_splits(cfg: Config, progress: bool = True) -> Path:
+    """The split folder (``train.csv``, ``val.csv``, ``test.csv``, ``classes.json``), made when missing."""
+
+    out = split_dir(cfg)
+    if (out / "train.csv").is_file() and (out / "classes.json").is_file():
+        return ensure_oversampled(out, cfg.data, progress=progress)
+    table, _report = read_dataset(dataset_source(cfg), format=cfg.data.format, drop_bad=cfg.data.drop_bad,
+                                       progress=progress)
+    make_splits(
+        table, out, val=cfg.data.val, test=cfg.data.test, group_col=cfg.data.group_col, seed=cfg.data.seed,
+        overwrite=out.exists(), progress=progress,
+    )
+    return ensure_oversampled(out, cfg.data, progress=progress)  # no-op unless data.oversample_to > 0
+
+
+# ----------------------------------------------------------------------------------- CLI
+def configure_parser(parser: Any) -> None:
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="split folder to write (default: data/splits/<dataset>-<profile>-<hash>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing split in --out")
+    parser.add_argument("--resplit", action="store_true",
+                        help="ignore a split the dataset already has (train/val folders, MedMNIST) and split anew")
+    parser.add_argument("--root", default=None, metavar="DIR", help="base folder of relative paths in a CSV list")
+    parser.add_argument("--near-threshold", type=int, default=NEAR_THRESHOLD, metavar="BITS",
+                        help=f"perceptual-hash distance counted as near-duplicate (default {NEAR_THRESHOLD})")
+    parser.add_argument("--no-duplicate-check", action="store_true", help="skip the perceptual-hash duplicate check")
+    parser.add_argument("--report", default=None, metavar="FILE.csv", help="also write the dataset problem report here")
+
+
+def run_cli(args: Any, cfg: Any) -> int:
+
+    d = cfg.data
+    source = dataset_source(cfg)
+    out = Path(args.out).expanduser() if args.out else split_dir(cfg)
+    if out.is_dir() and existing_split_outputs(out) and not args.overwrite:
+        raise SplitError(f"{out} already holds a split; pass --overwrite to replace it")
+    try:
+        table, report = read_dataset(source, format=d.format, drop_bad=d.drop_bad,
+                                              root=args.root)
+    except DatasetProblemsError as exc:
+        print(str(exc.report))
+        if args.report:
+            exc.report.to_frame().to_csv(args.report, index=False)
+        raise
+    print(str(report))
+    if args.report:
+        report.to_frame().to_csv(args.report, index=False)
+    result = make_splits(
+        table, out, val=d.val, test=d.test, group_col=d.group_col, seed=d.seed, overwrite=args.overwrite,
+        use_existing=False if args.resplit else None, duplicate_threshold=args.near_threshold,
+        check_duplicates=not args.no_duplicate_check,
+    )
+    if d.oversample_to > 0 and len(result["train"]):
+        new_train = oversample(out, d.oversample_to, preset=d.augment if d.augment != "none" else "geometric",
+                                        seed=d.seed, overwrite=True)
+        print(f"oversampled train to {d.oversample_to} per class: {int(new_train['is_augmented'].sum())} copies "
+              f"under {out / 'oversampled'}")
+    rep = read_report(out)
+    _, classes = load_split(out)
+    print(split_summary(load_split(out)[0], classes).to_string())
+    print(f"group leakage ({rep['group_col']}): {rep['leakage']}; cross-split duplicates: "
+          f"{rep['duplicates']['exact']} exact, {rep['duplicates']['near']} near")
+    print(f"wrote {out}/train.csv, val.csv, test.csv, classes.json, split_report.json")
+    return 0

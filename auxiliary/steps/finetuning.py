@@ -1,0 +1,97 @@
+"""Notebook 04 and ``python -m auxiliary train``: a training run for a config, reused only when its recorded settings match.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from auxiliary.config import Config
+from auxiliary.errors import TrainError
+from auxiliary.layout import resolve_path, run_dir
+from auxiliary.steps.datasets import ensure_splits
+from auxiliary.training.loop import fit
+from auxiliary.training.runs import (
+    RUN_MARKERS,
+    refuse_existing,
+    run_name,
+    same_settings,
+    secondary_rank,
+)
+from auxiliary.viz.plots_training import RunFigures
+
+
+def ensure_run(cfg: Config, name: str | None = None, progress: bool = True) -> Path:
+    """The run folder of ``cfg`` (``runs/<run_name(cfg)>``) with a finished run: reused when it was
+    made with the same settings, resumed when interrupted, otherwise trained (an existing run with
+    other settings is replaced, with a message saying so)."""
+
+    out = run_dir(cfg, name or run_name(cfg))
+    same = same_settings(out, cfg)
+    if same and (out / "summary.json").is_file() and (out / "best.pt").is_file():
+        print(f"reusing the finished run {out} (same settings)")
+        return out
+    resume = same and (out / "last.pt").is_file()
+    exists = any((out / n).exists() for n in RUN_MARKERS)
+    if exists and not resume:
+        print(f"{out} holds a run with other settings: training again in its place")
+    split = ensure_splits(cfg, progress=progress)
+    train_run(cfg, split, out, resume=resume, overwrite=exists and not resume, progress=progress)
+    return out
+
+
+def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """:func:`auxiliary.training.loop.fit` plus the run's figures under ``logs/`` (loss and accuracy
+    curves, validation confusion matrix): how every step trains. Returns the run's summary."""
+    return fit(cfg, split_dir, out_dir, callbacks=[RunFigures()], **kwargs)
+
+
+# ====================================================================================== CLI
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="a split folder (train.csv, classes.json...) or any dataset auxiliary.data reads "
+                             "(then split with the data settings); default: the configured dataset")
+    parser.add_argument("--out", default=None, metavar="runs/NAME",
+                        help="run folder (default runs/<model>-<profile>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    parser.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
+                        help="no progress bars")
+
+
+def resolve_split(cfg: Config, data_arg: str | None, progress: bool = True) -> Path:
+    """A split folder for ``--data``: the folder itself when it is one, else the dataset split with
+    ``cfg.data`` settings into ``data/splits/`` (re-used when it exists)."""
+
+    if data_arg:
+        d = resolve_path(data_arg)
+        if (d / "train.csv").is_file() and (d / "classes.json").is_file():
+            return d
+        if not d.exists():
+            raise TrainError(f"--data {data_arg}: not found ({d})")
+        cfg = replace(cfg, data=replace(cfg.data, data=str(d)))
+    return ensure_splits(cfg, progress=progress)
+
+
+def run_cli(args: argparse.Namespace, cfg: Config) -> int:
+
+    progress = not getattr(args, "no_progress", False)
+    out = resolve_path(args.out) if args.out else run_dir(cfg)
+    refuse_existing(out, args.resume, args.overwrite)
+    if args.resume and not (out / "last.pt").is_file():
+        raise TrainError(f"nothing to resume in {out} (no last.pt)")
+    split = resolve_split(cfg, args.data, progress=progress)
+    print(f"training {cfg.train.model} on {split} -> {out}")
+    summary = train_run(cfg, split, out, resume=args.resume, overwrite=args.overwrite, progress=progress)
+    if secondary_rank():
+        return 0
+    print(
+        f"done: {summary['epochs_run']} epochs, best {summary['monitor']} {summary['best_value']:.3f} "
+        f"at epoch {summary['best_epoch']}"
+        + (f"; test balanced accuracy {summary['test_balanced_acc']:.3f}, macro AUROC "
+           f"{summary['test_macro_auroc']:.3f}" if summary.get("test_balanced_acc") is not None else "")
+    )
+    print(f"run folder: {out} (best.pt, logs/, val_predictions.csv, summary.json)")
+    return 0

@@ -1,0 +1,373 @@
+"""Synthetic acne, erythema (rosacea-like redness) and clear skin on tone-diverse skin.
+
+The embedded default data source of the series (notebook 01, ``python -m auxiliary simulate``).
+
+Skin
+    Procedural clean skin from :mod:`auxiliary.skin` (a face-like layout or a close-up, base
+    colour drawn in CIELAB per ITA group), or the user's own clean face photos with a skin mask
+    from :mod:`auxiliary.skinmask`.
+
+Simulators (all deltas in CIELAB, applied only on the skin mask, real sizes in millimetres)
+    * **Acne** (:func:`acne_lesions` + :func:`render_acne`, or :func:`simulate_acne` on an RGB
+      image): papules (raised red bumps, shaded by the scene light, with an inflamed halo),
+      pustules (a pale-yellow head on a papule), closed comedones (small skin-coloured/whitish
+      bumps), open comedones (dark pores), post-inflammatory marks and, when strong, nodules;
+      clustered on cheeks, forehead, chin and jaw. ``strength`` (0-1) sets contrast, elevation,
+      size and the share of inflamed lesions; weak acne is a few faint comedones and small papules.
+    * **Erythema** (:func:`render_erythema` / :func:`simulate_erythema`): diffuse, blotchy redness
+      (a* up, L* down) over cheeks, nose, chin and glabella on faces (random blotches on close-ups),
+      ``extent`` sets how far it spreads, optional telangiectasia (fine red vessels) and, when
+      strong, a few papules (papulopustular rosacea).
+    * **None**: the clean skin itself, which carries the hard negatives of every class alike
+      (natural blush, a few red macules, freckles, naevi, specular shine, pores).
+
+Tone and visibility
+    Redness is scaled by :func:`auxiliary.skin.redness_visibility` of the local L*: the same
+    inflammation shifts a* less on dark skin and shows as a darker, slightly violaceous tone
+    instead; post-inflammatory marks are pink-red on light skin and brown (PIH) on dark skin;
+    pustule heads and comedones keep their contrast. So at equal ``strength`` redness is harder
+    to see on brown and dark skin, as in real photos.
+
+Camera
+    Each image then goes through a random camera: slight defocus, sensor noise, JPEG.
+
+Determinism
+    Every image draws from its own generator seeded by ``(seed, subject, stream)``, so the same
+    seed gives the same bytes whatever ``workers`` is. One *subject* (a clean skin) is rendered
+    once and yields one image per class (``group`` = subject id, so splits keep them together);
+    tone groups cycle over subjects, so tones are balanced within and across classes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from auxiliary.config import SynthConfig
+from auxiliary.errors import AuxiliaryError
+from auxiliary.images import ImageReadError, is_image_name, read_image, write_png
+from auxiliary.synth.acne import acne_lesions, render_acne
+from auxiliary.synth.erythema import add_erythema
+from auxiliary.synth.lesion import Lesion, value_range
+from auxiliary.synth.procedural import render_skin
+from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject, subject_stream
+from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
+from auxiliary.synth.skinmask import load_photo, unusable_reason
+from auxiliary.tone import TONE_GROUPS, ita_group
+
+
+class SynthError(AuxiliaryError):
+    """A synthesis problem the user can fix (output folder not empty, no usable input photo...)."""
+
+
+# ----------------------------------------------------------------------------- dataset
+def _check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
+    if input_dir is not None:
+        a, b = out.resolve(), input_dir.resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise SynthError(f"output folder {out} overlaps the input folder {input_dir}: choose another --out "
+                             "(inputs are never modified)")
+    if out.exists() and not out.is_dir():
+        raise SynthError(f"output path {out} exists and is not a folder")
+    if out.is_dir():
+        entries = [p for p in out.iterdir() if not p.name.startswith(".")]
+        if entries and not overwrite:
+            raise SynthError(f"output folder {out} is not empty ({len(entries)} entries); pass --overwrite "
+                             "(overwrite=True) to replace its synthetic images, or choose another --out")
+        if entries:
+            for label in CLASSES:
+                d = out / label
+                if d.is_dir():
+                    for f in d.glob("*.png"):
+                        f.unlink()
+            for name in ("metadata.csv", "lesions.csv", "skipped.csv"):
+                (out / name).unlink(missing_ok=True)
+
+
+def _write_subject(out: str, results: list, rel: bool = True) -> tuple[list[dict], list[dict]]:
+
+    rows, lesion_rows = [], []
+    for label, rgb, row, lesions in results:
+        name = f"{label}/{label}_{row['subject']:05d}" + (f"_v{row['variant']:02d}" if row["variant"] else "") + ".png"
+        write_png(Path(out) / name, rgb, fast=True)
+        row = {"path": name, **row}
+        rows.append(row)
+        for i, les in enumerate(lesions):
+            lesion_rows.append({"path": name, "lesion": i, **les.to_dict()})
+    return rows, lesion_rows
+
+
+def _work_procedural(args: tuple[SynthConfig, list[int], str]) -> tuple[list[dict], list[dict]]:
+    cfg, subjects, out = args
+    cv2.setNumThreads(1)
+    rows, lrows = [], []
+    for s in subjects:
+        r, lr = _write_subject(out, render_subject(cfg, s))
+        rows += r
+        lrows += lr
+    return rows, lrows
+
+
+def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) -> tuple[list[dict], list[dict]]:
+
+    cfg, jobs, out = args
+    cv2.setNumThreads(1)
+    rows, lrows = [], []
+    cache: dict[str, Any] = {}
+    for subject, variant, path, relname in jobs:
+        if path not in cache:
+            cache.clear()
+            cache[path] = load_photo(path, cfg.size)
+        photo = cache[path]
+        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant))
+        res = render_subject(cfg, subject, canvas=canvas, source=relname, variant=variant)
+        for _, _, row, _ in res:
+            row.update(photo.info)
+        r, lr = _write_subject(out, res)
+        rows += r
+        lrows += lr
+    return rows, lrows
+
+
+def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
+    from tqdm.auto import tqdm
+
+    rows: list[dict] = []
+    lrows: list[dict] = []
+    bar = tqdm(total=total, desc=desc, unit="subject", disable=not progress)
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            r, lr = worker(t)
+            rows += r
+            lrows += lr
+            bar.update(len(t[1]))
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            for t, (r, lr) in zip(tasks, ex.map(worker, tasks)):
+                rows += r
+                lrows += lr
+                bar.update(len(t[1]))
+    bar.close()
+    return rows, lrows
+
+
+def _chunks(items: list, n: int) -> list[list]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def list_photos(input_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """Candidate photos of ``input_dir`` (recursive, sorted) and the files skipped by name."""
+
+    if not input_dir.is_dir():
+        raise SynthError(f"input folder not found: {input_dir}")
+    files, skipped = [], []
+    for p in sorted(input_dir.rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(input_dir).parts):
+            continue
+        if is_image_name(p):
+            files.append(p)
+        else:
+            skipped.append({"path": str(p.relative_to(input_dir)), "reason": f"not an image file name ({p.suffix or 'no extension'})"})
+    return files, skipped
+
+
+def generate_dataset(
+    cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> pd.DataFrame:
+    """Generate the synthetic dataset of ``cfg`` into ``out_dir``; returns the metadata table.
+
+    Writes ``out_dir/{acne,erythema,none}/*.png``, ``metadata.csv`` (paths relative to
+    ``out_dir``; label, tone_group, ita, group, source, strength, count, every simulator and
+    camera parameter, seed), ``lesions.csv`` (one row per acne lesion) and, with photos,
+    ``skipped.csv``. ``metadata.csv`` is written last, so its presence marks a complete dataset.
+    Refuses a non-empty ``out_dir`` unless ``overwrite`` (then only its synthetic images and
+    CSVs are replaced). The returned table has absolute paths (the team's sample-table contract).
+    """
+    out = Path(out_dir)
+    input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
+    check_synth_config(cfg, photos=input_dir is not None)
+    _check_out_dir(out, overwrite, input_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    workers = max(1, int(cfg.workers))
+    skipped: list[dict[str, str]] = []
+    old_threads = cv2.getNumThreads()
+    try:
+        if input_dir is None:
+            subjects = list(range(int(cfg.n_per_class)))
+            size = max(1, min(16, math.ceil(len(subjects) / (workers * 4))))
+            tasks = [(cfg, ch, str(out)) for ch in _chunks(subjects, size)]
+            rows, lrows = _run(_work_procedural, tasks, workers, progress, len(subjects), "simulate")
+        else:
+            rows, lrows, skipped = _photo_dataset(cfg, input_dir, out, workers, progress)
+    finally:
+        cv2.setNumThreads(old_threads)
+    meta = _tidy(pd.DataFrame(rows))
+    pd.DataFrame(lrows, columns=["path", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]).to_csv(
+        out / "lesions.csv", index=False)
+    if input_dir is not None:
+        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+    tmp = out / "metadata.csv.tmp"
+    meta.to_csv(tmp, index=False)
+    tmp.replace(out / "metadata.csv")
+    dt = time.perf_counter() - t0
+    counts = meta["label"].value_counts().reindex(list(CLASSES), fill_value=0)
+    msg = (f"simulate: wrote {len(meta)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
+           f"in {dt:.1f} s")
+    if input_dir is not None:
+        msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
+    if progress:
+        print(msg)
+    table = meta.copy()
+    table["path"] = [str((out / p).resolve()) for p in table["path"]]
+    table.attrs["summary"] = msg
+    table.attrs["skipped"] = skipped
+    return table
+
+
+def check_synth_config(cfg: SynthConfig, photos: bool = False) -> None:
+    """Raise :class:`SynthError` (one line) for settings the generator cannot honour."""
+    if not 32 <= cfg.size <= 1024:
+        raise SynthError(f"size {cfg.size} is out of range (32 to 1024 pixels)")
+    if cfg.n_per_class < (0 if photos else 1):
+        raise SynthError(f"n_per_class must be at least 1, got {cfg.n_per_class}")
+    for name in ("acne_strength", "erythema_strength", "erythema_extent"):
+        lo, hi = value_range(getattr(cfg, name))
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise SynthError(f"{name} must lie within 0-1, got {getattr(cfg, name)}")
+    lo, hi = value_range(cfg.acne_count)
+    if lo < 0 or hi > 500:
+        raise SynthError(f"acne_count must lie within 0-500, got {cfg.acne_count}")
+    lo, hi = value_range(cfg.acne_size_mm)
+    if not 0.1 <= lo <= hi <= 20.0:
+        raise SynthError(f"acne_size_mm must lie within 0.1-20 mm, got {cfg.acne_size_mm}")
+    for name in ("face_layout", "telangiectasia"):
+        if not 0.0 <= float(getattr(cfg, name)) <= 1.0:
+            raise SynthError(f"{name} is a probability (0-1), got {getattr(cfg, name)}")
+    if cfg.workers < 1:
+        raise SynthError(f"workers must be at least 1, got {cfg.workers}")
+
+
+def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
+    """Lesion counts are 0 (not missing) where a simulator did not run; stable row order."""
+    for c in meta.columns:
+        if c.startswith("n_") or c in ("papules", "count"):
+            meta[c] = meta[c].fillna(0).astype(int)
+    if "telangiectasia" in meta:
+        meta["telangiectasia"] = meta["telangiectasia"].fillna(False).astype(bool)
+    return meta.sort_values(["label", "subject", "variant"], kind="stable").reset_index(drop=True)
+
+
+def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, progress: bool):
+
+    files, skipped = list_photos(input_dir)
+    usable: list[tuple[Path, str]] = []
+    from tqdm.auto import tqdm
+
+    for p in tqdm(files, desc="check photos", disable=not progress):
+        rel = str(p.relative_to(input_dir))
+        try:
+            rgb = read_image(p)
+        except ImageReadError as exc:
+            skipped.append({"path": rel, "reason": exc.reason})
+            continue
+        reason = unusable_reason(rgb)
+        if reason:
+            skipped.append({"path": rel, "reason": reason})
+            continue
+        usable.append((p, rel))
+    if not usable:
+        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+        raise SynthError(f"no usable photo in {input_dir} ({len(skipped)} skipped; reasons in {out / 'skipped.csv'})")
+    n = max(int(cfg.n_per_class), len(usable))
+    jobs = [(i, i // len(usable), str(usable[i % len(usable)][0]), usable[i % len(usable)][1]) for i in range(n)]
+    jobs.sort(key=lambda j: (j[2], j[1]))  # group variants of one photo (decoded once per worker chunk)
+    size = max(1, min(16, math.ceil(len(jobs) / (workers * 4))))
+    tasks = [(cfg, ch, str(out)) for ch in _chunks(jobs, size)]
+    rows, lrows = _run(_work_photo, tasks, workers, progress, len(jobs), "simulate photos")
+    return rows, lrows, skipped
+
+
+# ----------------------------------------------------------------------------- previews and plots
+def preview(
+    kind: str = "acne",
+    *,
+    tone_group: str = "light",
+    strength: float = 0.5,
+    count: int = 20,
+    seed: int = 0,
+    size: int = 256,
+    layout: str | None = None,
+    extent: float = 0.7,
+    lesion_kind: str | None = None,
+    camera_on: bool = False,
+) -> np.ndarray:
+    """One image with explicit parameters (for the widget and the figures); RGB uint8."""
+    canvas = render_skin(size, tone_group, np.random.default_rng([seed, 7]), layout=layout)
+    return render_on(canvas, kind, strength=strength, count=count, seed=seed, extent=extent, lesion_kind=lesion_kind,
+                     camera_on=camera_on)
+
+
+def render_on(
+    canvas: SkinCanvas, kind: str, *, strength: float, count: int = 20, seed: int = 0, extent: float = 0.7,
+    lesion_kind: str | None = None, camera_on: bool = False, lesions: list[Lesion] | None = None,
+) -> np.ndarray:
+    """Render ``kind`` on ``canvas`` with fixed parameters (same ``seed`` -> same placement on same geometry)."""
+    lab = canvas.lab.copy()
+    rng = np.random.default_rng([seed, 11])
+    if kind == "acne":
+        if lesions is None:
+            kinds = (lesion_kind,) if lesion_kind and lesion_kind != "mixed" else None
+            lesions = acne_lesions(canvas, rng, count=count, strength=strength, kinds=kinds)
+        render_acne(lab, canvas, lesions, strength=strength, shine=float(canvas.meta.get("shine", 0.2)))
+    elif kind == "erythema":
+        add_erythema(lab, canvas, rng, strength=strength, extent=extent, telangiectasia=True, papules=0)
+    elif kind != "none":
+        raise ValueError(f"unknown class {kind!r} (choose from {', '.join(CLASSES)})")
+    if camera_on:
+        cam_rng = np.random.default_rng([seed, 13])
+        return camera(lab, cam_rng, camera_params(cam_rng, scale=canvas.shape[0] / 256.0))
+    return lab_image_to_rgb(lab)
+
+
+def tone_row(kind: str, *, strength: float = 0.5, count: int = 24, seed: int = 0, size: int = 256,
+             layout: str = "face") -> list[np.ndarray]:
+    """The same lesion parameters (same geometry, same lesion list) on all six tone groups."""
+    canvases = [render_skin(size, g, np.random.default_rng([seed, 7]), layout=layout) for g in TONE_GROUPS]
+    lesions = None
+    if kind == "acne":
+        lesions = acne_lesions(canvases[0], np.random.default_rng([seed, 11]), count=count, strength=strength)
+    return [render_on(c, kind, strength=strength, count=count, seed=seed, lesions=lesions) for c in canvases]
+
+
+def read_synthetic_metadata(out_dir: str | Path) -> pd.DataFrame:
+    """The metadata table of a generated dataset, with absolute paths."""
+    out = Path(out_dir)
+    f = out / "metadata.csv"
+    if not f.is_file():
+        raise SynthError(f"no synthetic dataset in {out} (metadata.csv missing): run `python -m auxiliary simulate`")
+    table = pd.read_csv(f)
+    table["path"] = [str((out / p).resolve()) for p in table["path"]]
+    return table
+
+
+def synthetic_summary(table: pd.DataFrame) -> dict[str, Any]:
+    """Key figures of a generated dataset (what notebook 01 records)."""
+    in_group = (table["ita"].map(ita_group) == table["tone_group"]).mean() if len(table) else float("nan")
+    return {
+        "n_images": int(len(table)),
+        "per_class": {k: int(v) for k, v in table["label"].value_counts().sort_index().items()},
+        "tone_groups": {k: int(v) for k, v in table["tone_group"].value_counts().sort_index().items()},
+        "ita_in_group_fraction": float(in_group),
+        "strength_mean": {k: float(v) for k, v in table.groupby("label")["strength"].mean().items()},
+        "layouts": {k: int(v) for k, v in table["layout"].value_counts().items()},
+    }

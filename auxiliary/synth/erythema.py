@@ -1,0 +1,154 @@
+"""Erythema on a skin canvas: blotchy redness with soft edges and optional telangiectasia (pure functions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from auxiliary.synth.acne import acne_lesions, render_acne
+from auxiliary.synth.lesion import Lesion, SimResult
+from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
+from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, redness_visibility
+from auxiliary.synth.skinmask import canvas_from_rgb
+
+
+# ----------------------------------------------------------------------------- erythema
+def erythema_map(canvas: SkinCanvas, rng: np.random.Generator, extent: float) -> np.ndarray:
+    """Blotchy red-area map (full resolution, 0-1) over the canvas's rosacea-prone regions.
+
+    ``extent`` (0-1) lowers the threshold on the region map, so redness spreads from the
+    cheeks and nose outwards; low-frequency blotches break the outline and a finer mottling
+    gives the patchy look of flushed skin. Edges are soft (ill-defined, as in real erythema).
+    """
+    base = canvas.regions["central"].astype(np.float32)
+    base = base * np.float32(1.0 / (float(base.max()) or 1.0))
+    shp = base.shape
+    blotch = smooth_noise(rng, shp, rng.uniform(4, 8))
+    e = float(np.clip(extent, 0, 1))
+    lo = 0.6 - 0.55 * e
+    m = smoothstep(lo - 0.2, lo + 0.5, base + 0.22 * blotch)
+    m = m * (0.8 + 0.2 * smooth_noise(rng, shp, rng.uniform(10, 16)))
+    full = upsample(np.clip(m, 0, 1).astype(np.float32), canvas.shape)
+    fine = smooth_noise(rng, canvas.shape, rng.uniform(14, 24))
+    full *= 0.92 + 0.08 * fine
+    return full * canvas.skin
+
+
+def _telangiectasia(
+    shape: tuple[int, int], rng: np.random.Generator, red_map: np.ndarray, ppm: float, n: int
+) -> tuple[np.ndarray, int]:
+    """Fine branching vessels as anti-aliased random-walk polylines inside the red area."""
+    H, W = shape
+    img = np.zeros((H, W), np.float32)
+    ys, xs = sample_points(rng, red_map * red_map, n, shape, red_map * 2.0)
+    drawn = 0
+    for y, x in zip(ys, xs):
+        length_mm = rng.uniform(3.0, 12.0)
+        steps = int(rng.integers(4, 9))
+        step = length_mm * ppm / steps
+        ang = rng.uniform(0, 2 * math.pi)
+        pts = [(x, y)]
+        for _ in range(steps):
+            ang += rng.normal(0, 0.6)
+            x, y = x + step * math.cos(ang), y + step * math.sin(ang)
+            pts.append((x, y))
+        arr = (np.array(pts) * 16).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [arr], False, float(rng.uniform(0.6, 1.0)), 1, cv2.LINE_AA, shift=4)
+        if rng.random() < 0.5 and len(pts) > 3:  # a branch
+            j = int(rng.integers(1, len(pts) - 1))
+            bx, by = pts[j]
+            b_ang = ang + rng.choice([-1, 1]) * rng.uniform(0.6, 1.2)
+            bpts = [(bx, by)] + [(bx + step * i * math.cos(b_ang), by + step * i * math.sin(b_ang)) for i in (1, 2)]
+            cv2.polylines(img, [(np.array(bpts) * 16).astype(np.int32).reshape(-1, 1, 2)], False, 0.6, 1, cv2.LINE_AA,
+                          shift=4)
+        drawn += 1
+    # Vessels are 0.1-0.3 mm wide: at low pixel scales they are faint, sub-pixel lines.
+    img *= float(min(1.0, 0.25 * ppm + 0.25))
+    return img, drawn
+
+
+def render_erythema(
+    lab: np.ndarray,
+    canvas: SkinCanvas,
+    red_map: np.ndarray,
+    *,
+    strength: float,
+    vessels: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply diffuse redness ``red_map`` (0-1) and optional ``vessels`` (0-1) to ``lab`` in place.
+
+    Redness is an inflammation term I = (3 + 22 * strength) * map: a* rises by I times the
+    redness visibility of the local L* (less on dark skin), L* drops (crimson rather than pink)
+    and, on dark skin, the rest shows as a darker, slightly violaceous tone. Returns the effect map.
+    """
+    s = float(np.clip(strength, 0, 1))
+    vis = redness_visibility(np.clip(lab[..., 0], 0, 100)).astype(np.float32)
+    infl = red_map * np.float32(3.0 + 22.0 * s)
+    inv = 1.0 - vis
+    lab[..., 1] += infl * vis
+    lab[..., 0] -= infl * (0.45 + 0.45 * inv)
+    lab[..., 2] += infl * (0.06 - 0.3 * inv)
+    if vessels is not None:
+        # Fine vessels: red lines on light skin, barely visible on dark skin.
+        ves = vessels * canvas.skin * np.float32(6.0 + 14.0 * s) * vis
+        lab[..., 1] += ves
+        lab[..., 0] -= ves * np.float32(0.4)
+        infl = infl + ves
+    return infl
+
+
+def add_erythema(
+    lab: np.ndarray,
+    canvas: SkinCanvas,
+    rng: np.random.Generator,
+    *,
+    strength: float,
+    extent: float = 0.6,
+    telangiectasia: bool = True,
+    papules: int | None = None,
+) -> SimResult:
+    """Blotchy centrofacial redness (plus vessels, plus a few papules when strong) on ``lab`` in place."""
+    red = erythema_map(canvas, rng, extent)
+    vessels = None
+    n_vessels = 0
+    if telangiectasia and canvas.px_per_mm >= 0.9:
+        n_req = int(rng.integers(3, 6 + int(20 * strength)))
+        vessels, n_vessels = _telangiectasia(canvas.shape, rng, red, canvas.px_per_mm, n_req)
+    effect = render_erythema(lab, canvas, red, strength=strength, vessels=vessels)
+    if papules is None:
+        papules = int(rng.integers(1, 5)) if (strength > 0.45 and rng.random() < 0.25) else 0
+    lesions: list[Lesion] = []
+    if papules:
+        sub = replace(canvas, regions={**canvas.regions, "acne": canvas.regions["central"]}, _full={})
+        lesions = acne_lesions(sub, rng, count=papules, strength=strength * 0.8, size_mm=(1.0, 3.0),
+                               kinds=("papule", "pustule"))
+        effect = effect + render_acne(lab, canvas, lesions, strength=strength * 0.8, shine=0.1)
+    params = {"strength": round(float(strength), 4), "extent": round(float(extent), 4),
+              "telangiectasia": bool(vessels is not None), "n_vessels": n_vessels, "papules": len(lesions),
+              "red_area": round(float((red > 0.2).mean()), 4)}
+    return SimResult(lab, lesions, effect > 1.5, params)
+
+
+def simulate_erythema(
+    rgb: np.ndarray,
+    *,
+    strength: float = 0.5,
+    extent: float = 0.6,
+    telangiectasia: bool = True,
+    mask: np.ndarray | None = None,
+    px_per_mm: float | None = None,
+    seed: int = 0,
+) -> SimResult:
+    """Erythema on an RGB image (pure function; see :func:`simulate_acne`)."""
+    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
+    lab = canvas.lab.copy()
+    res = add_erythema(lab, canvas, np.random.default_rng([seed, 2]), strength=strength, extent=extent,
+                       telangiectasia=telangiectasia, papules=0)
+    res.image = lab_image_to_rgb(lab)
+    res.mask &= canvas.skin > 0.5
+    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
+    return res

@@ -1,0 +1,184 @@
+"""Samplers that draw simulator parameters from ranges with their own generator, the camera model, and one subject's images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+
+from auxiliary.config import SynthConfig
+from auxiliary.synth.acne import add_acne
+from auxiliary.synth.erythema import add_erythema
+from auxiliary.synth.lesion import Lesion, SimResult, draw_value, value_range
+from auxiliary.synth.noise import bank_noise
+from auxiliary.synth.procedural import render_skin
+from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, rgb_image_to_lab
+from auxiliary.tone import TONE_GROUPS, estimate_ita, ita_group
+
+CLASSES: tuple[str, ...] = ("acne", "erythema", "none")
+
+
+STREAMS = {"skin": 0, "acne": 1, "erythema": 2, "none": 3, "camera": 10}
+
+
+def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(subject), STREAMS[stream], extra]))
+
+
+class AcneSampler:
+    """Draws acne parameters from ranges with its own generator and applies them to canvases.
+
+    ``AcneSampler(count=(6, 40), strength=(0.15, 0.9), size_mm=(1, 5), seed=0)(canvas)`` ->
+    :class:`SimResult` (CIELAB image in ``image``). Successive calls continue the same stream.
+    """
+
+    def __init__(self, count: Any = (6, 40), strength: Any = (0.15, 0.9), size_mm: Any = (1.0, 5.0), seed: int = 0):
+        self.count, self.strength, self.size_mm = value_range(count), value_range(strength), value_range(size_mm)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, canvas: SkinCanvas) -> SimResult:
+        lab = canvas.lab.copy()
+        return add_acne(lab, canvas, self.rng, count=int(draw_value(self.rng, self.count, integer=True)),
+                        strength=draw_value(self.rng, self.strength), size_mm=self.size_mm)
+
+
+class ErythemaSampler:
+    """Draws erythema parameters (strength, extent, telangiectasia) with its own generator."""
+
+    def __init__(self, strength: Any = (0.15, 0.9), extent: Any = (0.3, 1.0), telangiectasia: float = 0.5, seed: int = 0):
+        self.strength, self.extent, self.p_tel = value_range(strength), value_range(extent), float(telangiectasia)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, canvas: SkinCanvas) -> SimResult:
+        lab = canvas.lab.copy()
+        return add_erythema(lab, canvas, self.rng, strength=draw_value(self.rng, self.strength),
+                            extent=draw_value(self.rng, self.extent), telangiectasia=bool(self.rng.random() < self.p_tel))
+
+
+# ----------------------------------------------------------------------------- camera
+def camera_params(rng: np.random.Generator, scale: float = 1.0) -> dict[str, Any]:
+    """Draw a consumer camera: defocus blur (px), sensor noise (L* units), JPEG quality (100 = none)."""
+    return {
+        "blur_sigma": round(float(rng.uniform(0.0, 1.0) ** 2 * 1.1 * scale), 3),
+        "noise_sigma": round(float(rng.uniform(0.4, 1.4)), 3),
+        "jpeg_quality": int(rng.integers(60, 96)) if rng.random() < 0.85 else 100,
+    }
+
+
+def camera(lab: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) -> np.ndarray:
+    """Expose CIELAB ``lab`` (modified in place) through the camera ``params``; returns RGB uint8.
+
+    Defocus (Gaussian blur) and sensor noise (mostly luminance) are applied in CIELAB before the
+    single conversion to sRGB, then JPEG compression (with its chroma subsampling) if quality < 100.
+    """
+    blur = params["blur_sigma"]
+    if blur > 0.25:
+        cv2.GaussianBlur(lab, (0, 0), blur, dst=lab)
+    H, W = lab.shape[:2]
+    sigma = params["noise_sigma"]
+    lab[..., 0] += bank_noise(rng, (H, W), copy=False) * np.float32(sigma)
+    lab[..., 1 + int(rng.integers(0, 2))] += bank_noise(rng, (H, W), copy=False) * np.float32(0.5 * sigma)
+    rgb = lab_image_to_rgb(lab)
+    q = params["jpeg_quality"]
+    if q < 100:
+        ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        if ok:
+            rgb = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    return rgb
+
+
+def measure_ita(rgb: np.ndarray, skin: np.ndarray, changed: np.ndarray | None = None) -> float:
+    """ITA measured back from the pixels: median L*, b* over (unchanged) skin, on a regular
+    subsample of the pixels (every 4th row and column from 128 px up, else every 2nd)."""
+    st = 4 if min(rgb.shape[:2]) >= 128 else 2
+    keep = skin[::st, ::st] > 0.5
+    if changed is not None:
+        k2 = keep & ~changed[::st, ::st]
+        if k2.sum() >= 0.2 * keep.sum() and k2.sum() > 16:
+            keep = k2
+    return estimate_ita(rgb[::st, ::st], keep)
+
+
+def render_class(
+    canvas: SkinCanvas, label: str, cfg: SynthConfig, rng: np.random.Generator, cam_rng: np.random.Generator
+) -> tuple[np.ndarray, SimResult]:
+    """One image of ``label`` on ``canvas`` with parameters drawn from ``cfg``'s ranges, through a camera."""
+    lab = canvas.lab.copy()
+    if label == "acne":
+        res = add_acne(lab, canvas, rng, count=int(draw_value(rng, cfg.acne_count, integer=True)),
+                       strength=draw_value(rng, cfg.acne_strength), size_mm=value_range(cfg.acne_size_mm))
+    elif label == "erythema":
+        res = add_erythema(lab, canvas, rng, strength=draw_value(rng, cfg.erythema_strength),
+                           extent=draw_value(rng, cfg.erythema_extent), telangiectasia=bool(rng.random() < cfg.telangiectasia))
+    elif label == "none":
+        res = SimResult(lab, [], np.zeros(canvas.shape, bool), {"strength": 0.0, "count": 0})
+    else:
+        raise ValueError(f"unknown class {label!r} (choose from {', '.join(CLASSES)})")
+    cam = camera_params(cam_rng, scale=canvas.shape[0] / 256.0)
+    rgb = camera(lab, cam_rng, cam)
+    res.image = rgb
+    res.params.update(cam)
+    return rgb, res
+
+
+def subject_tone(subject: int) -> str:
+    """Tone groups cycle over subjects: balanced within every class."""
+    return TONE_GROUPS[subject % len(TONE_GROUPS)]
+
+
+def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = None,
+                   source: str = "procedural", variant: int = 0) -> list[tuple[str, np.ndarray, dict[str, Any], list[Lesion]]]:
+    """All classes for one subject: [(label, rgb, metadata row, lesions)]."""
+    seed = int(cfg.seed)
+    if canvas is None:
+        canvas = render_skin(cfg.size, subject_tone(subject), subject_stream(seed, subject, "skin"),
+                                      face_layout=float(cfg.face_layout))
+    common = {k: v for k, v in canvas.meta.items() if not k.startswith("_")}
+    for attempt in range(3):
+        rendered = []
+        for ci, label in enumerate(CLASSES):
+            rng = subject_stream(seed, subject, label, variant)
+            cam_rng = subject_stream(seed, subject, "camera", ci + 16 * variant)
+            rendered.append((label, *render_class(canvas, label, cfg, rng, cam_rng)))
+        # The subject's tone: ITA measured back from the pixels of its clean image (the ``none`` one),
+        # i.e. the constitutive skin colour, not shifted by the lesions drawn on the other two.
+        clean = rendered[CLASSES.index("none")][1]
+        ita = measure_ita(clean, canvas.skin)
+        if canvas.layout == "photo" or ita_group(ita) == canvas.tone_group or attempt == 2:
+            break
+        # Rare (tiny images, few skin pixels): pull the skin back towards the drawn colour and redo.
+        lab_c = rgb_image_to_lab(clean)
+        sk = canvas.skin > 0.5
+        L_t, b_t = common.get("L_target", canvas.base_lab[0]), common.get("b_target", canvas.base_lab[2])
+        canvas = replace(canvas, lab=canvas.lab.copy(), _full={})
+        canvas.lab[..., 0] += (L_t - float(np.median(lab_c[..., 0][sk]))) * 1.5 * canvas.area
+        canvas.lab[..., 2] += (b_t - float(np.median(lab_c[..., 2][sk]))) * 1.5 * canvas.area
+    out = []
+    for label, rgb, res in rendered:
+        # What an estimate from this image alone gives (lesions and redness shift it a little).
+        ita_img = ita if label == "none" else measure_ita(rgb, canvas.skin, res.mask)
+        row: dict[str, Any] = {
+            "label": label,
+            # Procedural skin: the requested group (the measured ITA falls in it, see the tests);
+            # photos: the group estimated from the masked skin of the clean image.
+            "tone_group": canvas.tone_group if canvas.layout != "photo" else ita_group(ita),
+            "ita": round(float(ita), 3),
+            "ita_image": round(float(ita_img), 3),
+            "tone_group_est": ita_group(round(float(ita_img), 3)),
+            # Leakage group: the subject (its three classes), or the source photo (all its variants).
+            "group": f"{source}-{subject:05d}" if source == "procedural" else f"photo:{source}",
+            "source": source,
+            "subject": subject,
+            "variant": variant,
+            "layout": canvas.layout,
+            "is_augmented": False,
+            **{"strength": 0.0, "count": 0},
+            **res.params,
+            **common,
+            "seed": seed,
+        }
+        out.append((label, rgb, row, res.lesions))
+    return out

@@ -1,0 +1,670 @@
+"""Fine-tuning a timm model with Lightning Fabric (notebook 04, ``python -m auxiliary train``).
+
+The loop follows Fabric's own split: :func:`train` runs one epoch, :func:`validate` one
+evaluation pass, :func:`fit` (and :func:`fit_loaders` under it) the whole run. Fabric takes
+``accelerator``, ``devices``, ``strategy`` and ``precision`` from the config, so the same code
+runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric run`` / ``torchrun``).
+
+Precision: on CPU the default is ``32-true``. ``bf16-mixed`` on CPU runs through
+``torch.autocast("cpu")``: on CPUs without native bfloat16 (no AVX512-BF16 / AMX, like most
+laptops and this machine) it is *slower* than float32, and some CPU kernels lose accuracy in
+bfloat16 (losses that stall or NaN), so use it on GPUs; ``16-mixed`` needs a GPU.
+
+Schedule, as in the original course project: phase ``head`` trains only the classifier head at
+``lr_head`` for ``freeze_epochs`` with the backbone frozen (weights *and* BatchNorm statistics,
+the backbone runs in eval mode); phase ``finetune`` trains everything at ``lr_ft``. Each phase
+has a fresh AdamW (no weight decay on biases and norms), a linear warm-up of ``warmup_epochs``
+then cosine decay to 1 % of its learning rate. Gradient accumulation (``accumulate``, with
+``fabric.no_backward_sync``), gradient-norm clipping, label smoothing, class-weighted cross
+entropy or focal loss, the balanced sampler of :func:`auxiliary.data.build_loader`,
+``channels_last`` and optional ``torch.compile``.
+
+Early stopping watches ``monitor`` (default ``val_balanced_acc``) in the last phase with
+``patience`` epochs; the head phase always runs its ``freeze_epochs``.
+
+Reproducibility: every epoch reseeds Python, NumPy, torch, the loader's sampler and the
+augmentation pipeline from ``seed`` and the epoch number, so a run is deterministic on CPU, and
+a run resumed from ``last.pt`` (``resume=True``) continues the same schedule and ends with the same
+weights as an uninterrupted one (exactly with ``num_workers=0``; persistent loader workers keep
+their own augmentation streams).
+
+Run folder (``runs/<name>/``)::
+
+    best.pt              weights of the best epoch + model name, classes, img_size, mean/std,
+                         temperature fitted on validation logits, config, metrics, versions
+    last.pt              resume state: weights, optimizer, schedule, epoch, history, RNG states
+    config.yaml          the resolved configuration
+    logs/metrics.csv     epoch, phase, lr, train_loss, val_loss, train_acc, val_acc,
+                         val_balanced_acc, val_macro_f1, seconds, images_per_second
+    logs/loss_curve.png, logs/accuracy_curve.png, logs/confusion_matrix.png  (validation)
+    val_predictions.csv  path, label, tone_group, prob_<class>... of the best model (calibrated)
+    test_predictions.csv the same on the test split (when it is not empty)
+    summary.json         best epoch and metrics, test metrics, epochs run, seconds, speed
+
+Every ``.pt`` file loads with ``torch.load(path, weights_only=True)``: only tensors and Python
+literals (RNG states are stored as tensors).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from auxiliary.config import Config, TrainConfig, save
+from auxiliary.data.balance import class_weights, sampled_class_prior
+from auxiliary.data.loaders import build_loader
+from auxiliary.data.readers import load_split
+from auxiliary.errors import TrainError
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.files import jsonable, write_csv_atomic, write_json_atomic
+from auxiliary.training.checkpoints import library_versions, load_checkpoint
+from auxiliary.training.losses import LOSSES, build_criterion
+from auxiliary.training.models import create_model, data_config, set_backbone_eval, set_backbone_trainable
+from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
+from auxiliary.training.runs import (
+    load_last,
+    predictions_frame,
+    prepare_run_dir,
+    read_predictions,
+    refuse_existing,
+    save_best,
+    save_last,
+    write_metrics,
+)
+from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
+
+MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
+
+
+PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+
+
+# ====================================================================================== setup
+def _parse_devices(devices: Any) -> int | str | list[int]:
+    s = str(devices).strip().lower()
+    if s in ("auto", "-1"):
+        return s if s == "auto" else -1
+    if "," in s or s.startswith("["):
+        return [int(v) for v in s.strip("[] ").split(",") if v.strip()]
+    try:
+        return int(s)
+    except ValueError:
+        raise TrainError(f"devices must be a count, a list like 0,1 or auto; got {devices!r}") from None
+
+
+def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Any:
+    """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision.
+
+    ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
+    calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures)."""
+    from lightning_fabric import Fabric
+
+    if tcfg.precision not in PRECISIONS:
+        raise TrainError(f"unknown precision {tcfg.precision!r} (choose from: {', '.join(PRECISIONS)})")
+    try:
+        fabric = Fabric(
+            accelerator=tcfg.accelerator,
+            devices=_parse_devices(tcfg.devices),
+            strategy=tcfg.strategy,
+            precision=tcfg.precision,
+            callbacks=list(callbacks),
+        )
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240]}") from None
+    if fabric.world_size > 1:
+        fabric.launch()
+    return fabric
+
+
+def check_config(tcfg: TrainConfig) -> None:
+    """Refuse settings that cannot work, with one line each."""
+    problems = []
+    if tcfg.max_epochs < 1:
+        problems.append(f"max_epochs must be at least 1 (got {tcfg.max_epochs})")
+    if tcfg.freeze_epochs < 0:
+        problems.append(f"freeze_epochs must be >= 0 (got {tcfg.freeze_epochs})")
+    if tcfg.batch < 1:
+        problems.append(f"batch must be at least 1 (got {tcfg.batch})")
+    if tcfg.accumulate < 1:
+        problems.append(f"accumulate must be at least 1 (got {tcfg.accumulate})")
+    if tcfg.img_size < 16:
+        problems.append(f"img_size must be at least 16 (got {tcfg.img_size})")
+    if tcfg.lr_head <= 0 or tcfg.lr_ft <= 0:
+        problems.append("lr_head and lr_ft must be positive")
+    if tcfg.loss not in LOSSES:
+        problems.append(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES)})")
+    if tcfg.monitor not in MONITORS:
+        problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(MONITORS)})")
+    if not 0 <= tcfg.label_smoothing < 1:
+        problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
+    if not 0 <= tcfg.ema_decay < 1:
+        problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
+    if problems:
+        raise TrainError("; ".join(problems))
+
+
+def monitor_mode(monitor: str) -> str:
+    """``min`` for losses, ``max`` for everything else."""
+    return "min" if monitor.endswith("loss") else "max"
+
+
+# ====================================================================================== metrics
+def classification_metrics(labels: np.ndarray, logits: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Accuracy, balanced accuracy, macro-F1 (scikit-learn) and macro AUROC (one-vs-rest, over the
+    classes present with both positives and negatives) of logits or probabilities."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+
+    y = np.asarray(labels, dtype=int)
+    z = np.asarray(logits, dtype=np.float64)
+    if len(y) == 0:
+        return {"acc": float("nan"), "balanced_acc": float("nan"), "macro_f1": float("nan"), "macro_auroc": float("nan")}
+    pred = z.argmax(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bal = balanced_accuracy_score(y, pred)
+        present = sorted(set(y.tolist()) | set(pred.tolist()))
+        f1 = f1_score(y, pred, labels=present, average="macro", zero_division=0)
+    probs = softmax(z) if not _is_prob(z) else z
+    aucs = []
+    for c in range(n_classes):
+        pos = y == c
+        if 0 < pos.sum() < len(y):
+            aucs.append(roc_auc_score(pos.astype(int), probs[:, c]))
+    return {
+        "acc": float((pred == y).mean()),
+        "balanced_acc": float(bal),
+        "macro_f1": float(f1),
+        "macro_auroc": float(np.mean(aucs)) if aucs else float("nan"),
+    }
+
+
+def _is_prob(z: np.ndarray) -> bool:
+    return bool(z.size) and z.min() >= 0 and np.allclose(z.sum(axis=1), 1.0, atol=1e-4)
+
+
+# ====================================================================================== loop
+def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    if isinstance(batch, dict):
+        return batch["x"], batch["y"], batch.get("meta")
+    x, y = batch[0], batch[1]
+    return x, y, batch[2] if len(batch) > 2 else None
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    inner = getattr(model, "module", model)  # _FabricModule.module -> the original module
+    return getattr(inner, "_orig_mod", inner)  # torch.compile
+
+
+def train(
+    fabric: Any,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: Iterable,
+    criterion: nn.Module,
+    *,
+    lr_fn: Callable[[int], float] | None = None,
+    step: int = 0,
+    accumulate: int = 1,
+    grad_clip: float = 0.0,
+    channels_last: bool = False,
+    frozen_backbone: bool = False,
+    ema: Any = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, float]:
+    """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
+    ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
+    Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    if frozen_backbone:
+        set_backbone_eval(_unwrap(model))
+    n_batches = len(loader)  # type: ignore[arg-type]
+    accumulate = max(1, int(accumulate))
+    dev = getattr(fabric, "device", torch.device("cpu"))
+    raw_model = _unwrap(model)
+    total_loss = torch.zeros((), dtype=torch.float32, device=dev)  # on the device: no sync per step on a GPU
+    correct = torch.zeros((), dtype=torch.float32, device=dev)
+    seen = 0
+    lr = optimizer.param_groups[0]["lr"]
+    t0 = time.perf_counter()
+    bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch")
+    optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(bar):
+        x, y, _ = _split_batch(batch)
+        if channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        boundary = (i + 1) % accumulate == 0 or (i + 1) == n_batches
+        with fabric.no_backward_sync(model, enabled=not boundary):
+            logits = model(x)
+            loss = criterion(logits, y)
+            fabric.backward(loss / accumulate)
+        if boundary:
+            if lr_fn is not None:
+                lr = lr_fn(step)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+            if grad_clip and grad_clip > 0:
+                fabric.clip_gradients(model, optimizer, max_norm=float(grad_clip), error_if_nonfinite=False)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if ema is not None:
+                ema.update(raw_model)
+        b = int(y.shape[0])
+        seen += b
+        total_loss += loss.detach().float() * b
+        correct += (logits.detach().argmax(1) == y).sum()
+        if progress and (i % 5 == 0 or i + 1 == n_batches):
+            bar.set_postfix(loss=f"{total_loss.item() / max(seen, 1):.3f}", lr=f"{lr:.2e}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    stats = torch.stack([total_loss, correct, torch.tensor(float(seen), device=dev)])
+    if getattr(fabric, "world_size", 1) > 1:
+        stats = fabric.all_reduce(stats, reduce_op="sum")
+    loss_sum, corr, n = stats.double().cpu().tolist()
+    return {
+        "loss": loss_sum / max(n, 1),
+        "acc": corr / max(n, 1),
+        "images": int(n),
+        "seconds": seconds,
+        "images_per_second": n / seconds if seconds > 0 else float("nan"),
+        "step": int(step),
+        "lr": float(lr),
+    }
+
+
+@torch.no_grad()
+def validate(
+    fabric: Any,
+    model: nn.Module,
+    loader: Iterable,
+    criterion: nn.Module | None = None,
+    *,
+    n_classes: int | None = None,
+    channels_last: bool = False,
+    progress: bool = True,
+    desc: str = "validate",
+) -> dict[str, Any]:
+    """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
+    ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    logits_all, labels_all, index_all = [], [], []
+    loss_sum, n = 0.0, 0
+    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch"):
+        x, y, meta = _split_batch(batch)
+        if channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x).float()
+        if criterion is not None:
+            loss_sum += float(criterion(logits, y)) * int(y.shape[0])
+        n += int(y.shape[0])
+        logits_all.append(logits.cpu())
+        labels_all.append(y.cpu())
+        idx = meta.get("index") if isinstance(meta, dict) else None
+        index_all.append(torch.as_tensor(idx).cpu() if idx is not None else torch.full((int(y.shape[0]),), -1))
+    logits_np = torch.cat(logits_all).numpy() if logits_all else np.zeros((0, n_classes or 0), dtype=np.float32)
+    labels_np = torch.cat(labels_all).numpy().astype(int) if labels_all else np.zeros(0, dtype=int)
+    index_np = torch.cat(index_all).numpy().astype(int) if index_all else np.zeros(0, dtype=int)
+    if len(index_np) and (index_np < 0).any():
+        index_np = np.arange(len(labels_np))
+    k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
+    out: dict[str, Any] = classification_metrics(labels_np, logits_np, k)
+    out["loss"] = loss_sum / n if n and criterion is not None else float("nan")
+    out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
+    return out
+
+
+def fit(
+    cfg: Config,
+    split_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train ``cfg.train.model`` on the split folder ``split_dir`` into the run folder ``out_dir``.
+
+    Reads the split with :func:`auxiliary.data.load_split`, builds loaders with
+    :func:`auxiliary.data.build_loader` (augmentation and balanced sampler for train), and runs
+    :func:`fit_loaders`. Returns the summary (also written to ``summary.json``).
+    """
+
+    tcfg = cfg.train
+    check_config(tcfg)
+    out = Path(out_dir)
+    refuse_existing(out, resume, overwrite)
+    tables, classes = load_split(split_dir)
+    for name in ("train", "val"):
+        if len(tables[name]) == 0:
+            raise TrainError(f"the {name} split of {split_dir} is empty: training needs train and val samples")
+    seed_all(tcfg.seed)
+    model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
+    norm = data_config(model)
+    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
+    n_train = len(tables["train"])
+    devices = _parse_devices(tcfg.devices)
+    world = len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
+    train_loader = build_loader(  # drop_last: a last batch of one sample breaks BatchNorm
+        tables["train"], classes, train=True, batch_size=tcfg.batch, drop_last=n_train > tcfg.batch * world,
+        progress=progress, **common,
+    )
+    val_loader = build_loader(tables["val"], classes, train=False, batch_size=tcfg.batch, progress=progress,
+                                   **common)
+    test_loader = None
+    if len(tables["test"]):
+        test_loader = build_loader(tables["test"], classes, train=False, batch_size=tcfg.batch,
+                                        progress=progress, **common)
+    weights = class_weights(tables["train"], classes) if tcfg.loss in ("weighted_ce", "focal") else None
+    prior = (sampled_class_prior(tables["train"], classes, cfg.data.balance)
+             if tcfg.loss == "logit_adjusted" else None)
+    return fit_loaders(
+        cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
+        val_table=tables["val"], test_table=tables["test"], class_weights=weights, class_prior=prior,
+        mean=norm["mean"],
+        std=norm["std"], resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
+        callbacks=callbacks,
+    )
+
+
+def fit_loaders(
+    cfg: Config,
+    classes: Sequence[str],
+    train_loader: Any,
+    val_loader: Any,
+    out_dir: str | Path,
+    *,
+    model: nn.Module | None = None,
+    test_loader: Any = None,
+    val_table: Any = None,
+    test_table: Any = None,
+    class_weights: torch.Tensor | None = None,
+    class_prior: torch.Tensor | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    split_dir: str | Path | None = None,
+    stop_after_epochs: int | None = None,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """The whole run on ready loaders (any iterables of ``(x, y[, meta])`` with a length).
+
+    ``model`` defaults to ``models.create_model(cfg.train.model, len(classes), cfg.train.pretrained)``.
+    ``stop_after_epochs`` simulates an interruption after that many epochs of this call (tests).
+    ``class_weights`` / ``class_prior``: see :func:`build_criterion`.
+    """
+    threads = int(cfg.train.threads)
+    old_threads = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        return _fit_loaders(
+            cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
+            val_table=val_table, test_table=test_table, class_weights=class_weights, class_prior=class_prior,
+            mean=mean, std=std,
+            resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
+            stop_after_epochs=stop_after_epochs, callbacks=callbacks,
+        )
+    finally:
+        if threads > 0:
+            torch.set_num_threads(old_threads)
+
+
+def _fit_loaders(
+    cfg: Config,
+    classes: Sequence[str],
+    train_loader: Any,
+    val_loader: Any,
+    out_dir: str | Path,
+    *,
+    model: nn.Module | None,
+    test_loader: Any,
+    val_table: Any,
+    test_table: Any,
+    class_weights: torch.Tensor | None,
+    class_prior: torch.Tensor | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    split_dir: str | Path | None,
+    stop_after_epochs: int | None,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    tcfg = cfg.train
+    check_config(tcfg)
+    classes = list(classes)
+    out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    state = load_last(last_path, tcfg, classes) if resume and last_path.is_file() else None
+    if state is not None and state.get("finished") and (out / "summary.json").is_file():
+        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+    fabric = make_fabric(tcfg, callbacks)
+    seed_all(tcfg.seed)
+    if model is None:
+        model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
+    norm = data_config(model)
+    mean = tuple(mean or norm["mean"])
+    std = tuple(std or norm["std"])
+    if tcfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    raw = model
+    if state is not None:
+        raw.load_state_dict(state["model"])
+    if fabric.is_global_zero:
+        save(cfg, out / "config.yaml")
+
+    criterion = build_criterion(tcfg, class_weights, class_prior)
+    plain_criterion = criterion
+    train_loader_f = fabric.setup_dataloaders(train_loader, use_distributed_sampler=True, move_to_device=True)
+    val_loader_f = fabric.setup_dataloaders(val_loader, use_distributed_sampler=False, move_to_device=True)
+    criterion = criterion.to(fabric.device)
+
+    plan = phase_plan(tcfg)
+    n_batches = len(train_loader_f)
+    if n_batches == 0:
+        raise TrainError("the training loader yields no batch (fewer samples than one batch with drop_last?)")
+    steps_per_epoch = math.ceil(n_batches / max(1, tcfg.accumulate))
+    mode = monitor_mode(tcfg.monitor)
+    history: list[dict[str, Any]] = list(state["history"]) if state else []
+    start_epoch = int(state["epoch"]) if state else 0
+    best_value = float(state["best_value"]) if state else (-math.inf if mode == "max" else math.inf)
+    best_epoch = int(state["best_epoch"]) if state else -1
+    bad_epochs = int(state["bad_epochs"]) if state else 0
+    stopped_early = bool(state.get("stopped_early", False)) if state else False
+    finished = bool(state.get("finished", False)) if state else False
+    phase_step = int(state["phase_step"]) if state else 0
+    saved_phase = str(state["phase"]) if state else None
+    if state is not None and "rng" in state:
+        set_rng_state(state["rng"])
+    if state is not None:
+        fabric.print(f"resuming {out} at epoch {start_epoch + 1}/{tcfg.max_epochs}")
+
+    current_phase: str | None = None
+    fmodel = optimizer = schedule = None
+    ema: Any = None
+    epochs_this_call = 0
+    epoch = start_epoch
+    while not finished and epoch < tcfg.max_epochs:
+        phase, p_start, p_end = phase_of(plan, epoch)
+        if phase != current_phase:
+            set_backbone_trainable(raw, phase != "head")
+            forward_model: nn.Module = torch.compile(raw) if tcfg.compile else raw
+            fmodel = fabric.setup_module(forward_model)
+            if ema is None and tcfg.ema_decay > 0:
+                ema = make_ema(raw, tcfg.ema_decay)  # after setup_module: the copy lives on the device
+                if state is not None and state.get("ema") is not None:
+                    ema.module.load_state_dict(state["ema"])
+            base_lr = tcfg.lr_head if phase == "head" else tcfg.lr_ft
+            optimizer = fabric.setup_optimizers(make_optimizer(raw, base_lr, tcfg.weight_decay))
+            schedule = WarmupCosine(base_lr, steps_per_epoch * (p_end - p_start),
+                                    round(tcfg.warmup_epochs * steps_per_epoch))
+            if state is not None and saved_phase == phase and epoch > p_start:
+                optimizer.load_state_dict(state["optimizer"])
+            else:
+                phase_step = 0
+            if phase == plan[-1][0] and epoch == p_start:
+                bad_epochs = 0  # patience counts within the last phase
+            current_phase = phase
+        e_seed = epoch_seed(tcfg.seed, epoch)
+        seed_all(e_seed)
+        reseed_loader(train_loader_f, e_seed)
+        t0 = time.perf_counter()
+        tr = train(
+            fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
+            accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=tcfg.channels_last,
+            frozen_backbone=phase == "head", ema=ema, progress=progress,
+            desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]",
+        )
+        phase_step = tr["step"]
+        if ema is None:
+            va = validate(fabric, fmodel, val_loader_f, plain_criterion.to(fabric.device), n_classes=len(classes),
+                          channels_last=tcfg.channels_last, progress=progress, desc="validate")
+        else:  # the averaged weights are the ones validated, kept as best.pt and tested
+            with fabric.autocast():
+                va = validate(fabric, ema.module, val_loader_f, plain_criterion.to(fabric.device),
+                              n_classes=len(classes), channels_last=tcfg.channels_last, progress=progress,
+                              desc="validate (EMA)")
+        seconds = time.perf_counter() - t0
+        row = {
+            "epoch": epoch + 1,
+            "phase": phase,
+            "lr": tr["lr"],
+            "train_loss": tr["loss"],
+            "val_loss": va["loss"],
+            "train_acc": tr["acc"],
+            "val_acc": va["acc"],
+            "val_balanced_acc": va["balanced_acc"],
+            "val_macro_f1": va["macro_f1"],
+            "seconds": seconds,
+            "images_per_second": tr["images_per_second"],
+        }
+        history.append(row)
+        value = float(row[tcfg.monitor])
+        improved = (value > best_value) if mode == "max" else (value < best_value)
+        if math.isnan(value):
+            improved = False
+        if improved:
+            best_value, best_epoch, bad_epochs = value, epoch + 1, 0
+            if fabric.is_global_zero:
+                save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va,
+                           row, val_table)
+        else:
+            bad_epochs += 1
+        in_last_phase = phase == plan[-1][0]
+        fabric.print(
+            f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}] train loss {tr['loss']:.3f} acc {tr['acc']:.3f} | "
+            f"val loss {va['loss']:.3f} bal.acc {va['balanced_acc']:.3f} F1 {va['macro_f1']:.3f} | "
+            f"{seconds:.1f} s, {tr['images_per_second']:.0f} img/s" + ("  *best*" if improved else "")
+        )
+        epoch += 1
+        if in_last_phase and tcfg.patience > 0 and bad_epochs >= tcfg.patience and epoch < tcfg.max_epochs:
+            stopped_early = True
+            fabric.print(f"early stopping: {tcfg.monitor} did not improve for {bad_epochs} epochs")
+        finished = stopped_early or epoch >= tcfg.max_epochs
+        if fabric.is_global_zero:
+            write_metrics(history, out)
+        save_last(fabric, last_path, raw, optimizer, tcfg, cfg, classes, epoch=epoch, phase=phase,
+                   phase_step=phase_step, schedule=schedule, best_value=best_value, best_epoch=best_epoch,
+                   bad_epochs=bad_epochs, history=history, finished=finished, stopped_early=stopped_early,
+                   img_size=tcfg.img_size, mean=mean, std=std, ema=ema)
+        epochs_this_call += 1
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
+            return {"interrupted": True, "epochs_run": epoch}
+
+    # ------------------------------------------------------------------ final: test, plots, summary
+    summary = _finalize(fabric, out, cfg, classes, history, best_epoch, best_value, stopped_early, test_loader,
+                        test_table, val_table, split_dir, t_start)
+    return summary
+
+
+def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]],
+              best_epoch: int, best_value: float, stopped_early: bool, test_loader: Any, test_table: Any,
+              val_table: Any, split_dir: Any, t_start: float) -> dict[str, Any]:
+    tcfg = cfg.train
+    best_path = out / "best.pt"
+    if not best_path.is_file():
+        raise TrainError(f"no best checkpoint in {out}: every validation value of {tcfg.monitor} was NaN")
+    best_model, info = load_checkpoint(best_path)
+    temperature = float(info.get("temperature", 1.0))
+    test: dict[str, Any] | None = None
+    if test_loader is not None and len(test_loader):
+        if tcfg.channels_last:
+            best_model = best_model.to(memory_format=torch.channels_last)
+        fm = fabric.setup_module(best_model)
+        tl = fabric.setup_dataloaders(test_loader, use_distributed_sampler=False)
+        te = validate(fabric, fm, tl, None, n_classes=len(classes), channels_last=tcfg.channels_last,
+                      progress=False, desc="test")
+        probs = softmax(te["logits"], temperature)
+        test = {k: te[k] for k in ("acc", "balanced_acc", "macro_f1")}
+        test["macro_auroc"] = classification_metrics(te["labels"], probs, len(classes))["macro_auroc"]
+        test["images"] = int(te["images"])
+        if fabric.is_global_zero:
+            write_csv_atomic(out / "test_predictions.csv",
+                             predictions_frame(probs, te["labels"], te["index"], classes, test_table))
+    best_row = next((r for r in history if int(r["epoch"]) == best_epoch), {})
+    val_pred = read_predictions(out / "val_predictions.csv", classes)
+    val_auroc = float("nan")
+    if val_pred is not None and len(val_pred):
+        lab = val_pred["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+        val_auroc = classification_metrics(lab, val_pred[[f"prob_{c}" for c in classes]].to_numpy(),
+                                           len(classes))["macro_auroc"]
+    speeds = [float(r["images_per_second"]) for r in history if r.get("images_per_second")]
+    summary = {
+        "run_dir": str(out),
+        "model": tcfg.model,
+        "pretrained": tcfg.pretrained,
+        "classes": classes,
+        "img_size": tcfg.img_size,
+        "split_dir": str(split_dir) if split_dir else None,
+        "epochs_run": len(history),
+        "max_epochs": tcfg.max_epochs,
+        "freeze_epochs": tcfg.freeze_epochs,
+        "stopped_early": stopped_early,
+        "monitor": tcfg.monitor,
+        "best_epoch": best_epoch,
+        "best_value": best_value,
+        "best_val_balanced_acc": best_row.get("val_balanced_acc"),
+        "best_val_macro_f1": best_row.get("val_macro_f1"),
+        "best_val_acc": best_row.get("val_acc"),
+        "best_val_loss": best_row.get("val_loss"),
+        "val_macro_auroc": val_auroc,
+        "temperature": temperature,
+        "test_balanced_acc": test["balanced_acc"] if test else None,
+        "test_macro_f1": test["macro_f1"] if test else None,
+        "test_acc": test["acc"] if test else None,
+        "test_macro_auroc": test["macro_auroc"] if test else None,
+        "test": test,
+        "seconds_training": float(sum(float(r["seconds"]) for r in history)),
+        "seconds_this_call": time.perf_counter() - t_start,
+        "images_per_second": float(np.median(speeds)) if speeds else None,
+        "precision": tcfg.precision,
+        "accelerator": str(fabric.device),
+        "world_size": int(fabric.world_size),
+        "versions": library_versions(),
+        "finished": True,
+    }
+    if fabric.is_global_zero:
+        fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)
+        write_json_atomic(out / "summary.json", summary)
+    fabric.barrier()
+    return jsonable(summary)

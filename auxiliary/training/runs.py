@@ -1,0 +1,295 @@
+"""The run folder: its files, ``last.pt`` resume state, ``best.pt``, predictions, and whether a finished run matches a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from auxiliary.config import Config, TrainConfig, to_dict
+from auxiliary.errors import AuxiliaryError, TrainError
+from auxiliary.evaluation.calibration import fit_temperature, softmax
+from auxiliary.files import write_csv_atomic
+from auxiliary.overrides import coerce, load_config
+from auxiliary.training.checkpoints import library_versions, save_checkpoint
+from auxiliary.training.optimization import WarmupCosine
+from auxiliary.training.seeding import rng_state
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "phase",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "train_acc",
+    "val_acc",
+    "val_balanced_acc",
+    "val_macro_f1",
+    "seconds",
+    "images_per_second",
+)
+
+
+#: Files and folders of a run that :func:`fit` writes (and ``overwrite`` removes).
+RUN_OUTPUTS: tuple[str, ...] = (
+    "best.pt",
+    "last.pt",
+    "summary.json",
+    "config.yaml",
+    "val_predictions.csv",
+    "test_predictions.csv",
+    "logs",
+)
+
+
+#: Files whose presence means a folder holds a (possibly interrupted) run.
+RUN_MARKERS: tuple[str, ...] = ("best.pt", "last.pt", "summary.json", "logs/metrics.csv")
+
+
+STATE_FORMAT = 1
+
+
+class RunExistsError(TrainError):
+    """The run folder already holds a run and neither resume nor overwrite was asked for."""
+
+
+# ====================================================================================== run folder
+def prepare_run_dir(out_dir: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Create ``out_dir``; refuse one holding a run unless ``resume`` or ``overwrite`` (which deletes
+    only this module's outputs, never anything else in the folder)."""
+    out = Path(out_dir)
+    if secondary_rank():
+        return out
+    refuse_existing(out, resume, overwrite)
+    existing = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    if existing and overwrite and not resume:
+        for name in existing:
+            p = out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def predictions_frame(
+    probs: np.ndarray, labels: np.ndarray, index: np.ndarray, classes: Sequence[str], table: Any = None
+) -> Any:
+    """``path, label, tone_group, prob_<class>..., pred`` rows in table order (when a table is given)."""
+    import pandas as pd
+
+    order = np.argsort(index, kind="stable")
+    idx, p, y = index[order], probs[order], labels[order]
+    df = pd.DataFrame({"index": idx})
+    if table is not None and len(table):
+        t = table.reset_index(drop=True).iloc[idx]
+        df["path"] = t["path"].astype(str).to_numpy()
+        df["label"] = t["label"].astype(str).to_numpy()
+        df["tone_group"] = t["tone_group"].astype(str).to_numpy() if "tone_group" in t else "unknown"
+    else:
+        df["path"] = ""
+        df["label"] = [classes[i] for i in y]
+        df["tone_group"] = "unknown"
+    for j, c in enumerate(classes):
+        df[f"prob_{c}"] = p[:, j]
+    df["pred"] = [classes[i] for i in p.argmax(axis=1)] if len(p) else []
+    return df.drop(columns=["index"])
+
+
+# ====================================================================================== fit
+def with_model(cfg: Config, model: str) -> Config:
+    """``cfg`` with ``train.model`` replaced (e.g. by ``pipeline.selected_model(cfg)``)."""
+    return replace(cfg, train=replace(cfg.train, model=str(model)))
+
+
+def run_name(cfg: Config) -> str:
+    """Default run name ``<model>-<profile>``: the folder ``pipeline.run_dir(cfg)`` and notebook 05 use.
+
+    The name does not hold the dataset: :func:`ensure_run` retrains in place (saying so) when the
+    folder holds a run made with other settings (e.g. ``DATA`` switched to HAM10000)."""
+    return f"{cfg.train.model}-{cfg.profile}"
+
+
+#: Settings that do not change what a run learns (ignored when deciding whether a run can be reused).
+_REUSE_IGNORED = ("threads", "devices", "accelerator", "strategy", "compile", "num_workers", "cache")
+
+
+def _settings(cfg_dict: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for sec in ("train", "data") + (("synth",) if str(cfg_dict["data"]["data"]).lower() == "synthetic" else ()):
+        out[sec] = {k: v for k, v in cfg_dict[sec].items() if k not in _REUSE_IGNORED and not k.startswith("select_")}
+    return out
+
+
+def same_settings(run_dir: str | Path, cfg: Config) -> bool:
+    """Whether the run in ``run_dir`` was made with the same learning-relevant settings as ``cfg``."""
+    f = Path(run_dir) / "config.yaml"
+    if not f.is_file():
+        return False
+    try:
+        saved = to_dict(load_config(f))
+    except (AuxiliaryError, ValueError, KeyError, TypeError, OSError):
+        return False
+    return _settings(saved) == _settings(to_dict(cfg))
+
+
+def secondary_rank() -> bool:
+    """True in the extra processes of a multi-process launch (DDP ranks > 0 re-run the same command)."""
+    return any(os.environ.get(k, "0").strip() not in ("", "0") for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:
+    if secondary_rank():
+        return  # rank 0 already checked (and prepared) the run folder
+    existing = [name for name in RUN_MARKERS if (out / name).exists()]
+    if existing and not (resume or overwrite):
+        raise RunExistsError(
+            f"run folder {out} already holds a run ({', '.join(existing)}); choose another name, "
+            "or pass --resume (continue it) or --overwrite (start again)"
+        )
+
+
+#: Train settings a resumed run must share with the run it continues (others may change).
+RESUME_KEYS: tuple[str, ...] = (
+    "model", "pretrained", "img_size", "batch", "max_epochs", "freeze_epochs", "lr_head", "lr_ft",
+    "weight_decay", "warmup_epochs", "accumulate", "grad_clip", "label_smoothing", "loss", "focal_gamma",
+    "monitor", "seed", "ema_decay",
+)
+
+
+def load_last(path: Path, tcfg: TrainConfig, classes: list[str]) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise TrainError(f"cannot read the resume state {path}: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(state, dict) or state.get("kind") != "last":
+        raise TrainError(f"{path} is not a resume state of this project")
+    if list(state.get("classes", [])) != classes:
+        raise TrainError(f"cannot resume {path.parent}: its classes {state.get('classes')} differ from {classes}")
+    saved = state.get("train", {})
+    diffs = [f"{k}: {saved.get(k)!r} -> {getattr(tcfg, k)!r}" for k in RESUME_KEYS
+             if k in saved and coerce(saved[k], type(getattr(tcfg, k)), k) != getattr(tcfg, k)]
+    if diffs:
+        raise TrainError(
+            f"cannot resume {path.parent} with different settings ({'; '.join(diffs)}); "
+            "use the original settings, or --overwrite to start again"
+        )
+    return state
+
+
+def save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: TrainConfig, cfg: Config,
+               classes: list[str], *, epoch: int, phase: str, phase_step: int, schedule: WarmupCosine,
+               best_value: float, best_epoch: int, bad_epochs: int, history: list[dict[str, Any]],
+               finished: bool, stopped_early: bool, img_size: int, mean: Sequence[float],
+               std: Sequence[float], ema: Any = None) -> None:
+    state = {
+        "format": STATE_FORMAT,
+        "kind": "last",
+        "model_name": tcfg.model,
+        "classes": list(classes),
+        "img_size": int(img_size),
+        "mean": list(mean),
+        "std": list(std),
+        "model": model,
+        "ema": ema.module if ema is not None else None,
+        "optimizer": optimizer,
+        "scheduler": {**schedule.state_dict(), "step": int(phase_step), "phase": phase},
+        "epoch": int(epoch),
+        "phase": phase,
+        "phase_step": int(phase_step),
+        "best_value": float(best_value),
+        "best_epoch": int(best_epoch),
+        "bad_epochs": int(bad_epochs),
+        "history": [dict(r) for r in history],
+        "finished": bool(finished),
+        "stopped_early": bool(stopped_early),
+        "rng": rng_state(),
+        "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(tcfg).items()},
+        "config": to_dict(cfg),
+        "versions": library_versions(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    fabric.save(tmp, state)
+    if fabric.is_global_zero:
+        tmp.replace(path)
+    fabric.barrier()
+
+
+def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: Config, classes: list[str],
+               mean: Sequence[float], std: Sequence[float], va: dict[str, Any], row: dict[str, Any],
+               val_table: Any) -> None:
+    temperature = fit_temperature(va["logits"], va["labels"])
+    metrics = {k: v for k, v in row.items() if k != "phase"}
+    metrics["val_macro_auroc"] = va["macro_auroc"]
+    save_checkpoint(
+        path, model, model_name=tcfg.model, classes=classes, img_size=tcfg.img_size, mean=tuple(mean),
+        std=tuple(std), config=to_dict(cfg), metrics=metrics, temperature=temperature,
+        extra={"kind": "best", "epoch": int(row["epoch"])},
+    )
+    probs = softmax(va["logits"], temperature)
+    write_csv_atomic(out / "val_predictions.csv",
+                     predictions_frame(probs, va["labels"], va["index"], classes, val_table))
+
+
+def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(history, columns=list(METRIC_COLUMNS))
+    write_csv_atomic(out / "logs" / "metrics.csv", df)
+
+
+def read_predictions(path: Path, classes: Sequence[str]) -> Any:
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, keep_default_na=False, dtype={"label": str, "pred": str, "path": str})
+
+
+# ====================================================================================== results & plots
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """A finished run's ``summary`` (dict), ``metrics`` (DataFrame of logs/metrics.csv),
+    ``val_predictions`` and ``test_predictions`` (DataFrames or None), ``classes``."""
+    import pandas as pd
+
+    run = Path(run_dir)
+    if not (run / "summary.json").is_file():
+        raise TrainError(f"{run} is not a finished training run (no summary.json)")
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    classes = list(summary["classes"])
+    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    return {
+        "summary": summary,
+        "classes": classes,
+        "metrics": metrics,
+        "val_predictions": read_predictions(run / "val_predictions.csv", classes),
+        "test_predictions": read_predictions(run / "test_predictions.csv", classes),
+        "run_dir": run,
+    }
+
+
+def per_class_recall(predictions: Any, classes: Sequence[str]) -> Any:
+    """Recall, support and precision per class from a predictions frame (``label`` and ``prob_*``)."""
+    import pandas as pd
+
+    probs = predictions[[f"prob_{c}" for c in classes]].to_numpy()
+    pred = np.asarray(classes)[probs.argmax(axis=1)] if len(probs) else np.asarray([], dtype=str)
+    label = predictions["label"].astype(str).to_numpy()
+    rows = []
+    for c in classes:
+        pos = label == c
+        predicted = pred == c
+        rows.append({
+            "class": c,
+            "support": int(pos.sum()),
+            "recall": float((pred[pos] == c).mean()) if pos.any() else float("nan"),
+            "precision": float((label[predicted] == c).mean()) if predicted.any() else float("nan"),
+        })
+    return pd.DataFrame(rows).set_index("class")
