@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auxiliary.config import Config, save, to_dict
-from auxiliary.files import jsonable
+from auxiliary.files import jsonable, write_json_atomic
 from auxiliary.layout import figures_dir, output_root, results_path, runs_dir
 from auxiliary.overrides import from_notebook, notebook_overrides
 
@@ -55,26 +55,23 @@ def save_figure(fig: Any, name: str) -> Path:
 
 def finish(notebook: str, values: dict[str, Any], cfg: Config) -> Path:
     """Record the notebook's key results to ``runs/<notebook>/results.json`` (the tests read them)."""
-    path = record(notebook, values, cfg)
+    path = record_results(notebook, values, cfg)
     print(f"results recorded in {path}")
     return path
 
 
-def record(notebook: str, results: dict[str, Any], config: Any = None) -> Path:
+def record_results(notebook: str, results: dict[str, Any], config: Any = None) -> Path:
     """Write ``results`` (plus a timestamp and the resolved config) for ``notebook``."""
     out = results_path(notebook)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"notebook": notebook, "written": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     payload.update(jsonable(results))
     if config is not None:
-
         payload["config"] = to_dict(config)
         save(config, out.parent / "config.yaml")
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    tmp.replace(out)
+    write_json_atomic(out, payload)
     return out
 
 
-def load(notebook: str) -> dict[str, Any]:
+def load_results(notebook: str) -> dict[str, Any]:
     return json.loads(results_path(notebook).read_text(encoding="utf-8"))

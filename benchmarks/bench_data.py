@@ -24,6 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from auxiliary.config import DataConfig
+from auxiliary.data import loaders, readers
+from auxiliary.training import models
+
 ROOT = Path(__file__).resolve().parents[1]
 HAM = ROOT.parent / "shared" / "data" / "ham10000"
 
@@ -48,7 +52,6 @@ def loader_rate(loader, batches: int) -> float:
 def train_step_rate(model_name: str, size: int, batch: int, steps: int) -> float:
     import torch
 
-    from auxiliary import models
 
     model = models.create_model(model_name, num_classes=7, pretrained=False)
     model.train()
@@ -97,17 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-        from auxiliary import data
-        from auxiliary.config import DataConfig
 
         print(f"torch threads: {torch.get_num_threads()}; cores: {os.cpu_count()}; workers: {args.workers}")
         t0 = time.perf_counter()
-        table, report = data.read_dataset(data_path, check_images=False, progress=False)
+        table, report = readers.read_dataset(data_path, check_images=False, progress=False)
         classes = sorted(table["label"].unique())
         print(f"HAM10000: {len(table)} images listed in {time.perf_counter() - t0:.1f} s ({report.format})")
 
         t0 = time.perf_counter()
-        cache = data.ImageCache(table["path"].tolist(), args.size, cache_dir).build(progress=False)
+        cache = loaders.ImageCache(table["path"].tolist(), args.size, cache_dir).build(progress=False)
         build_s = time.perf_counter() - t0
         cache_mb = cache.file.stat().st_size / 1e6
         print(f"cache build: {len(table)} images decoded + resized in {build_s:.1f} s "
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for _round in range(args.rounds):  # interleaved rounds, best kept: the machine is shared
             for name, use_cache, preset in variants:
                 cfg = DataConfig(cache=use_cache, augment=preset, balance="class", num_workers=args.workers)
-                loader = data.build_loader(table, classes, data_cfg=cfg, **common)
+                loader = loaders.build_loader(table, classes, data_cfg=cfg, **common)
                 rates[name] = max(rates.get(name, 0.0), loader_rate(loader, args.batches))
                 del loader
         step = train_step_rate(args.model, args.size, args.batch, args.steps)
@@ -146,5 +147,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

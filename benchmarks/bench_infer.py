@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from auxiliary.inference import backends, export, onnx_model
+from auxiliary.training import models
+
 
 def main(argv: list[str] | None = None) -> int:
-    from auxiliary import export, models
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="resnet18")
@@ -46,15 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             path = Path(tmp) / f"{args.model}-{size}.onnx"
             t0 = time.perf_counter()
-            export.export_model(model, path, img_size=size, classes=["acne", "erythema", "none"], mean=norm["mean"],
+            onnx_model.export_model(model, path, img_size=size, classes=["acne", "erythema", "none"], mean=norm["mean"],
                                 std=norm["std"], model_name=args.model)
             t_export = time.perf_counter() - t0
-            sess = export.session(path, threads=threads)
+            sess = onnx_model.onnx_session(path, threads=threads)
             rgb = [(np.random.default_rng(i).random((size, size, 3)) * 255).astype(np.uint8) for i in range(4)]
             diff = export.check_parity(model, path, rgb, img_size=size, mean=norm["mean"], std=norm["std"], sess=sess)
             for batch in args.batches:
-                t = export.speed(export.torch_logits_fn(model), size, batch, repeats=args.repeats)
-                o = export.speed(export.onnx_logits_fn(sess), size, batch, repeats=args.repeats)
+                t = backends.speed(backends.torch_logits_fn(model), size, batch, repeats=args.repeats)
+                o = backends.speed(backends.onnx_logits_fn(sess), size, batch, repeats=args.repeats)
                 rows.append((size, batch, t["images_per_s"], o["images_per_s"], t["ms_per_image"], o["ms_per_image"]))
             print(f"  {size}px: exported in {t_export:.1f} s, parity max |dp| = {diff:.1e}")
     print()

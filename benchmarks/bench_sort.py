@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from auxiliary.inference import sorter
+from auxiliary.training import checkpoints, models
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def make_images(folder: Path, n: int, size: int, seed: int = 0) -> None:
@@ -48,14 +50,13 @@ def make_images(folder: Path, n: int, size: int, seed: int = 0) -> None:
 def child(args: argparse.Namespace) -> None:
     import torch
 
-    from auxiliary import sorting
 
     torch.set_num_threads(args.threads)
-    pred = sorting.load_predictor(args.ckpt, args.backend)
+    pred = sorter.sorting_predictor(args.ckpt, args.backend)
     pred.predict_batch(np.zeros((2, 3, pred.img_size, pred.img_size), np.float32))  # warm-up
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    res = sorting.sort_folder(args.ckpt, args.input, args.out, predictor=pred, conf=0.6, batch=args.batch,
+    res = sorter.sort_folder(args.ckpt, args.input, args.out, predictor=pred, conf=0.6, batch=args.batch,
                               progress=False)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -93,13 +94,12 @@ def main() -> None:
 
     import torch
 
-    from auxiliary import models
 
     with tempfile.TemporaryDirectory(prefix="bench_sort_") as tmp:
         tmp = Path(tmp)
         torch.manual_seed(0)
         model = models.create_model("resnet18", num_classes=3)
-        ckpt = models.save_checkpoint(tmp / "best.pt", model, model_name="resnet18", classes=["acne", "erythema", "none"],
+        ckpt = checkpoints.save_checkpoint(tmp / "best.pt", model, model_name="resnet18", classes=["acne", "erythema", "none"],
                                       img_size=args.img_size)
         t0 = time.perf_counter()
         small, large = tmp / "in_small", tmp / "in_large"

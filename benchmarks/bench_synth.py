@@ -29,17 +29,21 @@ from pathlib import Path
 
 import cv2
 
+from auxiliary import images, overrides
+from auxiliary.config import SynthConfig
+from auxiliary.data import readers, splits
+from auxiliary.synth import dataset, procedural, samplers
+from auxiliary.training import loop
+
 
 def per_class_rate(label: str, n: int, size: int, out: Path) -> float:
-    from auxiliary import imageio, skin, synth
-    from auxiliary.config import SynthConfig
 
     cfg = SynthConfig(size=size)
     t0 = time.perf_counter()
     for i in range(n):
-        canvas = skin.render_skin(size, synth.subject_tone(i), synth._stream(0, i, "skin"))
-        rgb, _ = synth.render_class(canvas, label, cfg, synth._stream(0, i, label), synth._stream(0, i, "camera"))
-        imageio.write_png(out / f"{label}_{i}.png", rgb, fast=True)
+        canvas = procedural.render_skin(size, samplers.subject_tone(i), samplers.subject_stream(0, i, "skin"))
+        rgb, _ = samplers.render_class(canvas, label, cfg, samplers.subject_stream(0, i, label), samplers.subject_stream(0, i, "camera"))
+        images.write_png(out / f"{label}_{i}.png", rgb, fast=True)
     return n / (time.perf_counter() - t0)
 
 
@@ -78,17 +82,15 @@ def fit_epoch_seconds(ds_dir: Path, work: Path, img_size: int, batch: int, threa
     """
     import pandas as pd
 
-    from auxiliary import config as config_mod
-    from auxiliary import data, splits, train
 
     sdir = work / "split"
     if not (sdir / "classes.json").is_file():
-        table, _ = data.read_dataset(ds_dir, progress=False)
+        table, _ = readers.read_dataset(ds_dir, progress=False)
         splits.make_splits(table, sdir, val=0.2, test=0.0, seed=0, progress=False)
-    cfg = config_mod.resolve(None, overrides={
+    cfg = overrides.resolve(None, overrides={
         "img_size": img_size, "batch": batch, "max_epochs": 1, "freeze_epochs": 0, "threads": threads,
         "accelerator": "cpu", "data.num_workers": 0, "data.cache": True})
-    train.fit(cfg, sdir, work / f"run_{img_size}", progress=False)
+    loop.fit(cfg, sdir, work / f"run_{img_size}", progress=False)
     m = pd.read_csv(work / f"run_{img_size}" / "logs" / "metrics.csv")
     return float(m["seconds"].iloc[-1])
 
@@ -107,18 +109,16 @@ def main() -> None:
 
     import torch
 
-    from auxiliary import synth
-    from auxiliary.config import SynthConfig
 
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         per_class_rate("none", 3, args.size, tmpd)  # warm-up: imports, noise bank
-        rates = {label: per_class_rate(label, args.per_class, args.size, tmpd) for label in synth.CLASSES}
+        rates = {label: per_class_rate(label, args.per_class, args.size, tmpd) for label in samplers.CLASSES}
         cfg = replace(SynthConfig(), n_per_class=args.subjects, size=args.size, workers=1, seed=1)
         t0 = time.perf_counter()
-        table = synth.generate_dataset(cfg, tmpd / "ds", progress=False)
+        table = dataset.generate_dataset(cfg, tmpd / "ds", progress=False)
         gen_s = time.perf_counter() - t0
         cv2.setNumThreads(args.threads)
         n = len(table)

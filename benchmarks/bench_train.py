@@ -18,15 +18,12 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from auxiliary import config as config_mod  # noqa: E402
-from auxiliary import models, train  # noqa: E402
+from auxiliary import overrides
+from auxiliary.training import engine, loop, losses, models, optimization
 
 
 def make_loader(n: int, size: int, batch: int) -> DataLoader:
@@ -65,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.n} images/epoch, median of {args.rounds} alternating rounds\n")
     rows = []
     for size in args.sizes:
-        cfg = config_mod.resolve("demo", overrides={"model": args.model, "img_size": size, "batch": args.batch,
+        cfg = overrides.resolve("demo", overrides={"model": args.model, "img_size": size, "batch": args.batch,
                                                     "accelerator": "cpu", "precision": "32-true"})
         tcfg = cfg.train
         loader = make_loader(args.n, size, args.batch)
@@ -77,21 +74,21 @@ def main(argv: list[str] | None = None) -> int:
 
         loops = {}
         for cl in (True, False):
-            fabric = train.make_fabric(tcfg)
+            fabric = engine.make_fabric(tcfg)
             torch.manual_seed(0)
             m = models.create_model(args.model, 3)
             if cl:
                 m = m.to(memory_format=torch.channels_last)
             fm = fabric.setup_module(m)
-            opt = fabric.setup_optimizers(train.make_optimizer(m, 1e-3, 0.05))
+            opt = fabric.setup_optimizers(optimization.make_optimizer(m, 1e-3, 0.05))
             fl = fabric.setup_dataloaders(loader)
-            crit = train.build_criterion(tcfg)
-            sched = train.WarmupCosine(1e-3, steps * 1000, steps)
+            crit = losses.build_criterion(tcfg)
+            sched = optimization.WarmupCosine(1e-3, steps * 1000, steps)
             loops[cl] = (fabric, fm, opt, fl, crit, sched)
 
         def ours(cl: bool, loops: dict = loops, clip: float = tcfg.grad_clip) -> float:
             fabric, fm, opt, fl, crit, sched = loops[cl]
-            r = train.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
+            r = loop.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
             return r["images_per_second"]
 
         # warm-up (allocator, oneDNN primitive caches)

@@ -29,6 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+from auxiliary import overrides
+from auxiliary.data import loaders, readers, splits
+from auxiliary.inference.predictor import Predictor
+from auxiliary.training import loop, models
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ham10000"
 
@@ -103,7 +108,6 @@ def estimate_epoch_seconds(model_name: str, pretrained: str, img_size: int, n_tr
     """
     import torch
 
-    from auxiliary import models
 
     m = models.create_model(model_name, 7, pretrained=False).to(memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(m.parameters(), 1e-4)
@@ -128,14 +132,12 @@ def estimate_epoch_seconds(model_name: str, pretrained: str, img_size: int, n_tr
 
 
 def make_split(data: Path, out: Path) -> Path:
-    from auxiliary import data as data_mod
-    from auxiliary import splits
 
     sdir = out / "split"
     if (sdir / "train.csv").is_file() and (sdir / "classes.json").is_file():
         return sdir
     t = time.perf_counter()
-    table, report = data_mod.read_dataset(data, format="ham10000", progress=False)
+    table, report = readers.read_dataset(data, format="ham10000", progress=False)
     splits.make_splits(table, sdir, val=SPLIT[0], test=SPLIT[1], group_col="lesion_id", seed=0, overwrite=sdir.exists(),
                       progress=False)
     print(f"split {len(table)} images by lesion into {sdir} in {time.perf_counter() - t:.0f} s", flush=True)
@@ -145,22 +147,19 @@ def make_split(data: Path, out: Path) -> Path:
 def experiment_config(name: str, threads: int = 0, over: dict | None = None):
     """The resolved config of experiment ``name``: the ``full`` profile, COMMON, the experiment's
     overrides (``over`` when the epoch budget changed them) and the data settings."""
-    from auxiliary import config as config_mod
 
     if over is None:
         over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
         over.pop("report", None)
     data_over = dict(EXPERIMENTS[name].get("data", {}))
     over = {k: v for k, v in over.items() if k != "data"}
-    cfg = config_mod.resolve("full", overrides=over)
-    return config_mod.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
+    cfg = overrides.resolve("full", overrides=over)
+    return overrides.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
                                             "data.augment": "geometric", "data.val": SPLIT[0], "data.test": SPLIT[1],
                                             **data_over})
 
 
 def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: float, progress: bool) -> dict:
-    from auxiliary import data as data_mod
-    from auxiliary import train
 
     over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
     over.pop("data", None)
@@ -168,7 +167,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
     run_dir = out / "runs" / name
     resume = (run_dir / "last.pt").is_file()
     if not resume and budget_min > 0:
-        tables, _ = data_mod.load_split(sdir)
+        tables, _ = readers.load_split(sdir)
         import torch
 
         torch.set_num_threads(threads or torch.get_num_threads())
@@ -182,7 +181,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
             over["freeze_epochs"] = min(over["freeze_epochs"], max(0, fit_epochs - 1))
     cfg = experiment_config(name, threads, over)
     t = time.perf_counter()
-    summary = train.fit(cfg, sdir, run_dir, resume=resume, progress=progress)
+    summary = loop.fit(cfg, sdir, run_dir, resume=resume, progress=progress)
     summary["wall_seconds_this_call"] = time.perf_counter() - t
     return summary
 
@@ -202,17 +201,14 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
             return res
     import torch
 
-    from auxiliary import config as config_mod
-    from auxiliary import data as data_mod
-    from auxiliary import models, train
 
     state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-    cfg = config_mod.load(run_dir / "config.yaml")
-    tables, classes = data_mod.load_split(sdir)
+    cfg = overrides.load_config(run_dir / "config.yaml")
+    tables, classes = readers.load_split(sdir)
     model = models.create_model(state["model_name"], len(classes))
     model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
     model.eval()
-    loader = data_mod.build_loader(tables["test"], classes, img_size=state["img_size"], mean=state["mean"],
+    loader = loaders.build_loader(tables["test"], classes, img_size=state["img_size"], mean=state["mean"],
                                    std=state["std"], train=False, data_cfg=cfg.data, batch_size=64, progress=False)
     logits, flipped, labels = [], [], []
     with torch.no_grad():
@@ -223,10 +219,10 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
             flipped.append(torch.stack([o.softmax(1) for o in out]).mean(0))
             labels.append(y)
     y = torch.cat(labels).numpy()
-    res = train.classification_metrics(y, torch.cat(logits).numpy(), len(classes))
+    res = loop.epoch_metrics(y, torch.cat(logits).numpy(), len(classes))
     res["epoch"] = int(state["epoch"])
     res["weights"] = "ema" if state.get("ema") is not None else "model"
-    res["tta"] = train.classification_metrics(y, torch.cat(flipped).numpy(), len(classes))
+    res["tta"] = loop.epoch_metrics(y, torch.cat(flipped).numpy(), len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 
@@ -241,18 +237,15 @@ def evaluate_best_tta(run_dir: Path, sdir: Path) -> dict:
     if cache.is_file():
         return json.loads(cache.read_text())
 
-    from auxiliary import data as data_mod
-    from auxiliary import train
-    from auxiliary.infer import Predictor
 
-    tables, classes = data_mod.load_split(sdir)
+    tables, classes = readers.load_split(sdir)
     test = tables["test"]
     pred = Predictor.from_checkpoint(run_dir / "best.pt")
     probs, errors = pred.predict_paths(list(test["path"]), batch_size=64, tta=True, progress=False)
     if errors:
         raise RuntimeError(f"{len(errors)} test images unreadable: {list(errors.values())[:3]}")
     labels = test["label"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    res = train.classification_metrics(labels, probs, len(classes))
+    res = loop.epoch_metrics(labels, probs, len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 

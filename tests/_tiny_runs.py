@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from auxiliary import imageio, models
+from auxiliary import images
+from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 TONES = ["light", "brown", "dark"]
@@ -33,7 +34,7 @@ def make_split(root: Path, n_per_class: int = 6, size: int = 40, seed: int = 0, 
             y, x = rng.integers(5, size - 5, size=2)
             img[y - 4 : y + 4, x - 4 : x + 4] = (120, 20, 20) if cls == "acne" else base * 0.8
             path = img_dir / cls / f"{cls}_{i:02d}.png"
-            imageio.write_png(path, np.clip(img, 0, 255).astype(np.uint8))
+            images.write_png(path, np.clip(img, 0, 255).astype(np.uint8))
             rows.append({"path": str(path), "label": cls, "group": f"{cls}{i}", "tone_group": TONES[i % 3],
                          "ita": 10.0, "is_augmented": False})
     table = pd.DataFrame(rows)
@@ -51,7 +52,7 @@ def make_run(run_dir: Path, model_name: str = "resnet18", seed: int = 0, img_siz
     torch.manual_seed(seed)
     model = models.create_model(model_name, num_classes=len(CLASSES))
     run_dir.mkdir(parents=True, exist_ok=True)
-    models.save_checkpoint(run_dir / "best.pt", model, model_name=model_name, classes=CLASSES, img_size=img_size,
+    checkpoints.save_checkpoint(run_dir / "best.pt", model, model_name=model_name, classes=CLASSES, img_size=img_size,
                            temperature=temperature, metrics={"val_balanced_acc": 0.5})
     if val_csv is not None:
         df = pd.read_csv(val_csv)

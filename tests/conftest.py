@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from auxiliary import runner
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_HAM = ROOT.parent / "shared" / "data" / "ham10000"
 
@@ -49,7 +51,6 @@ class SeriesRunner:
         self.failed: dict[str, str] = {}
 
     def run(self, name: str) -> dict:
-        from auxiliary import runner
 
         idx = NOTEBOOKS.index(name)
         for prev in NOTEBOOKS[: idx + 1]:

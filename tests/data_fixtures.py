@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from auxiliary.tone import TONE_GROUPS
+
 CLASSES = ("acne", "erythema", "none")
 
 
@@ -108,7 +110,6 @@ def medmnist_npz(path: Path, n=(14, 7, 7)) -> Path:
 
 def synthetic_layout(root: Path, n_per_class: int = 6) -> Path:
     """What auxiliary.synth writes: class folders + metadata.csv with tone labels."""
-    from auxiliary.tone import TONE_GROUPS
 
     lines = ["path,label,tone_group,ita,group,strength,seed"]
     k = 0

@@ -7,8 +7,12 @@ import pytest
 import torch
 from data_fixtures import noise_image
 
-from auxiliary import augment, data, infer
+from auxiliary import images
+from auxiliary.config import DataConfig
+from auxiliary.data import augment, loaders, readers
+from auxiliary.inference import preprocess
 from auxiliary.tone import estimate_ita
+from auxiliary.viz import plots_data
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -26,7 +30,7 @@ def test_presets_give_normalised_tensors(preset):
 def test_eval_transform_is_infer_preprocess(size, src):
     img = noise_image(2, 40)[: src[0], : src[1]]
     x = augment.eval_transform(size, MEAN, STD)(image=img)["image"].numpy()
-    ref = infer.preprocess(img, size, MEAN, STD)
+    ref = preprocess.preprocess(img, size, MEAN, STD)
     assert x.shape == ref.shape and np.allclose(x, ref, atol=1e-5)
 
 
@@ -77,19 +81,18 @@ def test_montage_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = augment.montage([noise_image(i, 48) for i in range(2)], "color", n_aug=3, img_size=32, titles=["a", "b"])
+    fig = plots_data.plot_augmentations([noise_image(i, 48) for i in range(2)], "color", n_aug=3, img_size=32, titles=["a", "b"])
     assert fig.axes and fig.axes[0].get_title().endswith("color")
 
 
 def test_training_and_eval_loader_use_these_transforms(tmp_path):
     from data_fixtures import class_folders
 
-    from auxiliary.config import DataConfig
 
-    table, _ = data.read_dataset(class_folders(tmp_path / "ds", n_per_class=2))
+    table, _ = readers.read_dataset(class_folders(tmp_path / "ds", n_per_class=2))
     classes = sorted(table["label"].unique())
-    dl = data.build_loader(table, classes, img_size=16, mean=MEAN, std=STD, train=True,
+    dl = loaders.build_loader(table, classes, img_size=16, mean=MEAN, std=STD, train=True,
                            data_cfg=DataConfig(cache=False, augment="none", balance="none"), batch_size=6)
     x, _, meta = next(iter(dl))
-    ref = np.stack([infer.preprocess(data.read_image(table["path"][int(i)]), 16, MEAN, STD) for i in meta["index"]])
+    ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), 16, MEAN, STD) for i in meta["index"]])
     assert np.allclose(x.numpy(), ref, atol=1e-5)  # preset "none" == inference preprocessing

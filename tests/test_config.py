@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import config
+from auxiliary import config, overrides
 from auxiliary.config import ConfigError
 
 
 def test_profiles_differ_and_override_defaults():
-    smoke, demo, full = (config.profile_config(p) for p in ("smoke", "demo", "full"))
+    smoke, demo, full = (overrides.profile_config(p) for p in ("smoke", "demo", "full"))
     assert smoke.profile == "smoke"
     assert smoke.synth.n_per_class < demo.synth.n_per_class < full.synth.n_per_class
     assert smoke.train.max_epochs < demo.train.max_epochs < full.train.max_epochs
@@ -27,7 +27,7 @@ def test_every_field_has_a_docstring():
 
 
 def test_sections_are_frozen():
-    cfg = config.resolve("smoke")
+    cfg = overrides.resolve("smoke")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train.max_epochs = 3  # type: ignore[misc]
 
@@ -35,12 +35,12 @@ def test_sections_are_frozen():
 def test_precedence_profile_yaml_set(tmp_path):
     y = tmp_path / "over.yaml"
     y.write_text("train:\n  max_epochs: 7\n  lr_head: 0.01\nbatch: 5\n")
-    base = config.resolve("smoke")
-    from_yaml = config.resolve("smoke", y)
+    base = overrides.resolve("smoke")
+    from_yaml = overrides.resolve("smoke", y)
     assert from_yaml.train.max_epochs == 7 and base.train.max_epochs != 7
     assert from_yaml.train.lr_head == 0.01
     assert from_yaml.train.batch == 5
-    top = config.resolve("smoke", y, {"max_epochs": 9})
+    top = overrides.resolve("smoke", y, {"max_epochs": 9})
     assert top.train.max_epochs == 9  # --set beats YAML
     assert top.train.lr_head == 0.01  # YAML still beats the profile
     assert top.synth.n_per_class == base.synth.n_per_class  # profile value kept
@@ -49,28 +49,28 @@ def test_precedence_profile_yaml_set(tmp_path):
 def test_yaml_can_choose_profile(tmp_path):
     y = tmp_path / "p.yaml"
     y.write_text("profile: smoke\n")
-    assert config.resolve(None, y).profile == "smoke"
-    assert config.resolve("full", y).profile == "full"  # explicit profile wins
+    assert overrides.resolve(None, y).profile == "smoke"
+    assert overrides.resolve("full", y).profile == "full"  # explicit profile wins
 
 
 def test_notebook_parameters_override_like_set():
     ns = {"PROFILE": "smoke", "CONFIG": None, "MAX_EPOCHS": 4, "IMG_SIZE": None, "lower": 1, "DATA__SEED": 3}
-    cfg = config.from_notebook(ns)
+    cfg = overrides.from_notebook(ns)
     assert cfg.profile == "smoke"
     assert cfg.train.max_epochs == 4
-    assert cfg.train.img_size == config.profile_config("smoke").train.img_size  # None = keep profile
+    assert cfg.train.img_size == overrides.profile_config("smoke").train.img_size  # None = keep profile
     assert cfg.data.seed == 3 and cfg.train.seed == 0  # SECTION__FIELD targets one section
 
 
 def test_bare_key_sets_every_section_with_that_field():
-    cfg = config.resolve("smoke", overrides={"seed": 11})
+    cfg = overrides.resolve("smoke", overrides={"seed": 11})
     assert cfg.synth.seed == cfg.data.seed == cfg.train.seed == 11
-    cfg = config.resolve("smoke", overrides={"train.seed": 5})
+    cfg = overrides.resolve("smoke", overrides={"train.seed": 5})
     assert cfg.train.seed == 5 and cfg.data.seed == 0
 
 
 def test_aliases_and_types():
-    cfg = config.resolve("smoke", overrides=config.parse_set(
+    cfg = overrides.resolve("smoke", overrides=overrides.parse_set(
         ["epochs=6", "acne_count=12", "select_models=resnet18,convnext_atto", "coverage=0.9", "cache=false"]
     ))
     assert cfg.train.max_epochs == 6
@@ -81,10 +81,10 @@ def test_aliases_and_types():
 
 
 def test_saved_config_round_trips(tmp_path):
-    cfg = config.resolve("smoke", overrides={"max_epochs": 3, "acne_strength": "0.2,0.4", "coverage": 0.8})
+    cfg = overrides.resolve("smoke", overrides={"max_epochs": 3, "acne_strength": "0.2,0.4", "coverage": 0.8})
     for name in ("c.yaml", "c.json"):
         path = config.save(cfg, tmp_path / name)
-        assert config.load(path) == cfg
+        assert overrides.load_config(path) == cfg
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_saved_config_round_trips(tmp_path):
 )
 def test_bad_settings_raise_one_clear_line(kwargs, message):
     with pytest.raises(ConfigError) as info:
-        config.resolve(**kwargs)
+        overrides.resolve(**kwargs)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -109,23 +109,23 @@ def test_malformed_yaml(tmp_path):
     y = tmp_path / "bad.yaml"
     y.write_text("train:\n  max_epochs: [1, 2\n")
     with pytest.raises(ConfigError, match=r"malformed YAML in .*bad.yaml at line"):
-        config.resolve("smoke", y)
+        overrides.resolve("smoke", y)
     y.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
-        config.resolve("smoke", y)
+        overrides.resolve("smoke", y)
     with pytest.raises(ConfigError, match="config file not found"):
-        config.resolve("smoke", tmp_path / "missing.yaml")
+        overrides.resolve("smoke", tmp_path / "missing.yaml")
 
 
 def test_parse_set_requires_key_value():
     with pytest.raises(ConfigError, match="key=value"):
-        config.parse_set(["max_epochs"])
+        overrides.parse_set(["max_epochs"])
 
 
 def test_section_hash_changes_with_settings():
-    a = config.resolve("smoke")
-    b = config.resolve("smoke", overrides={"n_per_class": 99})
-    assert config.section_hash(a.synth) == config.section_hash(config.resolve("smoke").synth)
+    a = overrides.resolve("smoke")
+    b = overrides.resolve("smoke", overrides={"n_per_class": 99})
+    assert config.section_hash(a.synth) == config.section_hash(overrides.resolve("smoke").synth)
     assert config.section_hash(a.synth) != config.section_hash(b.synth)
 
 
@@ -140,7 +140,7 @@ def test_ham10000_cpu_recipe_is_the_measured_experiment():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     measured = bench.experiment_config("lite0_pre_224_ema")
-    recipe = config.resolve(yaml_path=root / "configs" / "ham10000_cpu.yaml")
+    recipe = overrides.resolve(yaml_path=root / "configs" / "ham10000_cpu.yaml")
     where = {"threads", "accelerator", "devices"}
     mt = {k: v for k, v in asdict(measured.train).items() if k not in where}
     rt = {k: v for k, v in asdict(recipe.train).items() if k not in where}
@@ -151,8 +151,8 @@ def test_ham10000_cpu_recipe_is_the_measured_experiment():
 
 def test_notebook_config_path_from_the_notebooks_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # as a notebook runs: not from the project root
-    cfg = config.from_notebook({"PROFILE": "full", "CONFIG": "configs/ham10000_cpu.yaml", "MAX_EPOCHS": 3})
+    cfg = overrides.from_notebook({"PROFILE": "full", "CONFIG": "configs/ham10000_cpu.yaml", "MAX_EPOCHS": 3})
     assert cfg.train.model == "tf_efficientnet_lite0" and cfg.train.ema_decay == 0.995
     assert cfg.train.max_epochs == 3  # the parameters cell still wins over the file
     with pytest.raises(ConfigError, match="config file not found"):
-        config.from_notebook({"PROFILE": "demo", "CONFIG": "configs/nope.yaml"})
+        overrides.from_notebook({"PROFILE": "demo", "CONFIG": "configs/nope.yaml"})

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from _tiny_runs import CLASSES, make_run, make_split
 
-from auxiliary import cli, evaluate, metrics
+from auxiliary import cli, files
 from auxiliary.config import EvalConfig
+from auxiliary.evaluation import arrays, calibration, metrics, report
+from auxiliary.steps import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def tiny(tmp_path_factory) -> tuple[Path, Path]:
 
 def _read_pred(out: Path) -> tuple[np.ndarray, np.ndarray]:
     pred = pd.read_csv(out / "predictions.csv")
-    y = metrics.labels_to_index(list(pred["label"]), CLASSES)
+    y = arrays.labels_to_index(list(pred["label"]), CLASSES)
     return y, pred[[f"prob_{c}" for c in CLASSES]].to_numpy()
 
 
@@ -72,8 +74,8 @@ def test_checkpoint_temperature_without_val_and_overwrite_refusal(tiny, tmp_path
     # calibrated = uncalibrated probabilities rescaled by T = 1.5
     y, probs = _read_pred(out)
     raw_y, raw, _, _ = evaluate.predict_csv(ckpt, split / "test.csv", temperature=1.0, progress=False)
-    assert np.allclose(probs, metrics.apply_temperature(raw, 1.5, from_probs=True), atol=1e-6)
-    with pytest.raises(evaluate.EvaluationError, match="already holds an evaluation"):
+    assert np.allclose(probs, calibration.apply_temperature(raw, 1.5, from_probs=True), atol=1e-6)
+    with pytest.raises(report.EvaluationError, match="already holds an evaluation"):
         evaluate.evaluate_checkpoint(ckpt, split / "test.csv", out, ec, progress=False)
     evaluate.evaluate_checkpoint(ckpt, split / "test.csv", out, ec, progress=False, overwrite=True)
 
@@ -102,15 +104,15 @@ def test_evaluate_predictions_on_arrays():
     p = rng.dirichlet([1, 1, 1], 90)
     groups = np.array(["light", "dark", "tan"])[np.arange(90) % 3]
     groups[:2] = "brown"  # a group of two: flagged
-    res = evaluate.evaluate_predictions(y, p, CLASSES, EvalConfig(min_group_size=10, n_bootstrap=5), groups=groups,
+    res = report.evaluate_predictions(y, p, CLASSES, EvalConfig(min_group_size=10, n_bootstrap=5), groups=groups,
                                         y_val=y, probs_val=p, groups_val=groups)
     assert res["summary"] == pytest.approx(metrics.summary_metrics(y, p, CLASSES))
     assert res["group_metrics"].loc["brown", "flagged_small"]
     assert "brown (small)" in res["gaps"].loc["accuracy", "excluded"]
     assert any("brown" in n for n in res["notes"])
     assert res["group_thresholds"].loc["brown", "fallback"]
-    with pytest.raises(evaluate.EvaluationError, match="threshold_objective"):
-        evaluate.evaluate_predictions(y, p, CLASSES, EvalConfig(threshold_objective="auc"))
+    with pytest.raises(report.EvaluationError, match="threshold_objective"):
+        report.evaluate_predictions(y, p, CLASSES, EvalConfig(threshold_objective="auc"))
 
 
 def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
@@ -118,7 +120,6 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
     no known tones, so fairness runs on the pixel estimate and says so. The folders are left untouched."""
     import shutil
 
-    from auxiliary import imageio
 
     split, ckpt = tiny
     table = pd.read_csv(split / "test.csv")
@@ -129,7 +130,7 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(split / rel, dst)
     (photos / "clear" / "broken.jpg").write_bytes(b"not an image")
-    before = {p: imageio.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
+    before = {p: files.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
 
     out = tmp_path / "real"
     rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(photos), "--out", str(out), "--quiet",
@@ -150,7 +151,7 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
                                        progress=False)
     assert summary["metrics"]["calibrated"]["balanced_accuracy"] == pytest.approx(
         ref["summary"]["balanced_accuracy"])
-    assert before == {p: imageio.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
+    assert before == {p: files.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
 
     # without the map: one line naming the unknown labels and the fix
     rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(photos), "--out", str(tmp_path / "x"), "--quiet"])
@@ -166,7 +167,7 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
 def test_parse_label_map():
     assert evaluate.parse_label_map("a=b, c = d,") == {"a": "b", "c": "d"}
     assert evaluate.parse_label_map(None) == {} and evaluate.parse_label_map({"x": "y"}) == {"x": "y"}
-    with pytest.raises(evaluate.EvaluationError, match="twice"):
+    with pytest.raises(report.EvaluationError, match="twice"):
         evaluate.parse_label_map("a=b,a=c")
-    with pytest.raises(evaluate.EvaluationError, match="empty side"):
+    with pytest.raises(report.EvaluationError, match="empty side"):
         evaluate.parse_label_map("a=")

@@ -10,7 +10,10 @@ import pytest
 import torch
 from _tiny_runs import CLASSES, make_run, make_split
 
-from auxiliary import cli, export, imageio, infer, models
+from auxiliary import cli, files
+from auxiliary import images as images_mod
+from auxiliary.inference import backends, export, onnx_model, predictor
+from auxiliary.training import checkpoints, models
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -35,20 +38,20 @@ def test_export_metadata_dynamic_batch_and_parity(run, tmp_path):
     assert res.path.is_file() and not res.reused
     assert res.max_abs_diff is not None and res.max_abs_diff <= export.PARITY_ATOL
     assert "validation images" in res.parity_source  # real inputs from the run's val_predictions.csv
-    meta = export.read_metadata(res.path)
+    meta = onnx_model.onnx_metadata(res.path)
     assert meta["classes"] == CLASSES and meta["img_size"] == 32 and meta["temperature"] == pytest.approx(1.7)
     assert meta["mean"] == pytest.approx([0.485, 0.456, 0.406]) and meta["std"] == pytest.approx([0.229, 0.224, 0.225])
-    assert meta["source_sha256"] == imageio.sha256_file(ckpt)
+    assert meta["source_sha256"] == files.sha256_file(ckpt)
     graph = onnx.load(str(res.path)).graph
     dim0 = graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch" and not dim0.dim_value
-    sess = export.session(res.path)
-    model, _ = models.load_checkpoint(ckpt)
+    sess = onnx_model.onnx_session(res.path)
+    model, _ = checkpoints.load_checkpoint(ckpt)
     for n in (1, 5):
         x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
         with torch.no_grad():
             ref = model(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(export.onnx_logits(sess, x), ref, atol=1e-4)
+        np.testing.assert_allclose(onnx_model.onnx_logits(sess, x), ref, atol=1e-4)
     again = export.export_onnx(ckpt, tmp_path / "tiny.onnx")  # same checkpoint: kept, not rewritten
     assert again.reused
 
@@ -58,11 +61,11 @@ def test_failing_parity_raises_and_leaves_no_file(run, tmp_path, monkeypatch):
     good = export.export_onnx(ckpt, tmp_path / "good.onnx").path
     torch.manual_seed(123)
     other = models.create_model("resnet18", len(CLASSES))  # different weights than the ONNX graph
-    images = [imageio.read_image(p) for p in sorted((split.parent / "images" / "acne").glob("*.png"))]
+    images = [images_mod.read_image(p) for p in sorted((split.parent / "images" / "acne").glob("*.png"))]
     with pytest.raises(export.OnnxParityError, match="parity check failed"):
         export.check_parity(other, good, images, img_size=32, mean=(0.5,) * 3, std=(0.25,) * 3)
 
-    real_export = export.export_model
+    real_export = onnx_model.export_model
 
     def wrong_graph(model, out, **kw):  # the exporter "silently" produces another network
         return real_export(other, out, **kw)
@@ -77,40 +80,40 @@ def test_existing_file_from_another_checkpoint_is_not_overwritten(run, tmp_path)
     root, _, ckpt = run
     other = make_run(root / "runs" / "other", "resnet18", seed=5, img_size=32)
     out = export.export_onnx(other, tmp_path / "m.onnx").path
-    with pytest.raises(export.ExportError, match="overwrite"):
+    with pytest.raises(onnx_model.ExportError, match="overwrite"):
         export.export_onnx(ckpt, out)
-    assert export.read_metadata(out)["source_sha256"] == imageio.sha256_file(other)
+    assert onnx_model.onnx_metadata(out)["source_sha256"] == files.sha256_file(other)
     res = export.export_onnx(ckpt, out, overwrite=True)
-    assert export.read_metadata(res.path)["source_sha256"] == imageio.sha256_file(ckpt)
+    assert onnx_model.onnx_metadata(res.path)["source_sha256"] == files.sha256_file(ckpt)
 
 
 def test_predictor_backends_onnx_and_auto(run, monkeypatch):
     root, split, ckpt = run
-    images = [imageio.read_image(p) for p in sorted((split.parent / "images").rglob("*.png"))]
-    torch_pred = infer.Predictor.from_checkpoint(ckpt, backend="torch")
-    onnx_pred = infer.Predictor.from_checkpoint(ckpt, backend="onnx")
-    assert onnx_pred.backend == "onnx" and export.default_onnx_path(ckpt).is_file()
+    images = [images_mod.read_image(p) for p in sorted((split.parent / "images").rglob("*.png"))]
+    torch_pred = predictor.Predictor.from_checkpoint(ckpt)
+    onnx_pred = backends.load_predictor(ckpt, backend="onnx")
+    assert onnx_pred.backend == "onnx" and onnx_model.default_onnx_path(ckpt).is_file()
     p_t, p_o = torch_pred.predict_arrays(images), onnx_pred.predict_arrays(images)
     assert np.max(np.abs(p_t - p_o)) <= 1e-4
     assert np.max(np.abs(torch_pred.predict_arrays(images, tta=True) - onnx_pred.predict_arrays(images, tta=True))) <= 1e-4
 
-    export._BACKEND_CACHE.clear()
-    auto = infer.Predictor.from_checkpoint(ckpt, backend="auto")
+    backends._BACKEND_CACHE.clear()
+    auto = backends.load_predictor(ckpt, backend="auto")
     choice = auto.info["backend_choice"]
     assert auto.backend == choice["backend"] in ("torch", "onnx")
     assert choice["torch_ms_per_image"] > 0 and choice["onnx_ms_per_image"] > 0
-    saved = json.loads(export.default_onnx_path(ckpt).with_suffix(".backend.json").read_text())
+    saved = json.loads(onnx_model.default_onnx_path(ckpt).with_suffix(".backend.json").read_text())
     assert saved["backend"] == choice["backend"]
 
     def no_more_timing(*a, **k):
         raise AssertionError("the backend decision must be cached, not measured again")
 
-    monkeypatch.setattr(export, "speed", no_more_timing)
-    assert infer.Predictor.from_checkpoint(ckpt, backend="auto").backend == choice["backend"]
-    export._BACKEND_CACHE.clear()  # a new process: the decision is read back from disk
-    assert infer.Predictor.from_checkpoint(ckpt, backend="auto").backend == choice["backend"]
-    with pytest.raises(export.ExportError, match="unknown inference backend"):
-        infer.Predictor.from_checkpoint(ckpt, backend="tensorrt")
+    monkeypatch.setattr(backends, "speed", no_more_timing)
+    assert backends.load_predictor(ckpt, backend="auto").backend == choice["backend"]
+    backends._BACKEND_CACHE.clear()  # a new process: the decision is read back from disk
+    assert backends.load_predictor(ckpt, backend="auto").backend == choice["backend"]
+    with pytest.raises(onnx_model.ExportError, match="unknown inference backend"):
+        backends.load_predictor(ckpt, backend="tensorrt")
 
 
 def test_cli_export_and_one_line_errors(run, tmp_path, capsys):

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auxiliary import fairness, metrics
 from auxiliary.errors import AuxiliaryError
+from auxiliary.evaluation import fairness, metrics, operating_point
+from auxiliary.viz import plots_evaluation
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -106,7 +107,7 @@ def test_per_group_thresholds_improve_the_worst_group():
     # decisions agree with the table
     flags = fairness.apply_group_thresholds(p_test, g_test, CLASSES, ["acne"], thr)
     m = g_test == "dark"
-    assert metrics.binary_rates(y_test[m] == 0, flags[m].astype(float), 0.5)["f1"] == pytest.approx(
+    assert operating_point.binary_rates(y_test[m] == 0, flags[m].astype(float), 0.5)["f1"] == pytest.approx(
         table.loc["dark", "f1_group"]
     )
     same = fairness.apply_group_thresholds(p_test, g_test, CLASSES, ["acne"], thr, use_groups=False)
@@ -122,7 +123,7 @@ def test_recall_objective_and_small_group_fallback():
                                         min_group_size=20)
     assert thr["dark"] == thr[fairness.GLOBAL] and thr.fallback == {"dark"}  # too small: global threshold
     light = g == "light"
-    assert thr["light"] == pytest.approx(metrics.recall_threshold(y[light] == 0, p[light, 0], 0.95))
+    assert thr["light"] == pytest.approx(operating_point.recall_threshold(y[light] == 0, p[light, 0], 0.95))
     table = fairness.evaluate_group_thresholds(y, p, g, CLASSES, ["acne"], thr, min_group_size=20)
     assert table.loc["dark", "flagged_small"] and table.loc["dark", "fallback"]
     assert table.loc["light", "recall_group"] >= 0.95
@@ -146,7 +147,7 @@ def test_plot_group_metrics_marks_small_groups():
          "macro_f1": [0.7, 0.4], "macro_auroc": [0.9, 0.6]},
         index=pd.Index(["light", "dark"], name="group"),
     )
-    fig = fairness.plot_group_metrics(gm)
+    fig = plots_evaluation.plot_group_metrics(gm)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["light", "dark (small)"]
     plt.close(fig)

@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from auxiliary import cli, data, feedback
+from auxiliary import cli
+from auxiliary import images as images_mod
+from auxiliary.data import feedback, merge, readers
+from auxiliary.steps import feedback_round
+from auxiliary.viz import widgets
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -42,7 +46,7 @@ def split(tmp_path) -> Path:
             seed += 1
             rows.append({"path": p, "label": lab, "group": f"g{seed}", "tone_group": "light", "ita": 45.0,
                          "is_augmented": False})
-        data.write_table(pd.DataFrame(rows), d / f"{name}.csv")
+        readers.write_table(pd.DataFrame(rows), d / f"{name}.csv")
     (d / "classes.json").write_text(json.dumps({"classes": CLASSES}))
     (d / "split_report.json").write_text(json.dumps({"note": "toy"}))
     return d
@@ -85,14 +89,14 @@ def test_file_image_refuses_bad_labels_and_non_images(tmp_path):
             feedback.file_image(src, bad, tmp_path / "fb", source="x", model_guess=None, probs=None)
     txt = tmp_path / "notes.jpg"
     txt.write_text("not an image")
-    with pytest.raises(feedback.ImageReadError, match="not an image"):
+    with pytest.raises(images_mod.ImageReadError, match="not an image"):
         feedback.file_image(txt, "acne", tmp_path / "fb", source="x", model_guess=None, probs=None)
     assert not (tmp_path / "fb").exists() or not any((tmp_path / "fb").rglob("*.jpg"))
 
 
 def test_merge_adds_to_train_only_drops_duplicates_and_keeps_old_version(split, tmp_path):
     fb = tmp_path / "fb"
-    tables, _ = data.load_split(split)
+    tables, _ = readers.load_split(split)
     new1 = _png(tmp_path / "new" / "n1.png", 101)
     new2 = _png(tmp_path / "new" / "n2.png", 102)
     feedback.file_image(new1, "acne", fb, source=str(new1), model_guess="none", probs=None)
@@ -108,7 +112,7 @@ def test_merge_adds_to_train_only_drops_duplicates_and_keeps_old_version(split, 
     old = _tree_hashes(split)
     dataset_before = _tree_hashes(tmp_path / "dataset")
 
-    rep = feedback.merge_feedback(split, fb, progress=False)
+    rep = merge.merge_feedback(split, fb, progress=False)
     out = Path(rep["out_dir"])
     assert out == (split.parent / "toy-v2").resolve() and rep["version"] == "toy-v2"
     assert _tree_hashes(split) == old and _tree_hashes(tmp_path / "dataset") == dataset_before
@@ -119,7 +123,7 @@ def test_merge_adds_to_train_only_drops_duplicates_and_keeps_old_version(split, 
     assert sum("already in train" in r for r in reasons.values()) == 1
     assert any("unknown class" in r for r in reasons.values()) and any("unreadable" in r for r in reasons.values())
     assert sum("conflicting" in r for r in reasons.values()) == 2
-    new_tables, classes = data.load_split(out)
+    new_tables, classes = readers.load_split(out)
     assert classes == CLASSES and rep["val_test_unchanged"]
     for s in ("val", "test"):
         assert (out / f"{s}.csv").read_bytes() == (split / f"{s}.csv").read_bytes()
@@ -137,20 +141,20 @@ def test_merge_adds_to_train_only_drops_duplicates_and_keeps_old_version(split, 
     assert json.loads((out / "merge_report.json").read_text())["added"] == 2
 
     # the same merge again: the existing version is returned, no v3
-    rep2 = feedback.merge_feedback(split, fb, progress=False)
+    rep2 = merge.merge_feedback(split, fb, progress=False)
     assert rep2["reused"] and rep2["out_dir"] == rep["out_dir"]
     assert sorted(p.name for p in split.parent.iterdir()) == ["toy", "toy-v2"]
     # merging into v2: everything is already there, nothing written
-    rep3 = feedback.merge_feedback(out, fb, progress=False)
+    rep3 = merge.merge_feedback(out, fb, progress=False)
     assert rep3["out_dir"] is None and rep3["added"] == 0
     # new feedback on top of v2 -> v3, v2 untouched
     v2 = _tree_hashes(out)
     new3 = _png(tmp_path / "new" / "n3.png", 105)
     feedback.file_image(new3, "erythema", fb, source=str(new3), model_guess="acne", probs=None)
-    rep4 = feedback.merge_feedback(out, fb, progress=False)
+    rep4 = merge.merge_feedback(out, fb, progress=False)
     assert Path(rep4["out_dir"]).name == "toy-v3" and rep4["added"] == 1 and _tree_hashes(out) == v2
     with pytest.raises(feedback.FeedbackError, match="not empty"):
-        feedback.merge_feedback(split, fb, split.parent / "toy-v3", progress=False)
+        merge.merge_feedback(split, fb, split.parent / "toy-v3", progress=False)
 
 
 def test_merge_cli_and_file_cli(split, tmp_path, capsys):
@@ -161,8 +165,8 @@ def test_merge_cli_and_file_cli(split, tmp_path, capsys):
     assert cli.main(["feedback", "merge", "--split", str(split), "--feedback", str(fb), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "+1 training images" in text
-    new_tables, _ = data.load_split(out)
-    old_tables, _ = data.load_split(split)
+    new_tables, _ = readers.load_split(out)
+    old_tables, _ = readers.load_split(split)
     for s in ("val", "test"):  # another depth: paths rewritten, the same images
         assert list(new_tables[s]["path"]) == list(old_tables[s]["path"])
     assert cli.main(["feedback", "merge", "--split", str(tmp_path / "nosplit"), "--feedback", str(fb)]) == 2
@@ -185,26 +189,26 @@ def _predictions() -> pd.DataFrame:
 
 def test_review_queue_orders_by_margin_or_entropy():
     df = _predictions()
-    q = feedback.review_queue(df)
+    q = feedback_round.review_queue(df)
     assert list(q["source"]) == ["/in/3.png", "/in/0.png", "/in/2.png"]  # margins .01, .05, .10
-    q = feedback.review_queue(df, order="entropy")
+    q = feedback_round.review_queue(df, order="entropy")
     assert list(q["source"])[0] == "/in/3.png" and list(q["source"])[-1] == "/in/0.png"
     truth = {"/in/0.png": "acne", "/in/1.png": "none", "/in/2.png": "none", "/in/3.png": "acne", "/in/4.png": "acne"}
-    q = feedback.review_queue(df, truth, out_dir="/out")
+    q = feedback_round.review_queue(df, truth, out_dir="/out")
     assert set(q["source"]) == {"/in/0.png", "/in/1.png", "/in/2.png", "/in/3.png"}  # + the confident mistake
     assert q.set_index("source").loc["/in/1.png", "why"] == "mistake"
     assert q.set_index("source").loc["/in/2.png", "why"] == "low confidence + mistake"
     assert q["image"].iloc[0].startswith("/out/")
     with pytest.raises(feedback.FeedbackError):
-        feedback.review_queue(df, order="random")
+        feedback_round.review_queue(df, order="random")
 
 
 def test_review_panel_click_files_image(tmp_path):
     srcs = [_png(tmp_path / "in" / f"{i}.png", 300 + i) for i in range(4)]
     df = _predictions().head(4).copy()
     df["source"] = [str(s) for s in srcs]
-    q = feedback.review_queue(df, {str(srcs[0]): "erythema"})
-    panel = feedback.ReviewPanel(q, CLASSES, tmp_path / "fb", reviewer="tester")
+    q = feedback_round.review_queue(df, {str(srcs[0]): "erythema"})
+    panel = widgets.ReviewPanel(q, CLASSES, tmp_path / "fb", reviewer="tester")
     assert panel.widget.children and bytes(panel.image.value).startswith(b"\x89PNG")
     assert "1 / 3" in panel.info.value
     first = panel.current["source"]
@@ -217,5 +221,5 @@ def test_review_panel_click_files_image(tmp_path):
     assert panel.current is None and "Review done" in panel.info.value and len(panel.filed) == 2
     assert all(b.disabled for b in panel.class_buttons)
     # the simulated reviewer files exactly the queued images under their true labels
-    filed = feedback.simulate_review(q.assign(label=["acne", "none", "erythema"]), tmp_path / "fb2")
+    filed = feedback_round.simulate_review(q.assign(label=["acne", "none", "erythema"]), tmp_path / "fb2")
     assert len(filed) == 3 and sorted(p.parent.name for p in (tmp_path / "fb2").glob("*/*.png")) == ["acne", "erythema", "none"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auxiliary.imageio import ImageReadError, read_image, read_image_bytes
+from auxiliary.images import ImageReadError, read_image, read_image_bytes
 
 
 @pytest.fixture

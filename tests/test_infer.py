@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from auxiliary import calibration, infer, models
+from auxiliary.evaluation import calibration
+from auxiliary.inference import predictor, preprocess
+from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -16,7 +18,7 @@ def ckpt(tmp_path_factory):
     torch.manual_seed(0)
     model = models.create_model("resnet18", num_classes=3)
     path = tmp_path_factory.mktemp("ck") / "best.pt"
-    models.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=2.0,
+    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=2.0,
                            metrics={"val_balanced_acc": 0.5}, config={"profile": "smoke"})
     return path, model
 
@@ -25,21 +27,21 @@ def test_checkpoint_loads_weights_only(ckpt):
     path, model = ckpt
     raw = torch.load(path, weights_only=True)
     assert raw["classes"] == CLASSES and raw["model_name"] == "resnet18"
-    loaded, info = models.load_checkpoint(path)
+    loaded, info = checkpoints.load_checkpoint(path)
     assert info["img_size"] == 32 and info["temperature"] == 2.0 and info["metrics"]["val_balanced_acc"] == 0.5
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
-    with pytest.raises(models.CheckpointError, match="not found"):
-        models.load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="not found"):
+        checkpoints.load_checkpoint(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(models.CheckpointError, match="cannot read checkpoint"):
-        models.load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="cannot read checkpoint"):
+        checkpoints.load_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(models.CheckpointError, match="not a checkpoint of this project"):
-        models.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this project"):
+        checkpoints.load_checkpoint(tmp_path / "other.pt")
 
 
 def test_unknown_model_name():
@@ -57,12 +59,12 @@ def test_head_is_fresh_xavier():
 
 def test_predictor_matches_manual_forward_with_temperature(ckpt):
     path, model = ckpt
-    pred = infer.Predictor.from_checkpoint(path)
+    pred = predictor.Predictor.from_checkpoint(path)
     rng = np.random.default_rng(1)
     imgs = [rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8) for i in range(3)]
     probs = pred.predict_arrays(imgs, batch_size=2)
     assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1)
-    x = torch.from_numpy(np.stack([infer.preprocess(im, 32, pred.mean, pred.std) for im in imgs]))
+    x = torch.from_numpy(np.stack([preprocess.preprocess(im, 32, pred.mean, pred.std) for im in imgs]))
     model.eval()
     with torch.no_grad():
         logits = model(x).numpy()
@@ -76,7 +78,7 @@ def test_predict_paths_reports_unreadable(ckpt, tmp_path):
 
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "ok.png")
     (tmp_path / "bad.png").write_text("text")
-    pred = infer.Predictor.from_checkpoint(ckpt[0])
+    pred = predictor.Predictor.from_checkpoint(ckpt[0])
     probs, errors = pred.predict_paths([tmp_path / "ok.png", tmp_path / "bad.png"], progress=False)
     assert np.isfinite(probs[0]).all() and np.isnan(probs[1]).all()
     assert errors == {1: "not an image (unrecognised format)"}

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auxiliary import metrics
 from auxiliary.errors import AuxiliaryError
+from auxiliary.evaluation import arrays, calibration, metrics, operating_point
+from auxiliary.viz import plots_evaluation
 
 CLASSES = ["a", "b", "c"]
 # 6 samples, 3 classes. Predictions (arg-max): 0, 1, 1, 1, 2, 0
@@ -103,19 +104,19 @@ def test_bad_inputs_raise_one_line_errors():
     with pytest.raises(AuxiliaryError, match="3 columns but there are 2 classes"):
         metrics.summary_metrics(Y, P, ["a", "b"])
     with pytest.raises(AuxiliaryError, match="not among the classes"):
-        metrics.labels_to_index(["a", "zebra"], CLASSES)
-    assert metrics.labels_to_index(["c", "zebra"], CLASSES, unknown="minus_one").tolist() == [2, -1]
+        arrays.labels_to_index(["a", "zebra"], CLASSES)
+    assert arrays.labels_to_index(["c", "zebra"], CLASSES, unknown="minus_one").tolist() == [2, -1]
     with pytest.raises(AuxiliaryError, match="positive classes"):
-        metrics.high_recall_operating_point(Y, P, CLASSES, ["mel"])
+        operating_point.high_recall_operating_point(Y, P, CLASSES, ["mel"])
 
 
 def test_reliability_table_bins():
-    tab = metrics.reliability_table(Y, P, n_bins=2)
+    tab = calibration.reliability_table(Y, P, n_bins=2)
     # (0, .5]: .5 ok, .5 wrong ; (.5, 1]: .8 ok, .6 wrong, .7 ok, .7 ok
     assert tab["count"].tolist() == [2, 4]
     assert tab["accuracy"].tolist() == pytest.approx([0.5, 0.75])
     assert tab["confidence"].tolist() == pytest.approx([0.5, 0.7])
-    assert metrics.expected_calibration_error(Y, P, n_bins=2) == pytest.approx((2 * 0 + 4 * 0.05) / 6)
+    assert calibration.expected_calibration_error(Y, P, n_bins=2) == pytest.approx((2 * 0 + 4 * 0.05) / 6)
 
 
 def test_high_recall_operating_point_known_answer():
@@ -123,7 +124,7 @@ def test_high_recall_operating_point_known_answer():
     pa = np.array([0.9, 0.8, 0.3, 0.1, 0.2, 0.5, 0.4])
     y = np.array([0, 0, 0, 1, 1, 1, 1])
     p = np.column_stack([pa, 1 - pa])
-    op = metrics.high_recall_operating_point(y, p, ["a", "b"], ["a"], target_recall=0.999, n_bootstrap=50)
+    op = operating_point.high_recall_operating_point(y, p, ["a", "b"], ["a"], target_recall=0.999, n_bootstrap=50)
     assert op["threshold"] == pytest.approx(0.3)  # the lowest positive: 99.9 % of 3 positives is all of them
     assert op["recall"] == 1.0
     assert op["precision"] == pytest.approx(3 / 5)  # flagged: .9 .8 .3 and negatives .5 .4
@@ -134,7 +135,7 @@ def test_high_recall_operating_point_known_answer():
     lo, hi = op["threshold_ci"]
     assert lo <= op["threshold"] <= hi
     assert 0 <= op["precision_ci"][0] <= op["precision_ci"][1] <= 1
-    again = metrics.high_recall_operating_point(y, p, ["a", "b"], ["a"], target_recall=0.999, n_bootstrap=50)
+    again = operating_point.high_recall_operating_point(y, p, ["a", "b"], ["a"], target_recall=0.999, n_bootstrap=50)
     assert again["threshold_ci"] == op["threshold_ci"]  # seeded bootstrap
 
 
@@ -148,12 +149,12 @@ def test_high_recall_allows_misses_with_many_positives_and_class_groups():
     p_neg = np.column_stack([neg / 2, neg / 2, 1 - neg])
     y = np.concatenate([np.where(np.arange(n_pos) % 2 == 0, 0, 1), np.full(1000, 2)])
     p = np.vstack([p_pos, p_neg])
-    op = metrics.high_recall_operating_point(y, p, CLASSES, ["a", "b"], target_recall=0.999, n_bootstrap=20)
+    op = operating_point.high_recall_operating_point(y, p, CLASSES, ["a", "b"], target_recall=0.999, n_bootstrap=20)
     assert op["allowed_misses"] == 3
     assert op["threshold"] == pytest.approx(np.sort(score)[3])
     assert op["recall"] == pytest.approx((n_pos - 3) / n_pos)
     assert "at most 3" in op["note"]
-    none = metrics.high_recall_operating_point(np.full(4, 2), p_neg[:4], CLASSES, "a,b", n_bootstrap=5)
+    none = operating_point.high_recall_operating_point(np.full(4, 2), p_neg[:4], CLASSES, "a,b", n_bootstrap=5)
     assert math.isnan(none["threshold"]) and "no samples" in none["note"]
 
 
@@ -168,19 +169,19 @@ def test_temperature_scaling_lowers_ece_of_an_overconfident_model():
 
     y_val, z_val = sample(600)
     y_test, z_test = sample(600)
-    p_val = metrics.apply_temperature(z_val, 1.0)
-    p_test = metrics.apply_temperature(z_test, 1.0)
-    t = metrics.fit_temperature_probs(y_val, p_val)
+    p_val = calibration.apply_temperature(z_val, 1.0)
+    p_test = calibration.apply_temperature(z_test, 1.0)
+    t = calibration.fit_temperature_probs(y_val, p_val)
     assert t > 3  # it learns to soften
-    calibrated = metrics.apply_temperature(p_test, t, from_probs=True)
-    before = metrics.expected_calibration_error(y_test, p_test)
-    after = metrics.expected_calibration_error(y_test, calibrated)
+    calibrated = calibration.apply_temperature(p_test, t, from_probs=True)
+    before = calibration.expected_calibration_error(y_test, p_test)
+    after = calibration.expected_calibration_error(y_test, calibrated)
     assert after < before / 2
     assert (calibrated.argmax(1) == p_test.argmax(1)).all()  # predictions unchanged
-    rep = metrics.calibration_report(y_val, p_val, y_test, p_test)
+    rep = calibration.calibration_report(y_val, p_val, y_test, p_test)
     assert rep["ece_after"] == pytest.approx(after) and rep["log_loss_after"] < rep["log_loss_before"]
     with pytest.raises(AuxiliaryError):
-        metrics.apply_temperature(z_test, 0.0)
+        calibration.apply_temperature(z_test, 0.0)
 
 
 def test_curves_and_plots_return_figures():
@@ -191,13 +192,13 @@ def test_curves_and_plots_return_figures():
     roc = metrics.roc_curves(Y, P, CLASSES)
     assert isinstance(roc, pd.DataFrame) and {"fpr", "tpr"} <= set(roc.columns)
     for fig in (
-        metrics.plot_reliability(Y, P),
-        metrics.plot_confusion(Y, P, CLASSES),
-        metrics.plot_pr_curves(Y, P, CLASSES),
-        metrics.plot_roc_curves(Y, P, CLASSES),
+        plots_evaluation.plot_reliability(Y, P),
+        plots_evaluation.plot_confusion(Y, P, CLASSES),
+        plots_evaluation.plot_pr_curves(Y, P, CLASSES),
+        plots_evaluation.plot_roc_curves(Y, P, CLASSES),
     ):
         assert fig.axes
         plt.close(fig)
     fig, ax = plt.subplots()
-    assert metrics.plot_reliability(Y, P, ax=ax, label="x") is fig
+    assert plots_evaluation.plot_reliability(Y, P, ax=ax, label="x") is fig
     plt.close(fig)

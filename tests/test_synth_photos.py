@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from auxiliary import cli, skinmask, synth, tone
+from auxiliary import cli, tone
 from auxiliary.config import SynthConfig
+from auxiliary.synth import acne, dataset, skinmask
 
 
 def face_photo(h: int = 300, w: int = 260, skin_rgb=(200, 150, 120), bg=(60, 90, 160)):
@@ -55,7 +56,7 @@ def test_mask_stays_on_skin(skin_rgb, haar, monkeypatch):
     assert m.sum() > 0.4 * true.sum(), f"mask covers only {m.sum() / true.sum():.0%} of the face ({res.method})"
     assert (m & true).sum() >= 0.98 * m.sum(), f"mask leaks off the face ({res.method})"
     assert not (m & feats).any(), "mask on eyes or lips"
-    sim = synth.simulate_acne(img, count=25, strength=0.8, seed=1)
+    sim = acne.simulate_acne(img, count=25, strength=0.8, seed=1)
     assert sim.lesions and all(true[int(les.y), int(les.x)] and not feats[int(les.y), int(les.x)] for les in sim.lesions)
     assert not (sim.mask & ~true).any()
     assert sim.params["mask_method"] == res.method
@@ -141,14 +142,14 @@ def test_photo_variants_cycle_and_output_may_not_overlap_input(tmp_path):
     face, _, _ = face_photo()
     (inp / "a.jpg").write_bytes(_jpeg(face))
     cfg = SynthConfig(n_per_class=3, size=64, input_dir=str(inp))
-    table = synth.generate_dataset(cfg, tmp_path / "out", progress=False)
+    table = dataset.generate_dataset(cfg, tmp_path / "out", progress=False)
     assert len(table) == 9 and sorted(table["variant"].unique()) == [0, 1, 2]
     assert table["group"].nunique() == 1  # all variants of one photo stay in one split
-    with pytest.raises(synth.SynthError, match="overlaps"):
-        synth.generate_dataset(cfg, inp / "out", progress=False)
+    with pytest.raises(dataset.SynthError, match="overlaps"):
+        dataset.generate_dataset(cfg, inp / "out", progress=False)
     empty = tmp_path / "nothing"
     empty.mkdir()
     (empty / "x.jpg").write_bytes(b"")
-    with pytest.raises(synth.SynthError, match="no usable photo"):
-        synth.generate_dataset(replace(cfg, input_dir=str(empty)), tmp_path / "out2", progress=False)
+    with pytest.raises(dataset.SynthError, match="no usable photo"):
+        dataset.generate_dataset(replace(cfg, input_dir=str(empty)), tmp_path / "out2", progress=False)
     assert "empty" in pd.read_csv(tmp_path / "out2" / "skipped.csv")["reason"].iloc[0]

@@ -15,8 +15,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from auxiliary import config as config_mod
-from auxiliary import models, train
+from auxiliary import cli, errors, overrides
+from auxiliary.data import balance
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.training import checkpoints, engine, loop, losses, models, optimization, runs, seeding
+from auxiliary.viz.plots_training import RunFigures
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -72,12 +75,13 @@ def make_cfg(**over):
         "threads": 1,
     }
     base.update(over)
-    return config_mod.resolve("smoke", overrides=base)
+    return overrides.resolve("smoke", overrides=base)
 
 
 def run(tmp_path, name, cfg=None, **kw):
     tr, va = loaders()
-    return train.fit_loaders(cfg or make_cfg(), CLASSES, tr, va, tmp_path / name, progress=False, **kw)
+    kw.setdefault("callbacks", [RunFigures()])  # the figures the steps layer asks for
+    return loop.fit_loaders(cfg or make_cfg(), CLASSES, tr, va, tmp_path / name, progress=False, **kw)
 
 
 # ------------------------------------------------------------------------------------ learning
@@ -90,11 +94,11 @@ def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
               "logs/metrics.csv", "logs/loss_curve.png", "logs/accuracy_curve.png", "logs/confusion_matrix.png"):
         assert (out / f).is_file(), f
     metrics = pd.read_csv(out / "logs" / "metrics.csv")
-    assert list(metrics.columns) == list(train.METRIC_COLUMNS)
+    assert list(metrics.columns) == list(runs.METRIC_COLUMNS)
     assert metrics["phase"].tolist() == ["head", "finetune", "finetune", "finetune"]
     assert (metrics["images_per_second"] > 0).all()
     # the saved config is the resolved one
-    assert config_mod.load(out / "config.yaml").train.model == "test_resnet"
+    assert overrides.load_config(out / "config.yaml").train.model == "test_resnet"
 
 
 def test_checkpoint_round_trip_reproduces_validation_predictions(tmp_path):
@@ -103,11 +107,10 @@ def test_checkpoint_round_trip_reproduces_validation_predictions(tmp_path):
     ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     assert ckpt["model_name"] == "test_resnet" and ckpt["classes"] == CLASSES and ckpt["img_size"] == 32
     assert 0.05 <= ckpt["temperature"] <= 20 and ckpt["epoch"] >= 1
-    model, info = models.load_checkpoint(out / "best.pt")
+    model, info = checkpoints.load_checkpoint(out / "best.pt")
     val = Toy(24, seed=1)
     with torch.no_grad():
         logits = model(val.x).numpy()
-    from auxiliary.calibration import softmax
 
     probs = softmax(logits, info["temperature"])
     pred = pd.read_csv(out / "val_predictions.csv")
@@ -129,11 +132,11 @@ def test_last_checkpoint_is_weights_only_with_full_resume_state(tmp_path):
 
 
 def test_rng_state_round_trip():
-    train.seed_all(3)
-    saved = train.rng_state()
+    seeding.seed_all(3)
+    saved = seeding.rng_state()
     a = (random.random(), float(np.random.rand()), float(torch.rand(())))
-    train.seed_all(99)
-    train.set_rng_state(saved)
+    seeding.seed_all(99)
+    seeding.set_rng_state(saved)
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == a
 
 
@@ -150,17 +153,17 @@ def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
     assert all(p.requires_grad for p in models.head_parameters(model))
     fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
     fm = fabric.setup_module(model)
-    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
+    opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
     tr, _ = loaders()
-    train.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), frozen_backbone=True, progress=False)
+    loop.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), frozen_backbone=True, progress=False)
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed, "the head trained"
     assert all(any(k.startswith(h + ".") for h in head) for k in changed), f"backbone changed: {sorted(changed)[:5]}"
     # unfrozen, the backbone (weights and BatchNorm statistics) moves
     models.set_backbone_trainable(model, True)
-    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
-    train.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
+    opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
+    loop.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
     assert not torch.equal(before["conv_stem.weight"], model.state_dict()["conv_stem.weight"])
 
 
@@ -172,10 +175,10 @@ def test_ema_is_the_moving_average_of_the_weights_after_each_step():
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
     fm = fabric.setup_module(model)
-    opt = fabric.setup_optimizers(train.make_optimizer(model, 1e-2, 0.05))
-    ema = train.make_ema(model, 0.75)
+    opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
+    ema = optimization.make_ema(model, 0.75)
     one_batch = DataLoader(Toy(8), batch_size=8)
-    train.train(fabric, fm, opt, one_batch, torch.nn.CrossEntropyLoss(), ema=ema, progress=False)
+    loop.train(fabric, fm, opt, one_batch, torch.nn.CrossEntropyLoss(), ema=ema, progress=False)
     after, averaged = model.state_dict(), ema.module.state_dict()
     moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
     assert moved, "one optimizer step changed the weights"
@@ -194,16 +197,15 @@ def test_fit_with_ema_validates_and_keeps_the_averaged_weights(tmp_path):
     assert not torch.equal(last["ema"][w], last["model"][w])  # the average lags the trained weights
     assert torch.equal(best["state_dict"][w], last["ema"][w])  # and is what best.pt keeps
     # the validation predictions recorded are those of the averaged weights
-    model, info = models.load_checkpoint(tmp_path / "r" / "best.pt")
+    model, info = checkpoints.load_checkpoint(tmp_path / "r" / "best.pt")
     with torch.no_grad():
         logits = model(Toy(24, seed=1).x).numpy()
-    from auxiliary.calibration import softmax
 
     pred = pd.read_csv(tmp_path / "r" / "val_predictions.csv")
     np.testing.assert_allclose(pred[[f"prob_{c}" for c in CLASSES]].to_numpy(),
                                softmax(logits, info["temperature"]), atol=1e-5)
-    with pytest.raises(train.TrainError, match="ema_decay"):
-        train.check_config(make_cfg(ema_decay=1.0).train)
+    with pytest.raises(errors.TrainError, match="ema_decay"):
+        engine.check_config(make_cfg(ema_decay=1.0).train)
 
 
 # ------------------------------------------------------------------------------------ resume
@@ -230,14 +232,14 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path, ema_deca
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     run(tmp_path, "cut", make_cfg(max_epochs=3), stop_after_epochs=1)
-    with pytest.raises(train.TrainError, match="max_epochs"):
+    with pytest.raises(errors.TrainError, match="max_epochs"):
         run(tmp_path, "cut", make_cfg(max_epochs=5), resume=True)
 
 
 def test_existing_run_name_is_refused_unless_resume_or_overwrite(tmp_path):
     cfg = make_cfg(max_epochs=1, freeze_epochs=0)
     run(tmp_path, "r", cfg)
-    with pytest.raises(train.RunExistsError, match="--resume"):
+    with pytest.raises(runs.RunExistsError, match="--resume"):
         run(tmp_path, "r", cfg)
     (tmp_path / "r" / "notes.txt").write_text("mine")
     again = run(tmp_path, "r", cfg, overwrite=True)
@@ -245,10 +247,10 @@ def test_existing_run_name_is_refused_unless_resume_or_overwrite(tmp_path):
     assert (tmp_path / "r" / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
     assert run(tmp_path, "r", cfg, resume=True)["epochs_run"] == 1  # finished: nothing to do
     # notebook 04 reuses a run only when it was made with the same learning-relevant settings
-    assert train.same_settings(tmp_path / "r", cfg)
-    assert train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"threads": 2}))
-    assert not train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"lr_ft": 1e-2}))
-    assert not train.same_settings(tmp_path / "r", config_mod.apply_overrides(cfg, {"data.augment": "color"}))
+    assert runs.same_settings(tmp_path / "r", cfg)
+    assert runs.same_settings(tmp_path / "r", overrides.apply_overrides(cfg, {"threads": 2}))
+    assert not runs.same_settings(tmp_path / "r", overrides.apply_overrides(cfg, {"lr_ft": 1e-2}))
+    assert not runs.same_settings(tmp_path / "r", overrides.apply_overrides(cfg, {"data.augment": "color"}))
 
 
 # ------------------------------------------------------------------------------------ early stopping
@@ -262,63 +264,62 @@ def test_early_stopping_stops(tmp_path):
 
 # ------------------------------------------------------------------------------------ pieces
 def test_warmup_then_cosine_schedule():
-    s = train.WarmupCosine(1.0, total_steps=20, warmup_steps=4)
+    s = optimization.WarmupCosine(1.0, total_steps=20, warmup_steps=4)
     lrs = [s(i) for i in range(20)]
     assert lrs[:5] == sorted(lrs[:5]) and lrs[4] == pytest.approx(1.0)
     assert lrs[4:] == sorted(lrs[4:], reverse=True)
-    assert lrs[-1] == pytest.approx(train.MIN_LR_RATIO)
+    assert lrs[-1] == pytest.approx(optimization.MIN_LR_RATIO)
 
 
 def test_losses():
     logits = torch.randn(16, 3)
     y = torch.arange(16) % 3
     ce = torch.nn.functional.cross_entropy(logits, y)
-    assert train.FocalLoss(gamma=0.0)(logits, y) == pytest.approx(float(ce), rel=1e-5)
-    assert float(train.FocalLoss(gamma=2.0)(logits, y)) < float(ce)
+    assert losses.FocalLoss(gamma=0.0)(logits, y) == pytest.approx(float(ce), rel=1e-5)
+    assert float(losses.FocalLoss(gamma=2.0)(logits, y)) < float(ce)
     w = torch.tensor([1.0, 2.0, 3.0])
-    weighted = train.build_criterion(make_cfg(loss="weighted_ce").train, w)
+    weighted = losses.build_criterion(make_cfg(loss="weighted_ce").train, w)
     assert float(weighted(logits, y)) == pytest.approx(float(torch.nn.functional.cross_entropy(
         logits, y, weight=w, label_smoothing=0.05)), rel=1e-5)
-    with pytest.raises(train.TrainError, match="class weights"):
-        train.build_criterion(make_cfg(loss="weighted_ce").train, None)
+    with pytest.raises(errors.TrainError, match="class weights"):
+        losses.build_criterion(make_cfg(loss="weighted_ce").train, None)
 
 
 def test_logit_adjusted_loss_trains_on_logits_plus_log_prior():
     logits = torch.randn(32, 3)
     y = torch.arange(32) % 3
     prior = torch.tensor([0.7, 0.2, 0.1])
-    crit = train.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, prior * 10)
+    crit = losses.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, prior * 10)
     want = torch.nn.functional.cross_entropy(logits + prior.log(), y)
     assert float(crit(logits, y)) == pytest.approx(float(want), rel=1e-5)
     # A uniform prior adds the same constant to every logit: plain cross entropy.
-    flat = train.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, torch.ones(3))
+    flat = losses.build_criterion(make_cfg(loss="logit_adjusted", label_smoothing=0.0).train, None, torch.ones(3))
     assert float(flat(logits, y)) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-5)
     # With the offset, equal raw logits already give the frequent class most of the training probability,
     # so the loss pushes the rare classes' raw logits up: raw argmax favours no class for its frequency.
     zero = torch.zeros(3, 3, requires_grad=True)
     crit(zero, torch.tensor([0, 1, 2])).backward()
     assert zero.grad[2, 2] < zero.grad[0, 0] < 0
-    with pytest.raises(train.TrainError, match="class prior"):
-        train.build_criterion(make_cfg(loss="logit_adjusted").train, None, None)
-    with pytest.raises(train.TrainError, match="non-negative"):
-        train.build_criterion(make_cfg(loss="logit_adjusted").train, None, torch.tensor([1.0, -1.0, 0.5]))
+    with pytest.raises(errors.TrainError, match="class prior"):
+        losses.build_criterion(make_cfg(loss="logit_adjusted").train, None, None)
+    with pytest.raises(errors.TrainError, match="non-negative"):
+        losses.build_criterion(make_cfg(loss="logit_adjusted").train, None, torch.tensor([1.0, -1.0, 0.5]))
 
 
 def test_sampled_class_prior_follows_the_sampler():
-    from auxiliary import data
 
     table = pd.DataFrame({"label": ["a"] * 6 + ["b"] * 3 + ["c"] * 1})
-    assert data.sampled_class_prior(table, ["a", "b", "c"], "none").tolist() == pytest.approx([0.6, 0.3, 0.1])
-    assert data.sampled_class_prior(table, ["a", "b", "c"], "class").tolist() == pytest.approx([1 / 3] * 3)
-    assert data.sampled_class_prior(table, ["a", "b", "c", "d"], "none").tolist() == pytest.approx(
+    assert balance.sampled_class_prior(table, ["a", "b", "c"], "none").tolist() == pytest.approx([0.6, 0.3, 0.1])
+    assert balance.sampled_class_prior(table, ["a", "b", "c"], "class").tolist() == pytest.approx([1 / 3] * 3)
+    assert balance.sampled_class_prior(table, ["a", "b", "c", "d"], "none").tolist() == pytest.approx(
         [0.6, 0.3, 0.1, 0.0])
 
 
 def test_bad_settings_are_one_line_errors():
-    with pytest.raises(train.TrainError, match="unknown monitor"):
-        train.check_config(make_cfg(monitor="val_auc").train)
-    with pytest.raises(train.TrainError, match="unknown precision"):
-        train.make_fabric(make_cfg(precision="8-mixed").train)
+    with pytest.raises(errors.TrainError, match="unknown monitor"):
+        engine.check_config(make_cfg(monitor="val_auc").train)
+    with pytest.raises(errors.TrainError, match="unknown precision"):
+        engine.make_fabric(make_cfg(precision="8-mixed").train)
 
 
 def test_metrics_match_scikit_learn():
@@ -326,7 +327,7 @@ def test_metrics_match_scikit_learn():
 
     y = np.array([0, 0, 1, 1, 2, 2, 2])
     logits = np.eye(3)[[0, 1, 1, 1, 2, 0, 2]] * 3
-    m = train.classification_metrics(y, logits, 3)
+    m = loop.epoch_metrics(y, logits, 3)
     pred = logits.argmax(1)
     assert m["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
@@ -365,20 +366,19 @@ def _write_split(root: Path, n_per_class: int = 10) -> Path:
 def test_fit_with_the_logit_adjusted_loss(tmp_path):
     sdir = _write_split(tmp_path)
     cfg = make_cfg(max_epochs=2, freeze_epochs=0, loss="logit_adjusted", batch=6)
-    cfg = config_mod.apply_overrides(cfg, {"data.cache": False, "data.balance": "none", "data.augment": "none"})
-    summary = train.fit(cfg, sdir, tmp_path / "runs" / "la", progress=False)
+    cfg = overrides.apply_overrides(cfg, {"data.cache": False, "data.balance": "none", "data.augment": "none"})
+    summary = loop.fit(cfg, sdir, tmp_path / "runs" / "la", progress=False)
     assert summary["epochs_run"] == 2 and math.isfinite(summary["test_balanced_acc"])
     ckpt = torch.load(tmp_path / "runs" / "la" / "best.pt", map_location="cpu", weights_only=True)
     assert ckpt["config"]["train"]["loss"] == "logit_adjusted"
 
 
 def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):
-    from auxiliary import cli
 
     sdir = _write_split(tmp_path)
     cfg = make_cfg(max_epochs=2, freeze_epochs=1, loss="weighted_ce", batch=6)
-    cfg = config_mod.apply_overrides(cfg, {"data.cache": False, "data.balance": "class", "data.augment": "geometric"})
-    summary = train.fit(cfg, sdir, tmp_path / "runs" / "a", progress=False)
+    cfg = overrides.apply_overrides(cfg, {"data.cache": False, "data.balance": "class", "data.augment": "geometric"})
+    summary = loop.fit(cfg, sdir, tmp_path / "runs" / "a", progress=False)
     out = tmp_path / "runs" / "a"
     assert summary["epochs_run"] == 2 and summary["classes"] == CLASSES
     assert summary["test_balanced_acc"] is not None and not math.isnan(summary["test_balanced_acc"])

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auxiliary import cli, models, webapp
-from auxiliary.imageio import write_png
-from auxiliary.infer import Predictor
+from auxiliary import cli, webapp
+from auxiliary.config import SynthConfig
+from auxiliary.data import feedback
+from auxiliary.images import read_image, write_png
+from auxiliary.inference.predictor import Predictor
+from auxiliary.steps import demo as demo_mod
+from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 METRICS = {"val_balanced_acc": 0.812, "val_ece": 0.041, "epochs": 3}
@@ -18,7 +22,7 @@ METRICS = {"val_balanced_acc": 0.812, "val_ece": 0.041, "epochs": 3}
 def ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp("webapp_ckpt") / "best.pt"
     model = models.create_model("resnet18", len(CLASSES))
-    models.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=64, metrics=METRICS, temperature=1.5)
+    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=64, metrics=METRICS, temperature=1.5)
     return path
 
 
@@ -41,7 +45,7 @@ def skin_image(h=90, w=110, seed=0) -> np.ndarray:
 def test_analyse_gives_calibrated_probabilities_and_heat_map(predictor, tmp_path):
     rgb = skin_image()
     path = write_png(tmp_path / "skin.png", rgb)
-    res = webapp.analyse(predictor, path, conf=0.0)
+    res = demo_mod.analyse(predictor, path, conf=0.0)
     assert res["ok"] and res["error"] is None
     assert list(res["probs"]) == sorted(res["probs"], key=res["probs"].get, reverse=True)
     assert set(res["probs"]) == set(CLASSES)
@@ -52,7 +56,7 @@ def test_analyse_gives_calibrated_probabilities_and_heat_map(predictor, tmp_path
     assert res["top_prob"] == pytest.approx(max(expected.values()))
     assert res["low_confidence"] is False and res["notes"] == []
     np.testing.assert_array_equal(res["image"], rgb)
-    ok, why = webapp.explain_status()
+    ok, why = demo_mod.explain_status()
     if ok:
         ov = res["overlay"]
         assert ov is not None and ov.dtype == np.uint8 and ov.shape == rgb.shape
@@ -64,23 +68,23 @@ def test_analyse_gives_calibrated_probabilities_and_heat_map(predictor, tmp_path
 
 def test_low_confidence_below_threshold(predictor):
     rgb = skin_image(seed=1)
-    res = webapp.analyse(predictor, rgb, conf=1.0, heatmap=False)  # a softmax top is always < 1
+    res = demo_mod.analyse(predictor, rgb, conf=1.0, heatmap=False)  # a softmax top is always < 1
     assert res["ok"] and res["low_confidence"] is True
-    assert res["message"].startswith(webapp.LOW_CONFIDENCE_TITLE)
+    assert res["message"].startswith(demo_mod.LOW_CONFIDENCE_TITLE)
     assert "100%" in res["message"]
     html_text = webapp.status_html(res)
-    assert webapp.LOW_CONFIDENCE_TITLE in html_text and 'data-kind="low"' in html_text
+    assert demo_mod.LOW_CONFIDENCE_TITLE in html_text and 'data-kind="low"' in html_text
     # exactly at the threshold is confident enough
-    at = webapp.analyse(predictor, rgb, conf=res["top_prob"], heatmap=False)
+    at = demo_mod.analyse(predictor, rgb, conf=res["top_prob"], heatmap=False)
     assert at["low_confidence"] is False and 'data-kind="ok"' in webapp.status_html(at)
     assert res["overlay"] is None
 
 
 def test_no_heat_map_without_explain_module(predictor, monkeypatch):
-    monkeypatch.setattr(webapp, "explain_status", lambda: (False, "the Grad-CAM module could not be imported (test)"))
-    res = webapp.analyse(predictor, skin_image(), conf=0.5)
+    monkeypatch.setattr(demo_mod, "explain_status", lambda: (False, "the Grad-CAM package is not installed (test)"))
+    res = demo_mod.analyse(predictor, skin_image(), conf=0.5)
     assert res["ok"] and res["overlay"] is None
-    assert res["heatmap_note"].startswith("Heat map unavailable: the Grad-CAM module")
+    assert res["heatmap_note"].startswith("Heat map unavailable: the Grad-CAM package")
 
 
 def _truncated_png(path):
@@ -104,7 +108,7 @@ def _truncated_png(path):
 def test_bad_uploads_give_a_readable_message(predictor, tmp_path, make, kwargs, reason):
     p = tmp_path / "upload.png"
     make(p)
-    res = webapp.analyse(predictor, p, conf=0.6, **kwargs)
+    res = demo_mod.analyse(predictor, p, conf=0.6, **kwargs)
     assert res["ok"] is False and res["probs"] == {} and res["overlay"] is None
     assert reason in res["error"]
     assert res["message"].startswith("Could not use this file (upload.png):") and reason in res["message"]
@@ -121,7 +125,7 @@ def test_other_modes_are_converted_with_a_note(predictor, tmp_path):
     deep = tmp_path / "deep.png"
     Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(deep)
     for path, word in [(gray, "grayscale"), (rgba, "transparency"), (deep, "grayscale")]:
-        res = webapp.analyse(predictor, path, conf=0.6, heatmap=False)
+        res = demo_mod.analyse(predictor, path, conf=0.6, heatmap=False)
         assert res["ok"], res["message"]
         assert res["image"].shape == (*rgb.shape[:2], 3) and res["image"].dtype == np.uint8
         assert any(word in n for n in res["notes"]), (path.name, res["notes"])
@@ -131,36 +135,34 @@ def test_other_modes_are_converted_with_a_note(predictor, tmp_path):
 def test_bytes_and_arrays_are_accepted(predictor, tmp_path):
     rgb = skin_image()
     png = write_png(tmp_path / "a.png", rgb).read_bytes()
-    by_bytes = webapp.analyse(predictor, png, conf=0.6, heatmap=False)
-    by_array = webapp.analyse(predictor, rgb, conf=0.6, heatmap=False)
+    by_bytes = demo_mod.analyse(predictor, png, conf=0.6, heatmap=False)
+    by_array = demo_mod.analyse(predictor, rgb, conf=0.6, heatmap=False)
     assert by_bytes["probs"] == pytest.approx(by_array["probs"])
-    bad = webapp.analyse(predictor, np.zeros((20, 20, 2), np.uint8), conf=0.6)
+    bad = demo_mod.analyse(predictor, np.zeros((20, 20, 2), np.uint8), conf=0.6)
     assert not bad["ok"] and "unsupported array shape" in bad["error"]
-    none = webapp.analyse(predictor, None, conf=0.6)
+    none = demo_mod.analyse(predictor, None, conf=0.6)
     assert not none["ok"] and "Upload a photo" in none["message"]
 
 
 def test_page_text_escapes_file_names_and_shows_the_model(predictor, tmp_path):
     p = tmp_path / "x.txt"
     p.write_text("no")
-    res = webapp.analyse(predictor, p, conf=0.6, name="<script>alert(1)</script>.png")
+    res = demo_mod.analyse(predictor, p, conf=0.6, name="<script>alert(1)</script>.png")
     page = webapp.status_html(res)
     assert "<script>" not in page and "&lt;script&gt;" in page
-    card = webapp.model_card(predictor, 0.6)
+    card = demo_mod.model_card(predictor, 0.6)
     assert "resnet18" in card and "val_balanced_acc" in card and "0.812" in card and "| epochs | 3 |" in card
     assert "60%" in card
-    assert "not a diagnosis" in webapp.DISCLAIMER
+    assert "not a diagnosis" in demo_mod.DISCLAIMER
 
 
 def test_file_feedback_records_provenance(predictor, tmp_path):
-    pytest.importorskip("auxiliary.feedback")
-    from auxiliary import feedback
 
     src = write_png(tmp_path / "in" / "photo.png", skin_image())
     before = src.read_bytes()
-    res = webapp.analyse(predictor, src, conf=0.6, heatmap=False)
+    res = demo_mod.analyse(predictor, src, conf=0.6, heatmap=False)
     fb = tmp_path / "feedback"
-    dest = webapp.file_feedback(src, "erythema", fb, source="web upload: photo.png", model_guess=res["top"], probs=res["probs"])
+    dest = demo_mod.file_feedback(src, "erythema", fb, source="web upload: photo.png", model_guess=res["top"], probs=res["probs"])
     assert dest.is_file() and dest.parent == fb / "erythema" and dest.read_bytes() == before
     assert src.read_bytes() == before  # the upload is copied, never moved
     prov = feedback.read_provenance(fb)
@@ -170,11 +172,8 @@ def test_file_feedback_records_provenance(predictor, tmp_path):
 
 
 def test_examples_one_per_class(tmp_path):
-    pytest.importorskip("auxiliary.synth")
-    from auxiliary.config import SynthConfig
-    from auxiliary.imageio import read_image
 
-    ex = webapp.make_examples(SynthConfig(size=64), tmp_path / "ex", classes=CLASSES)
+    ex = demo_mod.make_examples(SynthConfig(size=64), tmp_path / "ex", classes=CLASSES)
     assert [p.name for p in ex] == [f"example_{c}.png" for c in CLASSES]
     assert all(read_image(p).shape == (64, 64, 3) for p in ex)
 

@@ -17,6 +17,13 @@ import httpx
 import numpy as np
 import pytest
 
+from auxiliary import overrides, webapp
+from auxiliary.config import SynthConfig
+from auxiliary.images import write_png
+from auxiliary.steps import demo as demo_mod
+from auxiliary.synth import dataset
+from auxiliary.training import checkpoints, models
+
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 README_SHOT = ROOT / "docs" / "images" / "webapp.png"
@@ -49,14 +56,11 @@ def _free_port() -> int:
 
 def _synthetic_upload(path: Path) -> Path:
     """One synthetic acne image from the simulator (a numpy stand-in if synth is unavailable)."""
-    from auxiliary.imageio import write_png
 
     try:
-        from auxiliary import synth
-        from auxiliary.config import SynthConfig
 
         out = path.parent / "synth_upload"
-        synth.generate_dataset(SynthConfig(n_per_class=1, size=128, seed=5), out, progress=False)
+        dataset.generate_dataset(SynthConfig(n_per_class=1, size=128, seed=5), out, progress=False)
         shutil.copyfile(sorted((out / "acne").glob("*.png"))[0], path)
         return path
     except ImportError:
@@ -69,17 +73,16 @@ def _synthetic_upload(path: Path) -> Path:
 def server(tmp_path):
     """The demo served from a thread of this process on a free port (the same call as
     ``python -m auxiliary serve``, whose start and stop are tested in test_webapp.py); always closed."""
-    from auxiliary import config, models, webapp
 
     ckpt = tmp_path / "best.pt"
     # A high temperature makes the calibrated probabilities near uniform: low confidence for sure.
-    models.save_checkpoint(
+    checkpoints.save_checkpoint(
         ckpt, models.create_model("resnet18", 3), model_name="resnet18", classes=CLASSES, img_size=64,
         metrics={"val_balanced_acc": 0.812, "val_ece": 0.041}, temperature=50.0,
     )
     port = _free_port()
     fb = tmp_path / "feedback"
-    cfg = config.resolve("smoke", None, {"feedback_dir": str(fb)})
+    cfg = overrides.resolve("smoke", None, {"feedback_dir": str(fb)})
     demo = webapp.launch(ckpt, cfg=cfg, inline=False, block=False, port=port, quiet=True)
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -93,7 +96,6 @@ def server(tmp_path):
 
 def test_upload_corrupt_file_and_feedback_in_a_real_browser(server, tmp_path, capfd):
     sync_api = pytest.importorskip("playwright.sync_api")
-    from auxiliary import webapp
 
     t0 = time.monotonic()
     good = _synthetic_upload(tmp_path / "synthetic_acne.png")
@@ -130,10 +132,10 @@ def test_upload_corrupt_file_and_feedback_in_a_real_browser(server, tmp_path, ca
             page.locator("#aux-upload input[type=file]").set_input_files(str(good))
             page.locator("#aux-status [data-kind=low]").wait_for()
             status = page.locator("#aux-status").inner_text()
-            assert webapp.LOW_CONFIDENCE_TITLE in status and "60%" in status
+            assert demo_mod.LOW_CONFIDENCE_TITLE in status and "60%" in status
             probs = page.locator("#aux-probs").inner_text()
             assert all(c in probs for c in CLASSES) and "33%" in probs
-            explain_ok, _ = webapp.explain_status()
+            explain_ok, _ = demo_mod.explain_status()
             if explain_ok:
                 page.locator("#aux-heatmap img").wait_for()
                 assert "Grad-CAM" in page.locator("#aux-heatmap-note").inner_text()

@@ -61,6 +61,7 @@ from auxiliary.evaluation.comparison_table import (
 )
 from auxiliary.files import label_slug, write_text_atomic
 from auxiliary.images import ImageReadError, read_image
+from auxiliary.inference import export
 from auxiliary.inference.backends import onnx_logits_fn, speed, torch_logits_fn
 from auxiliary.inference.onnx_model import onnx_session
 from auxiliary.inference.predictor import Predictor
@@ -380,7 +381,7 @@ def compare_runs(
             raise CompareError(f"{label}: {exc}") from None
         onnx_path, sess = None, None
         if export_onnx:
-            res = export_onnx(ckpt, onnx_path_for(ckpt, onnx_root), overwrite=overwrite)
+            res = export.export_onnx(ckpt, onnx_path_for(ckpt, onnx_root), overwrite=overwrite)
             onnx_path = res.path
             sess = onnx_session(onnx_path)
         infos[label] = {

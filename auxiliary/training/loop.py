@@ -1,14 +1,9 @@
-"""Fine-tuning a timm model with Lightning Fabric (notebook 04, ``python -m auxiliary train``).
+"""The training loop on Lightning Fabric, in Fabric's own split: :func:`train` runs one epoch,
+:func:`validate` one evaluation pass, :func:`fit` (and :func:`fit_loaders` under it) the whole run.
 
-The loop follows Fabric's own split: :func:`train` runs one epoch, :func:`validate` one
-evaluation pass, :func:`fit` (and :func:`fit_loaders` under it) the whole run. Fabric takes
-``accelerator``, ``devices``, ``strategy`` and ``precision`` from the config, so the same code
-runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric run`` / ``torchrun``).
-
-Precision: on CPU the default is ``32-true``. ``bf16-mixed`` on CPU runs through
-``torch.autocast("cpu")``: on CPUs without native bfloat16 (no AVX512-BF16 / AMX, like most
-laptops and this machine) it is *slower* than float32, and some CPU kernels lose accuracy in
-bfloat16 (losses that stall or NaN), so use it on GPUs; ``16-mixed`` needs a GPU.
+This module stays whole (about 500 lines) because the epoch loop, its resume state and the final
+test pass share one schedule; everything around them lives beside it (engine, losses, optimization,
+seeding, runs).
 
 Schedule, as in the original course project: phase ``head`` trains only the classifier head at
 ``lr_head`` for ``freeze_epochs`` with the backbone frozen (weights *and* BatchNorm statistics,
@@ -16,8 +11,9 @@ the backbone runs in eval mode); phase ``finetune`` trains everything at ``lr_ft
 has a fresh AdamW (no weight decay on biases and norms), a linear warm-up of ``warmup_epochs``
 then cosine decay to 1 % of its learning rate. Gradient accumulation (``accumulate``, with
 ``fabric.no_backward_sync``), gradient-norm clipping, label smoothing, class-weighted cross
-entropy or focal loss, the balanced sampler of :func:`auxiliary.data.build_loader`,
-``channels_last`` and optional ``torch.compile``.
+entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.build_loader`,
+``channels_last`` and optional ``torch.compile``. Validation metrics come from
+:func:`auxiliary.evaluation.metrics.summary_metrics`.
 
 Early stopping watches ``monitor`` (default ``val_balanced_acc``) in the last phase with
 ``patience`` epochs; the head phase always runs its ``freeze_epochs``.
@@ -26,23 +22,7 @@ Reproducibility: every epoch reseeds Python, NumPy, torch, the loader's sampler 
 augmentation pipeline from ``seed`` and the epoch number, so a run is deterministic on CPU, and
 a run resumed from ``last.pt`` (``resume=True``) continues the same schedule and ends with the same
 weights as an uninterrupted one (exactly with ``num_workers=0``; persistent loader workers keep
-their own augmentation streams).
-
-Run folder (``runs/<name>/``)::
-
-    best.pt              weights of the best epoch + model name, classes, img_size, mean/std,
-                         temperature fitted on validation logits, config, metrics, versions
-    last.pt              resume state: weights, optimizer, schedule, epoch, history, RNG states
-    config.yaml          the resolved configuration
-    logs/metrics.csv     epoch, phase, lr, train_loss, val_loss, train_acc, val_acc,
-                         val_balanced_acc, val_macro_f1, seconds, images_per_second
-    logs/loss_curve.png, logs/accuracy_curve.png, logs/confusion_matrix.png  (validation)
-    val_predictions.csv  path, label, tone_group, prob_<class>... of the best model (calibrated)
-    test_predictions.csv the same on the test split (when it is not empty)
-    summary.json         best epoch and metrics, test metrics, epochs run, seconds, speed
-
-Every ``.pt`` file loads with ``torch.load(path, weights_only=True)``: only tensors and Python
-literals (RNG states are stored as tensors).
+their own augmentation streams). What a run folder holds: :mod:`auxiliary.training.runs`.
 """
 
 from __future__ import annotations
@@ -50,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,15 +38,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from auxiliary.config import Config, TrainConfig, save
+from auxiliary.config import Config, save
 from auxiliary.data.balance import class_weights, sampled_class_prior
 from auxiliary.data.loaders import build_loader
 from auxiliary.data.readers import load_split
 from auxiliary.errors import TrainError
 from auxiliary.evaluation.calibration import softmax
+from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.files import jsonable, write_csv_atomic, write_json_atomic
-from auxiliary.training.checkpoints import library_versions, load_checkpoint
-from auxiliary.training.losses import LOSSES, build_criterion
+from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.training.engine import check_config, make_fabric, monitor_mode, parse_devices
+from auxiliary.training.losses import build_criterion
 from auxiliary.training.models import create_model, data_config, set_backbone_eval, set_backbone_trainable
 from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
 from auxiliary.training.runs import (
@@ -76,119 +57,23 @@ from auxiliary.training.runs import (
     prepare_run_dir,
     read_predictions,
     refuse_existing,
+    run_summary,
     save_best,
     save_last,
     write_metrics,
 )
 from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
 
-MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
-
-
-PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
-
-
-# ====================================================================================== setup
-def _parse_devices(devices: Any) -> int | str | list[int]:
-    s = str(devices).strip().lower()
-    if s in ("auto", "-1"):
-        return s if s == "auto" else -1
-    if "," in s or s.startswith("["):
-        return [int(v) for v in s.strip("[] ").split(",") if v.strip()]
-    try:
-        return int(s)
-    except ValueError:
-        raise TrainError(f"devices must be a count, a list like 0,1 or auto; got {devices!r}") from None
-
-
-def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Any:
-    """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision.
-
-    ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
-    calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures)."""
-    from lightning_fabric import Fabric
-
-    if tcfg.precision not in PRECISIONS:
-        raise TrainError(f"unknown precision {tcfg.precision!r} (choose from: {', '.join(PRECISIONS)})")
-    try:
-        fabric = Fabric(
-            accelerator=tcfg.accelerator,
-            devices=_parse_devices(tcfg.devices),
-            strategy=tcfg.strategy,
-            precision=tcfg.precision,
-            callbacks=list(callbacks),
-        )
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240]}") from None
-    if fabric.world_size > 1:
-        fabric.launch()
-    return fabric
-
-
-def check_config(tcfg: TrainConfig) -> None:
-    """Refuse settings that cannot work, with one line each."""
-    problems = []
-    if tcfg.max_epochs < 1:
-        problems.append(f"max_epochs must be at least 1 (got {tcfg.max_epochs})")
-    if tcfg.freeze_epochs < 0:
-        problems.append(f"freeze_epochs must be >= 0 (got {tcfg.freeze_epochs})")
-    if tcfg.batch < 1:
-        problems.append(f"batch must be at least 1 (got {tcfg.batch})")
-    if tcfg.accumulate < 1:
-        problems.append(f"accumulate must be at least 1 (got {tcfg.accumulate})")
-    if tcfg.img_size < 16:
-        problems.append(f"img_size must be at least 16 (got {tcfg.img_size})")
-    if tcfg.lr_head <= 0 or tcfg.lr_ft <= 0:
-        problems.append("lr_head and lr_ft must be positive")
-    if tcfg.loss not in LOSSES:
-        problems.append(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES)})")
-    if tcfg.monitor not in MONITORS:
-        problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(MONITORS)})")
-    if not 0 <= tcfg.label_smoothing < 1:
-        problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
-    if not 0 <= tcfg.ema_decay < 1:
-        problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
-    if problems:
-        raise TrainError("; ".join(problems))
-
-
-def monitor_mode(monitor: str) -> str:
-    """``min`` for losses, ``max`` for everything else."""
-    return "min" if monitor.endswith("loss") else "max"
-
 
 # ====================================================================================== metrics
-def classification_metrics(labels: np.ndarray, logits: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Accuracy, balanced accuracy, macro-F1 (scikit-learn) and macro AUROC (one-vs-rest, over the
-    classes present with both positives and negatives) of logits or probabilities."""
-    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
-
-    y = np.asarray(labels, dtype=int)
-    z = np.asarray(logits, dtype=np.float64)
-    if len(y) == 0:
-        return {"acc": float("nan"), "balanced_acc": float("nan"), "macro_f1": float("nan"), "macro_auroc": float("nan")}
-    pred = z.argmax(axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bal = balanced_accuracy_score(y, pred)
-        present = sorted(set(y.tolist()) | set(pred.tolist()))
-        f1 = f1_score(y, pred, labels=present, average="macro", zero_division=0)
-    probs = softmax(z) if not _is_prob(z) else z
-    aucs = []
-    for c in range(n_classes):
-        pos = y == c
-        if 0 < pos.sum() < len(y):
-            aucs.append(roc_auc_score(pos.astype(int), probs[:, c]))
-    return {
-        "acc": float((pred == y).mean()),
-        "balanced_acc": float(bal),
-        "macro_f1": float(f1),
-        "macro_auroc": float(np.mean(aucs)) if aucs else float("nan"),
-    }
-
-
-def _is_prob(z: np.ndarray) -> bool:
-    return bool(z.size) and z.min() >= 0 and np.allclose(z.sum(axis=1), 1.0, atol=1e-4)
+def epoch_metrics(labels: np.ndarray, logits: np.ndarray, n_classes: int) -> dict[str, float]:
+    """acc, balanced_acc, macro_f1 and macro_auroc of an evaluation pass, computed by
+    :func:`auxiliary.evaluation.metrics.summary_metrics` on the softmax of ``logits``."""
+    if len(labels) == 0:
+        return {"acc": math.nan, "balanced_acc": math.nan, "macro_f1": math.nan, "macro_auroc": math.nan}
+    m = summary_metrics(labels, softmax(logits), [str(k) for k in range(n_classes)])
+    return {"acc": m["accuracy"], "balanced_acc": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
+            "macro_auroc": m["macro_auroc"]}
 
 
 # ====================================================================================== loop
@@ -321,7 +206,7 @@ def validate(
     if len(index_np) and (index_np < 0).any():
         index_np = np.arange(len(labels_np))
     k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
-    out: dict[str, Any] = classification_metrics(labels_np, logits_np, k)
+    out: dict[str, Any] = epoch_metrics(labels_np, logits_np, k)
     out["loss"] = loss_sum / n if n and criterion is not None else float("nan")
     out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
     return out
@@ -357,7 +242,7 @@ def fit(
     norm = data_config(model)
     common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
     n_train = len(tables["train"])
-    devices = _parse_devices(tcfg.devices)
+    devices = parse_devices(tcfg.devices)
     world = len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
     train_loader = build_loader(  # drop_last: a last batch of one sample breaks BatchNorm
         tables["train"], classes, train=True, batch_size=tcfg.batch, drop_last=n_train > tcfg.batch * world,
@@ -616,53 +501,20 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
                       progress=False, desc="test")
         probs = softmax(te["logits"], temperature)
         test = {k: te[k] for k in ("acc", "balanced_acc", "macro_f1")}
-        test["macro_auroc"] = classification_metrics(te["labels"], probs, len(classes))["macro_auroc"]
+        test["macro_auroc"] = summary_metrics(te["labels"], probs, classes)["macro_auroc"]
         test["images"] = int(te["images"])
         if fabric.is_global_zero:
             write_csv_atomic(out / "test_predictions.csv",
                              predictions_frame(probs, te["labels"], te["index"], classes, test_table))
-    best_row = next((r for r in history if int(r["epoch"]) == best_epoch), {})
     val_pred = read_predictions(out / "val_predictions.csv", classes)
     val_auroc = float("nan")
     if val_pred is not None and len(val_pred):
         lab = val_pred["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-        val_auroc = classification_metrics(lab, val_pred[[f"prob_{c}" for c in classes]].to_numpy(),
-                                           len(classes))["macro_auroc"]
-    speeds = [float(r["images_per_second"]) for r in history if r.get("images_per_second")]
-    summary = {
-        "run_dir": str(out),
-        "model": tcfg.model,
-        "pretrained": tcfg.pretrained,
-        "classes": classes,
-        "img_size": tcfg.img_size,
-        "split_dir": str(split_dir) if split_dir else None,
-        "epochs_run": len(history),
-        "max_epochs": tcfg.max_epochs,
-        "freeze_epochs": tcfg.freeze_epochs,
-        "stopped_early": stopped_early,
-        "monitor": tcfg.monitor,
-        "best_epoch": best_epoch,
-        "best_value": best_value,
-        "best_val_balanced_acc": best_row.get("val_balanced_acc"),
-        "best_val_macro_f1": best_row.get("val_macro_f1"),
-        "best_val_acc": best_row.get("val_acc"),
-        "best_val_loss": best_row.get("val_loss"),
-        "val_macro_auroc": val_auroc,
-        "temperature": temperature,
-        "test_balanced_acc": test["balanced_acc"] if test else None,
-        "test_macro_f1": test["macro_f1"] if test else None,
-        "test_acc": test["acc"] if test else None,
-        "test_macro_auroc": test["macro_auroc"] if test else None,
-        "test": test,
-        "seconds_training": float(sum(float(r["seconds"]) for r in history)),
-        "seconds_this_call": time.perf_counter() - t_start,
-        "images_per_second": float(np.median(speeds)) if speeds else None,
-        "precision": tcfg.precision,
-        "accelerator": str(fabric.device),
-        "world_size": int(fabric.world_size),
-        "versions": library_versions(),
-        "finished": True,
-    }
+        val_auroc = summary_metrics(lab, val_pred[[f"prob_{c}" for c in classes]].to_numpy(), classes)["macro_auroc"]
+    summary = run_summary(out, cfg, classes, history, best_epoch=best_epoch, best_value=best_value,
+                          stopped_early=stopped_early, test=test, val_auroc=val_auroc, temperature=temperature,
+                          split_dir=split_dir, seconds_this_call=time.perf_counter() - t_start,
+                          device=str(fabric.device), world_size=int(fabric.world_size))
     if fabric.is_global_zero:
         fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)
         write_json_atomic(out / "summary.json", summary)

@@ -1,4 +1,20 @@
 """The run folder: its files, ``last.pt`` resume state, ``best.pt``, predictions, and whether a finished run matches a request.
+
+Run folder (``runs/<name>/``)::
+
+    best.pt              weights of the best epoch + model name, classes, img_size, mean/std,
+                         temperature fitted on validation logits, config, metrics, versions
+    last.pt              resume state: weights, optimizer, schedule, epoch, history, RNG states
+    config.yaml          the resolved configuration
+    logs/metrics.csv     epoch, phase, lr, train_loss, val_loss, train_acc, val_acc,
+                         val_balanced_acc, val_macro_f1, seconds, images_per_second
+    logs/loss_curve.png, logs/accuracy_curve.png, logs/confusion_matrix.png  (validation)
+    val_predictions.csv  path, label, tone_group, prob_<class>... of the best model (calibrated)
+    test_predictions.csv the same on the test split (when it is not empty)
+    summary.json         best epoch and metrics, test metrics, epochs run, seconds, speed
+
+Every ``.pt`` file loads with ``torch.load(path, weights_only=True)``: only tensors and Python
+literals (RNG states are stored as tensors).
 """
 
 from __future__ import annotations
@@ -293,3 +309,47 @@ def per_class_recall(predictions: Any, classes: Sequence[str]) -> Any:
             "precision": float((label[predicted] == c).mean()) if predicted.any() else float("nan"),
         })
     return pd.DataFrame(rows).set_index("class")
+
+def run_summary(out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]], *, best_epoch: int,
+                best_value: float, stopped_early: bool, test: dict[str, Any] | None, val_auroc: float,
+                temperature: float, split_dir: Any, seconds_this_call: float, device: str,
+                world_size: int) -> dict[str, Any]:
+    """What ``summary.json`` records of a finished run: best epoch and metrics, test metrics, time, speed, versions."""
+    tcfg = cfg.train
+    best_row = next((r for r in history if int(r["epoch"]) == best_epoch), {})
+    speeds = [float(r["images_per_second"]) for r in history if r.get("images_per_second")]
+    summary = {
+        "run_dir": str(out),
+        "model": tcfg.model,
+        "pretrained": tcfg.pretrained,
+        "classes": classes,
+        "img_size": tcfg.img_size,
+        "split_dir": str(split_dir) if split_dir else None,
+        "epochs_run": len(history),
+        "max_epochs": tcfg.max_epochs,
+        "freeze_epochs": tcfg.freeze_epochs,
+        "stopped_early": stopped_early,
+        "monitor": tcfg.monitor,
+        "best_epoch": best_epoch,
+        "best_value": best_value,
+        "best_val_balanced_acc": best_row.get("val_balanced_acc"),
+        "best_val_macro_f1": best_row.get("val_macro_f1"),
+        "best_val_acc": best_row.get("val_acc"),
+        "best_val_loss": best_row.get("val_loss"),
+        "val_macro_auroc": val_auroc,
+        "temperature": temperature,
+        "test_balanced_acc": test["balanced_acc"] if test else None,
+        "test_macro_f1": test["macro_f1"] if test else None,
+        "test_acc": test["acc"] if test else None,
+        "test_macro_auroc": test["macro_auroc"] if test else None,
+        "test": test,
+        "seconds_training": float(sum(float(r["seconds"]) for r in history)),
+        "seconds_this_call": seconds_this_call,
+        "images_per_second": float(np.median(speeds)) if speeds else None,
+        "precision": tcfg.precision,
+        "accelerator": device,
+        "world_size": world_size,
+        "versions": library_versions(),
+        "finished": True,
+    }
+    return summary

@@ -1,0 +1,92 @@
+"""The Fabric engine a run trains on, and the checks of a training config before anything starts.
+
+Fabric takes ``accelerator``, ``devices``, ``strategy`` and ``precision`` from the config, so the same
+loop runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric run`` / ``torchrun``).
+
+Precision: on CPU the default is ``32-true``. ``bf16-mixed`` on CPU runs through
+``torch.autocast("cpu")``: on CPUs without native bfloat16 (no AVX512-BF16 / AMX, like most
+laptops and this machine) it is *slower* than float32, and some CPU kernels lose accuracy in
+bfloat16 (losses that stall or NaN), so use it on GPUs; ``16-mixed`` needs a GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from auxiliary.config import TrainConfig
+from auxiliary.errors import TrainError
+from auxiliary.training.losses import LOSSES
+
+MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
+
+
+PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+
+
+def parse_devices(devices: Any) -> int | str | list[int]:
+    s = str(devices).strip().lower()
+    if s in ("auto", "-1"):
+        return s if s == "auto" else -1
+    if "," in s or s.startswith("["):
+        return [int(v) for v in s.strip("[] ").split(",") if v.strip()]
+    try:
+        return int(s)
+    except ValueError:
+        raise TrainError(f"devices must be a count, a list like 0,1 or auto; got {devices!r}") from None
+
+
+def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Any:
+    """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision.
+
+    ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
+    calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures)."""
+    from lightning_fabric import Fabric
+
+    if tcfg.precision not in PRECISIONS:
+        raise TrainError(f"unknown precision {tcfg.precision!r} (choose from: {', '.join(PRECISIONS)})")
+    try:
+        fabric = Fabric(
+            accelerator=tcfg.accelerator,
+            devices=parse_devices(tcfg.devices),
+            strategy=tcfg.strategy,
+            precision=tcfg.precision,
+            callbacks=list(callbacks),
+        )
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240]}") from None
+    if fabric.world_size > 1:
+        fabric.launch()
+    return fabric
+
+
+def check_config(tcfg: TrainConfig) -> None:
+    """Refuse settings that cannot work, with one line each."""
+    problems = []
+    if tcfg.max_epochs < 1:
+        problems.append(f"max_epochs must be at least 1 (got {tcfg.max_epochs})")
+    if tcfg.freeze_epochs < 0:
+        problems.append(f"freeze_epochs must be >= 0 (got {tcfg.freeze_epochs})")
+    if tcfg.batch < 1:
+        problems.append(f"batch must be at least 1 (got {tcfg.batch})")
+    if tcfg.accumulate < 1:
+        problems.append(f"accumulate must be at least 1 (got {tcfg.accumulate})")
+    if tcfg.img_size < 16:
+        problems.append(f"img_size must be at least 16 (got {tcfg.img_size})")
+    if tcfg.lr_head <= 0 or tcfg.lr_ft <= 0:
+        problems.append("lr_head and lr_ft must be positive")
+    if tcfg.loss not in LOSSES:
+        problems.append(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES)})")
+    if tcfg.monitor not in MONITORS:
+        problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(MONITORS)})")
+    if not 0 <= tcfg.label_smoothing < 1:
+        problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
+    if not 0 <= tcfg.ema_decay < 1:
+        problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
+    if problems:
+        raise TrainError("; ".join(problems))
+
+
+def monitor_mode(monitor: str) -> str:
+    """``min`` for losses, ``max`` for everything else."""
+    return "min" if monitor.endswith("loss") else "max"
