@@ -1,0 +1,59 @@
+"""The steps of the series, one module per notebook, composing the layers below; also the command line's steps.
+
+- ``synthesis`` (01, ``simulate``): the synthetic dataset of a config, made when missing.
+- ``datasets`` (02, ``split``): the dataset the series trains on and its split folder.
+- ``selection`` (03, ``select``): architectures on an equal budget, the winner.
+- ``finetuning`` (04, ``train``): a training run, reused only when its recorded settings match.
+- ``evaluate`` (``evaluate``): a checkpoint on any dataset; ``comparison`` (05, ``compare``): models side by side;
+  ``onnx_export`` (``export``): ONNX with a parity check.
+- ``sorting`` (06, ``sort``) and ``feedback_round`` (06, ``feedback``): sorting new images, learning from corrections.
+- ``demo``: what the web demo does, without the web; ``arguments``: the command line's ``--field-name`` flags.
+
+Every notebook calls ``ensure_*`` for its inputs, so it also works opened alone: if the previous
+notebook has not run with the same settings, its outputs are made here by the very same functions.
+
+The names below are importable from ``auxiliary.steps`` (``from auxiliary.steps import ensure_splits``).
+They are looked up in their module on first use, so that a command such as ``python -m auxiliary
+simulate`` loads only its own step, not PyTorch, ONNX Runtime and every other step.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the step module that defines it
+EXPORTS: dict[str, str] = {
+    "ensure_synthetic": "synthesis",
+    "dataset_source": "datasets",
+    "ensure_splits": "datasets",
+    "run_selection": "selection",
+    "read_selection": "selection",
+    "selected_model": "selection",
+    "winner_run": "selection",
+    "ensure_run": "finetuning",
+    "train_run": "finetuning",
+    "evaluate_checkpoint": "evaluate",
+    "predict_csv": "evaluate",
+    "Comparison": "comparison",
+    "compare_runs": "comparison",
+    "find_runs": "comparison",
+    "onnx_path_for": "comparison",
+    "review_queue": "feedback_round",
+    "simulate_review": "feedback_round",
+    "round_dir": "feedback_round",
+    "new_synthetic_batch": "feedback_round",
+    "sort_quality": "feedback_round",
+    "retrain_after_merge": "feedback_round",
+    "evaluate_split": "feedback_round",
+    "analyse": "demo",
+    "model_card": "demo",
+}
+
+__all__ = sorted(EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'auxiliary.steps' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"auxiliary.steps.{EXPORTS[name]}"), name)

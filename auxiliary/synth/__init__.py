@@ -1,0 +1,57 @@
+"""Simulating skin conditions on clean skin and on a user's face photos, across skin tones (notebook 01).
+
+Modules, one job each:
+
+- ``acne``, ``erythema``: the simulators, pure functions with explicit parameters (``add_acne``, ``add_erythema``).
+- ``samplers``: ``AcneSampler`` / ``ErythemaSampler`` draw those parameters from ranges with their own
+  generator; the camera model; all images of one subject (``render_subject``).
+- ``lesion``: what every simulator returns (``SimResult``, ``Lesion``) and the range helpers they share.
+- ``skin``: the skin canvas of a known tone (CIELAB, ITA) and its texture; ``procedural``: the default
+  canvases (a flat patch or a stylised face); ``noise``: the noise and point patterns both use.
+- ``skinmask``: where the skin is in a user's own face photo, and the photo as a canvas.
+- ``dataset``: a whole synthetic dataset folder (class folders + ``metadata.csv``), previews.
+
+Public names used by the notebooks: ``generate_dataset``, ``read_synthetic_metadata``, ``synthetic_summary``,
+``tone_row``, ``preview``, ``render_on``, ``add_acne``, ``add_erythema``, ``AcneSampler``, ``ErythemaSampler``,
+``render_skin``, ``load_photo``.
+"""
+
+from auxiliary.synth.acne import add_acne, simulate_acne
+from auxiliary.synth.dataset import (
+    SynthError,
+    generate_dataset,
+    preview,
+    read_synthetic_metadata,
+    render_on,
+    synthetic_summary,
+    tone_row,
+)
+from auxiliary.synth.erythema import add_erythema, simulate_erythema
+from auxiliary.synth.lesion import Lesion, SimResult
+from auxiliary.synth.procedural import render_skin
+from auxiliary.synth.samplers import AcneSampler, ErythemaSampler, render_subject
+from auxiliary.synth.skin import SkinCanvas
+from auxiliary.synth.skinmask import load_photo, skin_mask
+
+__all__ = [
+    "AcneSampler",
+    "add_acne",
+    "add_erythema",
+    "ErythemaSampler",
+    "generate_dataset",
+    "Lesion",
+    "load_photo",
+    "preview",
+    "read_synthetic_metadata",
+    "render_on",
+    "render_skin",
+    "render_subject",
+    "SimResult",
+    "simulate_acne",
+    "simulate_erythema",
+    "skin_mask",
+    "SkinCanvas",
+    "SynthError",
+    "synthetic_summary",
+    "tone_row",
+]

@@ -1,0 +1,37 @@
+"""Training: models from a timm name, the Lightning Fabric loop, run folders and checkpoints (notebooks 03 and 04).
+
+Training imports no plotting or widget module: figures of a run are written by a Fabric callback that
+the steps layer passes in. Modules, one job each:
+
+- ``models``: one factory from a timm name (``create_model``), freezing the backbone; ``pretrained``: the
+  offline ImageNet weights of EfficientNet-Lite0/1/2.
+- ``checkpoints``: what ``best.pt`` holds, written and read with ``weights_only=True``.
+- ``engine``: Fabric from the config, and the config checks; ``loop``: ``train``, ``validate``, ``fit``.
+- ``losses``: the criteria; ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
+- ``runs``: the run folder, resume state, ``summary.json``, and whether a run matches a request.
+
+Public names used by the notebooks: ``create_model``, ``count_parameters``, ``head_parameters``, ``fit``,
+``load_run``, ``per_class_recall``, ``with_model``.
+"""
+
+from auxiliary.training.checkpoints import load_checkpoint, save_checkpoint
+from auxiliary.training.loop import fit, fit_loaders, train, validate
+from auxiliary.training.models import count_parameters, create_model, head_parameters
+from auxiliary.training.runs import load_run, per_class_recall, run_name, same_settings, with_model
+
+__all__ = [
+    "count_parameters",
+    "create_model",
+    "fit",
+    "fit_loaders",
+    "head_parameters",
+    "load_checkpoint",
+    "load_run",
+    "per_class_recall",
+    "run_name",
+    "same_settings",
+    "save_checkpoint",
+    "train",
+    "validate",
+    "with_model",
+]
