@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from auxiliary.config import PROFILES, Config
+from auxiliary.config_overrides import parse_set, resolve
 from auxiliary.errors import AuxiliaryError
-from auxiliary.overrides import parse_set, resolve
 from auxiliary.steps.arguments import add_cli_flags, cli_overrides
 
 #: step -> (module, config sections whose fields become flags, one-line help)

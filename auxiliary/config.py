@@ -2,14 +2,17 @@
 
 Sections: ``synth`` (notebook 01), ``data`` (02), ``train`` (03-04), ``eval`` (03, 05), ``sort`` (06).
 Profiles: ``smoke`` (tests and CI: seconds per notebook), ``demo`` (the README run) and ``full``
-(a user with a GPU). How a profile, a YAML file and single fields combine is :mod:`auxiliary.overrides`;
-the command line's flags are built from these dataclasses in :mod:`auxiliary.cli`.
+(a user with a GPU). How a profile, a YAML file and single fields combine is :mod:`auxiliary.config_overrides`;
+the command line's flags are built from these dataclasses in :mod:`auxiliary.steps.arguments`.
+Saving a resolved config (:func:`save`, :func:`to_dict`) and fingerprinting a section
+(:func:`section_hash`) are here too.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import inspect
 import json
 import textwrap
@@ -352,8 +355,6 @@ def save(cfg: Config, path: str | Path) -> Path:
 
 def section_hash(section: Any, extra: dict[str, Any] | None = None) -> str:
     """Short stable hash of a config section (plus extras), for output folder names and re-run skipping."""
-    import hashlib
-
     payload = {k: plain_value(v) for k, v in dataclasses.asdict(section).items()}
     if extra:
         payload.update(extra)

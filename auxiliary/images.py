@@ -7,9 +7,13 @@ a short reason meant for a report (``skipped.csv``, ``rejected.csv``, a web page
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -102,10 +106,6 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 def read_image_bytes(data: bytes, name: str = "<upload>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Like :func:`read_image` for bytes in memory (uploads)."""
-    import io
-    import os
-    import tempfile
-
     if not data:
         raise ImageReadError(name, "empty file (zero bytes)")
     try:
@@ -138,7 +138,6 @@ def write_png(path: str | Path, rgb: np.ndarray, fast: bool = False) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     arr = np.ascontiguousarray(rgb)
     if fast and arr.dtype == np.uint8 and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-        import cv2
 
         params = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
         if hasattr(cv2, "IMWRITE_PNG_FILTER"):

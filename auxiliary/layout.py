@@ -1,9 +1,16 @@
-"""Where every output lives: pure path naming, nothing is created or read here.
+"""Where every output lives: the project folders and the name of each step's output, nothing else.
 
-The project folders (``data/``, ``models/``, ``figures/``, ``runs/``, ``notebooks/``) resolve from the
-project root, or from ``$AUXILIARY_HOME`` when set. Output folders of the series are named by
-profile and a hash of the settings that produced them (:func:`auxiliary.overrides.section_hash`), so the
-smoke, demo and full runs never mix.
+The root is found wherever Jupyter, papermill or pytest starts (any sub-folder of the checkout
+works). Two environment variables move things:
+
+* ``AUXILIARY_ROOT``: the project root itself (e.g. on Colab, or an installed package).
+* ``AUXILIARY_OUTPUT``: where ``data/``, ``models/``, ``figures/`` and ``runs/`` are written (the tests
+  point it at a temporary folder so that a test run never touches the user's outputs).
+
+Only the top folders are created (``data_dir()``... with ``create=True``); nothing else is written or
+read here. Output folders of the series are named by profile and a hash of the settings that produced
+them (:func:`auxiliary.config.section_hash`), so the smoke, demo and full runs never mix; the steps
+that make them are in :mod:`auxiliary.steps`.
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ def synthetic_dir(cfg: Config) -> Path:
     return data_dir() / "synthetic" / f"{cfg.profile}-{section_hash(cfg.synth)}"
 
 
+# ------------------------------------------------------------------ 02 data
 def split_dir(cfg: Config) -> Path:
     """Folder of the train/val/test lists for the configured dataset and split settings."""
     src = str(cfg.data.data)
@@ -114,10 +122,12 @@ def run_dir(cfg: Config, name: str | None = None) -> Path:
     return runs_dir() / (name or f"{cfg.train.model}-{cfg.profile}")
 
 
+# ------------------------------------------------------------------ every notebook; selection runs
 def results_path(notebook: str) -> Path:
+    """``runs/<notebook>/results.json``, written by :func:`auxiliary.notebook.record_results`."""
     return runs_dir() / notebook / "results.json"
 
 
 def default_out_root(cfg: Config) -> Path:
-    """``runs/select-<profile>``."""
+    """``runs/select-<profile>``: where model selection trains its candidates."""
     return runs_dir() / f"select-{cfg.profile}"

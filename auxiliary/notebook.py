@@ -8,10 +8,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import seaborn as sns
+
 from auxiliary.config import Config, save, to_dict
+from auxiliary.config_overrides import from_notebook, notebook_overrides
 from auxiliary.files import jsonable, write_json_atomic
 from auxiliary.layout import figures_dir, output_root, results_path, runs_dir
-from auxiliary.overrides import from_notebook, notebook_overrides
 
 
 def setup(namespace: dict[str, Any], notebook: str) -> Config:
@@ -21,16 +24,9 @@ def setup(namespace: dict[str, Any], notebook: str) -> Config:
     out = runs_dir() / notebook
     out.mkdir(parents=True, exist_ok=True)
     save(cfg, out / "config.yaml")
-    try:
-        import matplotlib
-
-        if not _in_notebook():
-            matplotlib.use("Agg")
-        import seaborn as sns
-
-        sns.set_theme(context="notebook", style="whitegrid")
-    except ImportError:  # pragma: no cover
-        pass
+    if not _in_notebook():
+        matplotlib.use("Agg")
+    sns.set_theme(context="notebook", style="whitegrid")
     overrides = notebook_overrides(namespace)
     print(f"profile: {cfg.profile}; overrides: {overrides or 'none'}; outputs under {output_root()}")
     return cfg

@@ -7,14 +7,15 @@ the series with one message naming the notebook, the cell and the error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from auxiliary.config_overrides import parse_set
 from auxiliary.errors import AuxiliaryError
 from auxiliary.layout import notebooks_dir, output_root, project_root, runs_dir
-from auxiliary.overrides import parse_set
 from auxiliary.steps.arguments import cli_overrides
 
 
@@ -44,8 +45,6 @@ def run_notebook(
     kernel refresh at most every 2 s (``TQDM_MININTERVAL``), which keeps the stream of widget
     messages small enough for the notebook client to follow on a busy machine.
     """
-    import os
-
     import papermill as pm
 
     os.environ.setdefault("TQDM_MININTERVAL", "2")

@@ -20,6 +20,7 @@ For real photos with no Fitzpatrick label the group is an *estimate* from pixels
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 TONE_GROUPS: tuple[str, ...] = ("very_light", "light", "intermediate", "tan", "brown", "dark")
@@ -38,8 +39,6 @@ ITA_BOUNDS: dict[str, tuple[float, float]] = {
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB uint8 (..., 3) to CIELAB float (L* 0-100, a*, b*) under D65, via OpenCV's float path."""
-    import cv2
-
     arr = np.asarray(rgb)
     flat = arr.reshape(-1, 1, 3).astype(np.float32) / 255.0
     lab = cv2.cvtColor(flat, cv2.COLOR_RGB2LAB)
@@ -48,8 +47,6 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIELAB float (..., 3) to sRGB uint8, clipped."""
-    import cv2
-
     arr = np.asarray(lab, dtype=np.float32)
     rgb = cv2.cvtColor(arr.reshape(-1, 1, 3), cv2.COLOR_LAB2RGB).reshape(arr.shape)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)

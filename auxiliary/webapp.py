@@ -1,19 +1,20 @@
-"""Web demo of a trained checkpoint (``python -m auxiliary serve --ckpt runs/NAME/best.pt``).
+"""The web demo's Gradio page and server for a trained checkpoint (``python -m auxiliary serve --ckpt runs/NAME/best.pt``).
 
 Upload a photo (or pick one of a few synthetic examples made at start-up) and the page shows
 the calibrated class probabilities, the Grad-CAM heat map, a "low confidence — have it
 reviewed" banner below the sorting threshold (``cfg.sort.conf``), the model's name and
 validation metrics, and a plain statement that this is not a diagnosis. A button files the
 image with a chosen label into the feedback folder of notebook 06 (``cfg.sort.feedback_dir``),
-with the same provenance record as the sorting step.
+with the same provenance record as notebook 06's review (:func:`auxiliary.data.feedback.file_image`).
 
 Safety defaults: the server binds to 127.0.0.1, never runs in debug mode, makes no share link,
 sends no analytics and loads nothing from the internet (fonts and scripts ship with Gradio).
-Uploads are checked by :func:`load_image`: size and pixel-count limits, and bad files (not an
-image, corrupt, truncated, unusual modes) become a readable message in the page.
+Uploads are checked by :func:`auxiliary.steps.demo.load_upload`: size and pixel-count limits, and
+bad files (not an image, corrupt, truncated, unusual modes) become a readable message in the page.
 
-The page logic is the pure function :func:`analyse` (tested without a browser); :func:`build_app`
-lays it out with Gradio and :func:`launch` serves it. In a notebook::
+The page logic lives in :mod:`auxiliary.steps.demo` (the pure function
+:func:`~auxiliary.steps.demo.analyse`, tested without a browser, the model card, filing feedback);
+here :func:`build_app` lays it out with Gradio and :func:`launch` serves it. In a notebook::
 
     demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)  # the page in the output cell
     demo.close()                                                       # stop it
@@ -29,6 +30,7 @@ import html
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -278,7 +280,6 @@ def launch(
     ``host`` (127.0.0.1 by default, i.e. only this computer), never in debug mode; ``share``
     (a public gradio.live link) is off unless asked for explicitly.
     """
-
     cfg = cfg if cfg is not None else Config()
     ckpt_path = resolve_path(ckpt)
     if not ckpt_path.is_file():
@@ -393,7 +394,6 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 
 
 def _free_port(host: str = DEFAULT_HOST) -> int:
-    import socket
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))

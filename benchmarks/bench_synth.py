@@ -29,7 +29,7 @@ from pathlib import Path
 
 import cv2
 
-from auxiliary import images, overrides
+from auxiliary import config_overrides, images
 from auxiliary.config import SynthConfig
 from auxiliary.data import readers, splits
 from auxiliary.synth import dataset, procedural, samplers
@@ -87,7 +87,7 @@ def fit_epoch_seconds(ds_dir: Path, work: Path, img_size: int, batch: int, threa
     if not (sdir / "classes.json").is_file():
         table, _ = readers.read_dataset(ds_dir, progress=False)
         splits.make_splits(table, sdir, val=0.2, test=0.0, seed=0, progress=False)
-    cfg = overrides.resolve(None, overrides={
+    cfg = config_overrides.resolve(None, overrides={
         "img_size": img_size, "batch": batch, "max_epochs": 1, "freeze_epochs": 0, "threads": threads,
         "accelerator": "cpu", "data.num_workers": 0, "data.cache": True})
     loop.fit(cfg, sdir, work / f"run_{img_size}", progress=False)

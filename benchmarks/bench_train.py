@@ -22,7 +22,7 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from auxiliary import overrides
+from auxiliary import config_overrides
 from auxiliary.training import engine, loop, losses, models, optimization
 
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.n} images/epoch, median of {args.rounds} alternating rounds\n")
     rows = []
     for size in args.sizes:
-        cfg = overrides.resolve("demo", overrides={"model": args.model, "img_size": size, "batch": args.batch,
+        cfg = config_overrides.resolve("demo", overrides={"model": args.model, "img_size": size, "batch": args.batch,
                                                     "accelerator": "cpu", "precision": "32-true"})
         tcfg = cfg.train
         loader = make_loader(args.n, size, args.batch)

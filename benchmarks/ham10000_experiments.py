@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from auxiliary import overrides
+from auxiliary import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
 from auxiliary.training import loop, models
@@ -153,8 +153,8 @@ def experiment_config(name: str, threads: int = 0, over: dict | None = None):
         over.pop("report", None)
     data_over = dict(EXPERIMENTS[name].get("data", {}))
     over = {k: v for k, v in over.items() if k != "data"}
-    cfg = overrides.resolve("full", overrides=over)
-    return overrides.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
+    cfg = config_overrides.resolve("full", overrides=over)
+    return config_overrides.apply_overrides(cfg, {"data.num_workers": 0, "data.cache": True, "data.balance": "class",
                                             "data.augment": "geometric", "data.val": SPLIT[0], "data.test": SPLIT[1],
                                             **data_over})
 
@@ -203,7 +203,7 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
 
 
     state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-    cfg = overrides.load_config(run_dir / "config.yaml")
+    cfg = config_overrides.load_config(run_dir / "config.yaml")
     tables, classes = readers.load_split(sdir)
     model = models.create_model(state["model_name"], len(classes))
     model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])

@@ -1,4 +1,4 @@
-"""The command line: --help lists the steps; bad settings give one line and a non-zero exit."""
+"""auxiliary.cli: the command line; --help lists the steps; bad settings give one line and a non-zero exit."""
 
 from __future__ import annotations
 

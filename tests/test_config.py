@@ -1,4 +1,4 @@
-"""Config: profiles, precedence profile < YAML < --set / notebook parameters, round trip, clear errors."""
+"""auxiliary.config: the profiles, documented frozen sections, saving, section hashes, the HAM10000 recipe."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import config, overrides
-from auxiliary.config import ConfigError
+from auxiliary import config, config_overrides
 
 
 def test_profiles_differ_and_override_defaults():
-    smoke, demo, full = (overrides.profile_config(p) for p in ("smoke", "demo", "full"))
+    smoke, demo, full = (config_overrides.profile_config(p) for p in ("smoke", "demo", "full"))
     assert smoke.profile == "smoke"
     assert smoke.synth.n_per_class < demo.synth.n_per_class < full.synth.n_per_class
     assert smoke.train.max_epochs < demo.train.max_epochs < full.train.max_epochs
@@ -27,105 +26,22 @@ def test_every_field_has_a_docstring():
 
 
 def test_sections_are_frozen():
-    cfg = overrides.resolve("smoke")
+    cfg = config_overrides.resolve("smoke")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train.max_epochs = 3  # type: ignore[misc]
 
 
-def test_precedence_profile_yaml_set(tmp_path):
-    y = tmp_path / "over.yaml"
-    y.write_text("train:\n  max_epochs: 7\n  lr_head: 0.01\nbatch: 5\n")
-    base = overrides.resolve("smoke")
-    from_yaml = overrides.resolve("smoke", y)
-    assert from_yaml.train.max_epochs == 7 and base.train.max_epochs != 7
-    assert from_yaml.train.lr_head == 0.01
-    assert from_yaml.train.batch == 5
-    top = overrides.resolve("smoke", y, {"max_epochs": 9})
-    assert top.train.max_epochs == 9  # --set beats YAML
-    assert top.train.lr_head == 0.01  # YAML still beats the profile
-    assert top.synth.n_per_class == base.synth.n_per_class  # profile value kept
-
-
-def test_yaml_can_choose_profile(tmp_path):
-    y = tmp_path / "p.yaml"
-    y.write_text("profile: smoke\n")
-    assert overrides.resolve(None, y).profile == "smoke"
-    assert overrides.resolve("full", y).profile == "full"  # explicit profile wins
-
-
-def test_notebook_parameters_override_like_set():
-    ns = {"PROFILE": "smoke", "CONFIG": None, "MAX_EPOCHS": 4, "IMG_SIZE": None, "lower": 1, "DATA__SEED": 3}
-    cfg = overrides.from_notebook(ns)
-    assert cfg.profile == "smoke"
-    assert cfg.train.max_epochs == 4
-    assert cfg.train.img_size == overrides.profile_config("smoke").train.img_size  # None = keep profile
-    assert cfg.data.seed == 3 and cfg.train.seed == 0  # SECTION__FIELD targets one section
-
-
-def test_bare_key_sets_every_section_with_that_field():
-    cfg = overrides.resolve("smoke", overrides={"seed": 11})
-    assert cfg.synth.seed == cfg.data.seed == cfg.train.seed == 11
-    cfg = overrides.resolve("smoke", overrides={"train.seed": 5})
-    assert cfg.train.seed == 5 and cfg.data.seed == 0
-
-
-def test_aliases_and_types():
-    cfg = overrides.resolve("smoke", overrides=overrides.parse_set(
-        ["epochs=6", "acne_count=12", "select_models=resnet18,convnext_atto", "coverage=0.9", "cache=false"]
-    ))
-    assert cfg.train.max_epochs == 6
-    assert cfg.synth.acne_count == (12, 12)
-    assert cfg.train.select_models == ("resnet18", "convnext_atto")
-    assert cfg.sort.coverage == 0.9
-    assert cfg.data.cache is False
-
-
 def test_saved_config_round_trips(tmp_path):
-    cfg = overrides.resolve("smoke", overrides={"max_epochs": 3, "acne_strength": "0.2,0.4", "coverage": 0.8})
+    cfg = config_overrides.resolve("smoke", overrides={"max_epochs": 3, "acne_strength": "0.2,0.4", "coverage": 0.8})
     for name in ("c.yaml", "c.json"):
         path = config.save(cfg, tmp_path / name)
-        assert overrides.load_config(path) == cfg
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (dict(profile="nope"), "unknown profile 'nope'"),
-        (dict(profile="smoke", overrides={"max_epoch": 3}), "did you mean 'max_epochs'"),
-        (dict(profile="smoke", overrides={"train.nope": 3}), "section 'train' has no field 'nope'"),
-        (dict(profile="smoke", overrides={"max_epochs": "three"}), "expected an integer"),
-        (dict(profile="smoke", overrides={"cache": "maybe"}), "expected true or false"),
-        (dict(profile="smoke", overrides={"acne_strength": "0.9,0.1"}), "range minimum"),
-    ],
-)
-def test_bad_settings_raise_one_clear_line(kwargs, message):
-    with pytest.raises(ConfigError) as info:
-        overrides.resolve(**kwargs)
-    assert message in str(info.value)
-    assert "\n" not in str(info.value)
-
-
-def test_malformed_yaml(tmp_path):
-    y = tmp_path / "bad.yaml"
-    y.write_text("train:\n  max_epochs: [1, 2\n")
-    with pytest.raises(ConfigError, match=r"malformed YAML in .*bad.yaml at line"):
-        overrides.resolve("smoke", y)
-    y.write_text("- just\n- a list\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
-        overrides.resolve("smoke", y)
-    with pytest.raises(ConfigError, match="config file not found"):
-        overrides.resolve("smoke", tmp_path / "missing.yaml")
-
-
-def test_parse_set_requires_key_value():
-    with pytest.raises(ConfigError, match="key=value"):
-        overrides.parse_set(["max_epochs"])
+        assert config_overrides.load_config(path) == cfg
 
 
 def test_section_hash_changes_with_settings():
-    a = overrides.resolve("smoke")
-    b = overrides.resolve("smoke", overrides={"n_per_class": 99})
-    assert config.section_hash(a.synth) == config.section_hash(overrides.resolve("smoke").synth)
+    a = config_overrides.resolve("smoke")
+    b = config_overrides.resolve("smoke", overrides={"n_per_class": 99})
+    assert config.section_hash(a.synth) == config.section_hash(config_overrides.resolve("smoke").synth)
     assert config.section_hash(a.synth) != config.section_hash(b.synth)
 
 
@@ -140,19 +56,10 @@ def test_ham10000_cpu_recipe_is_the_measured_experiment():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     measured = bench.experiment_config("lite0_pre_224_ema")
-    recipe = overrides.resolve(yaml_path=root / "configs" / "ham10000_cpu.yaml")
+    recipe = config_overrides.resolve(yaml_path=root / "configs" / "ham10000_cpu.yaml")
     where = {"threads", "accelerator", "devices"}
     mt = {k: v for k, v in asdict(measured.train).items() if k not in where}
     rt = {k: v for k, v in asdict(recipe.train).items() if k not in where}
     assert rt == mt
     assert asdict(recipe.data) == asdict(measured.data)
     assert recipe.eval.tta and recipe.train.ema_decay == 0.995 and recipe.profile == "full"
-
-
-def test_notebook_config_path_from_the_notebooks_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # as a notebook runs: not from the project root
-    cfg = overrides.from_notebook({"PROFILE": "full", "CONFIG": "configs/ham10000_cpu.yaml", "MAX_EPOCHS": 3})
-    assert cfg.train.model == "tf_efficientnet_lite0" and cfg.train.ema_decay == 0.995
-    assert cfg.train.max_epochs == 3  # the parameters cell still wins over the file
-    with pytest.raises(ConfigError, match="config file not found"):
-        overrides.from_notebook({"PROFILE": "demo", "CONFIG": "configs/nope.yaml"})

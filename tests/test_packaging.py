@@ -1,4 +1,4 @@
-"""Layout, packaging and notebook hygiene: environment.yml in step, notebooks stripped and thin."""
+"""The project (no one module): layout, packaging and notebook hygiene: environment.yml in step, notebooks stripped and thin."""
 
 from __future__ import annotations
 

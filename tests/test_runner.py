@@ -1,4 +1,4 @@
-"""The papermill runner passes parameters and names the notebook and cell that failed."""
+"""auxiliary.runner: the papermill runner passes parameters and names the notebook and cell that failed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end: the web demo on a free localhost port, driven by a real headless Chromium.
+"""auxiliary.webapp end to end: the web demo on a free localhost port, driven by a real headless Chromium.
 
 Uses Debian's chromium (``apt-get install chromium``) through Playwright's Python package; no
 browser is downloaded. Every request that leaves 127.0.0.1 is blocked and recorded, so the test
@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from auxiliary import overrides, webapp
+from auxiliary import config_overrides, webapp
 from auxiliary.config import SynthConfig
 from auxiliary.images import write_png
 from auxiliary.steps import demo as demo_mod
@@ -82,7 +82,7 @@ def server(tmp_path):
     )
     port = _free_port()
     fb = tmp_path / "feedback"
-    cfg = overrides.resolve("smoke", None, {"feedback_dir": str(fb)})
+    cfg = config_overrides.resolve("smoke", None, {"feedback_dir": str(fb)})
     demo = webapp.launch(ckpt, cfg=cfg, inline=False, block=False, port=port, quiet=True)
     try:
         url = f"http://127.0.0.1:{port}/"

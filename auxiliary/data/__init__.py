@@ -15,12 +15,12 @@ Public names used by the notebooks: ``read_dataset``, ``load_split``, ``split_su
 ``PRESETS``, ``read_provenance``, ``merge_feedback``.
 """
 
-from auxiliary.data.augment import eval_transform, PRESETS, train_transform
+from auxiliary.data.augment import PRESETS, eval_transform, train_transform
 from auxiliary.data.balance import balanced_counts, class_weights, make_sampler, oversample, tone_column
 from auxiliary.data.duplicates import find_duplicates
 from auxiliary.data.feedback import file_image, read_provenance
-from auxiliary.data.formats import detect_format, FORMATS
-from auxiliary.data.loaders import build_loader, ImageDataset
+from auxiliary.data.formats import FORMATS, detect_format
+from auxiliary.data.loaders import ImageDataset, build_loader
 from auxiliary.data.merge import merge_feedback
 from auxiliary.data.probe import estimate_tone, probe_images, tone_agreement
 from auxiliary.data.readers import load_split, read_dataset, read_table, write_table

@@ -3,24 +3,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
+
 from auxiliary.data.augment import augment_image
 from auxiliary.data.formats import abspath
 from auxiliary.data.readers import finish_table, load_split, write_table
 from auxiliary.data.report import DatasetError
 from auxiliary.errors import AuxiliaryError
 from auxiliary.images import read_image, write_png
-
-
 
 BALANCE_MODES: tuple[str, ...] = ("none", "class", "tone", "both")
 
@@ -127,7 +126,6 @@ def oversample(
     with ``is_augmented=True``, ``source_path`` and the source's ``group`` (so they stay in train
     with their original). Val and test are never touched. Returns the new train table.
     """
-    from tqdm.auto import tqdm
 
 
     d = Path(split_dir)
@@ -142,7 +140,6 @@ def oversample(
         train = train.loc[~train["is_augmented"]].reset_index(drop=True)
     out_root = d / "oversampled"
     if out_root.exists():
-        import shutil
 
         shutil.rmtree(out_root)
     rng = np.random.default_rng(seed)
@@ -182,7 +179,7 @@ def oversample(
 
 def ensure_oversampled(split_dir: str | Path, data_cfg: Any, progress: bool = True) -> Path:
     """Apply ``data_cfg.oversample_to`` to a split folder once (no-op when 0 or already done
-    with that target); returns the folder. Used by ``pipeline.ensure_splits``."""
+    with that target); returns the folder. Used by :func:`auxiliary.steps.datasets.ensure_splits`."""
     d = Path(split_dir)
     target = int(getattr(data_cfg, "oversample_to", 0) or 0)
     if target <= 0:

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import warnings
-from pathlib import Path
 from typing import Any
+
 import numpy as np
 import pandas as pd
+
 from auxiliary.data.probe import probe_images
-
-
 
 #: Hamming distance (of 64 bits) at or below which two images count as near-duplicates (phash and dhash).
 NEAR_THRESHOLD = 4

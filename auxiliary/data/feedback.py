@@ -1,30 +1,32 @@
 """The feedback folder: images filed by a reviewer (web demo, review panel) with their provenance.
+
+:func:`file_image` copies (never moves) a reviewed image into ``feedback_dir/<label>/``, named by
+its content hash, and appends a provenance record (original path, model's guess, reviewer's label,
+time, sha256) to ``feedback_dir/provenance.csv``. Filing the same bytes again changes nothing; filing
+them under another label moves the feedback copy (the reviewer changed their mind). Merging the
+folder into a new split version is :mod:`auxiliary.data.merge`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import hashlib
 import io
 import json
-import math
 import os
-import re
-import shutil
 import threading
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
 import numpy as np
 import pandas as pd
+from PIL import Image
+
 from auxiliary.errors import AuxiliaryError
-from auxiliary.files import atomic_copy, safe_name, sha256_file
+from auxiliary.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
 from auxiliary.images import IMAGE_EXTENSIONS, read_image
-
-
 
 PROVENANCE = "provenance.csv"
 
@@ -58,7 +60,6 @@ def _check_label(label: str) -> str:
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
-    from PIL import Image
 
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8:
@@ -67,7 +68,7 @@ def _png_bytes(rgb: np.ndarray) -> bytes:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise FeedbackError(f"image array must be (H, W, 3) RGB, got shape {arr.shape}")
-    buf = io.BytesIO()  # same encoder settings as imageio.write_png: same array -> same bytes
+    buf = io.BytesIO()  # same encoder settings as auxiliary.images.write_png: same array -> same bytes
     Image.fromarray(np.ascontiguousarray(arr[..., :3])).save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
 
@@ -76,7 +77,6 @@ def image_ext(path: Path) -> str:
     ext = path.suffix.lower()
     if ext in IMAGE_EXTENSIONS:
         return ".jpg" if ext == ".jpeg" else ext
-    from PIL import Image
 
     try:
         with Image.open(path) as im:
@@ -149,9 +149,7 @@ def file_image(
             with contextlib.suppress(FileExistsError):
                 atomic_copy(src_path, dest)
         else:
-            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
+            write_bytes_atomic(dest, data)
         for old in existing:  # the reviewer changed their mind: one label per image
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()

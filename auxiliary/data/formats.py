@@ -1,23 +1,39 @@
 """Dataset layouts on disk and how to list each one: class folders, CSV lists, HAM10000, ISIC 2018, MedMNIST, the synthetic folder.
+
+Formats (:func:`detect_format` picks one for ``format="auto"``):
+
+* ``folders``: ``root/<class>/*.jpg``, or an existing ``root/{train,val,test}/<class>/*`` split
+  (kept as a ``split`` column).
+* ``csv``: a list ``path,label[,group,...]`` whose paths are relative to the CSV's folder (or ``root=``).
+* ``ham10000``: ``HAM10000_metadata.csv`` + images in ``HAM10000_images_part_1/2`` (or one folder);
+  ``group`` = ``lesion_id``.
+* ``isic2018``: ISIC 2018 Task 3: image folder + one-hot ground-truth CSV (image, MEL, NV, ...),
+  with the lesion-groupings CSV used for ``group`` when present.
+* ``medmnist``: a MedMNIST ``.npz`` (DermaMNIST): arrays are decoded once into PNGs under
+  ``auxiliary.layout.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
+* ``synthetic``: a folder written by :mod:`auxiliary.synth.dataset` (``metadata.csv`` + class folders).
+
+Each ``list_*`` function only lists (paths, labels, groups, the problems seen while listing);
+:func:`auxiliary.data.readers.read_dataset` opens the images and builds the sample table.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import shutil
+import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import numpy as np
 import pandas as pd
-import torch
+from tqdm.auto import tqdm
+
 from auxiliary.data.report import DatasetError, Problem
 from auxiliary.images import is_image_name, write_png
 from auxiliary.layout import data_dir
-
-
 
 FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "medmnist", "synthetic")
 
@@ -382,7 +398,6 @@ def _medmnist_label_names(stem: str, n: int) -> list[str]:
 
 def list_medmnist(source: Path, progress: bool = True) -> _Listing:
     npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
-    import zipfile
 
     try:
         arrays = np.load(npz, allow_pickle=False)
@@ -405,7 +420,6 @@ def list_medmnist(source: Path, progress: bool = True) -> _Listing:
     out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
     listing = out_dir / "listing.csv"
     if not listing.is_file():
-        from tqdm.auto import tqdm
 
 
         tmp = out_dir.with_name(out_dir.name + ".partial")
@@ -422,7 +436,6 @@ def list_medmnist(source: Path, progress: bool = True) -> _Listing:
                     bar.update(1)
         pd.DataFrame(rows).to_csv(tmp / "listing.csv", index=False)
         if out_dir.exists():  # an older partial decode of the same file: replace it
-            import shutil
 
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

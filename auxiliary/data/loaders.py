@@ -3,23 +3,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import cv2
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
+
 from auxiliary.data.augment import eval_transform, train_transform
 from auxiliary.data.balance import make_sampler, stratified_subset
 from auxiliary.data.formats import hash_strings
 from auxiliary.data.report import DatasetError
+from auxiliary.files import PART_SUFFIX, temp_path
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.layout import data_dir
-
 
 
 # ----------------------------------------------------------------------------------- cache
@@ -61,11 +62,9 @@ class ImageCache:
         """Decode everything once (skipped when the cache file already exists)."""
         if self.exists() or not self.paths:
             return self
-        import cv2
-        from tqdm.auto import tqdm
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(self.file.name + f".{os.getpid()}.partial")
+        tmp = temp_path(self.file)
         arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=self.shape)
         failed: list[str] = []
         try:
@@ -112,7 +111,7 @@ def clear_cache(cache_dir: str | Path | None = None) -> int:
     """Delete the decoded-image caches; returns the bytes freed."""
     d = Path(cache_dir) if cache_dir else data_dir() / "cache"
     freed = 0
-    for f in list(d.glob("images-*.u8")) + list(d.glob("images-*.partial")):
+    for f in list(d.glob("images-*.u8")) + list(d.glob(f".images-*.u8.*{PART_SUFFIX}")):
         freed += f.stat().st_size
         f.unlink()
     return freed
@@ -125,7 +124,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     ``indices`` selects rows (e.g. a stratified fraction); ``cache`` (an :class:`ImageCache` over
     exactly those rows, in that order) replaces decoding; ``transform`` is an albumentations
-    Compose (``augment.train_transform`` / ``eval_transform``) or ``None`` for raw uint8 HWC.
+    Compose (:func:`auxiliary.data.augment.train_transform` / ``eval_transform``) or ``None`` for raw uint8 HWC.
     """
 
     def __init__(
@@ -217,12 +216,11 @@ def build_loader(
     """DataLoader of ``(x float32 (B,3,S,S), y int64 (B,), meta)`` over ``table``.
 
     ``train=True``: ``data_cfg.augment`` preset and ``data_cfg.balance`` sampler (plain shuffling
-    for ``none``). ``train=False``: area resize + normalise (same numbers as ``infer.preprocess``),
+    for ``none``). ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.inference.preprocess.preprocess`),
     table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
     stratified portion; ``data_cfg.cache`` decodes once into the uint8 memmap cache
     (``cache_dir``, default ``data/cache``).
     """
-
     table = table.reset_index(drop=True)
     if not train and "is_augmented" in table and table["is_augmented"].astype(bool).any():
         n = int(table["is_augmented"].astype(bool).sum())

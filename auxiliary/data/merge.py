@@ -1,35 +1,41 @@
 """Merging reviewed feedback into a new version of the training split, never touching the old one.
+
+:func:`merge_feedback` (``python -m auxiliary feedback merge --split DIR --feedback DIR``) adds the
+images of a feedback folder (:mod:`auxiliary.data.feedback`) to the *training* split only, never to
+validation or test, and never an image whose bytes are already in any split; it writes a new split
+version (``<split>-v2``, then ``-v3``...) with a ``merge_report.json`` and leaves the old version
+untouched.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import csv
-import hashlib
-import io
 import json
-import math
 import os
 import re
 import shutil
-import threading
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-import numpy as np
+
 import pandas as pd
-from auxiliary.data.feedback import FEEDBACK_SUBDIR, FeedbackError, HASH_CHARS, MERGE_REPORT, feedback_images, image_ext, read_provenance
+from tqdm.auto import tqdm
+
+from auxiliary.data.feedback import (
+    FEEDBACK_SUBDIR,
+    HASH_CHARS,
+    MERGE_REPORT,
+    FeedbackError,
+    feedback_images,
+    image_ext,
+    read_provenance,
+)
 from auxiliary.data.readers import load_split
 from auxiliary.files import atomic_copy, sha256_file, write_csv_atomic
 from auxiliary.images import ImageReadError, read_image
 
 
-
 # ============================================================================ merge
 def _split_hashes(tables: dict[str, pd.DataFrame], progress: bool = False) -> tuple[dict[str, str], int]:
-    from tqdm.auto import tqdm
 
     seen: dict[str, str] = {}
     missing = 0
@@ -98,7 +104,6 @@ def merge_feedback(
     returns the existing version instead of writing another. Returns the merge report (also in
     ``NEW/merge_report.json``); ``report["out_dir"]`` is None when there was nothing to add.
     """
-
     base = Path(split_dir).expanduser()
     fdir = Path(feedback_dir).expanduser()
     if not (base / "classes.json").is_file():

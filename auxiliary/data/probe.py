@@ -4,27 +4,27 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+import cv2
+import imagehash
 import numpy as np
 import pandas as pd
-import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
 from auxiliary.data.formats import hash_strings
+from auxiliary.files import write_csv_atomic
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.layout import data_dir
 from auxiliary.tone import TONE_GROUPS, estimate_ita
 
 
-
 # ----------------------------------------------------------------------------------- probing images
 def skin_pixels(rgb: np.ndarray) -> np.ndarray:
     """Pixels plausibly skin: not the black vignette of dermoscopy, not specular white, not dark hair."""
-    import cv2
-
     hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)
     v, s = hsv[..., 2].astype(np.int32), hsv[..., 1].astype(np.int32)
     return (v > 60) & ~((v > 245) & (s < 20))
@@ -36,8 +36,6 @@ def estimate_tone(rgb: np.ndarray, exclude_center: float = 0.5) -> float:
     An *estimate*: dermoscopic lighting, white balance and the lesion shift it. NaN if fewer than
     5 % of the pixels remain.
     """
-    import cv2
-
     img = np.asarray(rgb)
     h, w = img.shape[:2]
     if max(h, w) > 96:
@@ -53,9 +51,6 @@ def estimate_tone(rgb: np.ndarray, exclude_center: float = 0.5) -> float:
 
 
 def _probe_one(path: str) -> dict[str, Any]:
-    import cv2
-    import imagehash
-    from PIL import Image
 
     try:
         rgb = read_image(path)
@@ -81,8 +76,6 @@ def probe_images(paths_: Sequence[str], progress: bool = True, cache: bool = Tru
     Results are cached in ``data/cache/probe-*.csv`` keyed by path, file size and mtime, so a
     second read of the same dataset does not decode anything.
     """
-    from tqdm.auto import tqdm
-
     paths_ = [str(p) for p in paths_]
     stats: list[tuple[int, int] | None] = []
     for p in paths_:
@@ -127,10 +120,7 @@ def probe_images(paths_: Sequence[str], progress: bool = True, cache: bool = Tru
         for i, rec in new.items():
             st = stats[i]
             merged[(paths_[i], st[0], st[1])] = {**rec, "path": paths_[i], "size": st[0], "mtime_ns": st[1]}
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        pd.DataFrame(list(merged.values()), columns=list(_PROBE_COLS)).to_csv(tmp, index=False)
-        tmp.replace(cache_file)
+        write_csv_atomic(cache_file, pd.DataFrame(list(merged.values()), columns=list(_PROBE_COLS)))
     return out[list(_PROBE_COLS)]
 
 

@@ -1,49 +1,54 @@
-"""Reading datasets into one sample table, the image Dataset with its uint8 cache, loaders and balancing.
+"""Reading any supported dataset into one sample table, and the split CSVs of a split folder.
 
 Every supported layout becomes the same table (see CONTRACT "Data contracts")::
 
     path (absolute) | label | group | tone_group | ita | tone_group_est | ita_est | is_augmented | extras...
 
-Formats (``format="auto"`` detects them):
+The layouts and how each is listed (``format="auto"`` detects them) are in :mod:`auxiliary.data.formats`.
+:func:`read_dataset` opens every image once (:func:`auxiliary.data.probe.probe_images`, cached by path,
+size and mtime under ``data/cache``): missing files, unknown labels, duplicate rows and unreadable
+images are listed in one :class:`~auxiliary.data.report.DatasetReport` and dropped (``drop_bad=True``)
+or refused with a one-line :class:`~auxiliary.data.report.DatasetProblemsError`. The same pass stores
+perceptual hashes (duplicate check) and an *estimated* skin tone (``tone_group_est``, ITA over skin
+pixels away from the image centre): real photos carry no Fitzpatrick label, so this is an estimate,
+moved by lighting, white balance and the lesion itself.
 
-* ``folders``: ``root/<class>/*.jpg``, or an existing ``root/{train,val,test}/<class>/*`` split
-  (kept as a ``split`` column).
-* ``csv``: a list ``path,label[,group,...]`` whose paths are relative to the CSV's folder (or ``root=``).
-* ``ham10000``: ``HAM10000_metadata.csv`` + images in ``HAM10000_images_part_1/2`` (or one folder);
-  ``group`` = ``lesion_id``.
-* ``isic2018``: ISIC 2018 Task 3: image folder + one-hot ground-truth CSV (image, MEL, NV, ...),
-  with the lesion-groupings CSV used for ``group`` when present.
-* ``medmnist``: a MedMNIST ``.npz`` (DermaMNIST): arrays are decoded once into PNGs under
-  ``paths.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
-* ``synthetic``: a folder written by :mod:`auxiliary.synth` (``metadata.csv`` + class folders).
-
-Every image is opened once (results cached by path, size and mtime under ``data/cache``):
-missing files, unknown labels, duplicate rows and unreadable images are listed in one
-:class:`DatasetReport` and dropped (``drop_bad=True``) or refused with a one-line
-:class:`DatasetProblemsError`. The same pass stores perceptual hashes (duplicate check) and
-an *estimated* skin tone (``tone_group_est``, ITA over skin pixels away from the image
-centre): real photos carry no Fitzpatrick label, so this is an estimate, moved by lighting,
-white balance and the lesion itself.
+:func:`read_table` / :func:`write_table` convert a split CSV (paths relative to its folder) and
+:func:`load_split` reads a whole split folder. The image Dataset and its loaders are in
+:mod:`auxiliary.data.loaders`, balancing in :mod:`auxiliary.data.balance`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
 import numpy as np
 import pandas as pd
-import torch
-from auxiliary.data.formats import FORMATS, SPLITS, abspath, csv_header, detect_format, find_csvs, infer_types, is_headerless_list, is_list_header, list_csv, list_folders, list_ham, list_isic, list_medmnist, list_synthetic
+
+from auxiliary.data.formats import (
+    FORMATS,
+    SPLITS,
+    abspath,
+    csv_header,
+    detect_format,
+    find_csvs,
+    infer_types,
+    is_headerless_list,
+    is_list_header,
+    list_csv,
+    list_folders,
+    list_ham,
+    list_isic,
+    list_medmnist,
+    list_synthetic,
+)
 from auxiliary.data.probe import probe_images
 from auxiliary.data.report import DatasetError, DatasetProblemsError, DatasetReport, Problem
+from auxiliary.files import write_csv_atomic
 from auxiliary.tone import TONE_GROUPS, ita_group
-
-
 
 CORE_COLUMNS: tuple[str, ...] = (
     "path", "label", "group", "tone_group", "ita", "tone_group_est", "ita_est", "is_augmented",
@@ -96,8 +101,8 @@ def read_dataset(
     ``root``: base folder of relative paths in a CSV list (default: the CSV's folder).
     ``classes``: allowed labels of a CSV list (others are "unknown label").
     ``check_images``: open every image (unreadable ones become problems; perceptual hash and
-    estimated tone are stored). Raises :class:`DatasetError` (unreadable layout) or, with
-    ``drop_bad=False``, :class:`DatasetProblemsError` naming the problems.
+    estimated tone are stored). Raises :class:`~auxiliary.data.report.DatasetError` (unreadable layout) or,
+    with ``drop_bad=False``, :class:`~auxiliary.data.report.DatasetProblemsError` naming the problems.
     """
     src = Path(source).expanduser()
     fmt = str(format or "auto").strip().lower().replace("-", "").replace("_", "")
@@ -208,12 +213,9 @@ def read_table(csv_path: str | Path) -> pd.DataFrame:
 def write_table(table: pd.DataFrame, csv_path: str | Path) -> Path:
     """Write a sample table with paths relative to the CSV's folder (atomically)."""
     p = Path(csv_path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     out = table.copy()
     out["path"] = [os.path.relpath(v, p.parent) for v in out["path"]]
-    tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(p)
+    write_csv_atomic(p, out)
     return p
 
 

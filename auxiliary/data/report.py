@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Sequence
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-import numpy as np
-import pandas as pd
-import torch
-from auxiliary.errors import AuxiliaryError
 
+import pandas as pd
+
+from auxiliary.errors import AuxiliaryError
 
 
 # ----------------------------------------------------------------------------------- errors, report
@@ -109,6 +105,5 @@ class DatasetReport:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook display
-        import html
 
         return "<pre>" + html.escape(str(self)) + "</pre>"

@@ -1,13 +1,16 @@
-"""Leakage-free train/val/test lists (``python -m auxiliary split``), with leakage and duplicate checks.
+"""Leakage-free train/val/test lists of a sample table, written to a split folder, with leakage and duplicate checks.
 
 Splits are stratified by label and grouped (``lesion_id``, patient, or any ``group_col``) with
 scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold`: a fraction ``f`` is taken
 as ``k`` of ``n`` folds with ``k/n`` closest to ``f`` (``n`` <= 20), so no group is ever shared
 between two splits. Files that are byte-identical are put in the same group first. After
-splitting, a perceptual-hash check (``imagehash.phash``) lists exact and near-duplicate
-images that still sit in different splits (phash and dhash both within 4 bits) (e.g. two photos of one lesion without a lesion id).
+splitting, :func:`check_splits` counts leaked groups and lists exact and near-duplicate images
+that still sit in different splits (e.g. two photos of one lesion without a lesion id), found by
+perceptual hashes in :mod:`auxiliary.data.duplicates`.
 
-Writing a split only writes CSV/JSON files in ``out_dir``; images are never touched.
+Writing a split (:func:`make_splits`) only writes CSV/JSON files in ``out_dir``; images are never
+touched. The command line's ``split`` step and the split folder of a config are
+:mod:`auxiliary.steps.datasets`.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ import shutil
 import warnings
 from pathlib import Path
 from typing import Any
+
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
+
 from auxiliary.data.duplicates import NEAR_THRESHOLD, find_duplicates
 from auxiliary.data.formats import SPLITS
 from auxiliary.data.readers import finish_table, load_split, write_table
 from auxiliary.errors import AuxiliaryError
-
-
+from auxiliary.files import write_json_atomic
 
 _MAX_FOLDS = 20
 
@@ -49,8 +54,6 @@ def _fold_plan(frac: float, n_groups: int) -> tuple[int, int]:
 
 def _take(labels: np.ndarray, groups: np.ndarray, frac: float, seed: int) -> np.ndarray:
     """Boolean mask of a grouped, stratified ``frac`` of the rows."""
-    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
-
     n = len(labels)
     if frac <= 1e-9 or n == 0:
         return np.zeros(n, dtype=bool)
@@ -324,9 +327,7 @@ def make_splits(
                     path_b=[os.path.relpath(p, out) for p in dups["path_b"]]).to_csv(out / "duplicates.csv", index=False)
     else:
         (out / "duplicates.csv").unlink(missing_ok=True)
-    tmp = out / "classes.json.tmp"
-    tmp.write_text(json.dumps({"classes": classes}, indent=2), encoding="utf-8")
-    tmp.replace(out / "classes.json")
+    write_json_atomic(out / "classes.json", {"classes": classes})
     return result
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize_scalar
 
 from auxiliary.evaluation.arrays import MetricsInputError, as_arrays
 
@@ -27,8 +28,6 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     """The temperature minimising validation negative log-likelihood (bounded scalar search)."""
-    from scipy.optimize import minimize_scalar
-
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=int)
     if len(labels) == 0:
@@ -95,7 +94,7 @@ def apply_temperature(logits_or_probs: Any, temperature: float, *, from_probs: b
 
 
 def fit_temperature_probs(y_true: Any, probs: Any) -> float:
-    """Temperature fitted (minimum NLL, :func:`auxiliary.calibration.fit_temperature`) on probabilities.
+    """Temperature fitted (minimum NLL, :func:`fit_temperature`) on probabilities.
 
     Use it on validation probabilities, then :func:`apply_temperature` with ``from_probs=True``
     on test probabilities of the same model.

@@ -1,4 +1,10 @@
-"""The comparison's long table: rows (model, split, group, metric) built from prediction arrays, and the galleries' row picks.
+"""The tables that compare models: the long (model, split, group, metric) table and the selection table's columns.
+
+:func:`metric_rows` and :func:`to_frame` build the comparison of notebook 05 from prediction arrays
+(:mod:`auxiliary.steps.comparison` writes it and describes its rows); :data:`METRIC_COLUMNS`,
+:func:`metric_column` and :data:`TABLE_COLUMNS` name the columns of the model-selection table of
+notebook 03 (:mod:`auxiliary.steps.selection`); :func:`most_confident_mistakes`,
+:func:`low_confidence_rows` and :func:`sample_rows` pick the rows the galleries show.
 """
 
 from __future__ import annotations
@@ -117,7 +123,6 @@ def metric_rows(
     n_bins: int = 15,
 ) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """Tidy rows of summary, per-class, per-group and gap metrics; plus the gaps' worst groups."""
-
     rows: list[dict[str, Any]] = []
     keep = np.all(np.isfinite(probs), axis=1)
     metric_row(rows, model, split, "all", "n_images", int(keep.sum()))

@@ -1,4 +1,7 @@
-"""Conformal prediction sets: a class-conditional score threshold fitted on calibration predictions.
+"""Conformal prediction sets: one split-conformal score threshold fitted on labelled calibration predictions.
+
+Used by :func:`auxiliary.inference.sorter.sort_folder` when ``coverage`` is set: an image is sorted
+into a class folder only when its set holds exactly one class.
 """
 
 from __future__ import annotations

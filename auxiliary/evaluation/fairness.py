@@ -78,7 +78,6 @@ def _prepare(y_true: Any, probs: Any, groups: Any, n_classes: int) -> tuple[np.n
 
 def group_order(values: Sequence[Any]) -> list[str]:
     """Groups in a natural order: the tone scale for tone groups, else sorted; ``unknown`` last."""
-
     uniq = list(dict.fromkeys(str(v) for v in values))
     tone = [t for t in TONE_GROUPS if t in uniq]
     rest = sorted(v for v in uniq if v not in tone and v != UNKNOWN)
@@ -94,7 +93,7 @@ def group_metrics(
     min_group_size: int = 20,
     n_bins: int = 15,
 ) -> pd.DataFrame:
-    """One row per group (index ``group``): support, flagged_small and :func:`metrics.summary_metrics`."""
+    """One row per group (index ``group``): support, flagged_small and :func:`auxiliary.evaluation.metrics.summary_metrics`."""
     y, p, g = _prepare(y_true, probs, groups, len(classes))
     rows = []
     for name in group_order(g):
@@ -114,7 +113,7 @@ def group_metrics_long(
     """Tidy per-group, per-class metrics: columns group, class, metric, value, flagged_small.
 
     Metrics: precision, recall, f1, support, auroc, average_precision (from
-    :func:`metrics.per_class_metrics` on each group's samples).
+    :func:`auxiliary.evaluation.metrics.per_class_metrics` on each group's samples).
     """
     y, p, g = _prepare(y_true, probs, groups, len(classes))
     parts = []

@@ -3,8 +3,8 @@
 Every function takes integer labels ``y_true`` (index into ``classes``) and probabilities
 ``probs`` of shape (N, C) and returns plain floats or tidy pandas objects. scikit-learn does
 the arithmetic wherever it has the function. Rows whose probabilities contain NaN (unreadable
-images, see :meth:`auxiliary.infer.Predictor.predict_paths`) or whose label is negative
-(unknown) are left out.
+images, see :meth:`auxiliary.inference.predictor.Predictor.predict_paths`) or whose label is
+negative (unknown) are left out (:func:`auxiliary.evaluation.arrays.as_arrays`).
 
 Conventions for undefined values: a metric that cannot be computed (no sample, a class absent
 so its recall or AUROC has no meaning) is ``NaN``, never a silent 0. Macro averages run over
@@ -12,16 +12,10 @@ the classes where the per-class value is defined: balanced accuracy and macro AU
 classes present in ``y_true``; macro-F1 over the classes present in ``y_true`` or predicted
 (a class predicted but never true scores F1 = 0), as scikit-learn does by default.
 
-Calibration: :func:`expected_calibration_error` (top-label, equal-width bins),
-:func:`reliability_table`/:func:`plot_reliability`, and temperature scaling
-(:func:`fit_temperature_probs`, :func:`apply_temperature`) built on
-:mod:`auxiliary.calibration`.
-
-High-recall operating point (:func:`high_recall_operating_point`): for a positive class or a
-group of classes (malignant = mel+bcc+akiec on HAM10000, acne on the synthetic set), the
-highest threshold on the summed positive probability that still reaches the target recall,
-its precision and specificity, bootstrap confidence intervals and the number of positives
-it rests on.
+Elsewhere: calibration (ECE, reliability tables, temperature scaling) in
+:mod:`auxiliary.evaluation.calibration`; the high-recall operating point in
+:mod:`auxiliary.evaluation.operating_point`; metrics by group in :mod:`auxiliary.evaluation.fairness`;
+the figures in :mod:`auxiliary.viz.plots_evaluation`.
 """
 
 from __future__ import annotations
@@ -32,6 +26,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from auxiliary.evaluation.arrays import MetricsInputError, as_arrays
 from auxiliary.evaluation.calibration import expected_calibration_error, log_loss
@@ -45,7 +47,6 @@ LOWER_IS_BETTER = frozenset({"ece", "log_loss", "brier"})
 
 # ----------------------------------------------------------------------------- scores
 def _binary_auroc(y_bin: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
 
     if y_bin.size == 0 or y_bin.all() or not y_bin.any():
         return math.nan
@@ -53,7 +54,6 @@ def _binary_auroc(y_bin: np.ndarray, score: np.ndarray) -> float:
 
 
 def _binary_ap(y_bin: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import average_precision_score
 
     if y_bin.size == 0 or not y_bin.any():
         return math.nan
@@ -72,8 +72,6 @@ def summary_metrics(y_true: Any, probs: Any, classes: Sequence[str], n_bins: int
     >>> summary_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])["accuracy"]
     1.0
     """
-    from sklearn.metrics import f1_score
-
     y, p = as_arrays(y_true, probs, len(classes))
     if len(y) == 0:
         return {k: math.nan for k in SUMMARY_KEYS}
@@ -134,8 +132,6 @@ def confusion(y_true: Any, probs: Any, classes: Sequence[str], normalize: str | 
 
     ``normalize="true"`` divides each row by its count (recall on the diagonal).
     """
-    from sklearn.metrics import confusion_matrix
-
     y, p = as_arrays(y_true, probs, len(classes))
     k = len(classes)
     if len(y):
@@ -154,8 +150,6 @@ def confusion(y_true: Any, probs: Any, classes: Sequence[str], normalize: str | 
 
 def pr_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
     """Tidy one-vs-rest precision-recall curves: class, threshold, precision, recall."""
-    from sklearn.metrics import precision_recall_curve
-
     y, p = as_arrays(y_true, probs, len(classes))
     parts = []
     for k, name in enumerate(classes):
@@ -170,8 +164,6 @@ def pr_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
 
 def roc_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
     """Tidy one-vs-rest ROC curves: class, threshold, fpr, tpr."""
-    from sklearn.metrics import roc_curve
-
     y, p = as_arrays(y_true, probs, len(classes))
     parts = []
     for k, name in enumerate(classes):

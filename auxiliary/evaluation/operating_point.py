@@ -1,4 +1,9 @@
-"""A high-recall operating point: the threshold on one class's score that reaches a target recall, with bootstrap intervals.
+"""A high-recall operating point: the threshold on the positive classes' score that reaches a target recall, with bootstrap intervals.
+
+For a positive class or a group of classes (malignant = mel+bcc+akiec on HAM10000, acne on the
+synthetic set), :func:`high_recall_operating_point` gives the highest threshold on the summed
+positive probability that still reaches the target recall, its precision and specificity,
+bootstrap confidence intervals and the number of positives it rests on.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from auxiliary.files import sha256_file
+from auxiliary.files import sha256_file, write_json_atomic
 from auxiliary.inference.export import ensure_onnx
 from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_metadata, onnx_session
 from auxiliary.inference.predictor import Predictor, checkpoint_settings
@@ -55,9 +56,7 @@ def speed(
 
 
 def torch_logits_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """PyTorch eager inference on a numpy batch (what :class:`auxiliary.infer.Predictor` does)."""
-    import torch
-
+    """PyTorch eager inference on a numpy batch (what :class:`auxiliary.inference.predictor.Predictor` does)."""
     model.eval()
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -83,8 +82,6 @@ def choose_backend(
     The decision is cached in memory and in ``<onnx>.backend.json`` (keyed by the checkpoint's
     SHA-256, image size, batch and thread count), so it is measured once per machine.
     """
-    import torch
-
     threads = torch.get_num_threads()
     sha = sha256_file(ckpt)
     key = (sha, int(img_size), int(batch), threads)
@@ -114,9 +111,7 @@ def choose_backend(
     }
     _BACKEND_CACHE[key] = decision
     try:
-        tmp = cache_file.with_name(cache_file.name + ".tmp")
-        tmp.write_text(json.dumps(decision, indent=2), encoding="utf-8")
-        tmp.replace(cache_file)
+        write_json_atomic(cache_file, decision)
     except OSError:  # read-only folder: the in-memory cache still applies
         pass
     return decision

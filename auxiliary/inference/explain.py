@@ -1,4 +1,4 @@
-"""Grad-CAM heat maps (pytorch-grad-cam) for any model of the factory, and grids of overlays.
+"""Grad-CAM heat maps (pytorch-grad-cam) for any model of the factory, their overlays and a captioned mosaic.
 
 Grad-CAM weights the feature maps of one late layer by the gradient of the class score and
 keeps the positive part: where the evidence for that class sits in the image. The layer is
@@ -19,6 +19,9 @@ generic                       the last Conv2d / norm layer whose output is 4-D a
 
 :func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size (the map is
 computed at the network's ``img_size`` and resized back), which is what the web demo shows.
+:func:`gradcam_montage` draws tiles as one captioned mosaic; the figures of notebook 05 built on
+it (galleries, :func:`~auxiliary.viz.plots_comparison.plot_gradcam_grid`) are in
+:mod:`auxiliary.viz.plots_comparison`.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from auxiliary.errors import AuxiliaryError
@@ -156,9 +162,6 @@ def gradcam_batch(
 
     ``target_classes``: one class index per image, one for all, or None (the predicted class).
     """
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
     imgs = [as_rgb(im) for im in images]
     if not imgs:
         return []
@@ -250,8 +253,6 @@ def gradcam_montage(
     gap: int = 6,
 ) -> Any:
     """Draw RGB tiles (each resized to ``tile_h`` high) as one mosaic with a caption above each; returns the figure."""
-    import matplotlib.pyplot as plt
-
     tiles = [as_rgb(t) for t in tiles]
     n = len(tiles)
     n_cols = max(1, min(n_cols, n or 1))

@@ -1,35 +1,34 @@
-"""ONNX export with a parity check, ONNX Runtime inference, and the torch/onnx backend choice.
+"""ONNX export of a checkpoint with a parity check against PyTorch on real images.
 
-``python -m auxiliary export --ckpt runs/NAME/best.pt --out models/NAME.onnx`` writes an ONNX
-graph with a dynamic batch axis (input ``image``: float32 ``(N, 3, S, S)``, normalised RGB;
-output ``logits``: ``(N, C)``). Everything needed to use it without this package is stored in
-the file's metadata (``metadata_props``): ``classes`` (JSON list), ``img_size``, ``mean`` and
-``std`` (JSON lists), ``temperature`` (probabilities are ``softmax(logits / temperature)``),
-``model_name``, ``resize`` and the SHA-256 of the source checkpoint.
+:func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt --out models/NAME.onnx``,
+see :mod:`auxiliary.steps.onnx_export`) writes an ONNX graph with a dynamic batch axis and the
+checkpoint's classes, preprocessing and temperature in its metadata (the file format and
+ONNX Runtime sessions are :mod:`auxiliary.inference.onnx_model`).
 
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
 PyTorch's on real images (the run's validation images by default, or ``--images``); if the
 largest absolute difference exceeds ``1e-4`` the export fails with :class:`OnnxParityError`
-and no file is left behind.
+and no file is left behind. :func:`ensure_onnx` exports beside the checkpoint when missing or stale.
 
-:func:`predictor_with_backend` is what :meth:`auxiliary.infer.Predictor.from_checkpoint` calls
-for ``backend="onnx"`` or ``"auto"``; ``auto`` times both backends once on this machine and
-keeps the faster (the decision is cached in memory and beside the ONNX file).
+A predictor on ONNX Runtime (``backend="onnx"`` or ``"auto"``, which times both backends once on
+this machine and keeps the faster) is :func:`auxiliary.inference.backends.load_predictor`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import pandas as pd
+import torch
 
 from auxiliary.data.readers import read_table
-from auxiliary.files import sha256_file
+from auxiliary.files import atomic_write, sha256_file
 from auxiliary.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from auxiliary.inference.onnx_model import (
     DEFAULT_OPSET,
@@ -80,7 +79,6 @@ def _spread(items: Sequence[Any], n: int) -> list[Any]:
 
 
 def _table_paths(csv_path: Path) -> list[str]:
-    import pandas as pd
 
     try:
 
@@ -104,7 +102,6 @@ def parity_images(
     Default: the run's ``val_predictions.csv`` beside ``ckpt``. Only when no real image can be
     found are ``n`` deterministic generated images used (and the source says so).
     """
-
     if images is not None and not isinstance(images, (str, Path)):
         items = list(images)
         arrays = [np.asarray(i) for i in items if isinstance(i, np.ndarray)]
@@ -138,7 +135,6 @@ def parity_images(
     arrays = []
     for _ in range(n):  # smooth colour fields with blobs: image-like statistics, not white noise
         low = rng.uniform(60, 220, size=(6, 6, 3)).astype(np.float32)
-        import cv2
 
         img = cv2.resize(low, (96, 96), interpolation=cv2.INTER_CUBIC)
         img += rng.normal(0, 8, size=img.shape).astype(np.float32)
@@ -163,7 +159,6 @@ def check_parity(
     Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
     :class:`OnnxParityError` when the difference exceeds ``atol``.
     """
-    import torch
 
 
     if len(images) == 0:
@@ -229,7 +224,6 @@ def export_onnx(
     exported from another checkpoint is only replaced with ``overwrite=True``. The file is
     written under a temporary name and moved into place only after the parity check passed.
     """
-
     ckpt = Path(ckpt)
     if out is None:
         out = models_dir() / f"{ckpt.parent.name or ckpt.stem}.onnx"
@@ -247,9 +241,8 @@ def export_onnx(
                 f"{out} exists and was not exported from {ckpt}; pass --overwrite (overwrite=True) to replace it"
             )
     t0 = time.perf_counter()
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.onnx")
     temperature = float(info.get("temperature", 1.0))
-    try:
+    with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
         export_model(
             model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
             temperature=temperature, model_name=info["model_name"], opset=opset,
@@ -258,10 +251,6 @@ def export_onnx(
         arrays, source = parity_images(ckpt, images, n=n_parity)
         diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
                             temperature=temperature, atol=atol)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out))
 
 

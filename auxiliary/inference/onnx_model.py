@@ -1,4 +1,11 @@
 """ONNX files: exporting a checkpoint's model with its metadata, reading the metadata back, ONNX Runtime sessions and logits.
+
+The graph has a dynamic batch axis (input ``image``: float32 ``(N, 3, S, S)``, normalised RGB;
+output ``logits``: ``(N, C)``). Everything needed to use it without this package is stored in
+the file's metadata (``metadata_props``, decoded by :func:`onnx_metadata`): ``classes`` (JSON
+list), ``img_size``, ``mean`` and ``std`` (JSON lists), ``temperature`` (probabilities are
+``softmax(logits / temperature)``), ``model_name``, ``resize`` and the SHA-256 of the source
+checkpoint. The export with a parity check is :mod:`auxiliary.inference.export`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import torch
 
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.calibration import softmax
@@ -54,13 +63,10 @@ def export_model(
     metadata: dict[str, Any] | None = None,
     opset: int = DEFAULT_OPSET,
 ) -> Path:
-    """Export an in-memory PyTorch classifier to ``out`` (no parity check; see :func:`export_onnx`).
+    """Export an in-memory PyTorch classifier to ``out`` (no parity check; see :func:`auxiliary.inference.export.export_onnx`).
 
     The batch axis is dynamic; preprocessing and class names go into the metadata.
     """
-    import onnx
-    import torch
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -118,8 +124,6 @@ def export_model(
 
 def onnx_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of an exported file, decoded (classes/mean/std lists, img_size int, temperature float)."""
-    import onnx
-
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"ONNX file not found: {p}")
@@ -148,7 +152,6 @@ def onnx_session(path: str | Path, threads: int | None = None) -> Any:
         raise ExportError(f"ONNX file not found: {p}")
     opts = ort.SessionOptions()
     if threads is None:
-        import torch
 
         threads = torch.get_num_threads()
     opts.intra_op_num_threads = max(1, int(threads))

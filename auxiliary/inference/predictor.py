@@ -3,8 +3,10 @@
 Evaluation, comparison, sorting and the web demo all go through :class:`Predictor`, so an
 image is resized and normalised exactly as in validation during training (area resize to
 ``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated by the
-checkpoint's temperature. ``backend="onnx"`` runs an exported ONNX file through onnxruntime
-(see :mod:`auxiliary.export`).
+checkpoint's temperature. :meth:`Predictor.from_checkpoint` loads the PyTorch model; a
+predictor on ONNX Runtime (``backend="onnx"``), or on whichever backend is faster here
+(``"auto"``), comes from :func:`auxiliary.inference.backends.load_predictor` (the export itself is
+:mod:`auxiliary.inference.export`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.images import ImageReadError, read_image
@@ -88,8 +91,6 @@ class Predictor:
         self, paths: Sequence[str | Path], batch_size: int = 32, tta: bool = False, progress: bool = True
     ) -> tuple[np.ndarray, dict[int, str]]:
         """Probabilities for image files; unreadable ones get a NaN row and a reason in the dict."""
-        from tqdm.auto import tqdm
-
         probs = np.full((len(paths), len(self.classes)), np.nan)
         errors: dict[int, str] = {}
         bar = tqdm(total=len(paths), desc=f"predict {self.name}", unit="img", disable=not progress)

@@ -13,7 +13,7 @@ import numpy as np
 def preprocess(rgb: np.ndarray, img_size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> float32 (3, img_size, img_size), area-resized and normalised.
 
-    Identical to the evaluation transform of :mod:`auxiliary.augment` (``A.Resize`` with
+    Identical to the evaluation transform of :mod:`auxiliary.data.augment` (``A.Resize`` with
     ``INTER_AREA`` then ``A.Normalize``), so predictions match validation.
     """
     img = np.asarray(rgb)

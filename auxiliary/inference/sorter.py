@@ -1,9 +1,11 @@
-"""Sorting new images into class folders with a trained checkpoint (notebook 06, ``python -m auxiliary sort``).
+"""Sorting a folder of new images into class folders with a trained checkpoint, safely and resumably.
 
-``sort_folder(ckpt, INPUT, OUT)`` copies every file under ``INPUT`` (never moves, never modifies it) to
+Notebook 06 and ``python -m auxiliary sort`` (:mod:`auxiliary.steps.sorting`) call
+``sort_folder(ckpt, INPUT, OUT)``, which copies every file under ``INPUT`` (never moves, never
+modifies it) to
 
 * ``OUT/<class>/`` when the calibrated top probability reaches ``conf`` (or, with ``coverage``,
-  when the conformal prediction set holds exactly one class),
+  when the conformal prediction set of :mod:`auxiliary.evaluation.conformal` holds exactly one class),
 * ``OUT/low_confidence/`` otherwise,
 * nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
   in ``OUT/rejected.csv`` with the reason.
@@ -14,15 +16,18 @@ probability, decision, model, threshold, sha256) and ``OUT/sort_report.json`` th
 Safety: copies go through a temporary file and an atomic rename and never replace an existing
 file (a name clash gets the content hash appended); names are sanitised so that nothing can be
 written outside ``OUT``. Work is streamed in batches (memory stays flat for any folder size) and
-every finished input is appended to a journal (``OUT/.sort/journal.jsonl``), so an interrupted run
+every finished input is appended to a journal (``OUT/.sort/journal.jsonl``, kept by
+:mod:`auxiliary.inference.journal` with the run lock), so an interrupted run
 is completed by re-running the same command, without duplicates: inputs are keyed by their path and
 content hash (sha256), and an image whose bytes are already in ``OUT`` is not copied twice
-(its row says ``duplicate_of``).
+(its row says ``duplicate_of``). The counts figure is
+:func:`auxiliary.viz.plots_comparison.plot_sort_counts`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import math
 import os
@@ -34,10 +39,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
 
 from auxiliary.errors import AuxiliaryError, SortError
 from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
-from auxiliary.files import PART_SUFFIX, atomic_copy, safe_name, sha256_file, with_suffix, write_text_atomic
+from auxiliary.files import (
+    PART_SUFFIX,
+    atomic_copy,
+    atomic_write,
+    safe_name,
+    sha256_file,
+    with_suffix,
+    write_text_atomic,
+)
 from auxiliary.images import ImageReadError, is_image_name, read_image
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal
@@ -50,7 +65,6 @@ LOW_CONFIDENCE = "low_confidence"
 def _dest_name(src: Path) -> str:
     """The sanitised name of ``src``, with the image format's extension added when its name has none
     (so that the copies are recognised as images by dataset readers)."""
-    from PIL import Image
 
 
     name = safe_name(src.name)
@@ -271,7 +285,6 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                  folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
                  batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
                  t_start: float) -> SortResult:
-    from tqdm.auto import tqdm
 
 
     for folder in [*folders.values(), LOW_CONFIDENCE]:  # leftovers of a crash mid-copy
@@ -383,18 +396,15 @@ def _write_reports(out: Path, journal: SortJournal, classes: list[str], folders:
                    run_keys: set[str], model_id: str, rule: str, threshold: float | None,
                    conformal: Conformal | None) -> dict[str, Any]:
     """predictions.csv / rejected.csv from the journal (streamed) and the accounting summary."""
-    import csv
-
     prob_cols = [f"prob_{c}" for c in classes]
     cols = ["source", "destination", "decision", "folder", "predicted", *prob_cols, "top_prob", "margin",
             "prediction_set", "duplicate_of", "reason", "model", "threshold", "rule", "sha256"]
-    pred_tmp = out / f".predictions.csv.{os.getpid()}.tmp"
-    rej_tmp = out / f".rejected.csv.{os.getpid()}.tmp"
     counts: dict[str, int] = {folders[c]: 0 for c in classes} | {LOW_CONFIDENCE: 0, "rejected": 0}
     referenced: set[str] = set()
     n_rows = n_dup = 0
     missing_dest = 0
-    with open(pred_tmp, "w", newline="", encoding="utf-8") as fp, open(rej_tmp, "w", newline="", encoding="utf-8") as fr:
+    with atomic_write(out / "predictions.csv") as pred_tmp, atomic_write(out / "rejected.csv") as rej_tmp, \
+            open(pred_tmp, "w", newline="", encoding="utf-8") as fp, open(rej_tmp, "w", newline="", encoding="utf-8") as fr:
         wp, wr = csv.writer(fp), csv.writer(fr)
         wp.writerow(cols)
         wr.writerow(["source", "reason", "sha256"])
@@ -415,8 +425,6 @@ def _write_reports(out: Path, journal: SortJournal, classes: list[str], folders:
                 referenced.add(rec["destination"])
                 n_dup += int(bool(rec["duplicate_of"]))
                 missing_dest += int(not (out / rec["destination"]).is_file())
-    os.replace(pred_tmp, out / "predictions.csv")
-    os.replace(rej_tmp, out / "rejected.csv")
     files: dict[str, int] = {}
     unaccounted: list[str] = []
     for folder in [*folders.values(), LOW_CONFIDENCE]:

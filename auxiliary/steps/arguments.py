@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import fields
 from typing import Any
 
@@ -17,8 +18,6 @@ def add_cli_flags(parser: Any, sections: list[str]) -> None:
     Values are stored as strings under ``dest='cfg__<section>__<field>'`` and applied with
     :func:`cli_overrides`; explicit flags have the same precedence as ``--set``.
     """
-    import argparse
-
     seen: set[str] = set(getattr(parser, "_aux_cfg_seen", set()))
     existing = {opt for action in parser._actions for opt in action.option_strings}
     for sec in sections:

@@ -1,6 +1,8 @@
-"""Comparing trained models side by side: one tidy table, error galleries, Grad-CAM (notebook 05).
+"""Notebook 05 and ``python -m auxiliary compare``: trained models evaluated side by side into one tidy table.
 
-``python -m auxiliary compare --runs runs/A runs/B ... --data SPLIT.csv --out DIR``
+``python -m auxiliary compare --runs runs/A runs/B ... --data SPLIT.csv --out DIR`` also saves the
+error galleries; those figures and the Grad-CAM grids are :mod:`auxiliary.viz.plots_comparison`,
+and the rows are built by :func:`auxiliary.evaluation.comparison_table.metric_rows`.
 
 The comparison is ONE long pandas DataFrame with a four-level MultiIndex and a ``value``
 column::
@@ -12,18 +14,18 @@ column::
     resnet18 (04)    test   gap:tone_group          balanced_accuracy  0.06
     resnet18 (04)    test   all                     onnx_ms_per_image_b1  1.9
 
-* ``group="all"``: :func:`auxiliary.metrics.summary_metrics` (accuracy, balanced_accuracy,
+* ``group="all"``: :func:`auxiliary.evaluation.metrics.summary_metrics` (accuracy, balanced_accuracy,
   macro_f1, macro_auroc, ece, log_loss), ``n_images``, ``n_unreadable``, ``temperature``, the
   model size (``parameters``, ``checkpoint_mb``, ``onnx_mb``; MB = 10^6 bytes) and speed
   (``torch_ms_per_image_b1``, ``torch_images_per_s_b32``, ``onnx_ms_per_image_b1``,
   ``onnx_images_per_s_b32``: median of ``cfg.eval.speed_repeats`` timed repeats after a
   warm-up, same thread count for both backends).
-* ``group="class:<name>"``: :func:`auxiliary.metrics.per_class_metrics` (precision, recall,
+* ``group="class:<name>"``: :func:`auxiliary.evaluation.metrics.per_class_metrics` (precision, recall,
   f1, support, auroc, average_precision).
-* ``group="<fairness_col>:<g>"`` (``tone_group:dark``...): :func:`auxiliary.fairness.group_metrics`
+* ``group="<fairness_col>:<g>"`` (``tone_group:dark``...): :func:`auxiliary.evaluation.fairness.group_metrics`
   (support, flagged_small as 0/1, accuracy, balanced_accuracy, macro_f1, macro_auroc, ece, log_loss).
 * ``group="gap:<fairness_col>"``, ``"ratio:..."``, ``"min:..."``, ``"max:..."``:
-  :func:`auxiliary.fairness.gaps` across the groups that are not flagged as too small
+  :func:`auxiliary.evaluation.fairness.gaps` across the groups that are not flagged as too small
   (the worst group of each metric is in :attr:`Comparison.worst_groups`).
 
 With ``cfg.eval.tta`` each model also appears as ``"<model>+tta"`` (flip test-time augmentation:
@@ -43,9 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from auxiliary.config_overrides import apply_overrides
 from auxiliary.data.readers import read_table
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
@@ -67,7 +73,6 @@ from auxiliary.inference.onnx_model import onnx_session
 from auxiliary.inference.predictor import Predictor
 from auxiliary.inference.preprocess import batched, preprocess, tta_views
 from auxiliary.layout import models_dir, resolve_path, run_dir, runs_dir
-from auxiliary.overrides import apply_overrides
 from auxiliary.steps.finetuning import ensure_run
 from auxiliary.steps.selection import latest_runs, selected_model
 from auxiliary.training.checkpoints import load_checkpoint
@@ -98,13 +103,12 @@ def run_labels(runs: Sequence[str | Path]) -> dict[str, Path]:
 def find_runs(cfg: Any, train_missing: bool = True, progress: bool = True) -> dict[str, Path]:
     """The models of notebooks 03 and 04 for ``cfg.profile``: label -> run folder.
 
-    Notebook 03's runs are those of its latest recorded selection (``select.latest_runs``, under
+    Notebook 03's runs are those of its latest recorded selection (:func:`auxiliary.steps.selection.latest_runs`, under
     ``runs/select-<profile>/``, labelled ``"<model> (03)"``);
     notebook 04's run is :func:`auxiliary.steps.finetuning.ensure_run` for the selected model
     (``"<model> (04)"``): reused only when its recorded settings match ``cfg``, else trained here
     (or, with ``train_missing=False``, left out with a message).
     """
-
     runs: dict[str, Path] = {}
     # Only the runs of the latest recorded selection: runs/select-<profile>/ may also hold runs
     # made with earlier settings.
@@ -126,7 +130,6 @@ def find_runs(cfg: Any, train_missing: bool = True, progress: bool = True) -> di
 
 def onnx_path_for(run: str | Path, onnx_dir: str | Path | None = None) -> Path:
     """``models/<run>.onnx`` for a run folder (``runs/select-demo/resnet18`` -> ``select-demo-resnet18.onnx``)."""
-
     ckpt = _ckpt_of(run)
     try:
         stem = "-".join(ckpt.parent.resolve().relative_to(runs_dir().resolve()).parts)
@@ -140,7 +143,6 @@ def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame
 
     ``data``: a split CSV (``.../test.csv``), or a split folder (then ``split``, default test).
     """
-
     p = Path(data)
     if p.is_dir():
         name = split or "test"
@@ -158,7 +160,6 @@ def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame
 
 def size_rows(model_label: str, split: str, model: Any, ckpt: Path, onnx_path: Path | None) -> list[dict[str, Any]]:
     """Parameters and MB on disk (10^6 bytes) of the checkpoint and the ONNX file."""
-
     rows: list[dict[str, Any]] = []
     metric_row(rows, model_label, split, "all", "parameters", count_parameters(model))
     metric_row(rows, model_label, split, "all", "checkpoint_mb", ckpt.stat().st_size / 1e6)
@@ -170,7 +171,6 @@ def speed_rows(
     model_label: str, split: str, model: Any, sess: Any, img_size: int, repeats: int
 ) -> list[dict[str, Any]]:
     """ms/image at batch 1 and images/s at batch 32, PyTorch eager and ONNX Runtime (median of repeats)."""
-
     rows: list[dict[str, Any]] = []
     backends = [("torch", torch_logits_fn(model))]
     if sess is not None:
@@ -193,7 +193,6 @@ def predict_plain_and_tta(
 
     Same numbers as ``predictor.predict_paths(paths, tta=False/True)``; unreadable images get NaN rows.
     """
-    from tqdm.auto import tqdm
 
 
     n, c = len(paths_), len(predictor.classes)
@@ -267,7 +266,7 @@ class Comparison:
         return str(s.astype(float).idxmax())
 
     def key_results(self, metrics: Sequence[str] = ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")) -> dict:
-        """The headline numbers per model (for ``notebook.finish`` and reports)."""
+        """The headline numbers per model (for :func:`auxiliary.notebook.finish` and reports)."""
         wide = self.wide()
         gaps = self.wide(f"gap:{self.fairness_col}") if any(
             g == f"gap:{self.fairness_col}" for g in self.table.index.get_level_values("group")) else None
@@ -283,7 +282,6 @@ class Comparison:
 
     def torch_model(self, label: str) -> tuple[Any, dict[str, Any]]:
         """The PyTorch model (and checkpoint info) of a compared run (for Grad-CAM)."""
-
         base = label[: -len("+tta")] if label.endswith("+tta") else label
         if base not in self._models:
             if base not in self.runs:
@@ -320,13 +318,6 @@ class Comparison:
         return written
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def load_comparison(path: str | Path) -> pd.DataFrame:
     """Read a saved ``comparison.csv`` back into the MultiIndex DataFrame."""
     df = pd.read_csv(path, dtype={"model": str, "split": str, "group": str, "metric": str})
@@ -352,7 +343,6 @@ def compare_runs(
     is exported to ``onnx_dir/<run>.onnx`` (default ``models/``) with a parity check, unless
     ``export_onnx=False``. ``tta`` defaults to ``cfg.eval.tta``.
     """
-
     labelled = dict(runs) if isinstance(runs, Mapping) else run_labels(runs)
     if not labelled:
         raise CompareError("no runs to compare")
@@ -431,10 +421,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
 
     runs = [resolve_path(r) for r in args.runs]

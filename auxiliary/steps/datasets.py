@@ -26,7 +26,6 @@ def dataset_source(cfg: Config) -> Path:
 
 def ensure_splits(cfg: Config, progress: bool = True) -> Path:
     """The split folder (``train.csv``, ``val.csv``, ``test.csv``, ``classes.json``), made when missing."""
-
     out = split_dir(cfg)
     if (out / "train.csv").is_file() and (out / "classes.json").is_file():
         return ensure_oversampled(out, cfg.data, progress=progress)

@@ -12,7 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from auxiliary.config import SynthConfig
 from auxiliary.data.feedback import file_image
@@ -75,8 +77,6 @@ def _mode_note(mode: str) -> str | None:
 
 def _probe_mode(path: Path) -> str | None:
     try:
-        from PIL import Image
-
         with Image.open(path) as im:
             return im.mode
     except Exception:  # noqa: BLE001 - read_image reports the real problem
@@ -118,7 +118,7 @@ def load_upload(
 ) -> tuple[np.ndarray, list[str]]:
     """An upload (path, bytes or array) as RGB uint8 plus notes on conversions.
 
-    Raises :class:`~auxiliary.imageio.ImageReadError` with a readable ``reason`` for files that
+    Raises :class:`~auxiliary.images.ImageReadError` with a readable ``reason`` for files that
     are too big, have too many or too few pixels, are not images, or are corrupt.
     """
     notes: list[str] = []
@@ -159,7 +159,6 @@ def display_copy(rgb: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     scale = side / max(h, w)
     if scale >= 1.0:
         return rgb
-    import cv2
 
     return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
@@ -300,7 +299,7 @@ def file_feedback(
     model_guess: str | None,
     probs: dict[str, float] | None,
 ) -> Path:
-    """File an analysed image under ``feedback_dir/<label>/`` with its provenance (via :mod:`auxiliary.feedback`)."""
+    """File an analysed image under ``feedback_dir/<label>/`` with its provenance (via :func:`auxiliary.data.feedback.file_image`)."""
     dest = file_image(
         Path(image_path), label, Path(feedback_dir), source=source, model_guess=model_guess, probs=probs, reviewer="web"
     )

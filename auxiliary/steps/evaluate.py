@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a split list: ``python -m auxiliary evaluate --ckpt runs/NAME/best.pt --data test.csv --out DIR``.
 
-``--data`` is a split list (``test.csv``) or any dataset the data step reads (class folders, a CSV
-list, HAM10000...). ``--label-map`` renames the dataset's labels to the model's classes, which is
+``--data`` is a split list (``test.csv``) or any dataset :func:`auxiliary.data.readers.read_dataset`
+reads (class folders, a CSV list, HAM10000...). ``--label-map`` renames the dataset's labels to the model's classes, which is
 how a model trained only on the synthetic default is checked on real photos whose folders are
 named otherwise::
 
@@ -10,10 +10,13 @@ named otherwise::
 Without known skin tones (real photos), fairness uses the tone group *estimated* from the pixels
 (``tone_group_est``), and the summary says so.
 
-Predictions go through :class:`auxiliary.infer.Predictor` (the one preprocessing path). With
+Predictions go through :class:`auxiliary.inference.predictor.Predictor` (the one preprocessing
+path; PyTorch or ONNX Runtime via :func:`auxiliary.inference.backends.load_predictor`). With
 ``--val val.csv`` the temperature is fitted on the validation list and applied to the data
 (otherwise the checkpoint's own temperature is used), and per-group decision thresholds are
-chosen on validation and evaluated on the data beside the single global threshold.
+chosen on validation and evaluated on the data beside the single global threshold. The numbers
+come from :func:`auxiliary.evaluation.report.evaluate_predictions`, the figures from
+:mod:`auxiliary.viz.plots_evaluation`.
 
 Written to ``--out``::
 
@@ -40,6 +43,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -52,7 +56,7 @@ from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.calibration import apply_temperature, fit_temperature_probs
 from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.evaluation.report import EvaluationError, evaluate_predictions
-from auxiliary.files import jsonable
+from auxiliary.files import jsonable, write_json_atomic
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path
@@ -106,7 +110,6 @@ def parse_label_map(text: str | dict[str, str] | None) -> dict[str, str]:
 
 def _is_split_list(path: Path) -> bool:
     """A CSV whose header has ``path`` and ``label`` (a split list or a CSV list: read as is)."""
-
     if not (path.is_file() and path.suffix.lower() == ".csv"):
         return False
     header = csv_header(path)
@@ -118,10 +121,9 @@ def load_eval_table(
 ) -> tuple[pd.DataFrame, list[str]]:
     """The sample table to evaluate on, with labels renamed by ``label_map``; and notes.
 
-    A split list is read as is; anything else goes through :func:`auxiliary.data.read_dataset`
+    A split list is read as is; anything else goes through :func:`auxiliary.data.readers.read_dataset`
     (unreadable images are dropped and counted in the notes). Never modifies the source.
     """
-
     src = Path(source).expanduser()
     notes: list[str] = []
     if _is_split_list(src):
@@ -168,10 +170,9 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Predict ``data_csv`` with ``ckpt``, compute everything, write it to ``out_dir``; returns the results dict.
 
-    ``data_csv``: a split list or any dataset :func:`auxiliary.data.read_dataset` reads;
+    ``data_csv``: a split list or any dataset :func:`auxiliary.data.readers.read_dataset` reads;
     ``label_map`` renames its labels (and the validation list's) to the model's classes.
     """
-
     ec = eval_cfg or EvalConfig()
     out = Path(out_dir)
     if (out / "summary.json").exists() and not overwrite:
@@ -236,8 +237,6 @@ def evaluate_checkpoint(
 
 def write_results(res: dict[str, Any], out_dir: str | Path, classes: list[str]) -> Path:
     """Save an :func:`evaluate_checkpoint` result as JSON/CSV/PNG in ``out_dir``."""
-    import matplotlib.pyplot as plt
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("metrics", "per_class", "confusion", "reliability", "group_metrics", "gaps", "group_thresholds"):
@@ -275,9 +274,7 @@ def write_results(res: dict[str, Any], out_dir: str | Path, classes: list[str]) 
         "thresholds": dict(res["group_thresholds"].attrs.get("thresholds", {})) if "group_thresholds" in res else None,
         "notes": res.get("notes", []),
     }
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(jsonable(summary), indent=2), encoding="utf-8")
-    tmp.replace(out / "summary.json")
+    write_json_atomic(out / "summary.json", summary)
     return out
 
 
@@ -342,7 +339,6 @@ def predict_csv(
 ) -> tuple[np.ndarray, np.ndarray, list[str], pd.DataFrame]:
     """``(y, probs, classes, table)`` of a split list predicted by ``ckpt``; ``temperature=None`` uses
     the checkpoint's (calibrated), ``1.0`` gives the raw model."""
-
     pred = Predictor.from_checkpoint(ckpt)
     if temperature is not None:
         pred.temperature = float(temperature)

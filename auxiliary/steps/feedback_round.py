@@ -1,16 +1,16 @@
-"""The feedback loop of notebook 06: review, file corrections, merge them into a new training split.
+"""The feedback round of notebook 06 (``python -m auxiliary feedback``): review queue, corrections, retraining.
 
-* :func:`file_image` copies (never moves) a reviewed image into ``feedback_dir/<label>/``, named by
-  its content hash, and appends a provenance record (original path, model's guess, reviewer's
-  label, time, sha256) to ``feedback_dir/provenance.csv``. Filing the same bytes again changes
-  nothing; filing them under another label moves the feedback copy (the reviewer changed their mind).
 * :func:`review_queue` lists the images worth a look (``low_confidence`` ones and, when the true
   labels are known, the mistakes), most informative first (smallest top-2 margin, or highest
-  entropy); :class:`ReviewPanel` is the ipywidgets panel where one click files an image.
-* :func:`merge_feedback` (``python -m auxiliary feedback merge --split DIR --feedback DIR``) adds the
-  feedback images to the *training* split only, never to validation or test, and never an image
-  whose bytes are already in any split; it writes a new split version (``<split>-v2``, then ``-v3``...)
-  with a ``merge_report.json`` and leaves the old version untouched.
+  entropy); :class:`auxiliary.viz.widgets.ReviewPanel` is the ipywidgets panel where one click files
+  an image, :func:`simulate_review` the reviewer of the notebook's simulated round.
+* Filing an image (``feedback file IMAGE --label CLASS``) is :func:`auxiliary.data.feedback.file_image`:
+  a copy named by its content hash under ``feedback_dir/<label>/``, with a provenance record.
+* ``feedback merge --split DIR --feedback DIR`` is :func:`auxiliary.data.merge.merge_feedback`: the
+  feedback images go to a new version of the *training* split only (``<split>-v2``...), the old
+  version is left untouched.
+* The notebook's round: :func:`new_synthetic_batch` (an inbox of fresh images with known labels),
+  :func:`sort_quality`, :func:`retrain_after_merge` and :func:`evaluate_split` (before/after).
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.data.merge import merge_feedback
@@ -52,7 +54,7 @@ def review_queue(
 ) -> pd.DataFrame:
     """Images to review, most informative first.
 
-    ``predictions`` is ``OUT/predictions.csv`` (:func:`auxiliary.sorting.read_predictions`). Every
+    ``predictions`` is ``OUT/predictions.csv`` (:func:`auxiliary.inference.sorter.read_sort_predictions`). Every
     ``low_confidence`` image is in the queue; with ``truth`` (a table with ``source`` and ``label``
     columns or a ``{source: label}`` dict, e.g. a simulated reviewer) the confident mistakes are too.
     ``order``: ``margin`` (smallest gap between the top two probabilities first) or ``entropy``
@@ -89,9 +91,7 @@ def review_queue(
 
 def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, *, label_col: str = "label",
                     reviewer: str = "simulated", progress: bool = False) -> pd.DataFrame:
-    """File every queued image under its known true label (what a reviewer would do), via :func:`file_image`."""
-    from tqdm.auto import tqdm
-
+    """File every queued image under its known true label (what a reviewer would do), via :func:`auxiliary.data.feedback.file_image`."""
     prob_cols = [c for c in queue.columns if c.startswith("prob_")]
     rows = []
     for _, r in tqdm(queue.iterrows(), total=len(queue), desc="review", disable=not progress):
@@ -108,7 +108,6 @@ def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, *, label_col:
 # ============================================================================ the notebook's round
 def round_dir(cfg: Any, ckpt: str | Path) -> Path:
     """Working folder of notebook 06's simulated feedback round for ``cfg`` and the checkpoint's bytes."""
-
     return runs_dir() / "06_sorting_feedback" / f"round-{cfg.profile}-{sha256_file(ckpt)[:8]}"
 
 
@@ -119,7 +118,6 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
     each inbox file (``source``) to its true ``label`` (also written to ``out_dir/truth.csv``).
     ``add_broken`` also drops a text file named ``broken_upload.jpg`` in the inbox, as real inboxes
     have them (sorting must list it in ``rejected.csv``)."""
-    from dataclasses import replace
 
 
     n = int(n if n is not None else cfg.sort.n_new)
@@ -185,7 +183,6 @@ def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path,
 def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test", *, batch: int = 32,
                    progress: bool = False) -> dict[str, float]:
     """Summary metrics (accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss) of a checkpoint on one split."""
-
     tables, _classes = load_split(split_dir)
     table = tables[split]
     pred = Predictor.from_checkpoint(ckpt)
@@ -198,7 +195,6 @@ def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test",
 
 def retrain(cfg: Any, split_dir: str | Path, name: str, *, progress: bool = True) -> Path:
     """Train ``cfg`` on ``split_dir`` into ``runs/<name>`` (kept when its ``best.pt`` exists; resumed after a crash)."""
-
     run = run_dir(cfg, name)
     if (run / "best.pt").is_file():
         return run

@@ -27,7 +27,6 @@ def ensure_run(cfg: Config, name: str | None = None, progress: bool = True) -> P
     """The run folder of ``cfg`` (``runs/<run_name(cfg)>``) with a finished run: reused when it was
     made with the same settings, resumed when interrupted, otherwise trained (an existing run with
     other settings is replaced, with a message saying so)."""
-
     out = run_dir(cfg, name or run_name(cfg))
     same = same_settings(out, cfg)
     if same and (out / "summary.json").is_file() and (out / "best.pt").is_file():
@@ -64,7 +63,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def resolve_split(cfg: Config, data_arg: str | None, progress: bool = True) -> Path:
     """A split folder for ``--data``: the folder itself when it is one, else the dataset split with
     ``cfg.data`` settings into ``data/splits/`` (re-used when it exists)."""
-
     if data_arg:
         d = resolve_path(data_arg)
         if (d / "train.csv").is_file() and (d / "classes.json").is_file():

@@ -1,13 +1,15 @@
-"""Model selection on an equal budget (notebook 03, ``python -m auxiliary select``).
+"""Notebook 03 and ``python -m auxiliary select``: model selection on an equal budget, and its recorded winner.
 
-Every architecture of ``cfg.train.select_models`` is trained by :func:`auxiliary.train.fit` on the
-same split, with the same seed, image size, batch and schedule, for ``cfg.train.select_epochs``
+Every architecture of ``cfg.train.select_models`` is trained by
+:func:`auxiliary.steps.finetuning.train_run` (:func:`auxiliary.training.loop.fit`) on the same
+split, with the same seed, image size, batch and schedule, for ``cfg.train.select_epochs``
 epochs. From each run's validation predictions (temperature-calibrated, ``val_predictions.csv``)
 we compute balanced accuracy, macro AUROC, ECE, macro-F1 and log loss with
-:mod:`auxiliary.metrics`; ``summary.json`` gives the training time and speed; parameters are
-counted on the architecture and inference speed is timed on the best checkpoint. The winner by
-``cfg.train.select_metric`` is written to :func:`auxiliary.pipeline.selection_file`, where
-notebook 04 reads its default model.
+:mod:`auxiliary.evaluation.metrics`; ``summary.json`` gives the training time and speed;
+parameters are counted on the architecture and inference speed is timed on the best checkpoint.
+The table's columns and metric names are :mod:`auxiliary.evaluation.comparison_table`. The winner
+by ``cfg.train.select_metric`` is written to :func:`auxiliary.layout.selection_file`, where
+notebook 04 reads its default model (:func:`selected_model`).
 
 Runs live in ``runs/select-<profile>/<model>-<hash>``, the hash covering every setting that
 changes what a run learns (train and data sections, the split's content), so re-running skips
@@ -29,13 +31,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import timm
 
 from auxiliary.config import Config, TrainConfig, section_hash
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.comparison_table import TABLE_COLUMNS, SelectionError, metric_column, ok_rows
 from auxiliary.evaluation.metrics import summary_metrics
-from auxiliary.files import jsonable
+from auxiliary.files import jsonable, write_json_atomic
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import default_out_root, resolve_path, selection_file
 from auxiliary.steps.datasets import ensure_splits
@@ -52,7 +55,6 @@ def model_config(cfg: Config, model: str) -> Config:
     Frozen-backbone epochs: none when ``pretrained`` is false (a random backbone is not worth
     freezing: the whole budget trains everything), else at most ``select_epochs - 1`` so that every
     candidate gets at least one fine-tuning epoch when the budget allows it."""
-
     t = cfg.train
     epochs = int(t.select_epochs)
     if parse_pretrained(t.pretrained) is False:
@@ -78,7 +80,7 @@ _IGNORED = ("threads", "devices", "accelerator", "strategy", "compile", "num_wor
 
 
 def run_key(cfg_model: Config, split_dir: str | Path) -> str:
-    """:func:`config.section_hash` of the learning-relevant train settings, the data settings and the split."""
+    """:func:`auxiliary.config.section_hash` of the learning-relevant train settings, the data settings and the split."""
     tcfg = cfg_model.train
     reset = {f: getattr(TrainConfig(), f) for f in ("select_models", "select_epochs", "select_metric")}
     reset.update({f: getattr(TrainConfig(), f) for f in _IGNORED if hasattr(tcfg, f)})
@@ -117,13 +119,11 @@ def load_val_predictions(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, l
 
 def architecture_parameters(model_name: str, num_classes: int) -> int:
     """Parameters of ``model_name`` with a ``num_classes`` head (no weights loaded)."""
-
     return int(count_parameters(create_model(model_name, num_classes=num_classes, pretrained=False)))
 
 
 def inference_speed(ckpt: str | Path, batch: int = 16, repeats: int = 3) -> float:
     """Images per second of the checkpoint's model on random input (median of ``repeats`` timed batches)."""
-
     pred = Predictor.from_checkpoint(ckpt)
     x = np.random.default_rng(0).normal(size=(batch, 3, pred.img_size, pred.img_size)).astype(np.float32)
     pred.logits(x[:2])  # warm-up
@@ -161,9 +161,7 @@ def measure_run(run_dir: str | Path, model: str, n_bins: int = 15, speed_repeats
             pass
     row = _measure(run, model, n_bins, speed_repeats)
 
-    tmp = cache.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"ece_bins": n_bins, "row": jsonable(row)}), encoding="utf-8")
-    tmp.replace(cache)
+    write_json_atomic(cache, {"ece_bins": n_bins, "row": row}, indent=None)
     return row
 
 
@@ -208,14 +206,14 @@ def run_selection(
 ) -> pd.DataFrame:
     """Train every model of ``cfg.train.select_models`` on an equal budget, tabulate, pick and record the winner.
 
-    Returns the table (one row per model, columns :data:`TABLE_COLUMNS`, ``table.attrs["winner"]``
-    and ``["metric"]``) and writes ``selection.csv`` under ``out_root`` and the winner JSON to
-    :func:`auxiliary.pipeline.selection_file`. A model already trained with the same settings
+    Returns the table (one row per model, columns
+    :data:`~auxiliary.evaluation.comparison_table.TABLE_COLUMNS`, ``table.attrs["winner"]`` and
+    ``["metric"]``) and writes ``selection.csv`` under ``out_root`` and the winner JSON to
+    :func:`auxiliary.layout.selection_file`. A model already trained with the same settings
     is reused (``reused`` = True); an interrupted one is resumed. A model that fails (e.g. an
     architecture that does not accept the image size) gets its error in the table and the
-    others go on; if every model fails, :class:`SelectionError`.
+    others go on; if every model fails, :class:`~auxiliary.evaluation.comparison_table.SelectionError`.
     """
-
     models_ = [str(m) for m in cfg.train.select_models]
     if not models_:
         raise SelectionError("select_models is empty: name at least one timm architecture")
@@ -224,7 +222,6 @@ def run_selection(
     if cfg.train.select_epochs < 1:
         raise SelectionError(f"select_epochs must be at least 1 (got {cfg.train.select_epochs})")
     col, _ = metric_column(cfg.train.select_metric)  # fail before any training
-    import timm
 
     unknown = [m for m in models_ if not timm.is_model(m)]
     if unknown:
@@ -275,8 +272,7 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def write_selection(cfg: Config, table: pd.DataFrame, winner: str, metric: str, value: float, split_dir: Any) -> Path:
-    """Write ``{"model", "metric", "value", "table", ...}`` to :func:`pipeline.selection_file` (atomically)."""
-
+    """Write ``{"model", "metric", "value", "table", ...}`` to :func:`auxiliary.layout.selection_file` (atomically)."""
     out = selection_file(cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -289,15 +285,12 @@ def write_selection(cfg: Config, table: pd.DataFrame, winner: str, metric: str, 
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "table": _records(table),
     }
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    tmp.replace(out)
+    write_json_atomic(out, payload)
     return out
 
 
 def read_selection(cfg: Config) -> dict[str, Any]:
     """The recorded selection of this profile (winner, metric, value, table) or an error saying how to make it."""
-
     f = selection_file(cfg)
     if not f.is_file():
         raise SelectionError(f"no model selection recorded at {f}; run notebook 03 or `python -m auxiliary select`")

@@ -7,9 +7,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from auxiliary.config_overrides import coerce
 from auxiliary.inference.sorter import sort_folder
 from auxiliary.layout import resolve_path, run_dir
-from auxiliary.overrides import coerce
 
 
 # ============================================================================ CLI

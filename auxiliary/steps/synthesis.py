@@ -15,7 +15,6 @@ from auxiliary.synth.dataset import generate_dataset
 
 def ensure_synthetic(cfg: Config, progress: bool = True) -> Path:
     """The synthetic dataset of ``cfg.synth``, generated when missing (notebook 01's output)."""
-
     out = synthetic_dir(cfg)
     if (out / "metadata.csv").is_file():
         return out

@@ -1,4 +1,17 @@
 """Acne on a skin canvas: papules, pustules, comedones and post-inflammatory marks (pure functions with explicit parameters).
+
+:func:`acne_lesions` places the lesions and :func:`render_acne` draws them on a CIELAB canvas
+(:func:`add_acne` does both); :func:`simulate_acne` does it on an RGB image. Papules are raised red
+bumps, shaded by the scene light, with an inflamed halo; pustules a pale-yellow head on a papule;
+closed comedones small skin-coloured/whitish bumps; open comedones dark pores; then
+post-inflammatory marks and, when strong, nodules; clustered on cheeks, forehead, chin and jaw.
+``strength`` (0-1) sets contrast, elevation, size and the share of inflamed lesions; weak acne is a
+few faint comedones and small papules.
+
+Inflammation is scaled by :func:`auxiliary.synth.skin.redness_visibility` of the local L*: it shifts
+a* less on dark skin and shows as a darker, slightly violaceous tone instead; post-inflammatory
+marks are pink-red on light skin and brown (PIH) on dark skin; pustule heads and comedones keep
+their contrast.
 """
 
 from __future__ import annotations
@@ -239,7 +252,7 @@ def simulate_acne(
 ) -> SimResult:
     """Acne on an RGB image (a pure function: the input is not modified; same arguments, same output).
 
-    Returns a :class:`SimResult` with the new RGB image, the lesion records (centre, radius,
+    Returns a :class:`~auxiliary.synth.lesion.SimResult` with the new RGB image, the lesion records (centre, radius,
     kind), a bool mask of changed pixels (always inside the skin mask) and the parameters.
     """
     canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)

@@ -1,35 +1,23 @@
-"""Synthetic acne, erythema (rosacea-like redness) and clear skin on tone-diverse skin.
+"""A whole synthetic dataset folder (acne, erythema, clear skin on tone-diverse skin), and single previews.
 
-The embedded default data source of the series (notebook 01, ``python -m auxiliary simulate``).
+The embedded default data source of the series (notebook 01, ``python -m auxiliary simulate``):
+:func:`generate_dataset` writes the class folders and ``metadata.csv``; :func:`read_synthetic_metadata`
+and :func:`synthetic_summary` read it back; :func:`preview`, :func:`render_on` and :func:`tone_row`
+render single images for the widget and the figures.
 
 Skin
-    Procedural clean skin from :mod:`auxiliary.skin` (a face-like layout or a close-up, base
-    colour drawn in CIELAB per ITA group), or the user's own clean face photos with a skin mask
-    from :mod:`auxiliary.skinmask`.
+    Procedural clean skin from :mod:`auxiliary.synth.procedural` (a face-like layout or a close-up,
+    base colour drawn in CIELAB per ITA group, see :mod:`auxiliary.synth.skin`), or the user's own
+    clean face photos with a skin mask from :mod:`auxiliary.synth.skinmask`.
 
-Simulators (all deltas in CIELAB, applied only on the skin mask, real sizes in millimetres)
-    * **Acne** (:func:`acne_lesions` + :func:`render_acne`, or :func:`simulate_acne` on an RGB
-      image): papules (raised red bumps, shaded by the scene light, with an inflamed halo),
-      pustules (a pale-yellow head on a papule), closed comedones (small skin-coloured/whitish
-      bumps), open comedones (dark pores), post-inflammatory marks and, when strong, nodules;
-      clustered on cheeks, forehead, chin and jaw. ``strength`` (0-1) sets contrast, elevation,
-      size and the share of inflamed lesions; weak acne is a few faint comedones and small papules.
-    * **Erythema** (:func:`render_erythema` / :func:`simulate_erythema`): diffuse, blotchy redness
-      (a* up, L* down) over cheeks, nose, chin and glabella on faces (random blotches on close-ups),
-      ``extent`` sets how far it spreads, optional telangiectasia (fine red vessels) and, when
-      strong, a few papules (papulopustular rosacea).
-    * **None**: the clean skin itself, which carries the hard negatives of every class alike
-      (natural blush, a few red macules, freckles, naevi, specular shine, pores).
-
-Tone and visibility
-    Redness is scaled by :func:`auxiliary.skin.redness_visibility` of the local L*: the same
-    inflammation shifts a* less on dark skin and shows as a darker, slightly violaceous tone
-    instead; post-inflammatory marks are pink-red on light skin and brown (PIH) on dark skin;
-    pustule heads and comedones keep their contrast. So at equal ``strength`` redness is harder
+Classes (all deltas in CIELAB, applied only on the skin mask, real sizes in millimetres)
+    ``acne`` (:mod:`auxiliary.synth.acne`), ``erythema`` (rosacea-like redness,
+    :mod:`auxiliary.synth.erythema`) and ``none``: the clean skin itself, which carries the hard
+    negatives of every class alike (natural blush, a few red macules, freckles, naevi, specular
+    shine, pores). Parameters are drawn from the ranges of ``cfg`` and each image then goes through a
+    random camera (slight defocus, sensor noise, JPEG): :mod:`auxiliary.synth.samplers`. Redness is
+    scaled by :func:`auxiliary.synth.skin.redness_visibility`, so at equal ``strength`` it is harder
     to see on brown and dark skin, as in real photos.
-
-Camera
-    Each image then goes through a random camera: slight defocus, sensor noise, JPEG.
 
 Determinism
     Every image draws from its own generator seeded by ``(seed, subject, stream)``, so the same
@@ -41,6 +29,7 @@ Determinism
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -49,9 +38,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from auxiliary.config import SynthConfig
 from auxiliary.errors import AuxiliaryError
+from auxiliary.files import write_csv_atomic
 from auxiliary.images import ImageReadError, is_image_name, read_image, write_png
 from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
@@ -137,7 +128,6 @@ def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) 
 
 
 def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
-    from tqdm.auto import tqdm
 
     rows: list[dict] = []
     lrows: list[dict] = []
@@ -149,7 +139,6 @@ def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: st
             lrows += lr
             bar.update(len(t[1]))
     else:
-        import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             for t, (r, lr) in zip(tasks, ex.map(worker, tasks)):
@@ -166,7 +155,6 @@ def _chunks(items: list, n: int) -> list[list]:
 
 def list_photos(input_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
     """Candidate photos of ``input_dir`` (recursive, sorted) and the files skipped by name."""
-
     if not input_dir.is_dir():
         raise SynthError(f"input folder not found: {input_dir}")
     files, skipped = [], []
@@ -216,9 +204,7 @@ def generate_dataset(
         out / "lesions.csv", index=False)
     if input_dir is not None:
         pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
-    tmp = out / "metadata.csv.tmp"
-    meta.to_csv(tmp, index=False)
-    tmp.replace(out / "metadata.csv")
+    write_csv_atomic(out / "metadata.csv", meta)  # written last: its presence marks a finished dataset
     dt = time.perf_counter() - t0
     counts = meta["label"].value_counts().reindex(list(CLASSES), fill_value=0)
     msg = (f"simulate: wrote {len(meta)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
@@ -271,7 +257,6 @@ def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, p
 
     files, skipped = list_photos(input_dir)
     usable: list[tuple[Path, str]] = []
-    from tqdm.auto import tqdm
 
     for p in tqdm(files, desc="check photos", disable=not progress):
         rel = str(p.relative_to(input_dir))
@@ -297,7 +282,7 @@ def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, p
     return rows, lrows, skipped
 
 
-# ----------------------------------------------------------------------------- previews and plots
+# ----------------------------------------------------------------------------- previews and reading back
 def preview(
     kind: str = "acne",
     *,

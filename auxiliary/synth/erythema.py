@@ -1,4 +1,9 @@
 """Erythema on a skin canvas: blotchy redness with soft edges and optional telangiectasia (pure functions).
+
+:func:`render_erythema` (or :func:`add_erythema` on a canvas, :func:`simulate_erythema` on an RGB image):
+diffuse, blotchy redness (a* up, L* down) over cheeks, nose, chin and glabella on faces (random
+blotches on close-ups); ``extent`` sets how far it spreads, with optional telangiectasia (fine red
+vessels) and, when strong, a few papules (papulopustular rosacea, drawn by :mod:`auxiliary.synth.acne`).
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ def simulate_erythema(
     px_per_mm: float | None = None,
     seed: int = 0,
 ) -> SimResult:
-    """Erythema on an RGB image (pure function; see :func:`simulate_acne`)."""
+    """Erythema on an RGB image (pure function; see :func:`auxiliary.synth.acne.simulate_acne`)."""
     canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
     lab = canvas.lab.copy()
     res = add_erythema(lab, canvas, np.random.default_rng([seed, 2]), strength=strength, extent=extent,

@@ -57,7 +57,7 @@ def lesion_window(shape: tuple[int, int], x: float, y: float, R: float) -> tuple
     return y0, y1, x0, x1
 
 
-# ----------------------------------------------------------------------------- one subject
+# ----------------------------------------------------------------------------- parameter draws
 def draw_value(rng: np.random.Generator, r: Any, integer: bool = False) -> float:
     lo, hi = value_range(r)
     if integer:

@@ -289,7 +289,7 @@ def render_skin(
     """Clean procedural skin of ``tone_group``: a face-like layout (probability ``face_layout``) or a close-up.
 
     The medians of L* and b* over the skin are set to the drawn base colour, so the ITA
-    measured from the pixels is the drawn one up to noise (margins in :data:`ITA_DRAW`).
+    measured from the pixels is the drawn one up to noise (margins in :data:`auxiliary.synth.skin.ITA_DRAW`).
     """
     if layout is None:
         layout = "face" if rng.random() < face_layout else "patch"

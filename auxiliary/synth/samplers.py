@@ -32,7 +32,7 @@ class AcneSampler:
     """Draws acne parameters from ranges with its own generator and applies them to canvases.
 
     ``AcneSampler(count=(6, 40), strength=(0.15, 0.9), size_mm=(1, 5), seed=0)(canvas)`` ->
-    :class:`SimResult` (CIELAB image in ``image``). Successive calls continue the same stream.
+    :class:`~auxiliary.synth.lesion.SimResult` (CIELAB image in ``image``). Successive calls continue the same stream.
     """
 
     def __init__(self, count: Any = (6, 40), strength: Any = (0.15, 0.9), size_mm: Any = (1.0, 5.0), seed: int = 0):

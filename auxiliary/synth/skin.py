@@ -1,10 +1,12 @@
-"""Procedural clean skin of a known tone: a close-up patch or a whole face-like layout.
+"""The skin canvas of a known tone and the layers clean skin is made of: base colour, texture, lighting.
 
-Everything is drawn in CIELAB (float32, L* 0-100) so that tone and redness have their usual
-meaning: the base colour of a subject is drawn per ITA group (``ITA = atan((L*-50)/b*)``,
-see :mod:`auxiliary.tone`), texture and lighting are added as L*, a*, b* deltas, and at the end
-the medians of L* and b* over the skin are put back on the drawn target, so the ITA measured
-from the pixels falls in the requested group.
+:class:`SkinCanvas` is what every simulator draws on. Everything is in CIELAB (float32, L* 0-100)
+so that tone and redness have their usual meaning: the base colour of a subject is drawn per ITA
+group (:func:`sample_tone`, ``ITA = atan((L*-50)/b*)``, see :mod:`auxiliary.tone`), texture and
+lighting are added as L*, a*, b* deltas, and at the end the medians of L* and b* over the skin are
+put back on the drawn target (:func:`correct_tone`), so the ITA measured from the pixels falls in
+the requested group. The canvases themselves (a close-up patch or a face-like layout) are
+assembled in :mod:`auxiliary.synth.procedural`.
 
 What the skin is made of (each a vectorised numpy/OpenCV layer, no per-pixel Python):
 
@@ -14,7 +16,8 @@ What the skin is made of (each a vectorised numpy/OpenCV layer, no per-pixel Pyt
 * pores and micro-relief lines, visible only when the pixel scale allows (close-ups);
 * freckles (mostly on light skin) and naevi (moles; small dark papules on dark skin);
 * a height field lit by one light (diffuse shading, soft specular *shine* on the oily T-zone);
-* for the face layout: background, hair, eyebrows, eyes, nostrils, lips, neck, pose and zoom.
+* for the face layout (:mod:`auxiliary.synth.procedural`): background, hair, eyebrows, eyes,
+  nostrils, lips, neck, pose and zoom.
 
 The physical scale is explicit: ``px_per_mm`` (a face is ~140 mm wide; a close-up shows a
 30-80 mm field), so lesions later get real sizes in millimetres.

@@ -15,6 +15,8 @@ Two OpenCV tools, combined:
 Eyes, brows, lips and nostrils are cut out (detected or at their usual place in the face
 ellipse), as are hair and background (colour), and the mask is eroded away from its border.
 The tone group of a photo is estimated by ITA over the masked skin (:func:`auxiliary.tone.estimate_ita`).
+:func:`load_photo` prepares a photo for the simulators (working size, mask, face geometry) and
+:func:`canvas_from_rgb` wraps any RGB image as a canvas.
 """
 
 from __future__ import annotations
@@ -258,7 +260,7 @@ class Photo:
     info: dict[str, Any]
 
     def canvas(self, variant: int, rng: np.random.Generator) -> SkinCanvas:
-        """A square ``size`` crop around the face as a :class:`~auxiliary.skin.SkinCanvas`.
+        """A square ``size`` crop around the face as a :class:`~auxiliary.synth.skin.SkinCanvas`.
 
         Variant 0 is the plain crop; later variants jitter the crop (shift, zoom) and may flip
         it, so the classes of one photo are not pixel-identical across variants.
@@ -308,8 +310,7 @@ class Photo:
 
 
 def load_photo(path: str | Path, size: int) -> Photo:
-    """Read a photo (any format :func:`auxiliary.imageio.read_image` handles), mask its skin."""
-
+    """Read a photo (any format :func:`auxiliary.images.read_image` handles), mask its skin."""
     rgb = read_image(path)
     work, _ = _work_image(rgb)
     res = skin_mask(work)
@@ -322,13 +323,12 @@ def load_photo(path: str | Path, size: int) -> Photo:
 def canvas_from_rgb(
     rgb: np.ndarray, mask: np.ndarray | None = None, px_per_mm: float | None = None, seed: int = 0
 ) -> SkinCanvas:
-    """Wrap an RGB image as a :class:`~auxiliary.skin.SkinCanvas` for the simulators.
+    """Wrap an RGB image as a :class:`~auxiliary.synth.skin.SkinCanvas` for the simulators.
 
-    Without ``mask`` the skin is found by :func:`auxiliary.skinmask.skin_mask` (face detection +
+    Without ``mask`` the skin is found by :func:`skin_mask` (face detection +
     skin colour) and the face regions come from the face ellipse; with ``mask`` (bool H x W) the
     whole mask is the acne/erythema region. ``px_per_mm`` defaults to the face width / 140 mm.
     """
-
     img = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     H, W = img.shape[:2]
     rng = np.random.default_rng([seed, 5])

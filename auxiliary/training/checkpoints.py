@@ -1,4 +1,9 @@
 """Checkpoints: what ``best.pt`` holds and how it is written and read (``torch.load(..., weights_only=True)`` only).
+
+A checkpoint is a plain dict of tensors and Python literals (weights, model name, classes,
+image size, normalisation, temperature, config, metrics, library versions), loadable with
+``torch.load(path, weights_only=True)``; :func:`load_checkpoint` rebuilds the model in one call.
+The resume state ``last.pt`` follows the same rule and is written by :mod:`auxiliary.training.runs`.
 """
 
 from __future__ import annotations
@@ -7,10 +12,13 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import lightning_fabric
+import timm
 import torch
 from torch import nn
 
 from auxiliary.errors import AuxiliaryError
+from auxiliary.files import atomic_write
 from auxiliary.training.models import create_model, data_config
 
 CHECKPOINT_FORMAT = 1
@@ -21,15 +29,9 @@ class CheckpointError(AuxiliaryError, RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
-    import timm
 
     out = {"python": platform.python_version(), "torch": str(torch.__version__), "timm": str(timm.__version__)}
-    try:
-        import lightning_fabric
-
-        out["lightning_fabric"] = str(lightning_fabric.__version__)
-    except ImportError:  # pragma: no cover
-        pass
+    out["lightning_fabric"] = str(lightning_fabric.__version__)
     return out
 
 
@@ -66,10 +68,8 @@ def save_checkpoint(
     if extra:
         payload.update(extra)
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(p)
+    with atomic_write(p) as tmp:
+        torch.save(payload, tmp)
     return p
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lightning_fabric import Fabric
+
 from auxiliary.config import TrainConfig
 from auxiliary.errors import TrainError
 from auxiliary.training.losses import LOSSES
@@ -41,8 +43,6 @@ def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Any:
 
     ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
     calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures)."""
-    from lightning_fabric import Fabric
-
     if tcfg.precision not in PRECISIONS:
         raise TrainError(f"unknown precision {tcfg.precision!r} (choose from: {', '.join(PRECISIONS)})")
     try:

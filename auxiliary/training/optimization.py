@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from timm.utils import ModelEmaV3
 from torch import nn
 
 from auxiliary.config import TrainConfig
@@ -67,8 +68,6 @@ class WarmupCosine:
 
 def make_ema(model: nn.Module, decay: float) -> Any:
     """A ``timm.utils.ModelEmaV3`` of ``model`` (every parameter and buffer averaged, on the model's device)."""
-    from timm.utils import ModelEmaV3
-
     ema = ModelEmaV3(model, decay=float(decay))
     for p in ema.module.parameters():
         p.requires_grad_(False)

@@ -7,10 +7,10 @@ checkpoint (``.pth``) with the key names of the *EfficientNet-PyTorch* code base
 timm's ``tf_efficientnet_lite0/1/2`` (TensorFlow "same" padding, BatchNorm eps 1e-3, ReLU6),
 which then load with no missing and no unexpected key.
 
-``models.create_model("tf_efficientnet_lite0", n, pretrained=True)`` lands here through
+``auxiliary.training.models.create_model("tf_efficientnet_lite0", n, pretrained=True)`` lands here through
 :func:`create_offline_pretrained`; the 1000-class ImageNet head is kept when ``n == 1000`` and
 replaced by a fresh one otherwise. The normalisation of these models is mean = std = 0.5
-(timm's ``pretrained_cfg``), which :func:`auxiliary.models.data_config` reports.
+(timm's ``pretrained_cfg``), which :func:`auxiliary.training.models.data_config` reports.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import timm
 import torch
 from torch import nn
 
@@ -141,13 +142,11 @@ def create_offline_pretrained(name: str, num_classes: int, **kwargs: Any) -> nn.
 
     ``kwargs`` go to ``timm.create_model`` (e.g. ``drop_rate``); ``in_chans`` other than 3 is refused.
     """
-    import timm
-
     if int(kwargs.get("in_chans", 3)) != 3:
         raise PretrainedUnavailableError(f"offline weights of {name} need 3 input channels")
     kwargs = {k: v for k, v in kwargs.items() if k not in ("num_classes", "pretrained")}
     model = timm.create_model(_canonical(name), pretrained=False, num_classes=IMAGENET_CLASSES, **kwargs)
     load_offline_weights(model, name)
     if int(num_classes) != IMAGENET_CLASSES:
-        model.reset_classifier(int(num_classes))  # models.create_model then Xavier-initialises it
+        model.reset_classifier(int(num_classes))  # auxiliary.training.models.create_model then Xavier-initialises it
     return model

@@ -8,7 +8,8 @@ Run folder (``runs/<name>/``)::
     config.yaml          the resolved configuration
     logs/metrics.csv     epoch, phase, lr, train_loss, val_loss, train_acc, val_acc,
                          val_balanced_acc, val_macro_f1, seconds, images_per_second
-    logs/loss_curve.png, logs/accuracy_curve.png, logs/confusion_matrix.png  (validation)
+    logs/loss_curve.png, logs/accuracy_curve.png, logs/confusion_matrix.png  (validation; written by
+                         the auxiliary.viz.plots_training.RunFigures callback the steps pass to fit)
     val_predictions.csv  path, label, tone_group, prob_<class>... of the best model (calibrated)
     test_predictions.csv the same on the test split (when it is not empty)
     summary.json         best epoch and metrics, test metrics, epochs run, seconds, speed
@@ -28,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from auxiliary.config import Config, TrainConfig, to_dict
+from auxiliary.config_overrides import coerce, load_config
 from auxiliary.errors import AuxiliaryError, TrainError
 from auxiliary.evaluation.calibration import fit_temperature, softmax
-from auxiliary.files import write_csv_atomic
-from auxiliary.overrides import coerce, load_config
+from auxiliary.files import temp_path, write_csv_atomic
 from auxiliary.training.checkpoints import library_versions, save_checkpoint
 from auxiliary.training.optimization import WarmupCosine
 from auxiliary.training.seeding import rng_state
@@ -55,7 +57,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-#: Files and folders of a run that :func:`fit` writes (and ``overwrite`` removes).
+#: Files and folders of a run that :func:`auxiliary.training.loop.fit` writes (and ``overwrite`` removes).
 RUN_OUTPUTS: tuple[str, ...] = (
     "best.pt",
     "last.pt",
@@ -99,8 +101,6 @@ def predictions_frame(
     probs: np.ndarray, labels: np.ndarray, index: np.ndarray, classes: Sequence[str], table: Any = None
 ) -> Any:
     """``path, label, tone_group, prob_<class>..., pred`` rows in table order (when a table is given)."""
-    import pandas as pd
-
     order = np.argsort(index, kind="stable")
     idx, p, y = index[order], probs[order], labels[order]
     df = pd.DataFrame({"index": idx})
@@ -119,16 +119,16 @@ def predictions_frame(
     return df.drop(columns=["index"])
 
 
-# ====================================================================================== fit
+# ====================================================================================== naming, reuse and resume state of fit
 def with_model(cfg: Config, model: str) -> Config:
-    """``cfg`` with ``train.model`` replaced (e.g. by ``pipeline.selected_model(cfg)``)."""
+    """``cfg`` with ``train.model`` replaced (e.g. by :func:`auxiliary.steps.selection.selected_model`)."""
     return replace(cfg, train=replace(cfg.train, model=str(model)))
 
 
 def run_name(cfg: Config) -> str:
-    """Default run name ``<model>-<profile>``: the folder ``pipeline.run_dir(cfg)`` and notebook 05 use.
+    """Default run name ``<model>-<profile>``: the folder :func:`auxiliary.layout.run_dir` and notebook 05 use.
 
-    The name does not hold the dataset: :func:`ensure_run` retrains in place (saying so) when the
+    The name does not hold the dataset: :func:`auxiliary.steps.finetuning.ensure_run` retrains in place (saying so) when the
     folder holds a run made with other settings (e.g. ``DATA`` switched to HAM10000)."""
     return f"{cfg.train.model}-{cfg.profile}"
 
@@ -231,7 +231,7 @@ def save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: T
         "config": to_dict(cfg),
         "versions": library_versions(),
     }
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_path(path)  # Fabric saves on rank 0 only; the rename makes it atomic
     fabric.save(tmp, state)
     if fabric.is_global_zero:
         tmp.replace(path)
@@ -255,26 +255,22 @@ def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: C
 
 
 def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
-    import pandas as pd
 
     df = pd.DataFrame(history, columns=list(METRIC_COLUMNS))
     write_csv_atomic(out / "logs" / "metrics.csv", df)
 
 
 def read_predictions(path: Path, classes: Sequence[str]) -> Any:
-    import pandas as pd
 
     if not path.is_file():
         return None
     return pd.read_csv(path, keep_default_na=False, dtype={"label": str, "pred": str, "path": str})
 
 
-# ====================================================================================== results & plots
+# ====================================================================================== results
 def load_run(run_dir: str | Path) -> dict[str, Any]:
     """A finished run's ``summary`` (dict), ``metrics`` (DataFrame of logs/metrics.csv),
     ``val_predictions`` and ``test_predictions`` (DataFrames or None), ``classes``."""
-    import pandas as pd
-
     run = Path(run_dir)
     if not (run / "summary.json").is_file():
         raise TrainError(f"{run} is not a finished training run (no summary.json)")
@@ -293,8 +289,6 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
 
 def per_class_recall(predictions: Any, classes: Sequence[str]) -> Any:
     """Recall, support and precision per class from a predictions frame (``label`` and ``prob_*``)."""
-    import pandas as pd
-
     probs = predictions[[f"prob_{c}" for c in classes]].to_numpy()
     pred = np.asarray(classes)[probs.argmax(axis=1)] if len(probs) else np.asarray([], dtype=str)
     label = predictions["label"].astype(str).to_numpy()

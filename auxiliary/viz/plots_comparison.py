@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from torch import nn
 
 from auxiliary.evaluation.comparison_table import (
@@ -31,11 +33,10 @@ def plot_gallery(
     per_class: bool = True,
     ax: Any = None,
 ) -> Any:
-    """Images of a prediction table (e.g. :func:`most_confident_mistakes`), captioned
+    """Images of a prediction table (e.g. :func:`auxiliary.evaluation.comparison_table.most_confident_mistakes`), captioned
     ``true -> predicted (p)``; one line per true class when ``per_class``. With
     ``gradcam=(model, img_size, mean, std)`` each image is shown beside the Grad-CAM
     of its predicted class. Returns the figure."""
-
     items: list[tuple[np.ndarray | None, str, str]] = []
     if per_class and len(rows):
         width = int(rows.groupby("label").size().max())
@@ -108,7 +109,6 @@ def plot_error_gallery(
 def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None = None, ax: Any = None) -> Any:
     """The same ``n`` test images explained by every model (one line per model), Grad-CAM of
     each model's predicted class; returns the figure."""
-
     models = [m for m in (models or cmp.models) if not m.endswith("+tta")]
     base = cmp.predictions[models[0]]
     picked = sample_rows(base, n)
@@ -127,7 +127,6 @@ def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None =
 
 # ----------------------------------------------------------------------------- charts
 def _ax(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
 
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
@@ -144,8 +143,6 @@ def plot_comparison_tradeoff(
 ) -> Any:
     """Seaborn scatter: speed (x) vs ``metric`` (y), marker size = ``size``; one point per model
     (``+tta`` variants have no speed rows and are left out)."""
-    import seaborn as sns
-
     wide = table.xs("all", level="group")["value"].unstack("metric").reset_index()
     wide = wide[~wide["model"].str.endswith("+tta")]
     fig, ax = _ax(ax, (6.5, 4.5))
@@ -168,8 +165,6 @@ def _drop_tta(df: pd.DataFrame, include_tta: bool) -> pd.DataFrame:
 
 def plot_per_class(table: pd.DataFrame, metric: str = "recall", include_tta: bool = False, ax: Any = None) -> Any:
     """Seaborn bars of a per-class metric (default recall), one bar per model within each class."""
-    import seaborn as sns
-
     df = _drop_tta(table.reset_index(), include_tta)
     df = df[df["group"].str.startswith("class:") & (df["metric"] == metric)].copy()
     df["class"] = df["group"].str.slice(len("class:"))
@@ -186,7 +181,6 @@ def plot_fairness(table: pd.DataFrame, metric: str = "balanced_accuracy", fairne
                   include_tta: bool = False, ax: Any = None) -> Any:
     """Seaborn bars of ``metric`` per group of ``fairness_col`` (groups in tone order), one bar per model;
     groups flagged as too small are marked with ``*``."""
-    import seaborn as sns
 
 
     df = _drop_tta(table.reset_index(), include_tta)
@@ -210,8 +204,6 @@ def plot_fairness(table: pd.DataFrame, metric: str = "balanced_accuracy", fairne
 def plot_gaps(table: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "balanced_accuracy", "macro_f1", "ece"),
               fairness_col: str = "tone_group", stat: str = "gap", include_tta: bool = False, ax: Any = None) -> Any:
     """Seaborn bars of the fairness gap (max - min across groups) per metric, one bar per model."""
-    import seaborn as sns
-
     df = _drop_tta(table.reset_index(), include_tta)
     sub = df[(df["group"] == f"{stat}:{fairness_col}") & df["metric"].isin(list(metrics))]
     fig, ax = _ax(ax, (7, 4))
@@ -248,11 +240,9 @@ def plot_gradcam_grid(
     return gradcam_montage(pairs, titles, n_cols=n_cols, tile_h=tile_h, ax=ax, title=title)
 
 
-# ============================================================================ plots
+# ============================================================================ sorting (notebook 06)
 def plot_sort_counts(summary: dict[str, Any], ax: Any = None, title: str | None = None) -> Any:
     """Bar chart of the inputs per destination (class folders, low_confidence, rejected)."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
     else:
@@ -270,13 +260,11 @@ def plot_sort_counts(summary: dict[str, Any], ax: Any = None, title: str | None 
     return fig
 
 
-# ============================================================================ plots
+# ============================================================================ feedback round (notebook 06)
 def plot_before_after(before: dict[str, float], after: dict[str, float],
                       keys: Sequence[str] = ("accuracy", "balanced_accuracy", "macro_f1"), ax: Any = None,
                       title: str | None = None) -> Any:
     """Grouped bars of test metrics before and after the feedback round."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
     else:
@@ -296,8 +284,6 @@ def plot_before_after(before: dict[str, float], after: dict[str, float],
 
 def plot_queue(queue: pd.DataFrame, n: int = 8, size: int = 96, ax: Any = None, title: str | None = None) -> Any:
     """The first ``n`` images of a review queue with the model's guess, top probability and (if known) the truth."""
-    import matplotlib.pyplot as plt
-
     q = queue.head(n)
     cols = max(1, min(len(q), 8))
     rows = max(1, math.ceil(len(q) / cols))

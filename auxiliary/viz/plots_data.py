@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import cv2
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from auxiliary.data.augment import augment_only
 from auxiliary.data.balance import sample_weights, tone_column
@@ -27,9 +29,6 @@ def plot_distribution(
 ) -> Any:
     """Bar plot (seaborn) of samples per ``by`` (coloured by ``hue``); with ``balance`` the expected
     draws per epoch under that sampler instead of raw counts. Returns the figure."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
     else:
@@ -53,8 +52,6 @@ def plot_distribution(
 def plot_balance(table: pd.DataFrame, balance: str, title: str | None = None) -> Any:
     """2×2 figure: images per class and per tone group, as stored (left) and as drawn per epoch by
     the ``balance`` sampler (right). The tone is ``tone_group`` or, without labels, the estimate."""
-    import matplotlib.pyplot as plt
-
     tcol = tone_column(table)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     plot_distribution(table, "label", title="classes (stored)", ax=axes[0, 0])
@@ -75,8 +72,6 @@ def plot_balance(table: pd.DataFrame, balance: str, title: str | None = None) ->
 def plot_tone_estimate(table: pd.DataFrame, ax: Any = None) -> Any:
     """Known tone group vs the pixel estimate (heat map of counts) when labels exist, else a
     histogram of the estimated ITA with the group boundaries. Returns the figure."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
 
 
     if ax is None:
@@ -107,9 +102,6 @@ def plot_tone_estimate(table: pd.DataFrame, ax: Any = None) -> Any:
 
 def plot_dataset_samples(table: pd.DataFrame, n: int = 8, size: int = 96, title: str | None = None, ax: Any = None) -> Any:
     """A row of up to ``n`` images from ``table`` with their labels. Returns the figure."""
-    import cv2
-    import matplotlib.pyplot as plt
-
     rows = table.head(n)
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.5 * max(1, len(rows)), 2))
@@ -144,8 +136,6 @@ def plot_augmentations(
     ax: Any = None,
 ) -> Any:
     """Grid: one row per image, the original then ``n_aug`` augmented copies by ``preset``. Returns the figure."""
-    import matplotlib.pyplot as plt
-
     tf = augment_only(preset, img_size, seed=seed)
     rows = []
     for img in images:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from auxiliary.evaluation.calibration import expected_calibration_error, reliability_table
 from auxiliary.evaluation.comparison_table import metric_column, ok_rows
@@ -16,7 +18,6 @@ from auxiliary.evaluation.metrics import confusion, per_class_auroc, per_class_m
 
 # ----------------------------------------------------------------------------- plots
 def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
 
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
@@ -52,8 +53,6 @@ def plot_confusion(
     y_true: Any, probs: Any, classes: Sequence[str], ax: Any = None, normalize: bool = True, title: str | None = None
 ) -> Any:
     """Heat map of the confusion matrix (colour = row share, text = count)."""
-    import seaborn as sns
-
     counts = confusion(y_true, probs, classes)
     share = confusion(y_true, probs, classes, normalize="true") if normalize else counts
     fig, ax = _axes(ax, (1.2 * len(classes) + 2.5, 1.0 * len(classes) + 2))
@@ -100,15 +99,12 @@ def plot_roc_curves(y_true: Any, probs: Any, classes: Sequence[str], ax: Any = N
     return fig
 
 
-# ----------------------------------------------------------------------------- plots
+# ----------------------------------------------------------------------------- fairness
 def plot_group_metrics(
     group_df: pd.DataFrame, metrics_to_plot: Sequence[str] = ("balanced_accuracy", "macro_f1", "macro_auroc"), ax: Any = None,
     title: str | None = None,
 ) -> Any:
     """Grouped bar chart of metrics per group; groups flagged as too small are hatched and marked ``(small)``."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     df = group_df.copy()
     labels = [f"{g} (small)" if df.loc[g, "flagged_small"] else str(g) for g in df.index] if "flagged_small" in df else list(df.index)
     df = df.assign(group_label=labels)
@@ -134,15 +130,12 @@ def plot_group_metrics(
     return fig
 
 
-# ----------------------------------------------------------------------------- plots
+# ----------------------------------------------------------------------------- model selection (notebook 03)
 def plot_selection(
     table: pd.DataFrame, metrics_to_plot: tuple[str, ...] = ("val_balanced_acc", "val_macro_auroc", "val_ece"),
     ax: Any = None, title: str | None = None,
 ) -> Any:
     """Seaborn grouped bars of validation metrics per model (winner marked with a star)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     ok = table[ok_rows(table)]
     long = ok.melt(id_vars="model", value_vars=[m for m in metrics_to_plot if m in ok], var_name="metric")
     long["metric"] = long["metric"].str.replace("val_", "", regex=False)
@@ -169,9 +162,6 @@ def plot_selection(
 
 def plot_selection_tradeoff(table: pd.DataFrame, metric: str = "val_balanced_acc", ax: Any = None, title: str | None = None) -> Any:
     """Seaborn scatter of a metric against training time; marker size = parameters."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     col, _ = metric_column(metric)
     ok = table[ok_rows(table) & table[col].notna()].copy()
     ok["params (M)"] = ok["params"] / 1e6

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from auxiliary.images import read_image
 from auxiliary.synth.dataset import preview
@@ -17,8 +19,6 @@ from auxiliary.tone import ITA_BOUNDS, TONE_GROUPS
 def plot_images(images: list[np.ndarray], titles: list[str] | None = None, ncols: int | None = None,
                 row_labels: list[str] | None = None, ax=None, cell: float = 1.7):
     """A grid of images; returns the figure."""
-    import matplotlib.pyplot as plt
-
     n = len(images)
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
@@ -59,9 +59,6 @@ def plot_montage(strengths: tuple[float, ...] = (0.2, 0.5, 0.85), *, seed: int =
 
 def plot_tone_distribution(table: pd.DataFrame, ax=None):
     """Counts of tone groups per class and the ITA histogram with the group bounds."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     if ax is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     else:
@@ -85,9 +82,6 @@ def plot_tone_distribution(table: pd.DataFrame, ax=None):
 
 def plot_strength(table: pd.DataFrame, ax=None):
     """Distribution of the drawn strength per class (the difficulty spread)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     fig, ax = (plt.subplots(figsize=(5, 3)) if ax is None else (ax.figure, ax))
     sub = table[table["label"] != "none"]
     sns.histplot(data=sub, x="strength", hue="label", bins=20, ax=ax, element="step")
@@ -98,7 +92,6 @@ def plot_strength(table: pd.DataFrame, ax=None):
 
 def plot_synthetic_samples(table: pd.DataFrame, n: int = 6, seed: int = 0, ax=None):
     """Random images of each class from a generated dataset (rows = classes), titled tone and strength."""
-
     images, titles, rows = [], [], []
     for label in CLASSES:
         sub = table[table["label"] == label]

@@ -1,4 +1,7 @@
 """Figures of a training run: loss and accuracy curves, the validation confusion matrix, per-class recall.
+
+:class:`RunFigures` is the Fabric callback that :func:`auxiliary.steps.finetuning.train_run` passes to
+:func:`auxiliary.training.loop.fit`: it writes a finished run's ``logs/*.png`` (:func:`save_run_figures`).
 """
 
 from __future__ import annotations
@@ -7,14 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import confusion_matrix
 
 
 def plot_curves(metrics: Any, kind: str = "loss", freeze_epochs: int | None = None, ax: Any = None) -> Any:
     """Training curves from ``logs/metrics.csv``: ``kind="loss"`` (train/val loss) or ``"accuracy"``
     (train/val accuracy, val balanced accuracy and macro-F1). Returns the figure."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
@@ -29,7 +34,6 @@ def plot_curves(metrics: Any, kind: str = "loss", freeze_epochs: int | None = No
         freeze_epochs = int((metrics["phase"] == "head").sum())
     if freeze_epochs and 0 < freeze_epochs < len(metrics):
         ax.axvline(freeze_epochs + 0.5, color="grey", ls="--", lw=1, label="unfreeze")
-    from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
@@ -44,9 +48,6 @@ def plot_curves(metrics: Any, kind: str = "loss", freeze_epochs: int | None = No
 def plot_run_confusion(predictions: Any, classes: Sequence[str], normalize: bool = True, title: str = "validation",
                    ax: Any = None) -> Any:
     """Confusion matrix (rows = true class, row-normalised with counts) of a predictions frame."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import confusion_matrix
-
     if ax is None:
         n = len(classes)
         fig, ax = plt.subplots(figsize=(1.2 + 0.9 * n, 1.0 + 0.8 * n))
@@ -75,9 +76,7 @@ def plot_run_confusion(predictions: Any, classes: Sequence[str], normalize: bool
 
 
 def plot_per_class_recall(recalls: dict[str, Any], ax: Any = None) -> Any:
-    """Bar chart of per-class recall; ``recalls`` maps a split name to :func:`per_class_recall` output."""
-    import matplotlib.pyplot as plt
-
+    """Bar chart of per-class recall; ``recalls`` maps a split name to :func:`auxiliary.training.runs.per_class_recall` output."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
     else:
@@ -98,9 +97,6 @@ def plot_per_class_recall(recalls: dict[str, Any], ax: Any = None) -> Any:
 
 def save_run_figures(run_dir: Path, history: list[dict[str, Any]], val_predictions: Any, classes: Sequence[str]) -> None:
     """Write ``logs/loss_curve.png``, ``logs/accuracy_curve.png`` and ``logs/confusion_matrix.png`` of a run."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
     metrics = pd.DataFrame(history)
     for kind, name in (("loss", "loss_curve.png"), ("accuracy", "accuracy_curve.png")):
         fig = plot_curves(metrics, kind)

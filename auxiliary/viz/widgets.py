@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from auxiliary.data.balance import tone_column
 from auxiliary.data.feedback import file_image
+from auxiliary.errors import AuxiliaryError
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.synth.acne import ACNE_KINDS
 from auxiliary.synth.dataset import preview
@@ -22,14 +24,26 @@ from auxiliary.tone import TONE_GROUPS
 from auxiliary.viz.plots_data import plot_dataset_samples
 
 
+class WidgetsUnavailableError(AuxiliaryError, ImportError):
+    """ipywidgets, an optional extra (``pip install -e .[notebooks]``), is not installed."""
+
+
+def ipywidgets() -> Any:
+    """The ipywidgets module: the one place it is imported, with a clear message when it is missing."""
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        raise WidgetsUnavailableError("the notebook widgets need ipywidgets: pip install -e .[notebooks]") from None
+    return widgets
+
+
 def preview_panel(size: int = 192):
     """An ipywidgets panel (kind, lesion kind, count, strength, tone, seed) re-rendering a preview live.
 
     Returns the widget (display it in Jupyter); building it needs no display, so it also runs
     under papermill.
     """
-    import ipywidgets as w
-
+    w = ipywidgets()
     kind = w.Dropdown(options=list(CLASSES), value="acne", description="class")
     lkind = w.Dropdown(options=["mixed", *ACNE_KINDS], value="mixed", description="lesion kind")
     count = w.IntSlider(value=20, min=0, max=80, description="count")
@@ -57,10 +71,9 @@ def dataset_browser(table: pd.DataFrame, n: int = 8, size: int = 96, group_col: 
     ``None`` if ipywidgets is missing).
     """
     try:
-        import ipywidgets as widgets
-    except ImportError:  # pragma: no cover
+        widgets = ipywidgets()
+    except WidgetsUnavailableError:  # pragma: no cover
         return None
-    import matplotlib.pyplot as plt
 
     gcol = group_col or tone_column(table)
     classes = ["(all)"] + sorted(table["label"].astype(str).unique())
@@ -98,7 +111,6 @@ def dataset_browser(table: pd.DataFrame, n: int = 8, size: int = 96, group_col: 
 
 
 def _thumbnail_png(path: str | Path, size: int) -> bytes:
-    import cv2
 
     try:
         rgb = read_image(path)
@@ -113,13 +125,12 @@ def _thumbnail_png(path: str | Path, size: int) -> bytes:
 
 class ReviewPanel:
     """ipywidgets review panel: the image, its probabilities, one button per class (files the image
-    under that class with :func:`file_image`), skip and back. Construction needs no front end
+    under that class with :func:`auxiliary.data.feedback.file_image`), skip and back. Construction needs no front end
     (works under papermill); ``panel.widget`` is the widget to display."""
 
     def __init__(self, queue: pd.DataFrame, classes: Sequence[str], feedback_dir: str | Path, *,
                  reviewer: str = "reviewer", thumb: int = 224, show_truth: bool = False):
-        import ipywidgets as w
-
+        w = ipywidgets()
         self.queue = queue.reset_index(drop=True)
         self.classes = list(classes)
         self.feedback_dir = Path(feedback_dir)
@@ -200,6 +211,4 @@ class ReviewPanel:
         )
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs IPython
-        from IPython.display import display
-
-        display(self.widget)
+        ipywidgets().widgets.interaction.display(self.widget)

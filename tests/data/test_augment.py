@@ -1,0 +1,89 @@
+"""auxiliary.data.augment: presets, the evaluation transform's parity with inference, tone preservation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from data_fixtures import noise_image
+
+from auxiliary import images
+from auxiliary.config import DataConfig
+from auxiliary.data import augment, loaders, readers
+from auxiliary.inference import preprocess
+from auxiliary.tone import estimate_ita
+
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@pytest.mark.parametrize("preset", augment.PRESETS)
+def test_presets_give_normalised_tensors(preset):
+    img = noise_image(1, 40)[:, :37]  # not square, not the target size
+    tf = augment.train_transform(preset, 32, MEAN, STD, seed=0)
+    x = tf(image=img)["image"]
+    assert isinstance(x, torch.Tensor) and x.shape == (3, 32, 32) and x.dtype == torch.float32
+    assert -3 < float(x.mean()) < 3
+
+
+@pytest.mark.parametrize("size,src", [(24, (40, 40)), (32, (32, 32)), (64, (20, 30))])
+def test_eval_transform_is_infer_preprocess(size, src):
+    img = noise_image(2, 40)[: src[0], : src[1]]
+    x = augment.eval_transform(size, MEAN, STD)(image=img)["image"].numpy()
+    ref = preprocess.preprocess(img, size, MEAN, STD)
+    assert x.shape == ref.shape and np.allclose(x, ref, atol=1e-5)
+
+
+def test_none_preset_equals_eval():
+    img = noise_image(3, 48)
+    a = augment.train_transform("none", 32, MEAN, STD)(image=img)["image"]
+    b = augment.eval_transform(32, MEAN, STD)(image=img)["image"]
+    assert torch.allclose(a, b)
+
+
+def test_seeded_and_random():
+    img = noise_image(4, 48)
+    a = augment.train_transform("geometric", 32, MEAN, STD, seed=5)
+    b = augment.train_transform("geometric", 32, MEAN, STD, seed=5)
+    xs_a = [a(image=img)["image"] for _ in range(4)]
+    xs_b = [b(image=img)["image"] for _ in range(4)]
+    assert all(torch.equal(u, v) for u, v in zip(xs_a, xs_b))
+    assert not all(torch.equal(xs_a[0], u) for u in xs_a[1:])  # it does change images
+
+
+def test_unknown_preset():
+    with pytest.raises(augment.AugmentError, match="tone_preserving"):
+        augment.train_transform("mixup", 32, MEAN, STD)
+    assert augment.preset_ops("Tone-Preserving", 32)  # spelling variants accepted
+
+
+def test_tone_preserving_keeps_ita_color_may_not():
+    skin = np.tile(np.array([205, 160, 135], np.uint8), (64, 64, 1))
+    rng = np.random.default_rng(0)
+    img = np.clip(skin + rng.normal(0, 6, skin.shape), 0, 255).astype(np.uint8)
+    base = estimate_ita(img)
+    shift = {}
+    for preset in ("tone_preserving", "color"):
+        diffs = [abs(estimate_ita(augment.augment_image(img, preset, seed=s)) - base) for s in range(12)]
+        shift[preset] = max(diffs)
+    assert shift["tone_preserving"] < 2.0
+    assert shift["color"] > shift["tone_preserving"]
+
+
+def test_augment_image_keeps_size_and_dtype():
+    img = noise_image(5, 48)[:, :40]
+    for preset in augment.PRESETS:
+        out = augment.augment_image(img, preset, seed=1)
+        assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_training_and_eval_loader_use_these_transforms(tmp_path):
+    from data_fixtures import class_folders
+
+
+    table, _ = readers.read_dataset(class_folders(tmp_path / "ds", n_per_class=2))
+    classes = sorted(table["label"].unique())
+    dl = loaders.build_loader(table, classes, img_size=16, mean=MEAN, std=STD, train=True,
+                           data_cfg=DataConfig(cache=False, augment="none", balance="none"), batch_size=6)
+    x, _, meta = next(iter(dl))
+    ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), 16, MEAN, STD) for i in meta["index"]])
+    assert np.allclose(x.numpy(), ref, atol=1e-5)  # preset "none" == inference preprocessing

@@ -1,0 +1,62 @@
+"""auxiliary.data.feedback: filing an image with provenance, idempotent, relabelled; bad labels refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from auxiliary import images as images_mod
+from auxiliary.data import feedback
+
+
+def _png(path: Path, seed: int, size: int = 24) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_file_image_copies_with_provenance_and_is_idempotent(tmp_path):
+    src = _png(tmp_path / "in" / "photo one.png", 1)
+    before = src.read_bytes()
+    fb = tmp_path / "fb"
+    dest = feedback.file_image(src, "acne", fb, source=str(src), model_guess="none",
+                               probs={"acne": 0.3, "erythema": 0.2, "none": 0.5})
+    sha = hashlib.sha256(before).hexdigest()
+    assert dest == fb / "acne" / f"{sha[:feedback.HASH_CHARS]}.png" and dest.read_bytes() == before
+    assert src.read_bytes() == before  # a copy, never a move
+    again = feedback.file_image(src, "acne", fb, source=str(src), model_guess="none", probs=None)
+    assert again == dest
+    prov = feedback.read_provenance(fb)
+    assert len(prov) == 1
+    row = prov.iloc[0]
+    assert row["sha256"] == sha and row["label"] == "acne" and row["model_guess"] == "none"
+    assert row["source"] == str(src) and row["reviewer"] == "reviewer" and row["time"].startswith("20")
+    assert json.loads(row["probs"])["none"] == 0.5
+    # the reviewer changes their mind: the feedback copy moves, the history keeps both rows
+    moved = feedback.file_image(src, "erythema", fb, source=str(src), model_guess="none", probs=None)
+    assert moved.parent.name == "erythema" and not dest.exists()
+    prov = feedback.read_provenance(fb)
+    assert list(prov["action"]) == ["filed", "relabel"] and prov.iloc[1]["previous_label"] == "acne"
+    # an array (e.g. a web upload) is written as PNG named by the hash of those bytes
+    arr = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    p1 = feedback.file_image(arr, "none", fb, source="upload.jpg", model_guess="acne", probs=None, reviewer="web")
+    p2 = feedback.file_image(arr.copy(), "none", fb, source="upload.jpg", model_guess="acne", probs=None)
+    assert p1 == p2 and np.array_equal(np.asarray(Image.open(p1)), arr)
+    assert len(feedback.read_provenance(fb)) == 3
+
+
+def test_file_image_refuses_bad_labels_and_non_images(tmp_path):
+    src = _png(tmp_path / "a.png", 2)
+    for bad in ("../escape", "", ".hidden", "a/b", "-x"):
+        with pytest.raises(feedback.FeedbackError):
+            feedback.file_image(src, bad, tmp_path / "fb", source="x", model_guess=None, probs=None)
+    txt = tmp_path / "notes.jpg"
+    txt.write_text("not an image")
+    with pytest.raises(images_mod.ImageReadError, match="not an image"):
+        feedback.file_image(txt, "acne", tmp_path / "fb", source="x", model_guess=None, probs=None)
+    assert not (tmp_path / "fb").exists() or not any((tmp_path / "fb").rglob("*.jpg"))

@@ -1,0 +1,104 @@
+"""auxiliary.data.loaders: evaluation and training loaders, the image cache, fraction, workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import torch
+from data_fixtures import (
+    class_folders,
+    synthetic_layout,
+)
+
+from auxiliary import images
+from auxiliary.config import DataConfig
+from auxiliary.data import loaders, readers, splits
+from auxiliary.inference import preprocess
+
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@pytest.fixture()
+def split_dir(tmp_path):
+    root = synthetic_layout(tmp_path / "syn", n_per_class=8)
+    table, _ = readers.read_dataset(root)
+    out = tmp_path / "split"
+    splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
+    return out
+
+
+def test_eval_loader_matches_infer_preprocess_with_and_without_cache(split_dir, tmp_path):
+    tables, classes = readers.load_split(split_dir)
+    val = tables["val"]
+    outs = []
+    for cache in (False, True):
+        cfg = DataConfig(cache=cache, augment="geometric", balance="class")
+        dl = loaders.build_loader(val, classes, img_size=24, mean=MEAN, std=STD, train=False, data_cfg=cfg,
+                               batch_size=4, cache_dir=tmp_path / "cache", progress=False)
+        xs, ys, idx = [], [], []
+        for x, y, meta in dl:
+            assert x.dtype == torch.float32 and x.shape[1:] == (3, 24, 24) and y.dtype == torch.int64
+            xs.append(x)
+            ys.append(y)
+            idx += meta["index"].tolist()
+        assert idx == list(range(len(val)))  # table order, every row once
+        outs.append(torch.cat(xs))
+        assert torch.cat(ys).tolist() == [classes.index(c) for c in val["label"]]
+    ref = np.stack([preprocess.preprocess(images.read_image(p), 24, MEAN, STD) for p in val["path"]])
+    assert np.allclose(outs[0].numpy(), ref, atol=1e-5)
+    assert np.allclose(outs[1].numpy(), ref, atol=1e-5)
+    assert len(list((tmp_path / "cache").glob("images-24px-*.u8"))) == 1
+
+
+def test_cache_key_changes_with_files(tmp_path):
+    root = class_folders(tmp_path / "ds", n_per_class=2)
+    files = sorted(str(p) for p in root.rglob("*.png"))
+    c1 = loaders.ImageCache(files, 16, tmp_path / "c").build(progress=False)
+    assert c1.exists() and c1.file.stat().st_size == len(files) * 16 * 16 * 3
+    assert loaders.ImageCache(files, 16, tmp_path / "c").key == c1.key
+    assert loaders.ImageCache(files, 20, tmp_path / "c").key != c1.key
+    assert loaders.ImageCache(files[::-1], 16, tmp_path / "c").key != c1.key
+    st = os.stat(files[0])
+    os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    c2 = loaders.ImageCache(files, 16, tmp_path / "c")
+    assert c2.key != c1.key and not c2.exists()
+    img = c1[0]
+    assert img.shape == (16, 16, 3) and img.dtype == np.uint8
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(c1))  # what DataLoader workers receive: no pixels inside
+    assert clone._mm is None and np.array_equal(clone[1], c1[1])
+    assert loaders.clear_cache(tmp_path / "c") == c1.nbytes
+
+
+def test_train_loader_augments_balances_and_fraction(split_dir):
+    tables, classes = readers.load_split(split_dir)
+    train = tables["train"]
+    cfg = DataConfig(cache=False, augment="geometric", balance="class", fraction=1.0)
+    dl = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=cfg,
+                           batch_size=5, seed=1, drop_last=True)
+    x, y, meta = next(iter(dl))
+    assert x.shape == (5, 3, 32, 32) and len(meta["index"]) == 5 and meta["is_augmented"].dtype == torch.bool
+    assert isinstance(dl.sampler, torch.utils.data.WeightedRandomSampler)
+    again = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=cfg,
+                              batch_size=5, seed=1, drop_last=True)
+    x2, _, m2 = next(iter(again))
+    assert m2["index"].tolist() == meta["index"].tolist() and torch.allclose(x, x2)  # same seed, same batch
+    half = dataclasses.replace(cfg, fraction=0.5, balance="none")
+    dl_half = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=half,
+                                batch_size=64)
+    assert len(dl_half.dataset) == sum(max(1, round(0.5 * n)) for n in train["label"].value_counts())
+    got = train.iloc[dl_half.dataset.indices]["label"].value_counts()
+    assert set(got.index) == set(train["label"])  # stratified: every class kept
+
+
+def test_loader_with_workers(split_dir):
+    tables, classes = readers.load_split(split_dir)
+    cfg = DataConfig(cache=True, augment="color", balance="both", num_workers=1)
+    dl = loaders.build_loader(tables["train"], classes, img_size=16, mean=MEAN, std=STD, train=True, data_cfg=cfg,
+                           batch_size=4, progress=False)
+    n = sum(len(y) for _, y, _ in dl)
+    assert n == len(tables["train"])

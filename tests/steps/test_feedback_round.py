@@ -1,0 +1,74 @@
+"""auxiliary.steps.feedback_round: the review queue's order, the review panel filing what is clicked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from auxiliary.data import feedback
+from auxiliary.steps import feedback_round
+from auxiliary.viz import widgets
+
+CLASSES = ["acne", "erythema", "none"]
+
+
+def _png(path: Path, seed: int, size: int = 24) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _predictions() -> pd.DataFrame:
+    p = np.array([[0.5, 0.45, 0.05], [0.9, 0.05, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33], [0.7, 0.2, 0.1]])
+    df = pd.DataFrame({"source": [f"/in/{i}.png" for i in range(5)],
+                       "destination": ["low_confidence/0.png", "acne/1.png", "low_confidence/2.png",
+                                       "low_confidence/3.png", "acne/4.png"],
+                       "decision": ["low_confidence", "sorted", "low_confidence", "low_confidence", "sorted"],
+                       "predicted": ["acne"] * 5})
+    for j, c in enumerate(CLASSES):
+        df[f"prob_{c}"] = p[:, j]
+    df["top_prob"] = p.max(1)
+    return pd.concat([df, pd.DataFrame([{"source": "/in/bad.png", "decision": "rejected", "destination": ""}])],
+                     ignore_index=True)
+
+
+def test_review_queue_orders_by_margin_or_entropy():
+    df = _predictions()
+    q = feedback_round.review_queue(df)
+    assert list(q["source"]) == ["/in/3.png", "/in/0.png", "/in/2.png"]  # margins .01, .05, .10
+    q = feedback_round.review_queue(df, order="entropy")
+    assert list(q["source"])[0] == "/in/3.png" and list(q["source"])[-1] == "/in/0.png"
+    truth = {"/in/0.png": "acne", "/in/1.png": "none", "/in/2.png": "none", "/in/3.png": "acne", "/in/4.png": "acne"}
+    q = feedback_round.review_queue(df, truth, out_dir="/out")
+    assert set(q["source"]) == {"/in/0.png", "/in/1.png", "/in/2.png", "/in/3.png"}  # + the confident mistake
+    assert q.set_index("source").loc["/in/1.png", "why"] == "mistake"
+    assert q.set_index("source").loc["/in/2.png", "why"] == "low confidence + mistake"
+    assert q["image"].iloc[0].startswith("/out/")
+    with pytest.raises(feedback.FeedbackError):
+        feedback_round.review_queue(df, order="random")
+
+
+def test_review_panel_click_files_image(tmp_path):
+    srcs = [_png(tmp_path / "in" / f"{i}.png", 300 + i) for i in range(4)]
+    df = _predictions().head(4).copy()
+    df["source"] = [str(s) for s in srcs]
+    q = feedback_round.review_queue(df, {str(srcs[0]): "erythema"})
+    panel = widgets.ReviewPanel(q, CLASSES, tmp_path / "fb", reviewer="tester")
+    assert panel.widget.children and bytes(panel.image.value).startswith(b"\x89PNG")
+    assert "1 / 3" in panel.info.value
+    first = panel.current["source"]
+    panel.class_buttons[CLASSES.index("none")].click()  # what a click in the notebook does
+    assert panel.pos == 1 and "2 / 3" in panel.info.value
+    prov = feedback.read_provenance(tmp_path / "fb")
+    assert list(prov["source"]) == [first] and list(prov["label"]) == ["none"] and list(prov["reviewer"]) == ["tester"]
+    panel.skip_button.click()
+    panel.class_buttons[0].click()
+    assert panel.current is None and "Review done" in panel.info.value and len(panel.filed) == 2
+    assert all(b.disabled for b in panel.class_buttons)
+    # the simulated reviewer files exactly the queued images under their true labels
+    filed = feedback_round.simulate_review(q.assign(label=["acne", "none", "erythema"]), tmp_path / "fb2")
+    assert len(filed) == 3 and sorted(p.parent.name for p in (tmp_path / "fb2").glob("*/*.png")) == ["acne", "erythema", "none"]

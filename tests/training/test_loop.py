@@ -1,0 +1,207 @@
+"""auxiliary.training.loop: the Fabric loop on tiny in-memory data (timm's ``test_resnet``, 32 px), fit on a split folder, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _tiny_training import CLASSES, Toy, make_cfg, run
+
+from auxiliary import cli, config_overrides, errors
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.training import checkpoints, engine, loop, runs
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
+    summary = run(tmp_path, "r", make_cfg(max_epochs=4))
+    out = tmp_path / "r"
+    assert summary["best_val_balanced_acc"] >= 0.8  # chance is 1/3
+    assert summary["epochs_run"] == 4 and summary["finished"]
+    for f in ("best.pt", "last.pt", "config.yaml", "summary.json", "val_predictions.csv",
+              "logs/metrics.csv", "logs/loss_curve.png", "logs/accuracy_curve.png", "logs/confusion_matrix.png"):
+        assert (out / f).is_file(), f
+    metrics = pd.read_csv(out / "logs" / "metrics.csv")
+    assert list(metrics.columns) == list(runs.METRIC_COLUMNS)
+    assert metrics["phase"].tolist() == ["head", "finetune", "finetune", "finetune"]
+    assert (metrics["images_per_second"] > 0).all()
+    # the saved config is the resolved one
+    assert config_overrides.load_config(out / "config.yaml").train.model == "test_resnet"
+
+
+def test_checkpoint_round_trip_reproduces_validation_predictions(tmp_path):
+    run(tmp_path, "r")
+    out = tmp_path / "r"
+    ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    assert ckpt["model_name"] == "test_resnet" and ckpt["classes"] == CLASSES and ckpt["img_size"] == 32
+    assert 0.05 <= ckpt["temperature"] <= 20 and ckpt["epoch"] >= 1
+    model, info = checkpoints.load_checkpoint(out / "best.pt")
+    val = Toy(24, seed=1)
+    with torch.no_grad():
+        logits = model(val.x).numpy()
+
+    probs = softmax(logits, info["temperature"])
+    pred = pd.read_csv(out / "val_predictions.csv")
+    assert list(pred.columns[:3]) == ["path", "label", "tone_group"]
+    assert [c for c in pred.columns if c.startswith("prob_")] == [f"prob_{c}" for c in CLASSES]
+    np.testing.assert_allclose(pred[[f"prob_{c}" for c in CLASSES]].to_numpy(), probs, atol=1e-5)
+    assert pred["label"].tolist() == [CLASSES[i] for i in val.y.tolist()]
+
+
+def test_last_checkpoint_is_weights_only_with_full_resume_state(tmp_path):
+    run(tmp_path, "r", make_cfg(max_epochs=2))
+    state = torch.load(tmp_path / "r" / "last.pt", map_location="cpu", weights_only=True)
+    for key in ("model", "optimizer", "scheduler", "epoch", "rng", "history", "phase_step"):
+        assert key in state, key
+    assert state["epoch"] == 2 and state["finished"]
+    assert isinstance(state["rng"]["torch"], torch.Tensor) and isinstance(state["rng"]["python_state"], torch.Tensor)
+    assert state["optimizer"]["state"], "optimizer moments are saved"
+    assert state["scheduler"]["step"] == state["phase_step"] > 0
+
+
+def test_fit_with_ema_validates_and_keeps_the_averaged_weights(tmp_path):
+    cfg = make_cfg(max_epochs=1, freeze_epochs=0, ema_decay=0.9)
+    run(tmp_path, "r", cfg)
+    last = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
+    best = torch.load(tmp_path / "r" / "best.pt", weights_only=True)
+    assert last["ema"] is not None
+    w = next(k for k in last["model"] if k.endswith(".weight"))
+    assert not torch.equal(last["ema"][w], last["model"][w])  # the average lags the trained weights
+    assert torch.equal(best["state_dict"][w], last["ema"][w])  # and is what best.pt keeps
+    # the validation predictions recorded are those of the averaged weights
+    model, info = checkpoints.load_checkpoint(tmp_path / "r" / "best.pt")
+    with torch.no_grad():
+        logits = model(Toy(24, seed=1).x).numpy()
+
+    pred = pd.read_csv(tmp_path / "r" / "val_predictions.csv")
+    np.testing.assert_allclose(pred[[f"prob_{c}" for c in CLASSES]].to_numpy(),
+                               softmax(logits, info["temperature"]), atol=1e-5)
+    with pytest.raises(errors.TrainError, match="ema_decay"):
+        engine.check_config(make_cfg(ema_decay=1.0).train)
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path, ema_decay):
+    cfg = make_cfg(max_epochs=4, freeze_epochs=1, accumulate=2, ema_decay=ema_decay)
+    full = run(tmp_path, "full", cfg)
+    partial = run(tmp_path, "cut", cfg, stop_after_epochs=2)
+    assert partial == {"interrupted": True, "epochs_run": 2}
+    assert not (tmp_path / "cut" / "summary.json").exists()
+    resumed = run(tmp_path, "cut", cfg, resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+        if ema_decay:
+            assert torch.equal(a["ema"][k], b["ema"][k]), k
+    cols = ["epoch", "phase", "lr", "train_loss", "val_loss", "val_balanced_acc"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "logs" / "metrics.csv")[cols],
+                                  pd.read_csv(tmp_path / "cut" / "logs" / "metrics.csv")[cols])
+    assert resumed["best_epoch"] == full["best_epoch"]
+    assert resumed["temperature"] == pytest.approx(full["temperature"])
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    run(tmp_path, "cut", make_cfg(max_epochs=3), stop_after_epochs=1)
+    with pytest.raises(errors.TrainError, match="max_epochs"):
+        run(tmp_path, "cut", make_cfg(max_epochs=5), resume=True)
+
+
+def test_early_stopping_stops(tmp_path):
+    cfg = make_cfg(max_epochs=12, freeze_epochs=0, patience=2, lr_ft=5e-3)
+    summary = run(tmp_path, "r", cfg)
+    assert summary["stopped_early"]
+    assert summary["epochs_run"] == summary["best_epoch"] + 2 < 12
+    assert len(pd.read_csv(tmp_path / "r" / "logs" / "metrics.csv")) == summary["epochs_run"]
+
+
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    logits = np.eye(3)[[0, 1, 1, 1, 2, 0, 2]] * 3
+    m = loop.epoch_metrics(y, logits, 3)
+    pred = logits.argmax(1)
+    assert m["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert 0.5 < m["macro_auroc"] <= 1
+
+
+def _write_split(root: Path, n_per_class: int = 10) -> Path:
+    """A split folder per the data contract: PNGs, train/val/test CSVs with relative paths, classes.json."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    rows = []
+    colours = {"acne": (200, 40, 40), "erythema": (40, 200, 40), "none": (40, 40, 200)}
+    for label, colour in colours.items():
+        (root / "images" / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            img = np.clip(rng.normal(colour, 30, size=(40, 40, 3)), 0, 255).astype(np.uint8)
+            p = root / "images" / label / f"{label}_{i}.png"
+            cv2.imwrite(str(p), img[:, :, ::-1])
+            split = "train" if i < n_per_class - 4 else ("val" if i < n_per_class - 2 else "test")
+            rows.append({"path": str(p), "label": label, "group": f"{label}{i}", "tone_group": "light",
+                         "ita": 45.0, "is_augmented": False, "split": split})
+    df = pd.DataFrame(rows)
+    sdir = root / "split"
+    sdir.mkdir()
+    for split in ("train", "val", "test"):
+        part = df[df["split"] == split].drop(columns="split").copy()
+        part["path"] = [os.path.relpath(p, sdir) for p in part["path"]]
+        part.to_csv(sdir / f"{split}.csv", index=False)
+    (sdir / "classes.json").write_text(json.dumps({"classes": CLASSES}))
+    (sdir / "split_report.json").write_text("{}")
+    return sdir
+
+
+def test_fit_with_the_logit_adjusted_loss(tmp_path):
+    sdir = _write_split(tmp_path)
+    cfg = make_cfg(max_epochs=2, freeze_epochs=0, loss="logit_adjusted", batch=6)
+    cfg = config_overrides.apply_overrides(cfg, {"data.cache": False, "data.balance": "none", "data.augment": "none"})
+    summary = loop.fit(cfg, sdir, tmp_path / "runs" / "la", progress=False)
+    assert summary["epochs_run"] == 2 and math.isfinite(summary["test_balanced_acc"])
+    ckpt = torch.load(tmp_path / "runs" / "la" / "best.pt", map_location="cpu", weights_only=True)
+    assert ckpt["config"]["train"]["loss"] == "logit_adjusted"
+
+
+def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):
+
+    sdir = _write_split(tmp_path)
+    cfg = make_cfg(max_epochs=2, freeze_epochs=1, loss="weighted_ce", batch=6)
+    cfg = config_overrides.apply_overrides(cfg, {"data.cache": False, "data.balance": "class", "data.augment": "geometric"})
+    summary = loop.fit(cfg, sdir, tmp_path / "runs" / "a", progress=False)
+    out = tmp_path / "runs" / "a"
+    assert summary["epochs_run"] == 2 and summary["classes"] == CLASSES
+    assert summary["test_balanced_acc"] is not None and not math.isnan(summary["test_balanced_acc"])
+    val_pred = pd.read_csv(out / "val_predictions.csv")
+    assert len(val_pred) == 6 and Path(val_pred["path"][0]).is_file()
+    assert set(val_pred["tone_group"]) == {"light"}
+    assert len(pd.read_csv(out / "test_predictions.csv")) == 6
+    assert json.loads((out / "summary.json").read_text())["model"] == "test_resnet"
+
+    # the command line: the original script's spellings, refusal of an existing run name, resume
+    args = ["train", "--data", str(sdir), "--out", str(tmp_path / "runs" / "cli"), "--model", "test_resnet",
+            "--img_size", "32", "--batch", "6", "--epochs", "1", "--freeze_epochs", "0", "--lr-ft", "1e-3",
+            "--threads", "1", "--set", "data.cache=false", "--profile", "smoke", "--no-progress"]
+    assert cli.main(args) == 0
+    assert (tmp_path / "runs" / "cli" / "best.pt").is_file()
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--overwrite" in err and len(err.splitlines()) == 1
+    assert cli.main(args + ["--overwrite"]) == 0
