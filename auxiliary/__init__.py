@@ -1,11 +1,17 @@
-"""Helpers behind the skin-condition notebook series.
+"""Helpers behind the skin-condition notebook series, in layers whose imports run one way.
 
-Modules, one job each: ``config`` (profiles and overrides), ``paths`` (project folders),
-``synth`` (synthetic skin and lesions), ``data``/``splits``/``augment`` (datasets),
-``models``/``train`` (timm + Lightning Fabric), ``metrics``/``fairness`` (evaluation),
-``compare``/``explain``/``export`` (side-by-side comparison, Grad-CAM, ONNX),
-``sorting``/``feedback`` (sorting new images, learning from corrections), ``plots``,
-``widgets``, ``cli``.
+- faces: ``cli`` (``python -m auxiliary STEP``), ``webapp`` (the web demo), ``notebook`` (what every
+  notebook does first and last), ``runner`` (the series with papermill);
+- ``steps``: one module per notebook step, composing the layers below (``ensure_*``, selection, comparison,
+  the feedback round); ``viz``: every plot and widget, used by the steps and the faces only;
+- ``synth`` (simulated skin conditions), ``data`` (datasets, splits, balancing, loaders), ``evaluation``
+  (metrics from arrays), ``training`` (timm + Lightning Fabric), ``inference`` (prediction, ONNX, Grad-CAM,
+  sorting);
+- base: ``config`` and ``config_overrides`` (profiles and overrides), ``layout`` (where outputs live),
+  ``files`` (atomic writes, safe names), ``images`` (reading and writing images), ``tone`` (ITA skin tone),
+  ``errors``.
+
+The README's "How the package is built" shows the picture, drawn from the real imports.
 """
 
 import os as _os

@@ -4,7 +4,7 @@
     python benchmarks/bench_sort.py --n-large 3000  # quicker
 
 Generates small synthetic skin-like JPEGs into a temporary folder, saves a fresh (untrained)
-resnet18 checkpoint, and runs :func:`auxiliary.sorting.sort_folder` (read, preprocess, infer,
+resnet18 checkpoint, and runs :func:`auxiliary.inference.sort_folder` (read, preprocess, infer,
 copy, journal, reports) in a fresh subprocess per folder size, so that each peak resident memory
 (``ru_maxrss``) belongs to one run. Targets: inference, not file handling, dominates the time;
 peak memory for the large folder within 20% of the small one (images are streamed in batches).

@@ -10,7 +10,7 @@ Prints, measured in this one run on one core (OpenCV and torch limited to ``--th
   classes of a subject, metadata and CSVs included);
 * the time of one training epoch on the same number of images, two ways: a bare resnet18 (timm,
   from scratch) forward + backward + AdamW step on tensors already in memory (a lower bound of an
-  epoch), and one real epoch of the series' own training (``auxiliary.train.fit``, the default
+  epoch), and one real epoch of the series' own training (``auxiliary.training.fit``, the default
   ``TrainConfig``: resnet18, balanced sampler, geometric augmentation, validation pass, backbone
   unfrozen) on a 80/20 split of the generated dataset; and the ratios generation / epoch.
 
@@ -75,7 +75,7 @@ def epoch_seconds(n_images: int, img_size: int, batch: int) -> float:
 
 
 def fit_epoch_seconds(ds_dir: Path, work: Path, img_size: int, batch: int, threads: int) -> float:
-    """Seconds of one real epoch of ``auxiliary.train.fit`` (train + validation) at ``img_size``.
+    """Seconds of one real epoch of ``auxiliary.training.fit`` (train + validation) at ``img_size``.
 
     The default TrainConfig with the backbone unfrozen from the start (``freeze_epochs=0``: a
     frozen-backbone epoch is cheaper), one epoch, from the run's ``logs/metrics.csv``.
@@ -137,7 +137,7 @@ def main() -> None:
         print(f"  one training epoch at {sz} px: {ep_s:.2f} s ({1000 * ep_s / n:.1f} ms/image) "
               f"-> generation / epoch = {gen_s / ep_s:.1%} (target < 10%)")
     for sz, ep_s in fits.items():
-        print(f"  one epoch of auxiliary.train.fit at {sz} px: {ep_s:.2f} s ({1000 * ep_s / n:.1f} ms/image) "
+        print(f"  one epoch of auxiliary.training.fit at {sz} px: {ep_s:.2f} s ({1000 * ep_s / n:.1f} ms/image) "
               f"-> generation / epoch = {gen_s / ep_s:.1%} (target < 10%)")
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Training speed: our Fabric loop (``auxiliary.train.train``) vs a bare PyTorch loop, side by side.
+"""Training speed: our Fabric loop (``auxiliary.training.train``) vs a bare PyTorch loop, side by side.
 
 Same model (timm resnet18, 3 classes), same batch, the same in-memory data through the same
 ``DataLoader`` over a ``TensorDataset``; both use AdamW and cross entropy. Ours adds what the

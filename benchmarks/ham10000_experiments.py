@@ -1,7 +1,7 @@
 """HAM10000 fine-tuning experiments on CPU: test balanced accuracy, macro AUROC and wall time.
 
 Splits ``../shared/data/ham10000`` by lesion (70/15/15, ``lesion_id`` groups, seed 0) once, then
-trains each experiment with ``auxiliary.train.fit`` (the ``full`` profile with the overrides
+trains each experiment with ``auxiliary.training.fit`` (the ``full`` profile with the overrides
 below) and writes a table of results. Outputs go under ``--out`` (default
 ``/tmp/ham10000_experiments``), never into the checkout; the decoded-image caches too
 (``AUXILIARY_OUTPUT`` is pointed there).
@@ -189,7 +189,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
 def evaluate_last(run_dir: Path, sdir: Path) -> dict:
     """Test metrics of the *last* epoch's weights (``last.pt``; its EMA weights when the run kept an
     average, as those are what it validated), plain and with flip TTA (``"tta"``: the four flip views
-    of :func:`auxiliary.infer.tta_views`, probabilities averaged, temperature 1).
+    of :func:`auxiliary.inference.preprocess.tta_views`, probabilities averaged, temperature 1).
 
     Cached in ``run_dir/last_epoch_test.json``. Choosing between best and last after looking at test
     numbers is not a fair model selection: each experiment declares its ``report`` before it runs.

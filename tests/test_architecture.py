@@ -40,6 +40,7 @@ FORBIDDEN_LIBRARIES = {
     "evaluation": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
     "data": {"matplotlib", "seaborn", "ipywidgets", "IPython", "timm"},
     "synth": {"ipywidgets", "IPython", "timm"},
+    "inference": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
 }
 #: optional heavy extras that may be imported inside a function (each guarded in one place)
 LAZY_EXTRAS = {"gradio", "onnxruntime", "playwright", "papermill", "ipywidgets", "IPython"}

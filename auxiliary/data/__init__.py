@@ -2,7 +2,8 @@
 
 Data knows no model. Modules, one job each:
 
-- ``formats``: the layouts on disk (class folders, CSV lists, HAM10000, ISIC 2018, MedMNIST, synthetic) and how to list each.
+- ``formats``: the layouts on disk (class folders, CSV lists, the synthetic folder), detecting which, listing them;
+  ``public_sets``: the download layouts of HAM10000, ISIC 2018 and MedMNIST.
 - ``probe``: every image opened once (readable, hash, estimated skin tone), cached; ``report``: the problems found.
 - ``readers``: ``read_dataset`` (any format -> one table), ``read_table``/``write_table``, ``load_split``.
 - ``splits``: grouped train/val/test lists with leakage checks; ``duplicates``: near-duplicate images across splits.

@@ -21,19 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from auxiliary.data.report import DatasetError, Problem
-from auxiliary.images import is_image_name, write_png
-from auxiliary.layout import data_dir
+from auxiliary.images import is_image_name
 
 FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "medmnist", "synthetic")
 
@@ -41,19 +37,8 @@ FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "m
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-#: HAM10000 / ISIC 2018 diagnosis codes (also DermaMNIST's label order 0..6).
-HAM_CLASSES: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 
 
-HAM_NAMES: dict[str, str] = {
-    "akiec": "actinic keratoses / intraepithelial carcinoma",
-    "bcc": "basal cell carcinoma",
-    "bkl": "benign keratosis-like lesions",
-    "df": "dermatofibroma",
-    "mel": "melanoma",
-    "nv": "melanocytic nevi",
-    "vasc": "vascular lesions",
-}
 
 
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
@@ -70,7 +55,7 @@ _GROUP_COLS = ("group", "lesion_id", "patient_id", "patient", "subject", "subjec
 
 
 # ----------------------------------------------------------------------------------- small helpers
-def _read_csv_text(path: Path) -> pd.DataFrame:
+def read_csv_text(path: Path) -> pd.DataFrame:
     """A CSV with every cell as text (no NA guessing: a class called "none" or "NA" stays a label)."""
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -112,7 +97,7 @@ def _pick(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
     return None
 
 
-def _image_index(root: Path) -> tuple[dict[str, Path], list[str]]:
+def image_index(root: Path) -> tuple[dict[str, Path], list[str]]:
     """Map image file stem -> path for every image under ``root`` (recursive); duplicates noted."""
     index: dict[str, Path] = {}
     dups: list[str] = []
@@ -152,11 +137,11 @@ def csv_header(path: Path) -> list[str]:
     return [c.strip().strip('"').lower() for c in line.strip().split(",")]
 
 
-def _is_ham_header(h: Sequence[str]) -> bool:
+def is_ham_header(h: Sequence[str]) -> bool:
     return "image_id" in h and "dx" in h
 
 
-def _is_isic_header(h: Sequence[str]) -> bool:
+def is_isic_header(h: Sequence[str]) -> bool:
     return bool(h) and h[0] == "image" and sum(c in h for c in ("mel", "nv", "bcc", "akiec", "bkl", "df", "vasc")) >= 3
 
 
@@ -204,9 +189,9 @@ def detect_format(source: str | Path) -> str:
             return "medmnist"
         if suffix in (".csv", ".txt"):
             h = csv_header(p)
-            if _is_ham_header(h):
+            if is_ham_header(h):
                 return "ham10000"
-            if _is_isic_header(h):
+            if is_isic_header(h):
                 return "isic2018"
             if is_list_header(h) or is_headerless_list(p):
                 return "csv"
@@ -219,9 +204,9 @@ def detect_format(source: str | Path) -> str:
     if meta.is_file() and is_list_header(csv_header(meta)):
         return "synthetic"
     csvs = find_csvs(p)
-    if any(_is_ham_header(csv_header(c)) for c in csvs):
+    if any(is_ham_header(csv_header(c)) for c in csvs):
         return "ham10000"
-    if any(_is_isic_header(csv_header(c)) for c in csvs):
+    if any(is_isic_header(csv_header(c)) for c in csvs):
         return "isic2018"
     npz = sorted(p.glob("*.npz"))
     if len(npz) == 1:
@@ -240,10 +225,10 @@ def detect_format(source: str | Path) -> str:
 # ----------------------------------------------------------------------------------- format readers
 # Each returns (listing DataFrame with 'path' (absolute, may not exist), 'label', 'group', extras;
 #              problems found while listing; notes).
-_Listing = tuple[pd.DataFrame, list[Problem], list[str]]
+Listing = tuple[pd.DataFrame, list[Problem], list[str]]
 
 
-def list_folders(root: Path) -> _Listing:
+def list_folders(root: Path) -> Listing:
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     layout = _split_layout(root)
@@ -282,8 +267,8 @@ def _resolve_listed(raw: str, root: Path) -> Path:
     return p
 
 
-def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = None) -> _Listing:
-    df = _read_csv_text(csv_path)
+def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = None) -> Listing:
+    df = read_csv_text(csv_path)
     if is_headerless_list(csv_path):
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, header=None)
         names = ["path", "label", "group"][: df.shape[1]] + [f"col{i}" for i in range(3, df.shape[1])]
@@ -313,138 +298,14 @@ def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = 
     return infer_types(out), problems, []
 
 
-def list_ham(source: Path) -> _Listing:
-    if source.is_file():
-        meta, root = source, source.parent
-    else:
-        root = source
-        cands = [c for c in find_csvs(root) if _is_ham_header(csv_header(c))]
-        named = [c for c in cands if c.name.lower() == "ham10000_metadata.csv"]
-        meta = (named or cands)[0]
-    df = _read_csv_text(meta)
-    df.columns = [c.strip().lower() for c in df.columns]
-    index, dups = _image_index(root)
-    notes = [f"metadata: {meta.name}; images found under {root} ({len(index)} files)"]
-    if dups:
-        notes.append(f"{len(dups)} image files share a name with another one (first kept), e.g. {dups[0]}")
-    problems: list[Problem] = []
-    paths_, labels = [], []
-    for i, (iid, dx) in enumerate(zip(df["image_id"].str.strip(), df["dx"].str.strip().str.lower())):
-        p = index.get(iid)
-        paths_.append(abspath(p) if p is not None else abspath(root / f"{iid}.jpg"))
-        labels.append(dx)
-        if dx not in HAM_CLASSES:
-            problems.append(Problem("unknown label", paths_[-1], f"dx {dx!r} is not one of {', '.join(HAM_CLASSES)}", i))
-    out = df.copy()
-    out.insert(0, "path", paths_)
-    out.insert(1, "label", labels)
-    lesion = out["lesion_id"].str.strip() if "lesion_id" in out else pd.Series([""] * len(out))
-    out["group"] = np.where(lesion != "", lesion, out["image_id"])
-    listed = set(df["image_id"].str.strip())
-    unlisted = [s for s in index if s not in listed]
-    if unlisted:
-        notes.append(f"{len(unlisted)} images in the folder have no metadata row (not used), e.g. {unlisted[0]}")
-    return infer_types(out, text_cols=("lesion_id", "image_id", "dx", "dx_type", "sex", "localization")), problems, notes
 
 
-def list_isic(source: Path) -> _Listing:
-    root = source.parent if source.is_file() else source
-    if source.is_file():
-        gt = source
-    else:
-        cands = [c for c in find_csvs(root) if _is_isic_header(csv_header(c))]
-        named = [c for c in cands if "training" in c.name.lower()]
-        gt = (named or cands)[0]
-    df = _read_csv_text(gt)
-    df.columns = [c.strip() for c in df.columns]
-    img_col = df.columns[0]
-    class_cols = [c for c in df.columns[1:]]
-    onehot = df[class_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy()
-    index, dups = _image_index(root)
-    notes = [f"ground truth: {gt.name}; {len(class_cols)} classes {', '.join(c.lower() for c in class_cols)}"]
-    if dups:
-        notes.append(f"{len(dups)} image files share a name with another one (first kept)")
-    groups: dict[str, str] = {}
-    for c in find_csvs(root):
-        h = csv_header(c)
-        if "image" in h and "lesion_id" in h:
-            g = _read_csv_text(c)
-            g.columns = [x.strip().lower() for x in g.columns]
-            groups.update(dict(zip(g["image"].str.strip(), g["lesion_id"].str.strip())))
-            notes.append(f"lesion groups from {c.name}")
-    problems: list[Problem] = []
-    rows = []
-    for i, iid in enumerate(df[img_col].str.strip()):
-        p = index.get(iid)
-        path = abspath(p) if p is not None else abspath(root / f"{iid}.jpg")
-        hot = np.flatnonzero(onehot[i] >= 0.5)
-        if len(hot) != 1:
-            why = "no class marked" if len(hot) == 0 else f"several classes marked ({', '.join(class_cols[j] for j in hot)})"
-            problems.append(Problem("unknown label", path, why, i))
-            label = ""
-        else:
-            label = class_cols[hot[0]].lower()
-        rows.append({"path": path, "label": label, "group": groups.get(iid) or iid, "image_id": iid})
-    if not groups:
-        notes.append("no lesion-groupings CSV found: each image is its own group")
-    return pd.DataFrame(rows), problems, notes
 
 
-def _medmnist_label_names(stem: str, n: int) -> list[str]:
-    if stem.lower().startswith("dermamnist") and n == len(HAM_CLASSES):
-        return list(HAM_CLASSES)
-    return [f"class_{k}" for k in range(n)]
 
 
-def list_medmnist(source: Path, progress: bool = True) -> _Listing:
-    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
-
-    try:
-        arrays = np.load(npz, allow_pickle=False)
-        keys = set(arrays.files)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetError(f"cannot read MedMNIST file {npz}: {str(exc).splitlines()[0][:120]}") from None
-    splits = [s for s in SPLITS if f"{s}_images" in keys and f"{s}_labels" in keys]
-    if not splits:
-        raise DatasetError(f"{npz}: not a MedMNIST file (no train_images/train_labels arrays; found {sorted(keys)[:6]})")
-    all_labels = []
-    for s in splits:
-        lab = np.asarray(arrays[f"{s}_labels"])
-        if lab.ndim == 2 and lab.shape[1] > 1:
-            raise DatasetError(f"{npz}: multi-label MedMNIST files are not supported (labels shape {lab.shape})")
-        all_labels.append(lab.reshape(-1).astype(int))
-    n_classes = int(max(int(a.max()) for a in all_labels if a.size) + 1)
-    names = _medmnist_label_names(npz.stem, n_classes)
-    st = npz.stat()
-    key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
-    out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
-    listing = out_dir / "listing.csv"
-    if not listing.is_file():
 
 
-        tmp = out_dir.with_name(out_dir.name + ".partial")
-        rows = []
-        total = sum(len(a) for a in all_labels)
-        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
-            for s, labels in zip(splits, all_labels):
-                imgs = np.asarray(arrays[f"{s}_images"])
-                for i, (img, lab) in enumerate(zip(imgs, labels)):
-                    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
-                    rel = Path(s) / names[lab] / f"{s}_{i:05d}.png"
-                    write_png(tmp / rel, np.ascontiguousarray(rgb.astype(np.uint8)))
-                    rows.append({"path": rel.as_posix(), "label": names[lab], "group": f"{s}_{i:05d}", "split": s})
-                    bar.update(1)
-        pd.DataFrame(rows).to_csv(tmp / "listing.csv", index=False)
-        if out_dir.exists():  # an older partial decode of the same file: replace it
-
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    df = _read_csv_text(listing)
-    df["path"] = [abspath(out_dir / p) for p in df["path"]]
-    notes = [f"decoded {len(df)} images of {npz.name} into {out_dir} (kept its splits: {', '.join(splits)})"]
-    return df, [], notes
-
-
-def list_synthetic(root: Path) -> _Listing:
+def list_synthetic(root: Path) -> Listing:
     df, problems, notes = list_csv(root / "metadata.csv", root)
     return df, problems, notes

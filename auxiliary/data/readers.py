@@ -40,12 +40,10 @@ from auxiliary.data.formats import (
     is_list_header,
     list_csv,
     list_folders,
-    list_ham,
-    list_isic,
-    list_medmnist,
     list_synthetic,
 )
 from auxiliary.data.probe import probe_images
+from auxiliary.data.public_sets import list_ham, list_isic, list_medmnist
 from auxiliary.data.report import DatasetError, DatasetProblemsError, DatasetReport, Problem
 from auxiliary.files import write_csv_atomic
 from auxiliary.tone import TONE_GROUPS, ita_group

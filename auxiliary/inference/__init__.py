@@ -6,7 +6,9 @@ Modules, one job each:
 - ``onnx_model``: ONNX files and their metadata; ``export``: export with a parity check; ``backends``:
   PyTorch or ONNX Runtime, whichever is faster here (``load_predictor``).
 - ``explain``: Grad-CAM heat maps for any model of the factory.
-- ``sorter``: copying new images into class folders and ``low_confidence/``; ``journal``: its resume journal and lock.
+- ``measurements``: a model's predictions with and without TTA, its size and speed, as comparison rows.
+- ``sorter``: copying new images into class folders and ``low_confidence/``; ``journal``: its resume journal
+  and lock; ``sort_report``: ``predictions.csv``, ``rejected.csv`` and the accounting summary.
 
 Public names used by the notebooks: ``Predictor``, ``load_predictor``, ``export_onnx``, ``onnx_metadata``,
 ``describe_target``, ``sort_folder``.

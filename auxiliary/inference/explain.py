@@ -19,9 +19,8 @@ generic                       the last Conv2d / norm layer whose output is 4-D a
 
 :func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size (the map is
 computed at the network's ``img_size`` and resized back), which is what the web demo shows.
-:func:`gradcam_montage` draws tiles as one captioned mosaic; the figures of notebook 05 built on
-it (galleries, :func:`~auxiliary.viz.plots_comparison.plot_gradcam_grid`) are in
-:mod:`auxiliary.viz.plots_comparison`.
+The figures built on these maps (galleries, :func:`~auxiliary.viz.plots_comparison.plot_gradcam_grid`)
+are in :mod:`auxiliary.viz.plots_comparison`.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from pytorch_grad_cam import GradCAM
@@ -242,52 +240,6 @@ def gradcam_overlay(
     return overlay(rgb, gradcam(model, rgb, img_size, mean, std, target_class), alpha)
 
 
-# ------------------------------------------------------------------------ figures
-def gradcam_montage(
-    tiles: Sequence[np.ndarray],
-    titles: Sequence[str] | None = None,
-    n_cols: int = 4,
-    tile_h: int = 160,
-    ax: Any = None,
-    title: str | None = None,
-    gap: int = 6,
-) -> Any:
-    """Draw RGB tiles (each resized to ``tile_h`` high) as one mosaic with a caption above each; returns the figure."""
-    tiles = [as_rgb(t) for t in tiles]
-    n = len(tiles)
-    n_cols = max(1, min(n_cols, n or 1))
-    n_rows = max(1, math.ceil(n / n_cols))
-    resized = [cv2.resize(t, (max(1, round(t.shape[1] * tile_h / t.shape[0])), tile_h), interpolation=cv2.INTER_AREA)
-               for t in tiles]
-    tile_w = max((t.shape[1] for t in resized), default=tile_h)
-    lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles else 0
-    cap = 13 * lines + 6 if titles else 0
-    H = n_rows * (tile_h + cap + gap) + gap
-    W = n_cols * (tile_w + gap) + gap
-    canvas = np.full((H, W, 3), 255, dtype=np.uint8)
-    positions = []
-    for i, t in enumerate(resized):
-        r, c = divmod(i, n_cols)
-        y = gap + r * (tile_h + cap + gap) + cap
-        x = gap + c * (tile_w + gap)
-        canvas[y : y + tile_h, x : x + t.shape[1]] = t
-        positions.append((x, y))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(3.0, W / 100), max(2.0, H / 100)))
-    else:
-        fig = ax.figure
-    ax.imshow(canvas)
-    ax.set_axis_off()
-    if titles:
-        longest = max((len(line) for t in titles for line in str(t).split("\n")), default=1)
-        size = float(np.clip(tile_w * 0.72 / (0.7 * max(longest, 1)), 4.0, 8.0))  # 1 px = 0.72 pt at 100 dpi
-        for (x, y), text in zip(positions, titles):
-            ax.text(x, y - 3, str(text), fontsize=size, va="bottom", ha="left")
-    if n == 0:
-        ax.text(W / 2, H / 2, "nothing to show", ha="center", va="center")
-    if title:
-        ax.set_title(title)
-    return fig
 
 
 def describe_target(model: nn.Module, img_size: int = 224) -> str:

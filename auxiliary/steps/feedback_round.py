@@ -33,8 +33,8 @@ from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.files import atomic_copy, sha256_file
 from auxiliary.inference.predictor import Predictor
-from auxiliary.layout import resolve_path, run_dir, runs_dir, split_dir
-from auxiliary.steps.finetuning import train_run
+from auxiliary.layout import resolve_path, runs_dir, split_dir
+from auxiliary.steps.finetuning import ensure_run
 from auxiliary.synth.dataset import generate_dataset
 
 
@@ -194,12 +194,9 @@ def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test",
 
 
 def retrain(cfg: Any, split_dir: str | Path, name: str, *, progress: bool = True) -> Path:
-    """Train ``cfg`` on ``split_dir`` into ``runs/<name>`` (kept when its ``best.pt`` exists; resumed after a crash)."""
-    run = run_dir(cfg, name)
-    if (run / "best.pt").is_file():
-        return run
-    train_run(cfg, split_dir, run, resume=(run / "last.pt").is_file(), progress=progress)
-    return run
+    """Train ``cfg`` on ``split_dir`` into ``runs/<name>`` (:func:`auxiliary.steps.finetuning.ensure_run`:
+    reused when it was trained with these settings on this split, resumed after a crash)."""
+    return ensure_run(cfg, name, progress=progress, split_dir=split_dir)
 
 
 # ============================================================================ CLI

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,22 +24,42 @@ from auxiliary.training.runs import (
 from auxiliary.viz.plots_training import RunFigures
 
 
-def ensure_run(cfg: Config, name: str | None = None, progress: bool = True) -> Path:
-    """The run folder of ``cfg`` (``runs/<run_name(cfg)>``) with a finished run: reused when it was
-    made with the same settings, resumed when interrupted, otherwise trained (an existing run with
-    other settings is replaced, with a message saying so)."""
+def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
+               split_dir: str | Path | None = None) -> Path:
+    """The run folder of ``cfg`` (``runs/<name or run_name(cfg)>``) with a finished run: reused when it was
+    made with the same settings (and, when ``split_dir`` is given, on that split), resumed when
+    interrupted, otherwise trained (an existing run with other settings is replaced, with a message
+    saying so). ``split_dir`` defaults to the configured dataset's split (:func:`ensure_splits`).
+
+    This is the one rule every notebook and step uses to reuse a trained run."""
     out = run_dir(cfg, name or run_name(cfg))
     same = same_settings(out, cfg)
     if same and (out / "summary.json").is_file() and (out / "best.pt").is_file():
-        print(f"reusing the finished run {out} (same settings)")
-        return out
+        trained_on = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("split_dir")
+        if split_dir is None or trained_on is None or Path(trained_on) == Path(split_dir):
+            print(f"reusing the finished run {out} (same settings)")
+            return out
+        same = False
     resume = same and (out / "last.pt").is_file()
     exists = any((out / n).exists() for n in RUN_MARKERS)
     if exists and not resume:
         print(f"{out} holds a run with other settings: training again in its place")
-    split = ensure_splits(cfg, progress=progress)
+    split = Path(split_dir) if split_dir is not None else ensure_splits(cfg, progress=progress)
     train_run(cfg, split, out, resume=resume, overwrite=exists and not resume, progress=progress)
     return out
+
+
+def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
+    """``best.pt`` of the run :func:`ensure_run` would reuse for ``cfg``, without training; a one-line
+    error saying what to do when there is none or it was trained with other settings."""
+    out = run_dir(cfg, name or run_name(cfg))
+    if not (out / "best.pt").is_file():
+        raise TrainError(f"no trained run at {out}: train it with `python -m auxiliary train --profile "
+                         f"{cfg.profile}` (or notebook 04), or pass --ckpt")
+    if not same_settings(out, cfg):
+        raise TrainError(f"{out} was trained with other settings than these: train it again with `python -m "
+                         f"auxiliary train --profile {cfg.profile} --overwrite`, or pass --ckpt")
+    return out / "best.pt"
 
 
 def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:

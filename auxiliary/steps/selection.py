@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import timm
 
+from auxiliary import layout
 from auxiliary.config import Config, TrainConfig, section_hash
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
@@ -300,16 +301,39 @@ def read_selection(cfg: Config) -> dict[str, Any]:
         raise SelectionError(f"{f} is not valid JSON; run the selection again") from None
 
 
-def latest_runs(cfg: Config) -> dict[str, Path]:
-    """Model -> run folder of the most recent selection of this profile (runs with an error or a missing
-    ``best.pt`` left out). ``runs/select-<profile>/`` may also hold runs made with earlier settings;
-    these are the ones the recorded table describes. Empty when no selection is recorded."""
+def current_selection(cfg: Config, split_dir: str | Path | None = None) -> dict[str, Any] | None:
+    """The recorded selection of this profile when it was made with ``cfg``'s settings, else ``None``
+    (saying why): same candidates and budget, the same split (``split_dir``, by default the one ``cfg``
+    describes), and every recorded run folder the one :func:`candidate_dir` names for ``cfg`` now (same
+    learning-relevant settings, same data)."""
     try:
         sel = read_selection(cfg)
     except SelectionError:
-        return {}
+        return None
+    rows = sel.get("table", [])
+    split = Path(str(sel.get("split_dir", "")))
+    why = None
+    if sorted(str(r.get("model")) for r in rows) != sorted(cfg.train.select_models):
+        why = "other candidate models"
+    elif int(sel.get("select_epochs", -1)) != int(cfg.train.select_epochs):
+        why = "another epoch budget"
+    elif split != Path(split_dir if split_dir is not None else layout.split_dir(cfg)) or not split.is_dir():
+        why = "another dataset or split"
+    elif any(r.get("run_dir") and Path(r["run_dir"]).name != candidate_dir(cfg, str(r["model"]), split).name
+             for r in rows):
+        why = "other training settings"
+    if why:
+        print(f"the recorded model selection ({selection_file(cfg)}) was made with {why}: not used")
+        return None
+    return sel
+
+
+def latest_runs(cfg: Config, split_dir: str | Path | None = None) -> dict[str, Path]:
+    """Model -> run folder of this profile's selection when it matches ``cfg`` (:func:`current_selection`;
+    runs with an error or a missing ``best.pt`` left out). Empty when none matches."""
+    sel = current_selection(cfg, split_dir)
     out: dict[str, Path] = {}
-    for row in sel.get("table", []):
+    for row in (sel or {}).get("table", []):
         run = row.get("run_dir")
         if run and not row.get("error") and (Path(run) / "best.pt").is_file():
             out[str(row["model"])] = Path(run)
@@ -347,12 +371,7 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def selected_model(cfg: Config) -> str:
-    """The winner of notebook 03 for this profile, else ``cfg.train.model``."""
-    f = selection_file(cfg)
-    if f.is_file():
-        try:
-            return str(json.loads(f.read_text(encoding="utf-8"))["model"])
-        except (ValueError, KeyError):
-            pass
-    return cfg.train.model
+def selected_model(cfg: Config, split_dir: str | Path | None = None) -> str:
+    """The winner of notebook 03 for ``cfg`` (:func:`current_selection`), else ``cfg.train.model``."""
+    sel = current_selection(cfg, split_dir)
+    return str(sel["model"]) if sel and sel.get("model") else cfg.train.model

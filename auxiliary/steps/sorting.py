@@ -9,7 +9,8 @@ from typing import Any
 
 from auxiliary.config_overrides import coerce
 from auxiliary.inference.sorter import sort_folder
-from auxiliary.layout import resolve_path, run_dir
+from auxiliary.layout import resolve_path
+from auxiliary.steps.finetuning import trained_checkpoint
 
 
 # ============================================================================ CLI
@@ -33,7 +34,7 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     s = cfg.sort
     batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
     recursive = s.recursive if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")
-    ckpt = resolve_path(args.ckpt) if args.ckpt else run_dir(cfg) / "best.pt"
+    ckpt = resolve_path(args.ckpt) if args.ckpt else trained_checkpoint(cfg)
     res = sort_folder(
         ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
         conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,

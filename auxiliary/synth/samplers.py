@@ -29,33 +29,50 @@ def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.r
 
 
 class AcneSampler:
-    """Draws acne parameters from ranges with its own generator and applies them to canvases.
+    """Draws acne parameters from ranges and applies them to canvases.
 
     ``AcneSampler(count=(6, 40), strength=(0.15, 0.9), size_mm=(1, 5), seed=0)(canvas)`` ->
-    :class:`~auxiliary.synth.lesion.SimResult` (CIELAB image in ``image``). Successive calls continue the same stream.
+    :class:`~auxiliary.synth.lesion.SimResult` (CIELAB image in ``image``). Successive calls continue the
+    sampler's own stream; ``rng=`` draws from another generator instead (the dataset's per-subject streams).
     """
 
     def __init__(self, count: Any = (6, 40), strength: Any = (0.15, 0.9), size_mm: Any = (1.0, 5.0), seed: int = 0):
         self.count, self.strength, self.size_mm = value_range(count), value_range(strength), value_range(size_mm)
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, canvas: SkinCanvas) -> SimResult:
+    @classmethod
+    def from_config(cls, cfg: SynthConfig, seed: int = 0) -> AcneSampler:
+        """The ranges of ``cfg`` (``acne_count``, ``acne_strength``, ``acne_size_mm``)."""
+        return cls(cfg.acne_count, cfg.acne_strength, cfg.acne_size_mm, seed=seed)
+
+    def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
+        rng = self.rng if rng is None else rng
         lab = canvas.lab.copy()
-        return add_acne(lab, canvas, self.rng, count=int(draw_value(self.rng, self.count, integer=True)),
-                        strength=draw_value(self.rng, self.strength), size_mm=self.size_mm)
+        return add_acne(lab, canvas, rng, count=int(draw_value(rng, self.count, integer=True)),
+                        strength=draw_value(rng, self.strength), size_mm=self.size_mm)
 
 
 class ErythemaSampler:
-    """Draws erythema parameters (strength, extent, telangiectasia) with its own generator."""
+    """Draws erythema parameters (strength, extent, telangiectasia) and applies them to canvases (``rng=`` as above)."""
 
     def __init__(self, strength: Any = (0.15, 0.9), extent: Any = (0.3, 1.0), telangiectasia: float = 0.5, seed: int = 0):
         self.strength, self.extent, self.p_tel = value_range(strength), value_range(extent), float(telangiectasia)
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, canvas: SkinCanvas) -> SimResult:
+    @classmethod
+    def from_config(cls, cfg: SynthConfig, seed: int = 0) -> ErythemaSampler:
+        """The ranges of ``cfg`` (``erythema_strength``, ``erythema_extent``, ``telangiectasia``)."""
+        return cls(cfg.erythema_strength, cfg.erythema_extent, cfg.telangiectasia, seed=seed)
+
+    def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
+        rng = self.rng if rng is None else rng
         lab = canvas.lab.copy()
-        return add_erythema(lab, canvas, self.rng, strength=draw_value(self.rng, self.strength),
-                            extent=draw_value(self.rng, self.extent), telangiectasia=bool(self.rng.random() < self.p_tel))
+        return add_erythema(lab, canvas, rng, strength=draw_value(rng, self.strength),
+                            extent=draw_value(rng, self.extent), telangiectasia=bool(rng.random() < self.p_tel))
+
+
+#: class -> the sampler of its simulator ("none" has none)
+SAMPLERS = {"acne": AcneSampler, "erythema": ErythemaSampler}
 
 
 # ----------------------------------------------------------------------------- camera
@@ -106,17 +123,13 @@ def render_class(
     canvas: SkinCanvas, label: str, cfg: SynthConfig, rng: np.random.Generator, cam_rng: np.random.Generator
 ) -> tuple[np.ndarray, SimResult]:
     """One image of ``label`` on ``canvas`` with parameters drawn from ``cfg``'s ranges, through a camera."""
-    lab = canvas.lab.copy()
-    if label == "acne":
-        res = add_acne(lab, canvas, rng, count=int(draw_value(rng, cfg.acne_count, integer=True)),
-                       strength=draw_value(rng, cfg.acne_strength), size_mm=value_range(cfg.acne_size_mm))
-    elif label == "erythema":
-        res = add_erythema(lab, canvas, rng, strength=draw_value(rng, cfg.erythema_strength),
-                           extent=draw_value(rng, cfg.erythema_extent), telangiectasia=bool(rng.random() < cfg.telangiectasia))
+    if label in SAMPLERS:
+        res = SAMPLERS[label].from_config(cfg)(canvas, rng=rng)
     elif label == "none":
-        res = SimResult(lab, [], np.zeros(canvas.shape, bool), {"strength": 0.0, "count": 0})
+        res = SimResult(canvas.lab.copy(), [], np.zeros(canvas.shape, bool), {"strength": 0.0, "count": 0})
     else:
         raise ValueError(f"unknown class {label!r} (choose from {', '.join(CLASSES)})")
+    lab = res.image
     cam = camera_params(cam_rng, scale=canvas.shape[0] / 256.0)
     rgb = camera(lab, cam_rng, cam)
     res.image = rgb

@@ -17,6 +17,7 @@ from auxiliary.viz.plots_comparison import (
     plot_per_class,
     plot_queue,
     plot_sort_counts,
+    plot_tiles,
 )
 from auxiliary.viz.plots_data import (
     plot_augmentations,
@@ -48,7 +49,7 @@ from auxiliary.viz.plots_training import (
     plot_run_confusion,
     save_run_figures,
 )
-from auxiliary.viz.widgets import ReviewPanel, dataset_browser, preview_panel
+from auxiliary.viz.widgets import ReviewPanel, WidgetsUnavailableError, dataset_browser, preview_panel
 
 __all__ = [
     "dataset_browser",
@@ -81,10 +82,12 @@ __all__ = [
     "plot_sort_counts",
     "plot_strength",
     "plot_synthetic_samples",
+    "plot_tiles",
     "plot_tone_distribution",
     "plot_tone_estimate",
     "preview_panel",
     "ReviewPanel",
     "RunFigures",
     "save_run_figures",
+    "WidgetsUnavailableError",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from auxiliary.evaluation.comparison_table import (
 )
 from auxiliary.evaluation.fairness import group_order
 from auxiliary.images import ImageReadError, read_image
-from auxiliary.inference.explain import as_rgb, gradcam_batch, gradcam_montage, overlay
+from auxiliary.inference.explain import as_rgb, gradcam_batch, overlay
 
 
 def plot_gallery(
@@ -69,7 +70,7 @@ def plot_gallery(
             if i not in todo:  # keep blank padding tiles the same width as image pairs
                 im = images[i]
                 images[i] = np.concatenate([im, im], axis=1)
-    return gradcam_montage(images, titles, n_cols=n_cols or 4, tile_h=120, ax=ax, title=title)
+    return plot_tiles(images, titles, n_cols=n_cols or 4, tile_h=120, ax=ax, title=title)
 
 
 def plot_error_gallery(
@@ -121,7 +122,7 @@ def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None =
         for im, cam, (_, r) in zip(images, cams, pred.iterrows()):
             tiles.append(overlay(im, cam))
             titles.append(f"{m}\n{r['pred']} {r['conf']:.2f} (true {r['label']})")
-    return gradcam_montage(tiles, titles, n_cols=len(images), tile_h=150, ax=ax,
+    return plot_tiles(tiles, titles, n_cols=len(images), tile_h=150, ax=ax,
                            title="Grad-CAM of the predicted class, same images for every model")
 
 
@@ -237,7 +238,7 @@ def plot_gradcam_grid(
         ov = overlay(im, cam, alpha)
         sep = np.full((im.shape[0], max(2, im.shape[1] // 40), 3), 255, np.uint8)
         pairs.append(np.concatenate([im, sep, ov], axis=1))
-    return gradcam_montage(pairs, titles, n_cols=n_cols, tile_h=tile_h, ax=ax, title=title)
+    return plot_tiles(pairs, titles, n_cols=n_cols, tile_h=tile_h, ax=ax, title=title)
 
 
 # ============================================================================ sorting (notebook 06)
@@ -307,4 +308,52 @@ def plot_queue(queue: pd.DataFrame, n: int = 8, size: int = 96, ax: Any = None, 
                     color="#c44e52" if r.get("mistake") else "black")
     fig.suptitle(title or f"Review queue (first {len(q)} of {len(queue)}, most informative first)", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------ mosaics
+def plot_tiles(
+    tiles: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    n_cols: int = 4,
+    tile_h: int = 160,
+    ax: Any = None,
+    title: str | None = None,
+    gap: int = 6,
+) -> Any:
+    """Draw RGB tiles (each resized to ``tile_h`` high) as one mosaic with a caption above each; returns the figure."""
+    tiles = [as_rgb(t) for t in tiles]
+    n = len(tiles)
+    n_cols = max(1, min(n_cols, n or 1))
+    n_rows = max(1, math.ceil(n / n_cols))
+    resized = [cv2.resize(t, (max(1, round(t.shape[1] * tile_h / t.shape[0])), tile_h), interpolation=cv2.INTER_AREA)
+               for t in tiles]
+    tile_w = max((t.shape[1] for t in resized), default=tile_h)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles else 0
+    cap = 13 * lines + 6 if titles else 0
+    H = n_rows * (tile_h + cap + gap) + gap
+    W = n_cols * (tile_w + gap) + gap
+    canvas = np.full((H, W, 3), 255, dtype=np.uint8)
+    positions = []
+    for i, t in enumerate(resized):
+        r, c = divmod(i, n_cols)
+        y = gap + r * (tile_h + cap + gap) + cap
+        x = gap + c * (tile_w + gap)
+        canvas[y : y + tile_h, x : x + t.shape[1]] = t
+        positions.append((x, y))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(3.0, W / 100), max(2.0, H / 100)))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas)
+    ax.set_axis_off()
+    if titles:
+        longest = max((len(line) for t in titles for line in str(t).split("\n")), default=1)
+        size = float(np.clip(tile_w * 0.72 / (0.7 * max(longest, 1)), 4.0, 8.0))  # 1 px = 0.72 pt at 100 dpi
+        for (x, y), text in zip(positions, titles):
+            ax.text(x, y - 3, str(text), fontsize=size, va="bottom", ha="left")
+    if n == 0:
+        ax.text(W / 2, H / 2, "nothing to show", ha="center", va="center")
+    if title:
+        ax.set_title(title)
     return fig

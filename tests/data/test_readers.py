@@ -23,7 +23,7 @@ from data_fixtures import (
 
 from auxiliary import layout
 from auxiliary.config import DataConfig
-from auxiliary.data import formats, loaders, probe, readers, splits
+from auxiliary.data import formats, loaders, probe, public_sets, readers, splits
 from auxiliary.data import report as report_mod
 from auxiliary.errors import AuxiliaryError
 from auxiliary.tone import TONE_GROUPS
@@ -76,7 +76,7 @@ def test_ham10000_layout(tmp_path):
     _check_table(table)
     assert len(table) == 21 and report.ok
     assert (table["group"] == table["lesion_id"]).all()
-    assert set(table["label"]) <= set(formats.HAM_CLASSES)
+    assert set(table["label"]) <= set(public_sets.HAM_CLASSES)
     assert table["age"].isna().sum() == 1 and table["age"].dtype.kind == "f"
     assert table["tone_group"].eq("unknown").all()  # no tone labels: only the estimate
     assert table["tone_group_est"].ne("unknown").any()
@@ -104,7 +104,7 @@ def test_medmnist_npz(tmp_path):
     _check_table(table)
     assert len(table) == 28
     assert table["split"].value_counts().to_dict() == {"train": 14, "val": 7, "test": 7}
-    assert set(table["label"]) == set(formats.HAM_CLASSES)
+    assert set(table["label"]) == set(public_sets.HAM_CLASSES)
 
     assert all(Path(p).is_relative_to(layout.data_dir()) for p in table["path"])
     again, _ = readers.read_dataset(npz)  # decoded once, reused
@@ -229,7 +229,7 @@ def test_label_none_is_not_missing(tmp_path):
 def test_real_ham10000_listing(ham10000):
     table, report = readers.read_dataset(ham10000, check_images=False)
     assert report.format == "ham10000" and len(table) == 5984 and report.ok
-    assert sorted(table["label"].unique()) == sorted(formats.HAM_CLASSES)
+    assert sorted(table["label"].unique()) == sorted(public_sets.HAM_CLASSES)
     assert (table["group"] == table["lesion_id"]).all()
     result = splits.assign_splits(table, val=0.2, test=0.1, seed=0)[0]
     parts = {s: table[result == s] for s in ("train", "val", "test")}

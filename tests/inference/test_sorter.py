@@ -15,7 +15,7 @@ from PIL import Image
 
 from auxiliary import cli, errors
 from auxiliary import files as files_mod
-from auxiliary.inference import sorter
+from auxiliary.inference import sort_report, sorter
 from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
@@ -237,7 +237,7 @@ def test_cli_sort_with_conformal_tta_and_batch_alias(ckpt, tmp_path, capsys):
     text = capsys.readouterr().out
     assert code == 0, text
     assert "conformal" in text and "accounted for all: True" in text
-    pred = sorter.read_sort_predictions(out)
+    pred = sort_report.read_sort_predictions(out)
     assert len(pred) == 8 and (pred["decision"] == "rejected").sum() == 1  # the sub-folder too
     assert set(pred["rule"]) == {pred["rule"].iloc[0]} and "conformal" in pred["rule"].iloc[0]
     good = pred[pred["decision"] != "rejected"]

@@ -103,10 +103,14 @@ def test_table_winner_and_selection_file(split_dir, monkeypatch):
     assert saved["model"] == "test_convnext" and saved["metric"] == "val_balanced_acc"
     assert saved["value"] == pytest.approx(table.set_index("model").loc["test_convnext", "val_balanced_acc"])
     assert len(saved["table"]) == 3
-    assert selection.selected_model(cfg) == "test_convnext"
+    assert selection.selected_model(cfg, split_dir) == "test_convnext"
     assert selection.read_selection(cfg)["model"] == "test_convnext"
     assert selection.winner_run(table) == fake.calls[2]["out"]
-    assert selection.latest_runs(cfg) == {c["model"]: c["out"] for c in fake.calls}
+    assert selection.latest_runs(cfg, split_dir) == {c["model"]: c["out"] for c in fake.calls}
+    # one rule for reusing runs: a selection made with other settings or on another split is not used
+    other = _cfg(img_size=48)
+    assert selection.latest_runs(other, split_dir) == {} and selection.selected_model(other, split_dir) == other.train.model
+    assert selection.latest_runs(cfg) == {}  # cfg's own configured split is not the one selected on
     # runs live in runs/select-<profile>/<model>-<hash>
     assert all(c["out"].parent.name == "select-smoke" and c["out"].name.startswith(c["model"] + "-") for c in fake.calls)
     assert (fake.calls[0]["out"].parent / "selection.csv").is_file()

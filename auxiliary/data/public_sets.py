@@ -1,0 +1,175 @@
+"""The download layouts of public dermatology datasets and how to list them: HAM10000, ISIC 2018 Task 3, MedMNIST (DermaMNIST).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from auxiliary.data.formats import (
+    SPLITS,
+    Listing,
+    abspath,
+    csv_header,
+    find_csvs,
+    hash_strings,
+    image_index,
+    infer_types,
+    is_ham_header,
+    is_isic_header,
+    read_csv_text,
+)
+from auxiliary.data.report import DatasetError, Problem
+from auxiliary.images import write_png
+from auxiliary.layout import data_dir
+
+#: HAM10000 / ISIC 2018 diagnosis codes (also DermaMNIST's label order 0..6).
+HAM_CLASSES: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+
+
+HAM_NAMES: dict[str, str] = {
+    "akiec": "actinic keratoses / intraepithelial carcinoma",
+    "bcc": "basal cell carcinoma",
+    "bkl": "benign keratosis-like lesions",
+    "df": "dermatofibroma",
+    "mel": "melanoma",
+    "nv": "melanocytic nevi",
+    "vasc": "vascular lesions",
+}
+
+
+def list_ham(source: Path) -> Listing:
+    if source.is_file():
+        meta, root = source, source.parent
+    else:
+        root = source
+        cands = [c for c in find_csvs(root) if is_ham_header(csv_header(c))]
+        named = [c for c in cands if c.name.lower() == "ham10000_metadata.csv"]
+        meta = (named or cands)[0]
+    df = read_csv_text(meta)
+    df.columns = [c.strip().lower() for c in df.columns]
+    index, dups = image_index(root)
+    notes = [f"metadata: {meta.name}; images found under {root} ({len(index)} files)"]
+    if dups:
+        notes.append(f"{len(dups)} image files share a name with another one (first kept), e.g. {dups[0]}")
+    problems: list[Problem] = []
+    paths_, labels = [], []
+    for i, (iid, dx) in enumerate(zip(df["image_id"].str.strip(), df["dx"].str.strip().str.lower())):
+        p = index.get(iid)
+        paths_.append(abspath(p) if p is not None else abspath(root / f"{iid}.jpg"))
+        labels.append(dx)
+        if dx not in HAM_CLASSES:
+            problems.append(Problem("unknown label", paths_[-1], f"dx {dx!r} is not one of {', '.join(HAM_CLASSES)}", i))
+    out = df.copy()
+    out.insert(0, "path", paths_)
+    out.insert(1, "label", labels)
+    lesion = out["lesion_id"].str.strip() if "lesion_id" in out else pd.Series([""] * len(out))
+    out["group"] = np.where(lesion != "", lesion, out["image_id"])
+    listed = set(df["image_id"].str.strip())
+    unlisted = [s for s in index if s not in listed]
+    if unlisted:
+        notes.append(f"{len(unlisted)} images in the folder have no metadata row (not used), e.g. {unlisted[0]}")
+    return infer_types(out, text_cols=("lesion_id", "image_id", "dx", "dx_type", "sex", "localization")), problems, notes
+
+
+def list_isic(source: Path) -> Listing:
+    root = source.parent if source.is_file() else source
+    if source.is_file():
+        gt = source
+    else:
+        cands = [c for c in find_csvs(root) if is_isic_header(csv_header(c))]
+        named = [c for c in cands if "training" in c.name.lower()]
+        gt = (named or cands)[0]
+    df = read_csv_text(gt)
+    df.columns = [c.strip() for c in df.columns]
+    img_col = df.columns[0]
+    class_cols = [c for c in df.columns[1:]]
+    onehot = df[class_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy()
+    index, dups = image_index(root)
+    notes = [f"ground truth: {gt.name}; {len(class_cols)} classes {', '.join(c.lower() for c in class_cols)}"]
+    if dups:
+        notes.append(f"{len(dups)} image files share a name with another one (first kept)")
+    groups: dict[str, str] = {}
+    for c in find_csvs(root):
+        h = csv_header(c)
+        if "image" in h and "lesion_id" in h:
+            g = read_csv_text(c)
+            g.columns = [x.strip().lower() for x in g.columns]
+            groups.update(dict(zip(g["image"].str.strip(), g["lesion_id"].str.strip())))
+            notes.append(f"lesion groups from {c.name}")
+    problems: list[Problem] = []
+    rows = []
+    for i, iid in enumerate(df[img_col].str.strip()):
+        p = index.get(iid)
+        path = abspath(p) if p is not None else abspath(root / f"{iid}.jpg")
+        hot = np.flatnonzero(onehot[i] >= 0.5)
+        if len(hot) != 1:
+            why = "no class marked" if len(hot) == 0 else f"several classes marked ({', '.join(class_cols[j] for j in hot)})"
+            problems.append(Problem("unknown label", path, why, i))
+            label = ""
+        else:
+            label = class_cols[hot[0]].lower()
+        rows.append({"path": path, "label": label, "group": groups.get(iid) or iid, "image_id": iid})
+    if not groups:
+        notes.append("no lesion-groupings CSV found: each image is its own group")
+    return pd.DataFrame(rows), problems, notes
+
+
+def _medmnist_label_names(stem: str, n: int) -> list[str]:
+    if stem.lower().startswith("dermamnist") and n == len(HAM_CLASSES):
+        return list(HAM_CLASSES)
+    return [f"class_{k}" for k in range(n)]
+
+
+def list_medmnist(source: Path, progress: bool = True) -> Listing:
+    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
+
+    try:
+        arrays = np.load(npz, allow_pickle=False)
+        keys = set(arrays.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"cannot read MedMNIST file {npz}: {str(exc).splitlines()[0][:120]}") from None
+    splits = [s for s in SPLITS if f"{s}_images" in keys and f"{s}_labels" in keys]
+    if not splits:
+        raise DatasetError(f"{npz}: not a MedMNIST file (no train_images/train_labels arrays; found {sorted(keys)[:6]})")
+    all_labels = []
+    for s in splits:
+        lab = np.asarray(arrays[f"{s}_labels"])
+        if lab.ndim == 2 and lab.shape[1] > 1:
+            raise DatasetError(f"{npz}: multi-label MedMNIST files are not supported (labels shape {lab.shape})")
+        all_labels.append(lab.reshape(-1).astype(int))
+    n_classes = int(max(int(a.max()) for a in all_labels if a.size) + 1)
+    names = _medmnist_label_names(npz.stem, n_classes)
+    st = npz.stat()
+    key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
+    out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
+    listing = out_dir / "listing.csv"
+    if not listing.is_file():
+
+
+        tmp = out_dir.with_name(out_dir.name + ".partial")
+        rows = []
+        total = sum(len(a) for a in all_labels)
+        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
+            for s, labels in zip(splits, all_labels):
+                imgs = np.asarray(arrays[f"{s}_images"])
+                for i, (img, lab) in enumerate(zip(imgs, labels)):
+                    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+                    rel = Path(s) / names[lab] / f"{s}_{i:05d}.png"
+                    write_png(tmp / rel, np.ascontiguousarray(rgb.astype(np.uint8)))
+                    rows.append({"path": rel.as_posix(), "label": names[lab], "group": f"{s}_{i:05d}", "split": s})
+                    bar.update(1)
+        pd.DataFrame(rows).to_csv(tmp / "listing.csv", index=False)
+        if out_dir.exists():  # an older partial decode of the same file: replace it
+
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    df = read_csv_text(listing)
+    df["path"] = [abspath(out_dir / p) for p in df["path"]]
+    notes = [f"decoded {len(df)} images of {npz.name} into {out_dir} (kept its splits: {', '.join(splits)})"]
+    return df, [], notes
