@@ -7,7 +7,7 @@
 - ``synth`` (simulated skin conditions), ``data`` (datasets, splits, balancing, loaders), ``evaluation``
   (metrics from arrays), ``training`` (timm + Lightning Fabric), ``inference`` (prediction, ONNX, Grad-CAM,
   sorting);
-- base: ``config`` and ``config_overrides`` (profiles and overrides), ``layout`` (where outputs live),
+- base: ``config``, ``bounds`` and ``config_overrides`` (profiles, allowed values, overrides), ``layout`` (where outputs live),
   ``files`` (atomic writes, safe names), ``images`` (reading and writing images), ``tone`` (ITA skin tone),
   ``errors``.
 

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from auxiliary.config import PROFILES, Config
 from auxiliary.config_overrides import parse_set, resolve
@@ -44,8 +45,15 @@ def _step_module(step: str):
         raise
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (``error: ...; see --help``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(step: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m auxiliary",
         description="Skin-condition classification steps (the notebook series without Jupyter).",
         epilog="Run `python -m auxiliary STEP --help` for the options of a step.",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import yaml
 
+from auxiliary.bounds import Bounds, field_bounds
 from auxiliary.config import (
     ALIASES,
     DEFAULT_PROFILE,
@@ -25,6 +27,7 @@ from auxiliary.config import (
     Config,
     ConfigError,
     all_keys,
+    cli_flag,
     field_type,
 )
 from auxiliary.layout import project_root
@@ -55,9 +58,9 @@ def coerce(value: Any, typ: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         try:
             as_float = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
-        if as_float != int(as_float):
+        if not math.isfinite(as_float) or as_float != int(as_float):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return int(as_float)
     if typ is float:
@@ -65,7 +68,7 @@ def coerce(value: Any, typ: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected a number, got {value!r}") from None
     if typ is str:
         if isinstance(value, (dict, list, tuple)):
@@ -109,11 +112,39 @@ def _split_key(key: str) -> list[tuple[str, str]]:
     name = ALIASES.get(k.lower(), k.lower())
     owners = all_keys().get(name)
     if not owners:
-
         close = difflib.get_close_matches(name, list(all_keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"unknown config key {key!r}{hint}")
     return [(sec, name) for sec in owners]
+
+
+def field_label(sec: str, name: str, source: str = "override") -> str:
+    """How a message names a field: its flag and key (``--max-epochs (train.max_epochs)``), after the
+    source of the value unless it came from the command line (``configs/x.yaml: --max-epochs ...``)."""
+    where = f"{cli_flag(name)} ({sec}.{name})"
+    return where if source == "override" else f"{source}: {where}"
+
+
+def check_bounds(value: Any, bounds: Bounds | None, label: str) -> Any:
+    """Return a coerced ``value``, or raise ConfigError (one line naming ``label``) when it is a number, or a
+    (min, max) range, outside ``bounds``. NaN and infinity are refused even without bounds."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    numbers = tuple(v for v in numbers if isinstance(v, (int, float)) and not isinstance(v, bool))
+    rule = bounds or Bounds()
+    if not numbers or all(rule.allows(v) for v in numbers):
+        return value
+    if isinstance(value, tuple):
+        raise ConfigError(f"{label}: both ends of the range must be {rule.describe()}, got {value!r}")
+    raise ConfigError(f"{label} must be {rule.describe()}, got {value!r}")
+
+
+def check_combinations(cfg: Config) -> Config:
+    """Return ``cfg``, or raise ConfigError for fields that are valid alone but not together."""
+    d = cfg.data
+    if d.val + d.test > 1 + 1e-9:
+        raise ConfigError(f"{cli_flag('val')} + {cli_flag('test')} (data.val + data.test) must be at most 1 "
+                          f"(the rest is the training split), got {d.val:g} + {d.test:g}")
+    return cfg
 
 
 def apply_overrides(cfg: Config, overrides: dict[str, Any], source: str = "override") -> Config:
@@ -124,7 +155,9 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any], source: str = "overr
             continue
         for sec, name in _split_key(key):
             typ = field_type(SECTIONS[sec], name)
-            changes.setdefault(sec, {})[name] = coerce(value, typ, f"{source}: {sec}.{name}")
+            label = field_label(sec, name, source)
+            number = coerce(value, typ, label)
+            changes.setdefault(sec, {})[name] = check_bounds(number, field_bounds(SECTIONS[sec], name), label)
     new_sections = {sec: replace(getattr(cfg, sec), **vals) for sec, vals in changes.items()}
     return replace(cfg, **new_sections)
 
@@ -199,7 +232,7 @@ def resolve(
         cfg = apply_overrides(cfg, yaml_over, source=str(yaml_path))
     if overrides:
         cfg = apply_overrides(cfg, overrides, source="override")
-    return cfg
+    return check_combinations(cfg)
 
 
 def notebook_overrides(namespace: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +259,6 @@ def from_notebook(namespace: dict[str, Any]) -> Config:
     project root, so ``CONFIG = "configs/ham10000_cpu.yaml"`` works from ``notebooks/``."""
     yaml_path = namespace.get("CONFIG")
     if yaml_path and not Path(yaml_path).expanduser().is_absolute() and not Path(yaml_path).is_file():
-
         cand = project_root() / yaml_path
         yaml_path = cand if cand.is_file() else yaml_path
     return resolve(namespace.get("PROFILE"), yaml_path, notebook_overrides(namespace))

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from auxiliary.errors import AuxiliaryError
+
 
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON types: paths as strings, NumPy scalars and arrays as Python values,
@@ -91,6 +93,27 @@ def write_csv_atomic(path: str | Path, frame: Any) -> None:
     """Write a DataFrame as CSV (no index) to ``path`` atomically."""
     with atomic_write(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+# ----------------------------------------------------------------------------- where a step writes
+class OutputPathError(AuxiliaryError, ValueError):
+    """An output folder that cannot be used: a file, or the input itself or inside it."""
+
+
+def check_output_dir(out: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
+    """``out`` resolved, after checking that a step may write its files there: not an existing file,
+    not one of ``inputs`` (files or folders the step reads) and not inside an input folder, so a
+    step never writes among the user's own files. Nothing is created here."""
+    target = Path(out).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputPathError(f"{option} {out} is an existing file, not a folder: choose a folder name")
+    for given in inputs:
+        if given is None:
+            continue
+        src = Path(given).expanduser().resolve()
+        if target == src or (src.is_dir() and target.is_relative_to(src)):
+            raise OutputPathError(f"{option} {out} is inside the input {given}: choose a folder outside it")
+    return target
 
 
 # ----------------------------------------------------------------------------- runs and data

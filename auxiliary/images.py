@@ -138,7 +138,6 @@ def write_png(path: str | Path, rgb: np.ndarray, fast: bool = False) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     arr = np.ascontiguousarray(rgb)
     if fast and arr.dtype == np.uint8 and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-
         params = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
         if hasattr(cv2, "IMWRITE_PNG_FILTER"):
             params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_AVG]

@@ -15,6 +15,7 @@ from typing import Any
 
 from auxiliary.config_overrides import parse_set
 from auxiliary.errors import AuxiliaryError
+from auxiliary.files import check_output_dir
 from auxiliary.layout import notebooks_dir, output_root, project_root, runs_dir
 from auxiliary.steps.arguments import cli_overrides
 
@@ -113,12 +114,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-
     overrides = parse_set(args.set)
     overrides.update(cli_overrides(args))
     params = {k.replace(".", "__").upper(): v for k, v in overrides.items()}
     if args.config:
         params["CONFIG"] = str(Path(args.config).resolve())
+    if args.out:
+        check_output_dir(args.out)
     done = run_all(profile=cfg.profile, only=args.only, parameters=params, out_dir=args.out)
     root = output_root()
     print("\nResults:")

@@ -41,6 +41,7 @@ from auxiliary.config import Config
 from auxiliary.errors import AuxiliaryError
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path
+from auxiliary.steps import arguments
 from auxiliary.steps.demo import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -173,12 +174,12 @@ def build_app(
             return "Analyse an image first."
         if feedback_dir is None:
             return "Filing is switched off for this demo."
-        if label not in classes:
+        if not isinstance(label, str) or label not in classes:  # a forged request: answered here, no traceback
             return f"Choose one of: {', '.join(classes)}."
         try:
             dest = file_feedback(
                 state["path"], label, feedback_dir,
-                source=f"web upload: {state['name']}", model_guess=state["top"], probs=state["probs"],
+                source=f"web upload: {state['name']}", model_guess=state["top"], probs=state["probs"], classes=classes,
             )
         except (AuxiliaryError, OSError, ValueError) as exc:
             return f"Could not file the image: {exc}"
@@ -232,7 +233,10 @@ def build_app(
                         + (f" (`{feedback_dir}`)." if feedback_dir else " (switched off).")
                     )
                     with gr.Row():
-                        fb_label = gr.Dropdown(choices=classes, value=None, label="Correct label", elem_id="aux-fb-label")
+                        # allow_custom_value: Gradio's own check of the choices raises (a server-side traceback)
+                        # on a crafted label; _feedback_message refuses it with a message in the page instead
+                        fb_label = gr.Dropdown(choices=classes, value=None, label="Correct label", elem_id="aux-fb-label",
+                                               allow_custom_value=True)
                         fb_button = gr.Button("File image for review", interactive=False, elem_id="aux-fb-button")
                     fb_status = gr.HTML(_note(""), elem_id="aux-fb-status")
         state = gr.State(None)
@@ -347,10 +351,13 @@ def _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="checkpoint to serve, e.g. runs/NAME/best.pt")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this computer only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860; 0 = any free port)")
+    parser.add_argument("--port", type=arguments.tcp_port, default=DEFAULT_PORT,
+                        help="port, 0 to 65535 (default 7860; 0 = any free port)")
     parser.add_argument("--no-examples", action="store_true", help="do not generate synthetic examples at start-up")
-    parser.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024, help="largest upload in MB")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image in pixels")
+    parser.add_argument("--max-mb", type=arguments.upload_megabytes, default=DEFAULT_MAX_BYTES / 1024 / 1024,
+                        help="largest upload in MB, above 0 and at most 1024")
+    parser.add_argument("--max-pixels", type=arguments.pixel_count, default=DEFAULT_MAX_PIXELS,
+                        help=f"largest image in pixels, 1 to {arguments.MAX_IMAGE_PIXELS:,}")
     parser.add_argument(
         "--share", action="store_true", help="also make a public gradio.live link (off by default; needs internet)"
     )
@@ -394,7 +401,6 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 
 
 def _free_port(host: str = DEFAULT_HOST) -> int:
-
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])

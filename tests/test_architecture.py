@@ -20,7 +20,7 @@ import pytest
 import auxiliary
 
 PACKAGE = Path(auxiliary.__file__).resolve().parent
-BASE = {"config", "config_overrides", "layout", "files", "errors", "images", "tone"}
+BASE = {"config", "config_overrides", "bounds", "layout", "files", "errors", "images", "tone"}
 FACES = {"cli", "webapp", "notebook", "runner", "__main__"}
 #: layer -> the layers it may import (itself included)
 ALLOWED: dict[str, set[str]] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from auxiliary import cli, webapp
@@ -83,3 +85,59 @@ def test_serve_command_starts_on_localhost_and_stops_cleanly(ckpt, tmp_path):
     assert proc.returncode == 0, out
     assert f"http://127.0.0.1:{port}" in out and "webapp: stopped" in out and "Traceback" not in out
     assert not upload_dirs[0].exists()  # ...removed at exit
+
+
+def _fn(demo, name: str):
+    return next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_forged_feedback_label_is_answered_in_the_page(ckpt, tmp_path, capfd):
+    """Issue 17 (7): a feedback label outside the classes (a forged request) used to make Gradio's
+    dropdown raise (a server-side traceback); the handler answers it in the page and files nothing."""
+    import asyncio
+
+    from gradio.state_holder import SessionState
+
+    from auxiliary.inference.predictor import Predictor
+
+    fb = tmp_path / "fb"
+    demo = webapp.build_app(Predictor.from_checkpoint(ckpt), feedback_dir=fb, heatmap=False)
+    fn = _fn(demo, "on_feedback")
+    session = SessionState(demo)
+    state_block = next(b for b in fn.inputs if type(b).__name__ == "State")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"never read: the label is refused first")
+    session[state_block._id] = {"path": str(photo), "name": "photo.png", "top": "acne", "probs": {"acne": 0.9}}
+    for bad in ("rosacea", "../../etc", ["acne"], 7, {"x": 1}):
+        res = asyncio.run(demo.process_api(block_fn=fn, inputs=[bad, None], state=session))
+        assert "Choose one of: acne, erythema, none." in res["data"][0]
+    assert not fb.exists()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_forged_feedback_request_leaves_no_traceback_in_the_server_log(ckpt, tmp_path, capfd):
+    """The same forged label sent over HTTP to a running demo, as a crafted request would: the page
+    gets a message, the server log no traceback."""
+    import httpx
+
+    port = webapp._free_port()
+    demo = webapp.launch(ckpt, inline=False, block=False, port=port, examples=False, quiet=True, feedback_dir=tmp_path / "fb")
+    try:
+        fn_index = next(i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") == "on_feedback")
+        api = f"http://127.0.0.1:{port}/gradio_api"
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            joined = client.post(f"{api}/queue/join", json={"data": ["rosacea", None], "fn_index": fn_index,
+                                                            "session_hash": "forged", "event_data": None, "trigger_id": None})
+            assert joined.status_code == 200
+            done = None
+            with client.stream("GET", f"{api}/queue/data", params={"session_hash": "forged"}) as events:
+                for line in events.iter_lines():
+                    if line.startswith("data:") and '"process_completed"' in line:
+                        done = json.loads(line[5:])
+                        break
+    finally:
+        demo.close(verbose=False)
+    assert done is not None and done["success"], done
+    assert "aux-note" in done["output"]["data"][0]
+    assert "Traceback" not in capfd.readouterr().err
+    assert not (tmp_path / "fb").exists()

@@ -127,7 +127,6 @@ def oversample(
     with their original). Val and test are never touched. Returns the new train table.
     """
 
-
     d = Path(split_dir)
     tables, classes = load_split(d)
     train = tables["train"]
@@ -140,7 +139,6 @@ def oversample(
         train = train.loc[~train["is_augmented"]].reset_index(drop=True)
     out_root = d / "oversampled"
     if out_root.exists():
-
         shutil.rmtree(out_root)
     rng = np.random.default_rng(seed)
     new_rows: list[dict[str, Any]] = []

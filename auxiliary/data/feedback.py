@@ -16,6 +16,7 @@ import io
 import json
 import os
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,16 @@ class FeedbackError(AuxiliaryError):
 
 
 # ============================================================================ filing
-def _check_label(label: str) -> str:
+def _check_label(label: str, classes: Sequence[str] | None = None) -> str:
     lab = str(label).strip()
     if not lab or safe_name(lab, default="") != lab:
         raise FeedbackError(f"label {label!r} cannot be a folder name (no slashes, leading dots or dashes)")
+    if classes is not None and lab not in [str(c) for c in classes]:
+        raise FeedbackError(f"unknown label {lab!r}: the classes are {', '.join(str(c) for c in classes)}")
     return lab
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
-
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8:
         raise FeedbackError(f"image array must be uint8, got {arr.dtype}")
@@ -115,15 +117,18 @@ def file_image(
     model_guess: str | None,
     probs: dict | None,
     reviewer: str = "reviewer",
+    classes: Sequence[str] | None = None,
 ) -> Path:
     """Copy ``image`` (a file, or an RGB array written as PNG) to ``feedback_dir/<label>/<sha256[:20]>.<ext>``
     and record its provenance in ``feedback_dir/provenance.csv``. Returns the feedback copy's path.
+    With ``classes`` (the model's or the split's), a label that is not one of them is refused
+    (:class:`FeedbackError` naming the classes) before anything is written.
 
     Idempotent by content hash: the same bytes filed again under the same label change nothing;
     under another label the copy moves to the new label folder (recorded as ``relabel``).
     The original image is never modified or moved.
     """
-    lab = _check_label(label)
+    lab = _check_label(label, classes)
     fdir = Path(feedback_dir).expanduser()
     if fdir.exists() and not fdir.is_dir():
         raise FeedbackError(f"feedback folder is a file: {fdir}")
@@ -177,13 +182,84 @@ def read_provenance(feedback_dir: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+#: Columns of :func:`feedback_listing`'s image table.
+LISTING_COLUMNS = ("path", "label", "name", "file", "link")
+
+
+SUBFOLDER_REASON = "in a sub-folder: only files directly in feedback/<class>/ are merged"
+
+
+def _files_below(folder: Path, rel: str) -> list[dict[str, str]]:
+    """Every entry below ``folder`` (links not followed), reported as left out."""
+    try:
+        children = sorted(folder.iterdir(), key=lambda c: c.name)
+    except OSError as exc:
+        return [{"file": f"{rel}/", "reason": f"{SUBFOLDER_REASON} (cannot read it: {exc.strerror or exc})"}]
+    out: list[dict[str, str]] = []
+    for c in children:
+        if c.is_dir() and not c.is_symlink():
+            out += _files_below(c, f"{rel}/{c.name}")
+        else:
+            out.append({"file": f"{rel}/{c.name}", "reason": SUBFOLDER_REASON})
+    return out
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def feedback_listing(feedback_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """The images of ``feedback_dir/<label>/`` and every other entry, left out with the reason why.
+
+    Images: a table with ``path`` (absolute, symbolic links *not* resolved, so it stays inside the
+    folder), ``label``, ``name``, ``file`` (``<label>/<name>``) and ``link`` (a link's target, else "").
+    A link to an image elsewhere is an image like any other (its target is read, never changed).
+    Left out, each ``{"file", "reason"}``: files in sub-folders of a class folder, hidden files and
+    folders, files beside the class folders (other than ``provenance.csv``), broken links, links to
+    folders inside a class folder, and anything that is not a regular file. Nothing is left out silently.
+    """
+    root = Path(os.path.abspath(Path(feedback_dir).expanduser()))
+    rows: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = []
+    if not root.is_dir():
+        return pd.DataFrame(rows, columns=list(LISTING_COLUMNS)), skipped
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        is_dir = entry.is_dir()
+        if entry.name.startswith("."):
+            skipped.append({"file": entry.name + ("/" if is_dir else ""), "reason": "hidden"})
+        elif is_dir:  # a class folder (a link to a folder elsewhere is one too)
+            try:
+                children = sorted(entry.iterdir(), key=lambda c: c.name)
+            except OSError as exc:
+                skipped.append({"file": f"{entry.name}/", "reason": f"cannot read folder: {exc.strerror or exc}"})
+                continue
+            for f in children:
+                rel = f"{entry.name}/{f.name}"
+                if f.name.startswith("."):
+                    skipped.append({"file": rel + ("/" if f.is_dir() else ""), "reason": "hidden"})
+                elif f.is_symlink() and f.is_dir():
+                    skipped.append({"file": rel, "reason": f"link to a folder ({_link_target(f)}), not followed"})
+                elif f.is_dir():
+                    skipped += _files_below(f, rel)
+                elif f.is_file():
+                    rows.append({"path": str(f), "label": entry.name, "name": f.name, "file": rel,
+                                 "link": _link_target(f) if f.is_symlink() else ""})
+                elif f.is_symlink():
+                    skipped.append({"file": rel, "reason": f"broken link (to {_link_target(f)})"})
+                else:
+                    skipped.append({"file": rel, "reason": "not a regular file"})
+        elif entry.name == PROVENANCE:
+            continue
+        elif entry.is_symlink() and not entry.exists():
+            skipped.append({"file": entry.name, "reason": f"broken link (to {_link_target(entry)})"})
+        else:
+            skipped.append({"file": entry.name, "reason": "not in a class folder: feedback images go in feedback/<class>/"})
+    return pd.DataFrame(rows, columns=list(LISTING_COLUMNS)), skipped
+
+
 def feedback_images(feedback_dir: str | Path) -> pd.DataFrame:
-    """The files in ``feedback_dir/<label>/`` (path, label, name); hidden files and folders are ignored."""
-    root = Path(feedback_dir)
-    rows = []
-    if root.is_dir():
-        for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for f in sorted(d.iterdir()):
-                if f.is_file() and not f.name.startswith("."):
-                    rows.append({"path": str(f.resolve()), "label": d.name, "name": f.name})
-    return pd.DataFrame(rows, columns=["path", "label", "name"])
+    """The image table of :func:`feedback_listing` (path, label, name, file, link), without what it leaves out."""
+    return feedback_listing(feedback_dir)[0]

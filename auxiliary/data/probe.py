@@ -51,7 +51,6 @@ def estimate_tone(rgb: np.ndarray, exclude_center: float = 0.5) -> float:
 
 
 def _probe_one(path: str) -> dict[str, Any]:
-
     try:
         rgb = read_image(path)
     except ImageReadError as exc:

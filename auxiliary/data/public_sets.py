@@ -150,8 +150,6 @@ def list_medmnist(source: Path, progress: bool = True) -> Listing:
     out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
     listing = out_dir / "listing.csv"
     if not listing.is_file():
-
-
         tmp = out_dir.with_name(out_dir.name + ".partial")
         rows = []
         total = sum(len(a) for a in all_labels)

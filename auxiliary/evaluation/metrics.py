@@ -47,14 +47,12 @@ LOWER_IS_BETTER = frozenset({"ece", "log_loss", "brier"})
 
 # ----------------------------------------------------------------------------- scores
 def _binary_auroc(y_bin: np.ndarray, score: np.ndarray) -> float:
-
     if y_bin.size == 0 or y_bin.all() or not y_bin.any():
         return math.nan
     return float(roc_auc_score(y_bin, score))
 
 
 def _binary_ap(y_bin: np.ndarray, score: np.ndarray) -> float:
-
     if y_bin.size == 0 or not y_bin.any():
         return math.nan
     return float(average_precision_score(y_bin, score))

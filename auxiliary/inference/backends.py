@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import torch
 
 from auxiliary.files import sha256_file, write_json_atomic
 from auxiliary.inference.export import ensure_onnx
-from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_metadata, onnx_session
+from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_session
 from auxiliary.inference.predictor import Predictor, checkpoint_settings
 from auxiliary.training.checkpoints import load_checkpoint
 
@@ -122,10 +121,13 @@ def load_predictor(
 ) -> Predictor:
     """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt`` on ``backend`` torch, onnx or auto.
 
-    ``onnx``: runs ``onnx_path`` (exported beside the checkpoint when not given) through
-    onnxruntime; its metadata must match the checkpoint's classes and preprocessing.
-    ``auto``: whichever of PyTorch and ONNX Runtime is faster here (measured once, cached); if
-    the model cannot be exported, PyTorch with a warning.
+    ``onnx``: runs an ONNX file through onnxruntime, used only when it matches the checkpoint
+    (:func:`auxiliary.inference.export.onnx_mismatch`: recorded source SHA-256, classes, input size
+    and normalisation). Without ``onnx_path`` it is the file beside the checkpoint, exported when
+    missing and re-exported, with a one-line note, when it does not match; an explicit ``onnx_path``
+    that does not match is never replaced: an :class:`ExportError` in one line.
+    ``auto``: whichever of PyTorch and ONNX Runtime is faster here (measured once, cached); when no
+    matching ONNX file can be had, PyTorch, with a one-line note saying why.
     """
     backend = str(backend).lower()
     if backend not in ("torch", "onnx", "auto"):
@@ -137,21 +139,18 @@ def load_predictor(
         return cls(model, backend="torch", device=device, **kwargs)
     info = dict(kwargs.get("info") or {})
     try:
-        path = ensure_onnx(ckpt, onnx_path)
+        path = ensure_onnx(ckpt, onnx_path, info=info)
         sess = onnx_session(path)
-        meta = onnx_metadata(path)
+        width = sess.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(kwargs["classes"]):  # belt and braces: the graph itself
+            raise ExportError(f"{path} gives {width} class scores, the checkpoint has {len(kwargs['classes'])} classes")
     except (ExportError, OSError) as exc:
+        reason = f"cannot write the ONNX file for {ckpt}: {exc}" if isinstance(exc, OSError) else str(exc)
         if backend == "onnx":
-            if isinstance(exc, OSError):
-                raise ExportError(f"cannot write the ONNX file for {ckpt}: {exc}") from None
-            raise
-        warnings.warn(f"ONNX backend unavailable ({exc}); using PyTorch", stacklevel=2)
-        info["backend_choice"] = {"backend": "torch", "reason": str(exc)}
-        return cls(model, backend="torch", **{**kwargs, "info": info})
-    if meta.get("classes") is not None and list(meta["classes"]) != list(kwargs["classes"]):
-        raise ExportError(f"{path}: its classes {meta['classes']} differ from the checkpoint's {kwargs['classes']}")
-    if meta.get("img_size") is not None and int(meta["img_size"]) != int(kwargs["img_size"]):
-        raise ExportError(f"{path}: exported for img_size {meta['img_size']}, checkpoint uses {kwargs['img_size']}")
+            raise ExportError(reason) from None
+        print(f"note: not using ONNX Runtime ({reason}); using PyTorch", flush=True)
+        info["backend_choice"] = {"backend": "torch", "reason": reason}
+        return cls(model, backend="torch", device=device, **{**kwargs, "info": info})
     info["onnx_path"] = str(path)
     if backend == "onnx":
         return cls(sess, backend="onnx", **{**kwargs, "info": info})
@@ -159,4 +158,4 @@ def load_predictor(
     info["backend_choice"] = decision
     if decision["backend"] == "onnx":
         return cls(sess, backend="onnx", **{**kwargs, "info": info})
-    return cls(model, backend="torch", **{**kwargs, "info": info})
+    return cls(model, backend="torch", device=device, **{**kwargs, "info": info})

@@ -1,14 +1,18 @@
 """ONNX export of a checkpoint with a parity check against PyTorch on real images.
 
-:func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt --out models/NAME.onnx``,
-see :mod:`auxiliary.steps.onnx_export`) writes an ONNX graph with a dynamic batch axis and the
-checkpoint's classes, preprocessing and temperature in its metadata (the file format and
-ONNX Runtime sessions are :mod:`auxiliary.inference.onnx_model`).
+:func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt``, by default to
+``runs/NAME/best.onnx`` beside the checkpoint; see :mod:`auxiliary.steps.onnx_export`) writes an
+ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing and temperature
+in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.inference.onnx_model`).
 
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
 PyTorch's on real images (the run's validation images by default, or ``--images``); if the
 largest absolute difference exceeds ``1e-4`` the export fails with :class:`OnnxParityError`
-and no file is left behind. :func:`ensure_onnx` exports beside the checkpoint when missing or stale.
+and no file is left behind.
+
+An exported file stands in for its checkpoint only when :func:`onnx_mismatch` finds nothing: its
+metadata records the checkpoint's SHA-256, classes, input size and normalisation. :func:`ensure_onnx`
+exports beside the checkpoint when the file there is missing or does not match (with a one-line note).
 
 A predictor on ONNX Runtime (``backend="onnx"`` or ``"auto"``, which times both backends once on
 this machine and keeps the faster) is :func:`auxiliary.inference.backends.load_predictor`.
@@ -41,8 +45,7 @@ from auxiliary.inference.onnx_model import (
     onnx_session,
 )
 from auxiliary.inference.preprocess import preprocess
-from auxiliary.layout import models_dir
-from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.training.checkpoints import load_checkpoint, read_checkpoint
 
 #: Largest allowed absolute difference between PyTorch and ONNX Runtime probabilities.
 PARITY_ATOL = 1e-4
@@ -58,7 +61,6 @@ class OnnxParityError(ExportError):
 
 # ---------------------------------------------------------------------------------- parity
 def _read_paths(paths: Sequence[str | Path], n: int) -> list[np.ndarray]:
-
     out = []
     for p in paths:
         try:
@@ -79,9 +81,7 @@ def _spread(items: Sequence[Any], n: int) -> list[Any]:
 
 
 def _table_paths(csv_path: Path) -> list[str]:
-
     try:
-
         return [str(p) for p in read_table(csv_path)["path"]]
     except (ImportError, AttributeError):  # pragma: no cover - data module not available
         pass
@@ -160,7 +160,6 @@ def check_parity(
     :class:`OnnxParityError` when the difference exceeds ``atol``.
     """
 
-
     if len(images) == 0:
         raise ExportError("parity check needs at least one image")
     batch = np.stack([preprocess(im, img_size, mean, std) for im in images]).astype(np.float32)
@@ -208,6 +207,56 @@ class ExportResult:
                 f"{self.parity_source}: max |p_torch - p_onnx| = {self.max_abs_diff:.2e}")
 
 
+def _same_floats(a: Any, b: Sequence[float]) -> bool:
+    try:
+        return len(a) == len(b) and bool(np.allclose([float(v) for v in a], [float(v) for v in b], rtol=1e-6, atol=1e-9))
+    except (TypeError, ValueError):
+        return False
+
+
+def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] | None = None,
+                  sha: str | None = None) -> str | None:
+    """Why the ONNX file ``onnx_path`` may not stand in for checkpoint ``ckpt``; None when it may.
+
+    The one rule for reusing an exported model: its metadata records the SHA-256 of ``ckpt`` itself
+    (it was exported from this very file) and the checkpoint's classes, input size (``img_size``)
+    and normalisation (``mean``, ``std``). A file without that metadata (exported elsewhere, or
+    edited) never matches. ``info`` (the checkpoint's entries, as :func:`load_checkpoint` returns
+    them) and ``sha`` save reading the checkpoint again.
+    """
+    path = Path(onnx_path)
+    if not path.exists():
+        return "it does not exist"
+    if not path.is_file():
+        return "it is not a file"
+    try:
+        meta = onnx_metadata(path)
+    except ExportError as exc:
+        return f"it cannot be read ({exc})"
+    if info is None:
+        info = read_checkpoint(ckpt)
+    if not any(k in meta for k in ("classes", "img_size", "source_sha256")):
+        return "it carries no metadata of this package (classes, input size, source checkpoint)"
+    why = []
+    if meta.get("classes") is None:
+        why.append("it records no classes")
+    elif list(meta["classes"]) != list(info["classes"]):
+        why.append(f"its classes {list(meta['classes'])} differ from the checkpoint's {list(info['classes'])}")
+    if meta.get("img_size") is None:
+        why.append("it records no input size")
+    elif int(meta["img_size"]) != int(info["img_size"]):
+        why.append(f"its input size {meta['img_size']} differs from the checkpoint's {info['img_size']}")
+    if not (_same_floats(meta.get("mean"), info["mean"]) and _same_floats(meta.get("std"), info["std"])):
+        why.append(f"its normalisation (mean {meta.get('mean')}, std {meta.get('std')}) differs from the "
+                   f"checkpoint's (mean {list(info['mean'])}, std {list(info['std'])})")
+    recorded = meta.get("source_sha256")
+    if not recorded:
+        why.append("it records no source checkpoint")
+    elif recorded != (sha or sha256_file(ckpt)):
+        why.append(f"it was exported from another checkpoint ({meta.get('source_checkpoint') or 'unknown'})")
+    return "; ".join(why) or None
+
+
 def export_onnx(
     ckpt: str | Path,
     out: str | Path | None = None,
@@ -218,28 +267,27 @@ def export_onnx(
     atol: float = PARITY_ATOL,
     n_parity: int = PARITY_IMAGES,
 ) -> ExportResult:
-    """Export checkpoint ``ckpt`` to ``out`` (default ``models/<run>.onnx``) and check parity.
+    """Export checkpoint ``ckpt`` to ``out`` (default beside it: ``runs/NAME/best.onnx``) and check parity.
 
-    An existing ``out`` exported from the same checkpoint (same SHA-256) is kept as is; one
-    exported from another checkpoint is only replaced with ``overwrite=True``. The file is
-    written under a temporary name and moved into place only after the parity check passed.
+    An existing ``out`` that matches the checkpoint (:func:`onnx_mismatch`) is kept as is; any other
+    file is only replaced with ``overwrite=True``. The file is written under a temporary name and
+    moved into place only after the parity check passed.
     """
     ckpt = Path(ckpt)
-    if out is None:
-        out = models_dir() / f"{ckpt.parent.name or ckpt.stem}.onnx"
-    out = Path(out)
+    out = Path(out) if out is not None else default_onnx_path(ckpt)
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"--out must end in .onnx, got {out}")
     model, info = load_checkpoint(ckpt)
     sha = sha256_file(ckpt)
     if out.exists():
-        meta = onnx_metadata(out) if out.is_file() else {}
-        if meta.get("source_sha256") == sha and not overwrite:
-            return ExportResult(out, None, "", reused=True, metadata=meta)
-        if not overwrite:
-            raise ExportError(
-                f"{out} exists and was not exported from {ckpt}; pass --overwrite (overwrite=True) to replace it"
-            )
+        if out.is_dir():
+            raise ExportError(f"--out {out} is a folder; name an .onnx file")
+        why = onnx_mismatch(out, ckpt, info=info, sha=sha)
+        if why is None and not overwrite:
+            return ExportResult(out, None, "", reused=True, metadata=onnx_metadata(out))
+        if why is not None and not overwrite:
+            raise ExportError(f"{out} exists and was not exported from {ckpt} ({why}); pass --overwrite "
+                              f"(overwrite=True) to replace it")
     t0 = time.perf_counter()
     temperature = float(info.get("temperature", 1.0))
     with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
@@ -254,20 +302,25 @@ def export_onnx(
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out))
 
 
-def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None) -> Path:
-    """An ONNX file of ``ckpt`` at ``onnx_path`` (default beside the checkpoint), exported when missing.
+def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None,
+                info: dict[str, Any] | None = None) -> Path:
+    """An ONNX file of ``ckpt`` that matches it (:func:`onnx_mismatch`), at ``onnx_path`` (default: beside the
+    checkpoint, ``runs/NAME/best.onnx``), exported when missing.
 
-    A stale file (exported from another checkpoint) beside the checkpoint is re-exported; at an
-    explicit path it is an error unless ``replace_stale``.
+    A file there that does not match is re-exported, with a one-line note, when ``replace_stale``
+    (default: only the file beside the checkpoint, which this package manages); otherwise it is an
+    :class:`ExportError` saying why, and the file is left alone.
     """
     ckpt = Path(ckpt)
     path = Path(onnx_path) if onnx_path else default_onnx_path(ckpt)
     if replace_stale is None:
         replace_stale = onnx_path is None
-    if path.is_file():
-        meta = onnx_metadata(path)
-        if meta.get("source_sha256") in (None, sha256_file(ckpt)):
+    if path.exists():
+        why = onnx_mismatch(path, ckpt, info=info)
+        if why is None:
             return path
-        if not replace_stale:
-            raise ExportError(f"{path} was exported from another checkpoint than {ckpt}; re-export it with --overwrite")
+        if not replace_stale or not path.is_file():
+            raise ExportError(f"{path} does not match {ckpt}: {why}; re-export it with `python -m auxiliary export "
+                              f"--ckpt {ckpt} --out {path} --overwrite`")
+        print(f"note: {path} does not match {ckpt} ({why}); re-exporting it", flush=True)
     return export_onnx(ckpt, path, overwrite=True).path

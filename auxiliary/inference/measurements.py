@@ -58,7 +58,6 @@ def predict_plain_and_tta(
     Same numbers as ``predictor.predict_paths(paths, tta=False/True)``; unreadable images get NaN rows.
     """
 
-
     n, c = len(paths_), len(predictor.classes)
     plain = np.full((n, c), np.nan)
     flipped = np.full((n, c), np.nan) if tta else None

@@ -40,12 +40,12 @@ class ExportError(AuxiliaryError, RuntimeError):
 
 
 def default_onnx_path(ckpt: str | Path) -> Path:
-    """Where ``load_predictor(..., backend="onnx")`` keeps its ONNX file: beside the checkpoint."""
+    """The ONNX file of a checkpoint, beside it (``runs/NAME/best.pt`` -> ``runs/NAME/best.onnx``): where
+    ``load_predictor(..., backend="onnx"/"auto")``, ``export`` and ``compare`` keep it by default."""
     return Path(ckpt).with_suffix(".onnx")
 
 
 def onnx_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-
     return softmax(np.asarray(logits, dtype=np.float64), temperature)
 
 
@@ -152,7 +152,6 @@ def onnx_session(path: str | Path, threads: int | None = None) -> Any:
         raise ExportError(f"ONNX file not found: {p}")
     opts = ort.SessionOptions()
     if threads is None:
-
         threads = torch.get_num_threads()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1

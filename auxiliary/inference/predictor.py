@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.preprocess import batched, preprocess, tta_views
@@ -65,13 +66,19 @@ class Predictor:
 
     # ----------------------------------------------------------------- inference
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Raw logits of a preprocessed float32 batch (N, 3, S, S)."""
+        """Raw logits of a preprocessed float32 batch (N, 3, S, S); one column per class, else an error."""
         if self.backend == "onnx":
             sess = self.model
-            return np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch)})[0])
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            return self.model(x).float().cpu().numpy()
+            out = np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch)})[0])
+        else:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+                out = self.model(x).float().cpu().numpy()
+        if out.ndim != 2 or out.shape[1] != len(self.classes):
+            raise AuxiliaryError(f"the {self.backend} model {self.name} gives {out.shape[-1]} class scores but "
+                                 f"{len(self.classes)} classes are recorded ({', '.join(self.classes)}): "
+                                 "model and checkpoint do not belong together")
+        return out
 
     def predict_batch(self, batch: np.ndarray, tta: bool = False) -> np.ndarray:
         """Calibrated probabilities of a preprocessed batch; ``tta`` averages flip views' probabilities."""

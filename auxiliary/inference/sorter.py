@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from auxiliary.errors import AuxiliaryError, SortError
+from auxiliary.errors import SortError
 from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
 from auxiliary.files import (
     PART_SUFFIX,
@@ -60,7 +60,6 @@ from auxiliary.inference.sort_report import LOW_CONFIDENCE, SortResult, write_so
 def _dest_name(src: Path) -> str:
     """The sanitised name of ``src``, with the image format's extension added when its name has none
     (so that the copies are recognised as images by dataset readers)."""
-
 
     name = safe_name(src.name)
     if is_image_name(name):
@@ -128,18 +127,14 @@ def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequenc
 # ============================================================================ predictor
 def sorting_predictor(ckpt: str | Path, backend: str = "auto") -> Predictor:
     """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt``. ``auto`` uses ONNX Runtime
-    when it is faster here and falls back to PyTorch, with a note, when the model cannot be exported."""
+    when it is faster here, only with an ONNX file that matches the checkpoint (the file beside it,
+    re-exported when it does not), and PyTorch, with a one-line note, when none can be had
+    (:func:`auxiliary.inference.backends.load_predictor`)."""
     backend = (backend or "auto").lower()
     if backend not in ("auto", "torch", "onnx"):
         raise SortError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
     if backend == "torch":
         return Predictor.from_checkpoint(ckpt)
-    if backend == "auto":
-        try:
-            return load_predictor(ckpt, backend="auto")
-        except AuxiliaryError as exc:
-            print(f"note: ONNX backend unavailable ({exc}); using PyTorch")
-            return Predictor.from_checkpoint(ckpt)
     return load_predictor(ckpt, backend=backend)
 
 
@@ -195,6 +190,9 @@ def sort_folder(
         raise SortError("--out must differ from --input (sorting copies images into a new folder)")
     if _inside(src_root, out):
         raise SortError(f"--input {src_root} lies inside --out {out}; choose another output folder")
+    if _inside(out, src_root):
+        raise SortError(f"--out {out} lies inside --input {src_root}: the sorted copies would land among the "
+                        "images to sort; choose a folder outside it")
     if not 0.0 <= float(conf) <= 1.0:
         raise SortError(f"conf must be between 0 and 1, got {conf}")
     batch = int(batch)
@@ -253,10 +251,8 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                  folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
                  batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
                  t_start: float) -> SortResult:
-
-
-    for folder in [*folders.values(), LOW_CONFIDENCE]:  # leftovers of a crash mid-copy
-        d = out / folder
+    # leftovers of a crash mid-copy or mid-report (temporary files of files.atomic_write / atomic_copy)
+    for d in [out, *(out / f for f in [*folders.values(), LOW_CONFIDENCE])]:
         if d.is_dir():
             for tmp in d.glob(f".*{PART_SUFFIX}"):
                 with contextlib.suppress(OSError):

@@ -2,7 +2,9 @@
 
 ``python -m auxiliary compare --runs runs/A runs/B ... --data SPLIT.csv --out DIR`` also saves the
 error galleries; those figures and the Grad-CAM grids are :mod:`auxiliary.viz.plots_comparison`,
-and the rows are built by :func:`auxiliary.evaluation.comparison_table.metric_rows`.
+and the rows are built by :func:`auxiliary.evaluation.comparison_table.metric_rows`. It writes under
+``DIR`` and, for the ONNX rows, each run's export beside its checkpoint (``runs/A/best.onnx``, reused
+while it matches the checkpoint) or under ``--onnx-dir``, never to a file shared by runs.
 
 The comparison is ONE long pandas DataFrame with a four-level MultiIndex and a ``value``
 column::
@@ -61,12 +63,12 @@ from auxiliary.evaluation.comparison_table import (
     metric_rows,
     to_frame,
 )
-from auxiliary.files import label_slug, write_text_atomic
+from auxiliary.files import check_output_dir, label_slug, sha256_file, write_text_atomic
 from auxiliary.inference import export
 from auxiliary.inference.measurements import predict_plain_and_tta, prediction_table, size_rows, speed_rows
-from auxiliary.inference.onnx_model import onnx_session
+from auxiliary.inference.onnx_model import default_onnx_path, onnx_session
 from auxiliary.inference.predictor import Predictor
-from auxiliary.layout import models_dir, resolve_path, run_dir, runs_dir
+from auxiliary.layout import resolve_path, run_dir, runs_dir
 from auxiliary.steps.finetuning import ensure_run
 from auxiliary.steps.selection import latest_runs, selected_model
 from auxiliary.training.checkpoints import load_checkpoint
@@ -122,13 +124,21 @@ def find_runs(cfg: Any, train_missing: bool = True, progress: bool = True) -> di
 
 
 def onnx_path_for(run: str | Path, onnx_dir: str | Path | None = None) -> Path:
-    """``models/<run>.onnx`` for a run folder (``runs/select-demo/resnet18`` -> ``select-demo-resnet18.onnx``)."""
+    """Where a run's ONNX export goes, keyed by its checkpoint, never by the architecture's name.
+
+    Default: beside the checkpoint (``runs/NAME/best.onnx``), the file that sorting and evaluation
+    with the ONNX backend use too. With ``onnx_dir``: ``<onnx_dir>/<run>-<first 12 hex digits of the
+    checkpoint's SHA-256>.onnx`` (``runs/select-demo/resnet18`` -> ``select-demo-resnet18-0123456789ab.onnx``),
+    so two checkpoints never share a file.
+    """
     ckpt = _ckpt_of(run)
+    if onnx_dir is None:
+        return default_onnx_path(ckpt)
     try:
         stem = "-".join(ckpt.parent.resolve().relative_to(runs_dir().resolve()).parts)
     except ValueError:
         stem = ckpt.parent.name
-    return Path(onnx_dir or models_dir()) / f"{label_slug(stem)}.onnx"
+    return Path(onnx_dir) / f"{label_slug(stem)}-{sha256_file(ckpt)[:12]}.onnx"
 
 
 def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame, str]:
@@ -262,9 +272,12 @@ def compare_runs(
 ) -> Comparison:
     """Evaluate every run on ``data`` and build the tidy comparison table (see the module docstring).
 
-    ``runs``: label -> run folder (or a list of run folders, labelled by name). Each checkpoint
-    is exported to ``onnx_dir/<run>.onnx`` (default ``models/``) with a parity check, unless
-    ``export_onnx=False``. ``tta`` defaults to ``cfg.eval.tta``.
+    ``runs``: label -> run folder (or a list of run folders, labelled by name). Unless
+    ``export_onnx=False``, each checkpoint's ONNX export (:func:`onnx_path_for`: beside the checkpoint,
+    or under ``onnx_dir``) is reused when it matches the checkpoint
+    (:func:`auxiliary.inference.export.onnx_mismatch`), else exported with a parity check; a file that
+    does not match is replaced beside the checkpoint, under ``onnx_dir`` only with ``overwrite``.
+    ``tta`` defaults to ``cfg.eval.tta``.
     """
     labelled = dict(runs) if isinstance(runs, Mapping) else run_labels(runs)
     if not labelled:
@@ -278,7 +291,6 @@ def compare_runs(
         groups = table[fcol].astype(object).where(table[fcol].notna(), "unknown").astype(str).tolist()
     else:
         warnings.warn(f"no column {fcol!r} in {data}: fairness rows left out", stacklevel=2)
-    onnx_root = Path(onnx_dir) if onnx_dir else models_dir()
     rows: list[dict[str, Any]] = []
     worst_parts: list[pd.DataFrame] = []
     preds: dict[str, pd.DataFrame] = {}
@@ -294,8 +306,8 @@ def compare_runs(
             raise CompareError(f"{label}: {exc}") from None
         onnx_path, sess = None, None
         if export_onnx:
-            res = export.export_onnx(ckpt, onnx_path_for(ckpt, onnx_root), overwrite=overwrite)
-            onnx_path = res.path
+            onnx_path = export.ensure_onnx(ckpt, onnx_path_for(ckpt, onnx_dir), info=predictor.info,
+                                           replace_stale=onnx_dir is None or overwrite)
             sess = onnx_session(onnx_path)
         infos[label] = {
             "run": str(Path(run)),
@@ -336,20 +348,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="split CSV to evaluate on (e.g. data/splits/.../test.csv) or a split folder (uses test.csv)")
     parser.add_argument("--out", required=True, help="output folder for comparison.csv/json, predictions and galleries")
     parser.add_argument("--split", default=None, help="split name in the table (default: the CSV's name)")
-    parser.add_argument("--onnx-dir", default=None, help="where ONNX exports go (default models/)")
+    parser.add_argument("--onnx-dir", default=None,
+                        help="put the ONNX exports here, named <run>-<checkpoint hash>.onnx (default: beside "
+                             "each checkpoint, runs/NAME/best.onnx)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export and its speed rows")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
     parser.add_argument("--no-galleries", action="store_true", help="skip the error-gallery figures")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing comparison / ONNX files")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing comparison, and ONNX files under --onnx-dir that do not match "
+                             "their checkpoint")
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-
     matplotlib.use("Agg")
 
-
     runs = [resolve_path(r) for r in args.runs]
-    out = resolve_path(args.out)
+    out = check_output_dir(resolve_path(args.out), inputs=(args.data,))
     if (out / "comparison.csv").exists() and not args.overwrite:
         raise CompareError(f"{out / 'comparison.csv'} exists; pass --overwrite to replace it")
     cmp = compare_runs(

@@ -12,7 +12,9 @@ from auxiliary.data.duplicates import NEAR_THRESHOLD
 from auxiliary.data.readers import load_split, read_dataset
 from auxiliary.data.report import DatasetProblemsError
 from auxiliary.data.splits import SplitError, existing_split_outputs, make_splits, read_report, split_summary
+from auxiliary.files import check_output_dir
 from auxiliary.layout import resolve_path, split_dir
+from auxiliary.steps import arguments
 from auxiliary.steps.synthesis import ensure_synthetic
 
 
@@ -46,17 +48,16 @@ def configure_parser(parser: Any) -> None:
     parser.add_argument("--resplit", action="store_true",
                         help="ignore a split the dataset already has (train/val folders, MedMNIST) and split anew")
     parser.add_argument("--root", default=None, metavar="DIR", help="base folder of relative paths in a CSV list")
-    parser.add_argument("--near-threshold", type=int, default=NEAR_THRESHOLD, metavar="BITS",
-                        help=f"perceptual-hash distance counted as near-duplicate (default {NEAR_THRESHOLD})")
+    parser.add_argument("--near-threshold", type=arguments.hash_bits, default=NEAR_THRESHOLD, metavar="BITS",
+                        help=f"perceptual-hash distance counted as near-duplicate, 0 to 64 bits (default {NEAR_THRESHOLD})")
     parser.add_argument("--no-duplicate-check", action="store_true", help="skip the perceptual-hash duplicate check")
     parser.add_argument("--report", default=None, metavar="FILE.csv", help="also write the dataset problem report here")
 
 
 def run_cli(args: Any, cfg: Any) -> int:
-
     d = cfg.data
     source = dataset_source(cfg)
-    out = Path(args.out).expanduser() if args.out else split_dir(cfg)
+    out = check_output_dir(args.out, inputs=(source,)) if args.out else split_dir(cfg)
     if out.is_dir() and existing_split_outputs(out) and not args.overwrite:
         raise SplitError(f"{out} already holds a split; pass --overwrite to replace it")
     try:

@@ -9,6 +9,7 @@ import importlib.util
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from auxiliary.config import SynthConfig
-from auxiliary.data.feedback import file_image
+from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.errors import AuxiliaryError
 from auxiliary.images import ImageReadError, read_image, read_image_bytes
 from auxiliary.inference.explain import gradcam_overlay
@@ -298,10 +299,19 @@ def file_feedback(
     source: str,
     model_guess: str | None,
     probs: dict[str, float] | None,
+    classes: Sequence[str] | None = None,
 ) -> Path:
-    """File an analysed image under ``feedback_dir/<label>/`` with its provenance (via :func:`auxiliary.data.feedback.file_image`)."""
+    """File an analysed image under ``feedback_dir/<label>/`` with its provenance (via :func:`auxiliary.data.feedback.file_image`).
+
+    ``classes`` are the model's: any other ``label`` (e.g. from a forged request) is refused with a
+    :class:`~auxiliary.data.feedback.FeedbackError` naming them, before anything is written.
+    """
+    if classes is not None and (not isinstance(label, str) or label not in [str(c) for c in classes]):
+        shown = repr(label) if isinstance(label, str) else f"of type {type(label).__name__}"
+        raise FeedbackError(f"unknown label {shown[:80]}: choose one of {', '.join(str(c) for c in classes)}")
     dest = file_image(
-        Path(image_path), label, Path(feedback_dir), source=source, model_guess=model_guess, probs=probs, reviewer="web"
+        Path(image_path), label, Path(feedback_dir), source=source, model_guess=model_guess, probs=probs, reviewer="web",
+        classes=classes,
     )
     return Path(dest) if isinstance(dest, (str, Path)) else Path(feedback_dir) / label
 

@@ -31,6 +31,7 @@ Written to ``--out``::
     group_metrics_long.csv  per group and class (tidy)
     gaps.csv                max, min, gap, ratio, worst group per metric
     group_thresholds.csv    per-group vs global threshold (needs --val)
+    dropped.csv             every image left out (kind, path, detail): unreadable, unlabelled, duplicate...
     reliability.png, confusion.png, pr_curves.png, group_metrics.png
 """
 
@@ -47,6 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from auxiliary.bounds import MAX_BATCH
 from auxiliary.config import Config, EvalConfig
 from auxiliary.data.balance import tone_column
 from auxiliary.data.formats import csv_header
@@ -56,10 +58,11 @@ from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.calibration import apply_temperature, fit_temperature_probs
 from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.evaluation.report import EvaluationError, evaluate_predictions
-from auxiliary.files import jsonable, write_json_atomic
+from auxiliary.files import check_output_dir, jsonable, write_json_atomic
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path
+from auxiliary.steps import arguments
 from auxiliary.viz.plots_evaluation import (
     plot_confusion,
     plot_group_metrics,
@@ -122,10 +125,12 @@ def load_eval_table(
     """The sample table to evaluate on, with labels renamed by ``label_map``; and notes.
 
     A split list is read as is; anything else goes through :func:`auxiliary.data.readers.read_dataset`
-    (unreadable images are dropped and counted in the notes). Never modifies the source.
+    (unreadable images are dropped and counted in the notes; every one of them is listed in
+    ``table.attrs["dropped"]``: kind, path, detail). Never modifies the source.
     """
     src = Path(source).expanduser()
     notes: list[str] = []
+    dropped = pd.DataFrame(columns=["kind", "path", "detail"])
     if _is_split_list(src):
         table = read_table(src)
     else:
@@ -134,6 +139,7 @@ def load_eval_table(
         except DatasetError as exc:
             raise EvaluationError(str(exc)) from None
         notes.append(f"read {src} as format {report.format}: {report.summary()}")
+        dropped = report.to_frame()[["kind", "path", "detail"]]
     mapping = parse_label_map(label_map)
     if mapping:
         missing = sorted(set(mapping) - set(table["label"].astype(str)))
@@ -142,6 +148,7 @@ def load_eval_table(
         table = table.copy()
         table["label"] = table["label"].astype(str).replace(mapping)
         notes.append("labels renamed: " + ", ".join(f"{k} -> {v}" for k, v in mapping.items()))
+    table.attrs["dropped"] = dropped
     return table, notes
 
 
@@ -174,7 +181,9 @@ def evaluate_checkpoint(
     ``label_map`` renames its labels (and the validation list's) to the model's classes.
     """
     ec = eval_cfg or EvalConfig()
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, inputs=(data_csv, ckpt, val_csv))  # never among the user's photos
+    if int(batch_size) < 1:
+        raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
     if (out / "summary.json").exists() and not overwrite:
         raise EvaluationError(f"{out} already holds an evaluation (summary.json); pass --overwrite or choose another --out")
     pred = load_predictor(ckpt, backend=backend)
@@ -207,8 +216,14 @@ def evaluate_checkpoint(
     res["notes"] = read_notes + res["notes"]
     if groups is None:
         res["notes"].append(f"fairness skipped: {data_csv} has no column {col!r} (set fairness_col)")
+    dropped = pd.concat([table.attrs.get("dropped", pd.DataFrame()), pd.DataFrame(
+        [{"kind": "unreadable", "path": table["path"].iloc[i], "detail": why} for i, why in errors.items()],
+        columns=["kind", "path", "detail"])], ignore_index=True)
+    res["dropped"] = dropped
     if errors:
         res["notes"].append(f"{len(errors)} unreadable images left out, e.g. {next(iter(errors.values()))}")
+    if len(dropped):
+        res["notes"].append(f"{len(dropped)} images left out in all: every one is listed in dropped.csv")
     metric_rows = [{"variant": "calibrated", **res["summary"]},
                    {"variant": "uncalibrated", **summary_metrics(y, raw, classes, n_bins=ec.ece_bins)}]
     if ec.tta:
@@ -242,7 +257,7 @@ def write_results(res: dict[str, Any], out_dir: str | Path, classes: list[str]) 
     for name in ("metrics", "per_class", "confusion", "reliability", "group_metrics", "gaps", "group_thresholds"):
         if name in res:
             res[name].to_csv(out / f"{name}.csv")
-    for name in ("group_metrics_long", "predictions"):
+    for name in ("group_metrics_long", "predictions", "dropped"):
         if name in res:
             res[name].to_csv(out / f"{name}.csv", index=False)
     if "high_recall" in res:
@@ -290,7 +305,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val", default=None, metavar="VAL.csv",
                         help="validation list: fit the temperature and the per-group thresholds on it")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "auto"], help="inference backend")
-    parser.add_argument("--batch-size", type=int, default=32, help="inference batch size")
+    parser.add_argument("--batch-size", type=arguments.batch_size, default=32,
+                        help=f"inference batch size (1 to {MAX_BATCH})")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -300,7 +316,6 @@ def _fmt(v: Any) -> str:
 
 
 def run_cli(args: argparse.Namespace, cfg: Config) -> int:
-
     ckpt = resolve_path(args.ckpt)
     data_csv = resolve_path(args.data)
     val_csv = resolve_path(args.val) if args.val else None

@@ -11,6 +11,7 @@ from typing import Any
 
 from auxiliary.config import Config
 from auxiliary.errors import TrainError
+from auxiliary.files import check_output_dir
 from auxiliary.layout import resolve_path, run_dir
 from auxiliary.steps.datasets import ensure_splits
 from auxiliary.training.loop import fit
@@ -95,9 +96,8 @@ def resolve_split(cfg: Config, data_arg: str | None, progress: bool = True) -> P
 
 
 def run_cli(args: argparse.Namespace, cfg: Config) -> int:
-
     progress = not getattr(args, "no_progress", False)
-    out = resolve_path(args.out) if args.out else run_dir(cfg)
+    out = check_output_dir(resolve_path(args.out), inputs=(args.data,)) if args.out else run_dir(cfg)
     refuse_existing(out, args.resume, args.overwrite)
     if args.resume and not (out / "last.pt").is_file():
         raise TrainError(f"nothing to resume in {out} (no last.pt)")

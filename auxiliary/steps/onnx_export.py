@@ -9,23 +9,28 @@ from typing import Any
 from auxiliary.inference.export import PARITY_ATOL, export_onnx
 from auxiliary.inference.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 from auxiliary.layout import resolve_path
+from auxiliary.steps import arguments
 
 
 # ---------------------------------------------------------------------------------- CLI
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="checkpoint to export (runs/NAME/best.pt)")
-    parser.add_argument("--out", default=None, help="ONNX file to write (default models/<run name>.onnx)")
+    parser.add_argument("--out", default=None,
+                        help="ONNX file to write (default: beside the checkpoint, runs/NAME/best.onnx, the file "
+                             "sorting and evaluation with --backend onnx/auto use)")
     parser.add_argument("--images", default=None,
                         help="folder of images or CSV with a path column for the parity check "
                              "(default: the run's val_predictions.csv)")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
-    parser.add_argument("--atol", type=float, default=PARITY_ATOL,
-                        help=f"largest allowed probability difference (default {PARITY_ATOL:g})")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file exported from another checkpoint")
+    parser.add_argument("--opset", type=arguments.onnx_opset, default=DEFAULT_OPSET,
+                        help=f"ONNX opset, 7 to 20 (default {DEFAULT_OPSET})")
+    parser.add_argument("--atol", type=arguments.probability_tolerance, default=PARITY_ATOL,
+                        help=f"largest allowed probability difference, above 0 and at most 1 (default {PARITY_ATOL:g})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing file that does not match the checkpoint (another checkpoint, "
+                             "classes, input size or normalisation)")
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-
     ckpt = resolve_path(args.ckpt)
     out = resolve_path(args.out) if args.out else None
     res = export_onnx(ckpt, out, images=args.images, overwrite=args.overwrite, opset=args.opset, atol=args.atol)

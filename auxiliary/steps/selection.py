@@ -39,7 +39,7 @@ from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.comparison_table import TABLE_COLUMNS, SelectionError, metric_column, ok_rows
 from auxiliary.evaluation.metrics import summary_metrics
-from auxiliary.files import jsonable, write_json_atomic
+from auxiliary.files import check_output_dir, jsonable, write_json_atomic
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import default_out_root, resolve_path, selection_file
 from auxiliary.steps.datasets import ensure_splits
@@ -268,7 +268,6 @@ def run_selection(
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-
     return jsonable(table.to_dict(orient="records"))
 
 
@@ -357,8 +356,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Config) -> int:
-
     split = resolve_path(args.split) if args.split else ensure_splits(cfg, progress=not args.quiet)
+    if args.out:
+        check_output_dir(args.out, inputs=(split,))
     table = run_selection(cfg, split, args.out, progress=not args.quiet)
     root = Path(args.out) if args.out else default_out_root(cfg)
     fig = plot_selection(table)

@@ -10,6 +10,7 @@ from typing import Any
 from auxiliary.config_overrides import coerce
 from auxiliary.inference.sorter import sort_folder
 from auxiliary.layout import resolve_path
+from auxiliary.steps import arguments
 from auxiliary.steps.finetuning import trained_checkpoint
 
 
@@ -19,8 +20,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint to sort with, e.g. runs/NAME/best.pt (default: runs/<model>-<profile>/best.pt)")
     parser.add_argument("--input", required=True, help="folder of new images (never modified)")
     parser.add_argument("--out", required=True, help="output folder: <class>/, low_confidence/, predictions.csv, rejected.csv")
-    parser.add_argument("--batch", type=int, default=None, dest="batch_alias",
-                        help="batch size of inference (same as --sort-batch)")
+    parser.add_argument("--batch", type=arguments.batch_size, default=None, dest="batch_alias",
+                        help="batch size of inference, 1 to 4096 (same as --sort-batch)")
     parser.add_argument("--calib", default=None, metavar="VAL.csv",
                         help="labelled CSV calibrating conformal sets (default: val_predictions.csv beside the checkpoint)")
     parser.add_argument("--tta", action="store_true", help="average the probabilities of flipped views")
@@ -30,7 +31,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-
     s = cfg.sort
     batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
     recursive = s.recursive if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")

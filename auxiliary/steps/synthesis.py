@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auxiliary.config import Config
+from auxiliary.files import check_output_dir
 from auxiliary.layout import synthetic_dir
 from auxiliary.synth.dataset import generate_dataset
 
@@ -33,10 +34,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-
     if getattr(args, "input", None):
         cfg = replace(cfg, synth=replace(cfg.synth, input_dir=str(args.input)))
-    out = Path(args.out).expanduser() if args.out else synthetic_dir(cfg)
+    out = (check_output_dir(args.out, inputs=(cfg.synth.input_dir,)) if args.out else synthetic_dir(cfg))
     table = generate_dataset(cfg.synth, out, overwrite=bool(args.overwrite), progress=not args.quiet)
     if args.quiet:
         print(table.attrs.get("summary", f"wrote {len(table)} images to {out}"))

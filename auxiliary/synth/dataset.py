@@ -83,7 +83,6 @@ def _check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
 
 
 def _write_subject(out: str, results: list, rel: bool = True) -> tuple[list[dict], list[dict]]:
-
     rows, lesion_rows = [], []
     for label, rgb, row, lesions in results:
         name = f"{label}/{label}_{row['subject']:05d}" + (f"_v{row['variant']:02d}" if row["variant"] else "") + ".png"
@@ -107,7 +106,6 @@ def _work_procedural(args: tuple[SynthConfig, list[int], str]) -> tuple[list[dic
 
 
 def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) -> tuple[list[dict], list[dict]]:
-
     cfg, jobs, out = args
     cv2.setNumThreads(1)
     rows, lrows = [], []
@@ -128,7 +126,6 @@ def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) 
 
 
 def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
-
     rows: list[dict] = []
     lrows: list[dict] = []
     bar = tqdm(total=total, desc=desc, unit="subject", disable=not progress)
@@ -139,7 +136,6 @@ def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: st
             lrows += lr
             bar.update(len(t[1]))
     else:
-
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             for t, (r, lr) in zip(tasks, ex.map(worker, tasks)):
                 rows += r
@@ -254,7 +250,6 @@ def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, progress: bool):
-
     files, skipped = list_photos(input_dir)
     usable: list[tuple[Path, str]] = []
 

@@ -20,6 +20,7 @@ from torch import nn
 from auxiliary.errors import AuxiliaryError
 from auxiliary.files import atomic_write
 from auxiliary.training.models import create_model, data_config
+from auxiliary.training.pretrained import read_weights_file
 
 CHECKPOINT_FORMAT = 1
 
@@ -29,7 +30,6 @@ class CheckpointError(AuxiliaryError, RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
-
     out = {"python": platform.python_version(), "torch": str(torch.__version__), "timm": str(timm.__version__)}
     out["lightning_fabric"] = str(lightning_fabric.__version__)
     return out
@@ -73,17 +73,37 @@ def save_checkpoint(
     return p
 
 
+#: What every checkpoint of this project records besides its format number.
+REQUIRED_KEYS = ("state_dict", "model_name", "classes", "img_size", "mean", "std")
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict, loaded with ``weights_only=True``."""
+    """The raw checkpoint dict, loaded with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` with one line for: not found, a folder, empty, truncated, a text
+    file, not a PyTorch file, a pickle holding code or objects (refused, never run), a file of another
+    kind (bare weights, a tensor), a newer checkpoint format, or missing entries.
+    """
     p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"checkpoint not found: {p}")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {p}: {str(exc).splitlines()[0][:200]}") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_name" not in ckpt:
-        raise CheckpointError(f"{p} is not a checkpoint of this project (no model_name/state_dict)")
+    ckpt = read_weights_file(p, what="checkpoint", error=CheckpointError,
+                             hint="use a best.pt written by this package (python -m auxiliary train)")
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{p} is not a checkpoint of this project: it holds a {type(ckpt).__name__}, "
+                              "not the dict that training writes (runs/NAME/best.pt)")
+    if "state_dict" not in ckpt and "model_name" not in ckpt:
+        if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            raise CheckpointError(f"{p} is not a checkpoint of this project: it holds bare weights (a state dict) "
+                                  f"without model name, classes or preprocessing; to start training from them, "
+                                  f"pass --pretrained {p}")
+        keys = ", ".join(map(str, list(ckpt)[:5])) or "none"
+        raise CheckpointError(f"{p} is not a checkpoint of this project (no model_name/state_dict; its keys: {keys})")
+    fmt = ckpt.get("format", CHECKPOINT_FORMAT)
+    if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{p} was written by a newer version of this package (checkpoint format {fmt!r}; "
+                              f"this version reads format {CHECKPOINT_FORMAT}): update auxiliary")
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{p} is not a complete checkpoint of this project: it records no {', '.join(missing)}")
     return ckpt
 
 

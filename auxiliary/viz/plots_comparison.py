@@ -128,7 +128,6 @@ def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None =
 
 # ----------------------------------------------------------------------------- charts
 def _ax(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
-
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
@@ -182,7 +181,6 @@ def plot_fairness(table: pd.DataFrame, metric: str = "balanced_accuracy", fairne
                   include_tta: bool = False, ax: Any = None) -> Any:
     """Seaborn bars of ``metric`` per group of ``fairness_col`` (groups in tone order), one bar per model;
     groups flagged as too small are marked with ``*``."""
-
 
     df = _drop_tta(table.reset_index(), include_tta)
     prefix = f"{fairness_col}:"

@@ -73,7 +73,6 @@ def plot_tone_estimate(table: pd.DataFrame, ax: Any = None) -> Any:
     """Known tone group vs the pixel estimate (heat map of counts) when labels exist, else a
     histogram of the estimated ITA with the group boundaries. Returns the figure."""
 
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     else:

@@ -18,7 +18,6 @@ from auxiliary.evaluation.metrics import confusion, per_class_auroc, per_class_m
 
 # ----------------------------------------------------------------------------- plots
 def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> tuple[Any, Any]:
-
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
     else:

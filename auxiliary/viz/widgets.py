@@ -86,7 +86,6 @@ def dataset_browser(table: pd.DataFrame, n: int = 8, size: int = 96, group_col: 
     # The view is a PNG in an Image widget (a widget state update), not output captured by an
     # Output widget: the latter has hung papermill's notebook client on a busy machine.
     def _show(*_: Any) -> None:
-
         sel = table
         if cls_dd.value != "(all)":
             sel = sel[sel["label"].astype(str) == cls_dd.value]
@@ -111,7 +110,6 @@ def dataset_browser(table: pd.DataFrame, n: int = 8, size: int = 96, group_col: 
 
 
 def _thumbnail_png(path: str | Path, size: int) -> bytes:
-
     try:
         rgb = read_image(path)
     except ImageReadError:

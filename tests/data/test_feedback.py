@@ -60,3 +60,41 @@ def test_file_image_refuses_bad_labels_and_non_images(tmp_path):
     with pytest.raises(images_mod.ImageReadError, match="not an image"):
         feedback.file_image(txt, "acne", tmp_path / "fb", source="x", model_guess=None, probs=None)
     assert not (tmp_path / "fb").exists() or not any((tmp_path / "fb").rglob("*.jpg"))
+
+
+def test_file_image_refuses_a_label_outside_the_classes(tmp_path):
+    """Issue 17 (7): with the model's or split's classes, an unknown label is refused, naming them; nothing is written."""
+    src = _png(tmp_path / "a.png", 3)
+    fb = tmp_path / "fb"
+    with pytest.raises(feedback.FeedbackError, match="'rosacea'.*acne, erythema, none"):
+        feedback.file_image(src, "rosacea", fb, source="x", model_guess=None, probs=None,
+                            classes=["acne", "erythema", "none"])
+    assert not fb.exists()
+    dest = feedback.file_image(src, "acne", fb, source="x", model_guess=None, probs=None, classes=["acne", "erythema", "none"])
+    assert dest.parent == fb / "acne"
+
+
+def test_feedback_listing_keeps_links_inside_and_names_what_it_leaves_out(tmp_path):
+    """Issue 17 (3, 7): a link to an image elsewhere is an image of the folder; sub-folder files,
+    hidden files, broken links and stray files are each listed with a reason, never dropped silently."""
+    fb = tmp_path / "fb"
+    _png(fb / "acne" / "a.png", 10)
+    target = _png(tmp_path / "elsewhere" / "photo.png", 11)
+    (fb / "none").mkdir()
+    (fb / "none" / "linked.png").symlink_to(target)
+    _png(fb / "acne" / "old" / "deep.png", 12)
+    _png(fb / "acne" / "old" / "older" / "deeper.png", 13)
+    (fb / "acne" / ".DS_Store").write_bytes(b"x")
+    (fb / "acne" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    _png(fb / "stray.png", 14)
+    (fb / "provenance.csv").write_text("time\n")
+    images, skipped = feedback.feedback_listing(fb)
+    assert list(images["file"]) == ["acne/a.png", "none/linked.png"]
+    linked = images[images["name"] == "linked.png"].iloc[0]
+    assert Path(linked["path"]) == fb.resolve() / "none" / "linked.png" and linked["link"] == str(target)
+    reasons = {s["file"]: s["reason"] for s in skipped}
+    assert set(reasons) == {"acne/old/deep.png", "acne/old/older/deeper.png", "acne/.DS_Store", "acne/gone.png", "stray.png"}
+    assert reasons["acne/old/deep.png"].startswith("in a sub-folder") and reasons["acne/old/older/deeper.png"].startswith("in a sub-folder")
+    assert reasons["acne/gone.png"].startswith("broken link") and reasons["acne/.DS_Store"] == "hidden"
+    assert reasons["stray.png"].startswith("not in a class folder")
+    assert list(feedback.feedback_images(fb)["file"]) == list(images["file"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,8 @@ def test_merge_adds_to_train_only_drops_duplicates_and_keeps_old_version(split, 
 def test_merge_cli_and_file_cli(split, tmp_path, capsys):
     src = _png(tmp_path / "x.png", 200)
     fb = tmp_path / "fb"
-    assert cli.main(["feedback", "file", str(src), "--label", "none", "--feedback", str(fb), "--guess", "acne"]) == 0
+    assert cli.main(["feedback", "file", str(src), "--label", "none", "--feedback", str(fb), "--guess", "acne",
+                     "--split", str(split)]) == 0
     out = tmp_path / "elsewhere" / "merged"
     assert cli.main(["feedback", "merge", "--split", str(split), "--feedback", str(fb), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
@@ -126,3 +128,113 @@ def test_merge_cli_and_file_cli(split, tmp_path, capsys):
         assert list(new_tables[s]["path"]) == list(old_tables[s]["path"])
     assert cli.main(["feedback", "merge", "--split", str(tmp_path / "nosplit"), "--feedback", str(fb)]) == 2
     assert "not a split folder" in capsys.readouterr().err
+
+
+def _cli(capsys, *argv: str) -> tuple[int, list[str], list[str]]:
+    code = cli.main(["feedback", *argv, "--quiet"])
+    cap = capsys.readouterr()
+    return code, cap.out.strip().splitlines(), cap.err.strip().splitlines()
+
+
+def test_merge_copies_a_symlinked_image_and_leaves_link_and_target(split, tmp_path, capsys):
+    """Issue 17 (3): a link in the feedback folder to an image elsewhere used to abort the whole merge
+    (ValueError ... is not in the subpath of ...); it is merged like any other image, a copy of its
+    target's bytes, and the link and its target are left as they were. A linked class folder too."""
+    fb = tmp_path / "fb"
+    feedback.file_image(_png(tmp_path / "new" / "a.png", 300), "acne", fb, source="a", model_guess=None, probs=None)
+    target = _png(tmp_path / "elsewhere" / "photo.png", 301)
+    (fb / "none").mkdir()
+    (fb / "none" / "linked.png").symlink_to(target)
+    _png(tmp_path / "ery_elsewhere" / "e.png", 302)
+    (fb / "erythema").symlink_to(tmp_path / "ery_elsewhere", target_is_directory=True)
+    outside = _tree_hashes(tmp_path / "elsewhere") | _tree_hashes(tmp_path / "ery_elsewhere")
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb))
+    assert code == 0 and err == [] and out[0].startswith("wrote ")
+    rep = json.loads((split.parent / "toy-v2" / "merge_report.json").read_text())
+    assert rep["added"] == 3 and rep["added_per_class"] == {"acne": 1, "erythema": 1, "none": 1}
+    linked = next(d for d in rep["decisions"] if d["file"] == "none/linked.png")
+    assert linked["status"] == "added" and linked["link"] == str(target)
+    copy = split.parent / "toy-v2" / "feedback" / "none" / f"{linked['sha256'][:feedback.HASH_CHARS]}.png"
+    assert copy.is_file() and not copy.is_symlink() and copy.read_bytes() == target.read_bytes()
+    assert (fb / "none" / "linked.png").is_symlink() and os.readlink(fb / "none" / "linked.png") == str(target)
+    assert (fb / "erythema").is_symlink()
+    assert _tree_hashes(tmp_path / "elsewhere") | _tree_hashes(tmp_path / "ery_elsewhere") == outside
+
+
+def test_merge_names_the_files_in_sub_folders_it_skips(split, tmp_path, capsys):
+    """Issue 17 (7): files deeper than feedback/<class>/ used to be ignored without a word; they are
+    skipped with a reason in the merge report and named in one printed line."""
+    fb = tmp_path / "fb"
+    feedback.file_image(_png(tmp_path / "new" / "a.png", 310), "acne", fb, source="a", model_guess=None, probs=None)
+    _png(fb / "acne" / "old" / "deep.png", 311)
+    _png(fb / "none" / "2023" / "jan" / "deeper.png", 312)
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb))
+    assert code == 0 and err == [] and len(out) == 2
+    assert out[1].startswith("skipped 2 entries") and "acne/old/deep.png" in out[1] and "none/2023/jan/deeper.png" in out[1]
+    rep = json.loads((split.parent / "toy-v2" / "merge_report.json").read_text())
+    assert rep["added"] == 1 and rep["skipped"] == 2 and rep["skipped_reasons"] == {"in a sub-folder": 2}
+    skipped = {d["file"]: d["reason"] for d in rep["decisions"] if d["status"] == "skipped"}
+    assert set(skipped) == {"acne/old/deep.png", "none/2023/jan/deeper.png"}
+    assert all(r.startswith("in a sub-folder") for r in skipped.values())
+    # nothing to add: still said
+    code, out, _ = _cli(capsys, "merge", "--split", str(split.parent / "toy-v2"), "--feedback", str(fb))
+    assert code == 0 and out[0].startswith("nothing to add") and out[1].startswith("skipped 2 entries")
+
+
+def test_merge_again_without_the_earlier_out_makes_no_duplicate(split, tmp_path, capsys):
+    """Issue 17 (7): run again without the earlier --out, the same merge used to be written again as
+    toy-v2; the earlier version is found (by the merge's inputs) and returned. Other labels are another merge."""
+    fb = tmp_path / "fb"
+    src = _png(tmp_path / "new" / "a.png", 320)
+    feedback.file_image(src, "acne", fb, source="a", model_guess=None, probs=None)
+    mine = split.parent / "toy-reviewed"
+    code, out, _ = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(mine))
+    assert code == 0 and out[0].startswith(f"wrote {mine.resolve()}")
+    before = _tree_hashes(split.parent)
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb))
+    assert code == 0 and err == [] and len(out) == 1
+    assert out[0].startswith(f"already merged as {mine.resolve()}") and "nothing written" in out[0]
+    assert sorted(p.name for p in split.parent.iterdir()) == ["toy", "toy-reviewed"]
+    assert _tree_hashes(split.parent) == before
+    # the reviewer changes their mind: the same bytes under another label is a new merge
+    feedback.file_image(src, "erythema", fb, source="a", model_guess=None, probs=None)
+    rep = merge.merge_feedback(split, fb, progress=False)
+    assert not rep["reused"] and Path(rep["out_dir"]).name == "toy-v2" and rep["added_per_class"]["erythema"] == 1
+
+
+def test_merge_into_an_existing_out_is_said_or_refused(split, tmp_path, capsys):
+    """Issue 17 (7): an existing --out used to be ignored ("already merged as <another folder>"). Holding
+    this merge: said in one line; holding anything else: one-line error, exit 2, unless --overwrite,
+    which replaces only an earlier merge."""
+    fb = tmp_path / "fb"
+    feedback.file_image(_png(tmp_path / "new" / "a.png", 330), "acne", fb, source="a", model_guess=None, probs=None)
+    code, out, _ = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb))
+    v2 = (split.parent / "toy-v2").resolve()
+    assert code == 0 and out[0].startswith(f"wrote {v2}")
+    # --out holding the user's own files: refused, untouched, even with --overwrite
+    mine = tmp_path / "my photos"
+    _png(mine / "holiday.png", 331)
+    before = _tree_hashes(mine)
+    for extra in ([], ["--overwrite"]):
+        code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(mine), *extra)
+        assert code == 2 and out == [] and len(err) == 1 and err[0].startswith("error: --out") and str(mine) in err[0]
+        assert "Traceback" not in err[0]
+    assert _tree_hashes(mine) == before
+    # --out holding this same merge: said, nothing written
+    before = _tree_hashes(v2)
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(v2))
+    assert code == 0 and err == [] and out[0].startswith(f"already merged as {v2}")
+    assert _tree_hashes(v2) == before
+    # --out holding another merge: refused without --overwrite, replaced with it
+    feedback.file_image(_png(tmp_path / "new" / "b.png", 332), "none", fb, source="b", model_guess=None, probs=None)
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(v2))
+    assert code == 2 and len(err) == 1 and "already exists and is not empty" in err[0] and "--overwrite" in err[0]
+    assert _tree_hashes(v2) == before
+    code, out, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(v2), "--overwrite")
+    assert code == 0 and err == [] and out[0].startswith(f"replaced {v2}")
+    assert json.loads((v2 / "merge_report.json").read_text())["added"] == 2
+    assert sorted(p.name for p in split.parent.iterdir()) == ["toy", "toy-v2"]
+    # --out inside the split or the feedback folder: refused
+    for inside in (split / "merged", fb / "merged"):
+        code, _, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(inside))
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: --out") and not inside.exists()

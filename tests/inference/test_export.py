@@ -97,3 +97,40 @@ def test_cli_export_and_one_line_errors(run, tmp_path, capsys):
     assert cli.main(["export", "--ckpt", str(ckpt), "--out", str(out), "--overwrite", "--images",
                      str(tmp_path / "nowhere")]) == 2
     assert "neither a folder of images nor a CSV" in capsys.readouterr().err
+
+
+def test_onnx_mismatch_names_every_difference(run, tmp_path):
+    """The one rule: recorded source hash, classes, input size and normalisation must all match."""
+    _, _, ckpt = run
+    good = export.export_onnx(ckpt, tmp_path / "good.onnx").path
+    assert export.onnx_mismatch(good, ckpt) is None
+    assert export.ensure_onnx(ckpt, good) == good
+    model, info = checkpoints.load_checkpoint(ckpt)
+    base = dict(img_size=32, classes=CLASSES, mean=info["mean"], std=info["std"])
+    sha = {"source_sha256": files.sha256_file(ckpt)}
+    cases = {
+        "classes": (dict(base, classes=["a", "b", "c"]), sha, "its classes ['a', 'b', 'c'] differ"),
+        "img_size": (dict(base, img_size=40), sha, "input size 40 differs from the checkpoint's 32"),
+        "mean": (dict(base, mean=(0.5, 0.5, 0.5)), sha, "normalisation"),
+        "std": (dict(base, std=(0.5, 0.5, 0.5)), sha, "normalisation"),
+        "no hash": (base, None, "records no source checkpoint"),
+        "other hash": (base, {"source_sha256": "0" * 64, "source_checkpoint": "elsewhere/best.pt"},
+                       "exported from another checkpoint (elsewhere/best.pt)"),
+    }
+    for name, (kw, meta, why) in cases.items():
+        path = onnx_model.export_model(model, tmp_path / f"{name}.onnx", metadata=meta, **kw)
+        got = export.onnx_mismatch(path, ckpt)
+        assert got is not None and why in got and len(got.splitlines()) == 1, (name, got)
+        before = path.read_bytes()
+        with pytest.raises(onnx_model.ExportError, match="does not match") as info_:
+            export.ensure_onnx(ckpt, path)  # an explicit path is never replaced without permission
+        assert len(str(info_.value).splitlines()) == 1 and path.read_bytes() == before
+    bare = onnx.load(str(tmp_path / "no hash.onnx"))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    assert "no metadata" in export.onnx_mismatch(tmp_path / "bare.onnx", ckpt)
+    assert export.onnx_mismatch(tmp_path / "missing.onnx", ckpt) == "it does not exist"
+    (tmp_path / "text.onnx").write_text("not onnx")
+    assert "cannot be read" in export.onnx_mismatch(tmp_path / "text.onnx", ckpt)
+    replaced = export.ensure_onnx(ckpt, tmp_path / "text.onnx", replace_stale=True)  # allowed: re-exported
+    assert export.onnx_mismatch(replaced, ckpt) is None

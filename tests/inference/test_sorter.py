@@ -185,12 +185,15 @@ def test_malicious_class_names_stay_inside_out(tmp_path):
     assert len(written) == 3 and all(p.is_relative_to(out) for p in written)
 
 
-def test_output_inside_input_is_skipped_and_bad_folders_refused(ckpt, predictor, tmp_path):
+def test_output_inside_input_and_bad_folders_are_refused(ckpt, predictor, tmp_path):
     inp = tmp_path / "in"
     inp.mkdir()
     for i in range(3):
         Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
-    out = inp / "sorted"
+    with pytest.raises(errors.SortError, match="inside --input"):  # copies would land among the inputs
+        sorter.sort_folder(ckpt, inp, inp / "sorted", conf=0.0, recursive=True, predictor=predictor, progress=False)
+    assert sorted(p.name for p in inp.iterdir()) == ["0.png", "1.png", "2.png"]
+    out = tmp_path / "sorted"
     res = sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)
     assert res.summary["n_inputs"] == 3
     res = sorter.sort_folder(ckpt, inp, out, conf=0.0, recursive=True, predictor=predictor, progress=False)

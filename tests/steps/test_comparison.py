@@ -9,10 +9,10 @@ import torch
 from _tiny_runs import CLASSES, make_run, make_split
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from auxiliary import cli, config_overrides
+from auxiliary import cli, config_overrides, files, layout
 from auxiliary.data import readers
 from auxiliary.evaluation import comparison_table
-from auxiliary.inference import predictor
+from auxiliary.inference import export, onnx_model, predictor
 from auxiliary.steps import comparison
 from auxiliary.training import checkpoints, models
 from auxiliary.viz import plots_comparison
@@ -89,7 +89,8 @@ def test_values_match_direct_computation(setup):
         assert t[label, "test", "all", "parameters"] == models.count_parameters(model)
         assert t[label, "test", "all", "checkpoint_mb"] == pytest.approx(ckpt.stat().st_size / 1e6)
         onnx_file = cmp.runs[label]["onnx"]
-        assert onnx_file.endswith(f"{label}.onnx") and t[label, "test", "all", "onnx_mb"] > 0.1
+        assert onnx_file == str(comparison.onnx_path_for(ckpt.parent, setup[0] / "models"))
+        assert onnx_file.endswith(f"{label}-{files.sha256_file(ckpt)[:12]}.onnx") and t[label, "test", "all", "onnx_mb"] > 0.1
         for m in comparison_table.SPEED_METRICS:
             assert t[label, "test", "all", m] > 0
     assert t["A", "test", "all", "parameters"] > 5 * t["B", "test", "all", "parameters"]
@@ -149,3 +150,65 @@ def test_cli_and_bad_labels(setup, tmp_path, capsys):
     assert "mystery" in err and len(err.splitlines()) == 1
     assert cli.main(["compare", "--runs", str(tmp_path / "nothing"), "--data", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def _tree(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_compare_runs_of_the_same_architecture(setup, tmp_path, capsys):
+    """ONNX exports are keyed by the checkpoint: two resnet18 runs (one folder name) compared together, then
+    another one later, never share or fight over a file; nothing goes to the project-wide models/."""
+    _, split, *_ = setup
+    runs = [make_run(tmp_path / grp / "resnet18", "resnet18", seed=i, img_size=32).parent
+            for i, grp in enumerate(("a", "b", "c"))]
+    models_before = _tree(layout.models_dir())
+    out = tmp_path / "cmp"
+    base = ["compare", "--data", str(split / "test.csv"), "--no-speed", "--no-galleries", "--profile", "smoke"]
+    assert cli.main([*base, "--runs", str(runs[0]), str(runs[1]), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert cli.main([*base, "--runs", str(runs[2]), "--out", str(tmp_path / "later")]) == 0, capsys.readouterr().err
+    for run in runs:  # beside each checkpoint, exported from it
+        assert export.onnx_mismatch(run / "best.onnx", run / "best.pt") is None
+    assert _tree(layout.models_dir()) == models_before
+    assert {p.name for p in out.iterdir()} == {"comparison.csv", "comparison.json", "predictions"}
+    saved = pd.read_csv(out / "comparison.csv")
+    assert set(saved["model"]) == {"a/resnet18", "b/resnet18", "a/resnet18+tta", "b/resnet18+tta"}
+
+    # under --onnx-dir: one file per checkpoint, although both runs are called resnet18
+    onnx_dir = tmp_path / "onnx"
+    cfg = config_overrides.resolve("smoke", overrides={"tta": False})
+    cmp = comparison.compare_runs(runs[:2], split / "test.csv", cfg, onnx_dir=onnx_dir, measure_speed=False,
+                                  progress=False)
+    paths = [cmp.runs[label]["onnx"] for label in ("a/resnet18", "b/resnet18")]
+    assert len(set(paths)) == 2 and sorted(p.name for p in onnx_dir.iterdir()) == sorted(p.split("/")[-1] for p in paths)
+    for run, path in zip(runs, paths):
+        assert export.onnx_mismatch(path, run / "best.pt") is None
+
+
+def test_compare_replaces_a_stale_export_only_where_allowed(setup, tmp_path, capsys):
+    """A stale best.onnx beside a checkpoint (the run was trained again) is re-exported with a note; a file
+    under --onnx-dir that does not match needs --overwrite (one-line error otherwise)."""
+    _, split, *_ = setup
+    run = make_run(tmp_path / "r" / "resnet18", "resnet18", seed=3, img_size=32).parent
+    other = make_run(tmp_path / "other" / "resnet18", "resnet18", seed=4, img_size=32)
+    export.export_onnx(other, run / "best.onnx")  # stale: from another checkpoint
+    cfg = config_overrides.resolve("smoke", overrides={"tta": False})
+    capsys.readouterr()
+    comparison.compare_runs([run], split / "test.csv", cfg, measure_speed=False, progress=False)
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "another checkpoint" in notes[0] and "re-exporting" in notes[0]
+    assert export.onnx_mismatch(run / "best.onnx", run / "best.pt") is None
+
+    onnx_dir = tmp_path / "onnx"
+    target = comparison.onnx_path_for(run, onnx_dir)
+    export.export_onnx(other, target)  # a file that does not match, where compare would put its export
+    before = target.read_bytes()
+    args = ["compare", "--runs", str(run), "--data", str(split / "test.csv"), "--onnx-dir", str(onnx_dir),
+            "--no-speed", "--no-galleries", "--profile", "smoke"]
+    assert cli.main([*args, "--out", str(tmp_path / "o1")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not match" in err and "--overwrite" in err, err
+    assert target.read_bytes() == before
+    assert cli.main([*args, "--out", str(tmp_path / "o2"), "--overwrite"]) == 0
+    assert export.onnx_mismatch(target, run / "best.pt") is None
+    assert onnx_model.onnx_metadata(target)["source_sha256"] == files.sha256_file(run / "best.pt")

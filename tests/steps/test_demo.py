@@ -178,3 +178,19 @@ def test_examples_one_per_class(tmp_path):
     ex = demo_mod.make_examples(SynthConfig(size=64), tmp_path / "ex", classes=CLASSES)
     assert [p.name for p in ex] == [f"example_{c}.png" for c in CLASSES]
     assert all(read_image(p).shape == (64, 64, 3) for p in ex)
+
+
+def test_file_feedback_refuses_a_label_the_model_does_not_have(predictor, tmp_path):
+    """Issue 17 (7): a label that is not one of the model's classes (a forged web request) is refused
+    with a message naming the classes; nothing is written, the upload is untouched."""
+    src = write_png(tmp_path / "in" / "photo.png", skin_image())
+    before = src.read_bytes()
+    fb = tmp_path / "feedback"
+    for bad in ("rosacea", "../escape", ["acne"], 3):
+        with pytest.raises(feedback.FeedbackError, match="acne, erythema, none"):
+            demo_mod.file_feedback(src, bad, fb, source="web upload: photo.png", model_guess="acne", probs=None,
+                                   classes=predictor.classes)
+    assert not fb.exists() and src.read_bytes() == before
+    dest = demo_mod.file_feedback(src, "none", fb, source="web upload: photo.png", model_guess="acne", probs=None,
+                                  classes=predictor.classes)
+    assert dest.parent == fb / "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from auxiliary import cli
 from auxiliary.data import feedback
 from auxiliary.steps import feedback_round
+from auxiliary.training import checkpoints, models
 from auxiliary.viz import widgets
 
 CLASSES = ["acne", "erythema", "none"]
@@ -72,3 +75,40 @@ def test_review_panel_click_files_image(tmp_path):
     # the simulated reviewer files exactly the queued images under their true labels
     filed = feedback_round.simulate_review(q.assign(label=["acne", "none", "erythema"]), tmp_path / "fb2")
     assert len(filed) == 3 and sorted(p.parent.name for p in (tmp_path / "fb2").glob("*/*.png")) == ["acne", "erythema", "none"]
+
+
+def test_feedback_file_refuses_a_label_the_split_or_model_does_not_have(tmp_path, monkeypatch, capsys):
+    """Issue 17 (7): `feedback file --label rosacea` used to file the image under a class nothing knows;
+    the label is checked against --split's classes (else the configured split's, else the trained
+    model's) and refused in one line naming them; nothing is written."""
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(tmp_path / "outputs"))  # no configured split or run here
+    split = tmp_path / "split"
+    split.mkdir()
+    (split / "classes.json").write_text(json.dumps({"classes": CLASSES}))
+    src = _png(tmp_path / "photo.png", 400)
+    before = src.read_bytes()
+    fb = tmp_path / "fb"
+
+    def run(*argv: str) -> tuple[int, list[str], list[str]]:
+        code = cli.main(["feedback", "file", str(src), "--feedback", str(fb), *argv])
+        cap = capsys.readouterr()
+        return code, cap.out.strip().splitlines(), cap.err.strip().splitlines()
+
+    code, out, err = run("--label", "rosacea", "--split", str(split))
+    assert code == 2 and out == [] and len(err) == 1
+    assert err[0].startswith("error: --label 'rosacea' is not a class of the split") and "acne, erythema, none" in err[0]
+    assert not fb.exists() and src.read_bytes() == before
+    # no split given and none configured, no trained model: say how to give the classes
+    code, out, err = run("--label", "acne")
+    assert code == 2 and len(err) == 1 and "--split" in err[0] and not fb.exists()
+    assert not (tmp_path / "outputs").exists()  # looked up without creating data/ or runs/
+    # the trained model's classes when there is no split
+    ckpt = tmp_path / "run" / "best.pt"
+    checkpoints.save_checkpoint(ckpt, models.create_model("resnet18", 2), model_name="resnet18", classes=["acne", "none"],
+                                img_size=64)
+    (tmp_path / "outputs" / "runs").mkdir(parents=True)
+    monkeypatch.setattr(feedback_round, "trained_checkpoint", lambda cfg: ckpt)
+    code, out, err = run("--label", "erythema")
+    assert code == 2 and len(err) == 1 and "checkpoint" in err[0] and "acne, none" in err[0] and not fb.exists()
+    code, out, err = run("--label", "none")
+    assert code == 0 and err == [] and len(list((fb / "none").glob("*.png"))) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
 import pytest
 import torch
 
+from auxiliary import cli
 from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
@@ -34,7 +38,7 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(checkpoints.CheckpointError, match="not found"):
         checkpoints.load_checkpoint(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(checkpoints.CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(checkpoints.CheckpointError, match="is a text file"):
         checkpoints.load_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this project"):
@@ -55,3 +59,91 @@ def test_checkpoint_round_trip(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.load_checkpoint(tmp_path / "junk.pt")
+
+
+# ----------------------------------------------------------------- every kind of bad file: one clear line
+class _Payload:
+    """Pickles as a call that creates ``marker``: it must never run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _bad_file(kind, folder, good):
+    p = folder / f"{kind}.pt"
+    if kind == "folder":
+        p.mkdir()
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "truncated":
+        data = good.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+    elif kind == "cut short":
+        p.write_bytes(good.read_bytes()[:-10])
+    elif kind == "text":
+        p.write_text("epoch,loss\n1,0.5\n")
+    elif kind == "one letter":
+        p.write_text("e\n")
+    elif kind == "random bytes":
+        p.write_bytes(bytes(range(7, 250)) * 3)
+    elif kind == "pickle with code (torch.save)":
+        torch.save({"state_dict": {}, "model_name": "resnet18", "x": _Payload(folder / "MARKER")}, p)
+    elif kind == "pickle with code (pickle.dump)":
+        with open(p, "wb") as fh:
+            pickle.dump(_Payload(folder / "MARKER"), fh)
+    elif kind == "numpy inside":
+        torch.save({"state_dict": {}, "model_name": "resnet18", "mean": np.zeros(3)}, p)
+    elif kind == "bare state dict":
+        torch.save(models.create_model("test_resnet", 3).state_dict(), p)
+    elif kind == "a tensor":
+        torch.save(torch.zeros(3), p)
+    elif kind == "newer format":
+        raw = torch.load(good, weights_only=True)
+        raw["format"] = checkpoints.CHECKPOINT_FORMAT + 1
+        torch.save(raw, p)
+    elif kind == "no classes":
+        raw = torch.load(good, weights_only=True)
+        del raw["classes"]
+        torch.save(raw, p)
+    return p
+
+
+BAD = {
+    "folder": "is a folder",
+    "empty": "is empty",
+    "truncated": "truncated",
+    "cut short": "truncated",
+    "text": "text file",
+    "one letter": "text file",
+    "random bytes": "not a PyTorch file",
+    "pickle with code (torch.save)": "not a plain weights file",
+    "pickle with code (pickle.dump)": "not a plain weights file",
+    "numpy inside": "not a plain weights file",
+    "bare state dict": "state dict",
+    "a tensor": "not a checkpoint of this project",
+    "newer format": "newer version",
+    "no classes": "classes",
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+def test_each_bad_checkpoint_gives_one_clear_line(kind, ckpt, tmp_path):
+    p = _bad_file(kind, tmp_path, ckpt[0])
+    with pytest.raises(checkpoints.CheckpointError) as info:
+        checkpoints.load_checkpoint(p)
+    msg = str(info.value)
+    assert BAD[kind] in msg and str(p) in msg, msg
+    assert len(msg.splitlines()) == 1 and len(msg) < 400, msg
+    assert "weights_only" not in msg and "False" not in msg, msg  # never points at the unsafe option
+    assert not (tmp_path / "MARKER").exists()  # the pickled call never ran
+
+
+def test_bad_checkpoint_on_the_command_line(ckpt, tmp_path, capsys):
+    p = _bad_file("pickle with code (torch.save)", tmp_path, ckpt[0])
+    assert cli.main(["export", "--ckpt", str(p), "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: refusing to load checkpoint") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "MARKER").exists() and not (tmp_path / "x.onnx").exists()

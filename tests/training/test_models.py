@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import safetensors.torch
 import timm
+import timm.models._builder
 import torch
 from _tiny_training import loaders
 
@@ -126,3 +128,80 @@ def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
     opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
     loop.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
     assert not torch.equal(before["conv_stem.weight"], model.state_dict()["conv_stem.weight"])
+
+
+# ------------------------------------------------------------- --pretrained FILE: weights only, on every torch allowed
+class _Payload:
+    """Pickles as a call that creates ``marker``: it must never run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def old_torch_and_timm(monkeypatch):
+    """torch < 2.6 (``torch.load`` unpickles anything unless told ``weights_only=True``) under timm 1.0.3's
+    ``load_state_dict`` (``torch.load(path, map_location=...)``, no ``weights_only``): both allowed by pyproject."""
+    real_load = torch.load
+    calls = []
+
+    def load(f, *args, weights_only=False, **kwargs):
+        calls.append(weights_only)
+        return real_load(f, *args, weights_only=weights_only, **kwargs)
+
+    real_timm_load = timm.models._builder.load_state_dict
+
+    def timm_103_load_state_dict(path, use_ema=True, device="cpu", **kwargs):
+        return real_timm_load(path, use_ema, device, weights_only=False)  # what torch.load(path) meant before 2.6
+
+    monkeypatch.setattr(torch, "load", load)
+    monkeypatch.setattr(timm.models._builder, "load_state_dict", timm_103_load_state_dict)
+    return calls
+
+
+def test_pretrained_file_is_loaded_weights_only_on_old_torch(tmp_path, old_torch_and_timm):
+    src = timm.create_model("resnet18", num_classes=1000)
+    state = src.state_dict()
+    state["evil"] = _Payload(tmp_path / "MARKER")
+    f = tmp_path / "evil.pth"
+    torch.save(state, f)
+    with pytest.raises(pretrained.PretrainedUnavailableError) as info:
+        models.create_model("resnet18", 3, pretrained=str(f))
+    msg = str(info.value)
+    assert not (tmp_path / "MARKER").exists()  # the pickled call never ran
+    assert "not a plain weights file" in msg and str(f) in msg and len(msg.splitlines()) == 1, msg
+    assert "weights_only" not in msg
+    assert old_torch_and_timm and all(w is True for w in old_torch_and_timm)
+
+
+@pytest.mark.parametrize("wrap", ["state dict", "state_dict key", "model key", "module. prefix", "safetensors"])
+def test_pretrained_file_formats_load_weights_only(wrap, tmp_path, old_torch_and_timm):
+    src = timm.create_model("resnet18", num_classes=1000)
+    sd = src.state_dict()
+    f = tmp_path / ("w.safetensors" if wrap == "safetensors" else "w.pth")
+    if wrap == "safetensors":
+        safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, str(f))
+    else:
+        obj = {"state dict": sd, "state_dict key": {"state_dict": sd, "epoch": 3}, "model key": {"model": sd},
+               "module. prefix": {f"module.{k}": v for k, v in sd.items()}}[wrap]
+        torch.save(obj, f)
+    m = models.create_model("resnet18", 3, pretrained=str(f))
+    assert torch.equal(m.conv1.weight, src.conv1.weight) and m.fc.out_features == 3
+    assert torch.count_nonzero(m.fc.bias) == 0  # a fresh head for 3 classes
+    assert "state_dict" not in (m.pretrained_cfg or {})  # the weights are not kept twice
+    assert all(w is True for w in old_torch_and_timm)
+
+
+def test_pretrained_file_that_is_not_weights(tmp_path):
+    text = tmp_path / "notes.pth"
+    text.write_text("hello\n")
+    with pytest.raises(pretrained.PretrainedUnavailableError, match="text file"):
+        models.create_model("resnet18", 3, pretrained=str(text))
+    wrong = tmp_path / "other.pth"
+    torch.save(timm.create_model("mobilenetv3_small_050", num_classes=10).state_dict(), wrong)
+    with pytest.raises(pretrained.PretrainedUnavailableError, match="do not fit resnet18") as info:
+        models.create_model("resnet18", 3, pretrained=str(wrong))
+    assert len(str(info.value).splitlines()) == 1

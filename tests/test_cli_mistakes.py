@@ -1,0 +1,181 @@
+"""Every command-line step against the ordinary mistakes that apply to it.
+
+Each case must end with exit code 2, exactly one line on stderr that starts with ``error:``, no
+traceback, and no file created, changed or removed anywhere but under the case's own ``--out``
+(the workspace of inputs and the project's output folders are compared byte for byte).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from _tiny_runs import make_run, make_split
+
+from auxiliary import cli
+from auxiliary.training import checkpoints, models
+
+
+class Exploit:
+    """A pickle that would write a marker file when unpickled without ``weights_only=True``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> dict[str, Path]:
+    """A workspace: a split, a run, images to sort, and broken files of every kind."""
+    root = tmp_path_factory.mktemp("mistakes")
+    split = make_split(root)
+    run = root / "run"
+    make_run(run)
+    ckpt = run / "best.pt"
+    photos = root / "photos"
+    photos.mkdir()
+    for p in sorted((root / "images" / "acne").glob("*.png"))[:3]:
+        (photos / p.name).write_bytes(p.read_bytes())
+    text = root / "notes.txt"
+    text.write_text("not a checkpoint\n")
+    truncated = root / "truncated.pt"
+    truncated.write_bytes(ckpt.read_bytes()[:200])
+    evil = root / "evil.pt"
+    with open(evil, "wb") as fh:
+        pickle.dump({"model": Exploit(root / "PWNED")}, fh)
+    torch.manual_seed(0)
+    two = checkpoints.save_checkpoint(root / "two" / "best.pt", models.create_model("resnet18", 2),
+                                      model_name="resnet18", classes=["acne", "none"], img_size=32)
+    bad_yaml = root / "bad.yaml"
+    bad_yaml.write_text("train: [unclosed\n")
+    unknown_yaml = root / "unknown.yaml"
+    unknown_yaml.write_text("train:\n  no_such_field: 3\n")
+    existing = root / "existing_file.txt"
+    existing.write_text("keep me\n")
+    return {"root": root, "split": split, "test_csv": split / "test.csv", "run": run, "ckpt": ckpt,
+            "photos": photos, "text": text, "truncated": truncated, "evil": evil, "two": two,
+            "bad_yaml": bad_yaml, "unknown_yaml": unknown_yaml, "existing": existing,
+            "missing": root / "no_such_thing"}
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    out = {}
+    for folder in folders:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+            elif p.is_dir():
+                out[str(p)] = "dir"
+    return out
+
+
+#: (id, step arguments with {placeholders} from the workspace, words the error line must contain)
+CASES = [
+    # simulate
+    ("simulate-out-is-file", "simulate --profile smoke --out {existing}", "--out"),
+    ("simulate-out-inside-input", "simulate --profile smoke --input {photos} --out {photos}/synthetic", "inside"),
+    ("simulate-input-missing", "simulate --profile smoke --input {missing} --out {root}/o_sim", "no_such_thing"),
+    ("simulate-zero-images", "simulate --profile smoke --n-per-class 0 --out {root}/o_sim0", "--n-per-class"),
+    ("simulate-negative-size", "simulate --profile smoke --size -5 --out {root}/o_sim1", "--size"),
+    ("simulate-nan-probability", "simulate --profile smoke --telangiectasia nan --out {root}/o_sim2", "--telangiectasia"),
+    ("simulate-huge-size", "simulate --profile smoke --size 1e12 --out {root}/o_sim3", "--size"),
+    ("simulate-unknown-key", "simulate --profile smoke --set no_such_key=1 --out {root}/o_sim4", "no_such_key"),
+    ("simulate-malformed-yaml", "simulate --config {bad_yaml} --out {root}/o_sim5", "bad.yaml"),
+    ("simulate-unknown-yaml-key", "simulate --config {unknown_yaml} --out {root}/o_sim6", "no_such_field"),
+    ("simulate-unknown-profile", "simulate --profile nosuch --out {root}/o_sim7", "nosuch"),
+    # split
+    ("split-data-missing", "split --profile smoke --data {missing} --out {root}/o_split", "no_such_thing"),
+    ("split-data-is-text", "split --profile smoke --data {text} --out {root}/o_split1", "notes.txt"),
+    ("split-out-is-file", "split --profile smoke --data {photos} --out {existing}", "--out"),
+    ("split-out-is-input", "split --profile smoke --data {photos} --out {photos}", "inside"),
+    ("split-out-inside-input", "split --profile smoke --data {photos} --out {photos}/split", "inside"),
+    ("split-val-over-one", "split --profile smoke --data {photos} --val 1.5 --out {root}/o_split2", "--val"),
+    # train
+    ("train-out-is-file", "train --profile smoke --data {split} --out {existing}", "--out"),
+    ("train-unknown-model", "train --profile smoke --data {split} --model nosuchnet --out {root}/o_train", "nosuchnet"),
+    ("train-data-missing", "train --profile smoke --data {missing} --out {root}/o_train1", "no_such_thing"),
+    ("train-zero-epochs", "train --profile smoke --data {split} --max-epochs 0 --out {root}/o_train2", "--max-epochs"),
+    ("train-negative-batch", "train --profile smoke --data {split} --batch -1 --out {root}/o_train3", "--batch"),
+    ("train-nan-lr", "train --profile smoke --data {split} --lr-ft nan --out {root}/o_train4", "--lr-ft"),
+    ("train-resume-nothing", "train --profile smoke --data {split} --resume --out {root}/o_train5", "resume"),
+    # select
+    ("select-split-missing", "select --profile smoke --split {missing} --out {root}/o_sel", "no_such_thing"),
+    ("select-out-is-file", "select --profile smoke --split {split} --out {existing}", "--out"),
+    ("select-zero-epochs", "select --profile smoke --split {split} --select-epochs 0 --out {root}/o_sel1", "--select-epochs"),
+    ("select-unknown-model", "select --profile smoke --split {split} --select-models nosuchnet --out {root}/o_sel2", "nosuchnet"),
+    # evaluate
+    ("evaluate-ckpt-missing", "evaluate --ckpt {missing} --data {test_csv} --out {root}/o_ev", "no_such_thing"),
+    ("evaluate-ckpt-is-text", "evaluate --ckpt {text} --data {test_csv} --out {root}/o_ev1", "notes.txt"),
+    ("evaluate-ckpt-truncated", "evaluate --ckpt {truncated} --data {test_csv} --out {root}/o_ev2", "truncated.pt"),
+    ("evaluate-ckpt-pickle", "evaluate --ckpt {evil} --data {test_csv} --out {root}/o_ev3", "evil.pt"),
+    ("evaluate-ckpt-is-folder", "evaluate --ckpt {run} --data {test_csv} --out {root}/o_ev4", "run"),
+    ("evaluate-other-classes", "evaluate --ckpt {two} --data {test_csv} --out {root}/o_ev5", "erythema"),
+    ("evaluate-data-missing", "evaluate --ckpt {ckpt} --data {missing} --out {root}/o_ev6", "no_such_thing"),
+    ("evaluate-out-is-file", "evaluate --ckpt {ckpt} --data {test_csv} --out {existing}", "--out"),
+    ("evaluate-out-is-data", "evaluate --ckpt {ckpt} --data {photos} --out {photos}", "inside"),
+    ("evaluate-batch-zero", "evaluate --ckpt {ckpt} --data {test_csv} --batch-size 0 --out {root}/o_ev7", "batch"),
+    ("evaluate-batch-negative", "evaluate --ckpt {ckpt} --data {test_csv} --batch-size -3 --out {root}/o_ev8", "batch"),
+    # compare
+    ("compare-run-missing", "compare --runs {missing} --data {test_csv} --out {root}/o_cmp", "no_such_thing"),
+    ("compare-data-missing", "compare --runs {run} --data {missing} --out {root}/o_cmp1", "no_such_thing"),
+    ("compare-out-is-file", "compare --runs {run} --data {test_csv} --out {existing}", "--out"),
+    # export
+    ("export-ckpt-missing", "export --ckpt {missing} --out {root}/o_exp/model.onnx", "no_such_thing"),
+    ("export-ckpt-is-text", "export --ckpt {text} --out {root}/o_exp1/model.onnx", "notes.txt"),
+    ("export-ckpt-pickle", "export --ckpt {evil} --out {root}/o_exp2/model.onnx", "evil.pt"),
+    # sort
+    ("sort-ckpt-is-text", "sort --ckpt {text} --input {photos} --out {root}/o_sort", "notes.txt"),
+    ("sort-input-missing", "sort --ckpt {ckpt} --input {missing} --out {root}/o_sort1", "no_such_thing"),
+    ("sort-out-is-input", "sort --ckpt {ckpt} --input {photos} --out {photos}", "--out"),
+    ("sort-out-inside-input", "sort --ckpt {ckpt} --input {photos} --out {photos}/sorted", "--out"),
+    ("sort-conf-over-one", "sort --ckpt {ckpt} --input {photos} --conf 1.5 --out {root}/o_sort2", "--conf"),
+    ("sort-batch-zero", "sort --ckpt {ckpt} --input {photos} --batch 0 --out {root}/o_sort3", "batch"),
+    # feedback
+    ("feedback-file-missing-image", "feedback file {missing} --label acne --feedback {root}/o_fb", "no_such_thing"),
+    ("feedback-merge-split-missing", "feedback merge --split {missing} --feedback {photos} --out {root}/o_fb1", "no_such_thing"),
+    # serve (argument checking only: nothing is served)
+    ("serve-ckpt-missing", "serve --ckpt {missing}", "no_such_thing"),
+    ("serve-ckpt-is-text", "serve --ckpt {text}", "notes.txt"),
+    ("serve-port-negative", "serve --ckpt {ckpt} --port -1", "port"),
+    ("serve-port-huge", "serve --ckpt {ckpt} --port 70000", "port"),
+    # run-all
+    ("run-all-unknown-notebook", "run-all --profile smoke --only 99", "99"),
+    ("run-all-out-is-file", "run-all --profile smoke --only 01 --out {existing}", "--out"),
+]
+
+
+@pytest.mark.parametrize("args,expect", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_mistake_gets_one_line_and_exit_2(ws, args, expect, tmp_path, monkeypatch, capsys):
+    outputs = tmp_path / "project_outputs"
+    outputs.mkdir()
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(outputs))
+    argv = args.format(**{k: str(v) for k, v in ws.items()}).split()
+    out_dir = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
+    before = snapshot(ws["root"], outputs)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own checks (types, choices) exit from parse_args
+        code = exc.code
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, f"exit {code}; stderr: {captured.err[-600:]}; stdout: {captured.out[-300:]}"
+    assert len(lines) == 1 and lines[0].startswith("error:"), captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert expect in lines[0], lines[0]
+    assert "weights_only" not in lines[0] or "False" not in lines[0]  # never point at the unsafe option
+    after = snapshot(ws["root"], outputs)
+    new_out = out_dir is not None and str(out_dir) not in before
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)
+               and not (new_out and (p == str(out_dir) or p.startswith(str(out_dir) + "/")))}
+    assert changed == set(), f"files changed outside --out: {sorted(changed)[:5]}"
+    assert not (ws["root"] / "PWNED").exists()
+
+
+def test_the_matrix_covers_every_step():
+    steps = {c[1].split()[0] for c in CASES}
+    assert steps == set(cli.STEPS), set(cli.STEPS) - steps
