@@ -284,3 +284,20 @@ def test_onnx_backend_sorts_like_torch(tmp_path):
     cols = [f"prob_{c}" for c in CLASSES]
     assert np.allclose(pa[cols].to_numpy(), pb[cols].to_numpy(), atol=1e-4)
     assert list(pa["destination"]) == list(pb["destination"])
+
+
+def test_a_rerun_removes_the_temporary_files_of_a_killed_run(ckpt, predictor, tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for i in range(3):
+        Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
+    out = tmp_path / "out"
+    sorter.sort_folder(ckpt, inp, out, conf=0.0, predictor=predictor, progress=False)
+    # what a kill -9 while writing the reports or copying leaves behind
+    leftovers = [out / f".predictions.csv.{4321}.part", out / f".rejected.csv.{4321}.part",
+                 next(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) / ".0.png.4321.part"]
+    for p in leftovers:
+        p.write_text("half")
+    res = sorter.sort_folder(ckpt, inp, out, conf=0.0, predictor=predictor, progress=False)
+    assert res.summary["accounted_for_all"]
+    assert not [p for p in leftovers if p.exists()]

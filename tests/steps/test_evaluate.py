@@ -113,6 +113,8 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(split / rel, dst)
     (photos / "clear" / "broken.jpg").write_bytes(b"not an image")
+    (photos / "clear" / "empty.png").write_bytes(b"")
+    (photos / "acne" / "notes.jpg").write_text("text named .jpg")
     before = {p: files.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
 
     out = tmp_path / "real"
@@ -121,8 +123,11 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["label_map"] == {"rosacea": "erythema", "clear": "none"}
-    assert summary["n"] == 18  # the broken file is dropped and counted in the notes
+    assert summary["n"] == 18  # the broken files are dropped and counted in the notes
     assert any("unreadable" in n for n in summary["notes"])
+    dropped = pd.read_csv(out / "dropped.csv")  # every one of them is named, not just examples
+    assert sorted(Path(p).name for p in dropped["path"]) == ["broken.jpg", "empty.png", "notes.jpg"]
+    assert any("dropped.csv" in n for n in summary["notes"])
     assert any("rosacea -> erythema" in n for n in summary["notes"])
     assert summary["fairness_col"] == "tone_group_est" and any("ESTIMATE" in n for n in summary["notes"])
     per = pd.read_csv(out / "per_class.csv", index_col=0)
