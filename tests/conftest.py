@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+from data_fixtures import synthetic_split
 
 from auxiliary import runner
 
@@ -22,6 +24,16 @@ NOTEBOOKS = (
     "05_comparison",
     "06_sorting_feedback",
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread for the tiny models of the tests: faster than two on a CPU shared with
+    other jobs, and deterministic. Steps that set ``threads`` themselves restore this value."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +107,9 @@ def ham10000() -> Path:
     if not (SHARED_HAM / "HAM10000_metadata.csv").is_file():
         pytest.skip(f"HAM10000 copy not found at {SHARED_HAM}")
     return SHARED_HAM
+
+
+@pytest.fixture()
+def split_dir(tmp_path) -> Path:
+    """A split folder of a small synthetic dataset (a test module may define its own ``split_dir``)."""
+    return synthetic_split(tmp_path)

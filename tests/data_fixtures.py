@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from auxiliary.data import readers, splits
 from auxiliary.tone import TONE_GROUPS
 
 CLASSES = ("acne", "erythema", "none")
@@ -122,3 +123,11 @@ def synthetic_layout(root: Path, n_per_class: int = 6) -> Path:
             k += 1
     (root / "metadata.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def synthetic_split(tmp_path: Path) -> Path:
+    """A split folder (train/val/test lists) of a small synthetic-layout dataset."""
+    table, _ = readers.read_dataset(synthetic_layout(tmp_path / "syn", n_per_class=8))
+    out = tmp_path / "split"
+    splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
+    return out

@@ -9,24 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from data_fixtures import (
-    synthetic_layout,
-)
 
 from auxiliary.config import DataConfig
 from auxiliary.data import balance, loaders, readers, splits
 from auxiliary.data import report as report_mod
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-@pytest.fixture()
-def split_dir(tmp_path):
-    root = synthetic_layout(tmp_path / "syn", n_per_class=8)
-    table, _ = readers.read_dataset(root)
-    out = tmp_path / "split"
-    splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
-    return out
 
 
 def test_sample_weights_and_class_weights():

@@ -6,28 +6,17 @@ import dataclasses
 import os
 
 import numpy as np
-import pytest
 import torch
 from data_fixtures import (
     class_folders,
-    synthetic_layout,
 )
 
 from auxiliary import images
 from auxiliary.config import DataConfig
-from auxiliary.data import loaders, readers, splits
+from auxiliary.data import loaders, readers
 from auxiliary.inference import preprocess
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-@pytest.fixture()
-def split_dir(tmp_path):
-    root = synthetic_layout(tmp_path / "syn", n_per_class=8)
-    table, _ = readers.read_dataset(root)
-    out = tmp_path / "split"
-    splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
-    return out
 
 
 def test_eval_loader_matches_infer_preprocess_with_and_without_cache(split_dir, tmp_path):

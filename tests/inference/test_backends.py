@@ -17,14 +17,6 @@ from auxiliary.inference import backends, export, onnx_model, predictor, sorter
 from auxiliary.training import checkpoints, models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread avoids oversubscription on a shared CPU
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")

@@ -14,12 +14,6 @@ from auxiliary.viz import plots_comparison
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _image(h: int = 45, w: int = 70, seed: int = 0) -> np.ndarray:

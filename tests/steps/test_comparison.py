@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from _tiny_runs import CLASSES, make_run, make_split
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
@@ -20,12 +19,6 @@ from auxiliary.viz import plots_comparison
 IDX = pd.IndexSlice
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,6 @@ from auxiliary.evaluation.calibration import softmax
 from auxiliary.training import checkpoints, engine, loop, runs
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
     summary = run(tmp_path, "r", make_cfg(max_epochs=4))
     out = tmp_path / "r"

@@ -17,15 +17,6 @@ from auxiliary.training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_fresh_head_is_xavier_initialised_for_the_class_count():
     m = models.create_model("resnet18", 5)
     assert m.fc.out_features == 5

@@ -10,15 +10,6 @@ from torch.utils.data import DataLoader
 from auxiliary.training import loop, models, optimization
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_warmup_then_cosine_schedule():
     s = optimization.WarmupCosine(1.0, total_steps=20, warmup_steps=4)
     lrs = [s(i) for i in range(20)]

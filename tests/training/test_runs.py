@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from _tiny_training import make_cfg, run
 
 from auxiliary import config_overrides
 from auxiliary.training import runs
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: much faster than two on a CPU shared with other jobs, and deterministic."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_existing_run_name_is_refused_unless_resume_or_overwrite(tmp_path):

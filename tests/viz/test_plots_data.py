@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from data_fixtures import (
     noise_image,
-    synthetic_layout,
 )
 
-from auxiliary.data import readers, splits
+from auxiliary.data import readers
 from auxiliary.viz import plots_data, widgets
-
-
-@pytest.fixture()
-def split_dir(tmp_path):
-    root = synthetic_layout(tmp_path / "syn", n_per_class=8)
-    table, _ = readers.read_dataset(root)
-    out = tmp_path / "split"
-    splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
-    return out
 
 
 def test_plots_and_browser(split_dir):
