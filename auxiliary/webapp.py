@@ -1,25 +1,18 @@
 """The web demo's Gradio page and server for a trained checkpoint (``python -m auxiliary serve --ckpt runs/NAME/best.pt``).
 
-Upload a photo (or pick one of a few synthetic examples made at start-up) and the page shows
-the calibrated class probabilities, the Grad-CAM heat map, a "low confidence — have it
-reviewed" banner below the sorting threshold (``cfg.sort.conf``), the model's name and
-validation metrics, and a plain statement that this is not a diagnosis. A button files the
-image with a chosen label into the feedback folder of notebook 06 (``cfg.sort.feedback_dir``),
-with the same provenance record as notebook 06's review (:func:`auxiliary.data.feedback.file_image`).
+Upload a photo (or pick a synthetic example made at start-up): calibrated class probabilities,
+the Grad-CAM heat map, a "low confidence — have it reviewed" banner below ``cfg.sort.conf``, the
+model's validation metrics, and a plain statement that this is not a diagnosis. A button files the
+image with a chosen label into ``cfg.sort.feedback_dir`` (:func:`auxiliary.data.feedback.file_image`).
 
 Safety defaults: the server binds to 127.0.0.1, never runs in debug mode, makes no share link,
 sends no analytics and loads nothing from the internet (fonts and scripts ship with Gradio).
 Uploads are checked by :func:`auxiliary.steps.demo.load_upload`: size and pixel-count limits, and
 bad files (not an image, corrupt, truncated, unusual modes) become a readable message in the page.
 
-The page logic lives in :mod:`auxiliary.steps.demo` (the pure function
-:func:`~auxiliary.steps.demo.analyse`, tested without a browser, the model card, filing feedback);
-here :func:`build_app` lays it out with Gradio and :func:`launch` serves it. In a notebook::
-
-    demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)  # the page in the output cell
-    demo.close()                                                       # stop it
-
-Needs Gradio 6 (``pip install -e .[web]``).
+The page logic is :mod:`auxiliary.steps.demo` (tested without a browser); here :func:`build_app`
+lays it out with Gradio 6 (``pip install -e .[web]``) and :func:`launch` serves it, also inline in a
+notebook: ``demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)``, then ``demo.close()``.
 """
 
 from __future__ import annotations

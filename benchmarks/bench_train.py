@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from auxiliary import config_overrides
-from auxiliary.training import engine, loop, losses, models, optimization
+from auxiliary.training import engine, epochs, losses, models, optimization
 
 
 def make_loader(n: int, size: int, batch: int) -> DataLoader:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def ours(cl: bool, loops: dict = loops, clip: float = tcfg.grad_clip) -> float:
             fabric, fm, opt, fl, crit, sched = loops[cl]
-            r = loop.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
+            r = epochs.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
             return r["images_per_second"]
 
         # warm-up (allocator, oneDNN primitive caches)

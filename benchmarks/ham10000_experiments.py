@@ -32,7 +32,7 @@ from pathlib import Path
 from auxiliary import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
-from auxiliary.training import loop, models
+from auxiliary.training import epochs, loop, models
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ham10000"
@@ -219,10 +219,10 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
             flipped.append(torch.stack([o.softmax(1) for o in out]).mean(0))
             labels.append(y)
     y = torch.cat(labels).numpy()
-    res = loop.epoch_metrics(y, torch.cat(logits).numpy(), len(classes))
+    res = epochs.epoch_metrics(y, torch.cat(logits).numpy(), len(classes))
     res["epoch"] = int(state["epoch"])
     res["weights"] = "ema" if state.get("ema") is not None else "model"
-    res["tta"] = loop.epoch_metrics(y, torch.cat(flipped).numpy(), len(classes))
+    res["tta"] = epochs.probability_metrics(y, torch.cat(flipped).numpy(), len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 
@@ -245,7 +245,7 @@ def evaluate_best_tta(run_dir: Path, sdir: Path) -> dict:
     if errors:
         raise RuntimeError(f"{len(errors)} test images unreadable: {list(errors.values())[:3]}")
     labels = test["label"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    res = loop.epoch_metrics(labels, probs, len(classes))
+    res = epochs.probability_metrics(labels, probs, len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 

@@ -6,7 +6,8 @@ the steps layer passes in. Modules, one job each:
 - ``models``: one factory from a timm name (``create_model``), freezing the backbone; ``pretrained``: the
   offline ImageNet weights of EfficientNet-Lite0/1/2.
 - ``checkpoints``: what ``best.pt`` holds, written and read with ``weights_only=True``.
-- ``engine``: Fabric from the config, and the config checks; ``loop``: ``train``, ``validate``, ``fit``.
+- ``engine``: Fabric from the config, and the config checks; ``epochs``: ``train`` (one epoch) and ``validate``
+  (one evaluation pass); ``loop``: ``fit``, the whole run.
 - ``losses``: the criteria; ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
 - ``runs``: the run folder, resume state, ``summary.json``, and whether a run matches a request.
 
@@ -15,7 +16,8 @@ Public names used by the notebooks: ``create_model``, ``count_parameters``, ``he
 """
 
 from auxiliary.training.checkpoints import load_checkpoint, save_checkpoint
-from auxiliary.training.loop import fit, fit_loaders, train, validate
+from auxiliary.training.epochs import train, validate
+from auxiliary.training.loop import fit, fit_loaders
 from auxiliary.training.models import count_parameters, create_model, head_parameters
 from auxiliary.training.runs import load_run, per_class_recall, run_name, same_settings, with_model
 

@@ -16,7 +16,7 @@ from _tiny_training import CLASSES, Toy, make_cfg, run
 
 from auxiliary import cli, config_overrides, errors
 from auxiliary.evaluation.calibration import softmax
-from auxiliary.training import checkpoints, engine, loop, runs
+from auxiliary.training import checkpoints, engine, epochs, loop, runs
 
 
 def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
@@ -126,7 +126,7 @@ def test_metrics_match_scikit_learn():
 
     y = np.array([0, 0, 1, 1, 2, 2, 2])
     logits = np.eye(3)[[0, 1, 1, 1, 2, 0, 2]] * 3
-    m = loop.epoch_metrics(y, logits, 3)
+    m = epochs.epoch_metrics(y, logits, 3)
     pred = logits.argmax(1)
     assert m["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))

@@ -10,7 +10,7 @@ import torch
 from _tiny_training import loaders
 
 from auxiliary.training import (
-    loop,
+    epochs,
     models,
     optimization,
     pretrained,
@@ -109,7 +109,7 @@ def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
     fm = fabric.setup_module(model)
     opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
     tr, _ = loaders()
-    loop.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), frozen_backbone=True, progress=False)
+    epochs.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), frozen_backbone=True, progress=False)
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed, "the head trained"
@@ -117,7 +117,7 @@ def test_freeze_really_freezes_backbone_in_phase_one(tmp_path):
     # unfrozen, the backbone (weights and BatchNorm statistics) moves
     models.set_backbone_trainable(model, True)
     opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
-    loop.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
+    epochs.train(fabric, fm, opt, tr, torch.nn.CrossEntropyLoss(), progress=False)
     assert not torch.equal(before["conv_stem.weight"], model.state_dict()["conv_stem.weight"])
 
 
@@ -134,8 +134,9 @@ class _Payload:
 
 @pytest.fixture
 def old_torch_and_timm(monkeypatch):
-    """torch < 2.6 (``torch.load`` unpickles anything unless told ``weights_only=True``) under timm 1.0.3's
-    ``load_state_dict`` (``torch.load(path, map_location=...)``, no ``weights_only``): both allowed by pyproject."""
+    """torch < 2.6 (its loader unpickles anything unless told ``weights_only=True``) under timm 1.0.3's
+    ``load_state_dict`` (which called that loader with a path and a device only): both allowed by pyproject.
+    The fixture simulates the unsafe loader on purpose, to show the project's own path never uses it."""
     real_load = torch.load
     calls = []
 
@@ -146,7 +147,7 @@ def old_torch_and_timm(monkeypatch):
     real_timm_load = timm.models._builder.load_state_dict
 
     def timm_103_load_state_dict(path, use_ema=True, device="cpu", **kwargs):
-        return real_timm_load(path, use_ema, device, weights_only=False)  # what torch.load(path) meant before 2.6
+        return real_timm_load(path, use_ema, device, weights_only=False)  # a bare load before torch 2.6
 
     monkeypatch.setattr(torch, "load", load)
     monkeypatch.setattr(timm.models._builder, "load_state_dict", timm_103_load_state_dict)

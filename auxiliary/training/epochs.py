@@ -1,0 +1,166 @@
+"""One pass over a loader on Lightning Fabric: :func:`train` runs one training epoch (accumulation, clipping, EMA), :func:`validate` one evaluation pass whose metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.evaluation.metrics import summary_metrics
+from auxiliary.training.models import set_backbone_eval
+
+
+# ====================================================================================== metrics
+def epoch_metrics(labels: np.ndarray, logits: np.ndarray, n_classes: int) -> dict[str, float]:
+    """acc, balanced_acc, macro_f1 and macro_auroc of an evaluation pass's ``logits`` (softmax first)."""
+    return probability_metrics(labels, softmax(logits) if len(labels) else logits, n_classes)
+
+
+def probability_metrics(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
+    """acc, balanced_acc, macro_f1 and macro_auroc of class probabilities, computed by
+    :func:`auxiliary.evaluation.metrics.summary_metrics` (the names of a run's ``metrics.csv``)."""
+    if len(labels) == 0:
+        return {"acc": math.nan, "balanced_acc": math.nan, "macro_f1": math.nan, "macro_auroc": math.nan}
+    m = summary_metrics(labels, probs, [str(k) for k in range(n_classes)])
+    return {"acc": m["accuracy"], "balanced_acc": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
+            "macro_auroc": m["macro_auroc"]}
+
+
+# ====================================================================================== loop
+def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    if isinstance(batch, dict):
+        return batch["x"], batch["y"], batch.get("meta")
+    x, y = batch[0], batch[1]
+    return x, y, batch[2] if len(batch) > 2 else None
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    inner = getattr(model, "module", model)  # _FabricModule.module -> the original module
+    return getattr(inner, "_orig_mod", inner)  # torch.compile
+
+
+def train(
+    fabric: Any,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: Iterable,
+    criterion: nn.Module,
+    *,
+    lr_fn: Callable[[int], float] | None = None,
+    step: int = 0,
+    accumulate: int = 1,
+    grad_clip: float = 0.0,
+    channels_last: bool = False,
+    frozen_backbone: bool = False,
+    ema: Any = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, float]:
+    """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
+    ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
+    Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
+    model.train()
+    if frozen_backbone:
+        set_backbone_eval(_unwrap(model))
+    n_batches = len(loader)  # type: ignore[arg-type]
+    accumulate = max(1, int(accumulate))
+    dev = getattr(fabric, "device", torch.device("cpu"))
+    raw_model = _unwrap(model)
+    total_loss = torch.zeros((), dtype=torch.float32, device=dev)  # on the device: no sync per step on a GPU
+    correct = torch.zeros((), dtype=torch.float32, device=dev)
+    seen = 0
+    lr = optimizer.param_groups[0]["lr"]
+    t0 = time.perf_counter()
+    bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch")
+    optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(bar):
+        x, y, _ = _split_batch(batch)
+        if channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        boundary = (i + 1) % accumulate == 0 or (i + 1) == n_batches
+        with fabric.no_backward_sync(model, enabled=not boundary):
+            logits = model(x)
+            loss = criterion(logits, y)
+            fabric.backward(loss / accumulate)
+        if boundary:
+            if lr_fn is not None:
+                lr = lr_fn(step)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+            if grad_clip and grad_clip > 0:
+                fabric.clip_gradients(model, optimizer, max_norm=float(grad_clip), error_if_nonfinite=False)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if ema is not None:
+                ema.update(raw_model)
+        b = int(y.shape[0])
+        seen += b
+        total_loss += loss.detach().float() * b
+        correct += (logits.detach().argmax(1) == y).sum()
+        if progress and (i % 5 == 0 or i + 1 == n_batches):
+            bar.set_postfix(loss=f"{total_loss.item() / max(seen, 1):.3f}", lr=f"{lr:.2e}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    stats = torch.stack([total_loss, correct, torch.tensor(float(seen), device=dev)])
+    if getattr(fabric, "world_size", 1) > 1:
+        stats = fabric.all_reduce(stats, reduce_op="sum")
+    loss_sum, corr, n = stats.double().cpu().tolist()
+    return {
+        "loss": loss_sum / max(n, 1),
+        "acc": corr / max(n, 1),
+        "images": int(n),
+        "seconds": seconds,
+        "images_per_second": n / seconds if seconds > 0 else float("nan"),
+        "step": int(step),
+        "lr": float(lr),
+    }
+
+
+@torch.no_grad()
+def validate(
+    fabric: Any,
+    model: nn.Module,
+    loader: Iterable,
+    criterion: nn.Module | None = None,
+    *,
+    n_classes: int | None = None,
+    channels_last: bool = False,
+    progress: bool = True,
+    desc: str = "validate",
+) -> dict[str, Any]:
+    """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
+    ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order."""
+    model.eval()
+    logits_all, labels_all, index_all = [], [], []
+    loss_sum, n = 0.0, 0
+    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch"):
+        x, y, meta = _split_batch(batch)
+        if channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x).float()
+        if criterion is not None:
+            loss_sum += float(criterion(logits, y)) * int(y.shape[0])
+        n += int(y.shape[0])
+        logits_all.append(logits.cpu())
+        labels_all.append(y.cpu())
+        idx = meta.get("index") if isinstance(meta, dict) else None
+        index_all.append(torch.as_tensor(idx).cpu() if idx is not None else torch.full((int(y.shape[0]),), -1))
+    logits_np = torch.cat(logits_all).numpy() if logits_all else np.zeros((0, n_classes or 0), dtype=np.float32)
+    labels_np = torch.cat(labels_all).numpy().astype(int) if labels_all else np.zeros(0, dtype=int)
+    index_np = torch.cat(index_all).numpy().astype(int) if index_all else np.zeros(0, dtype=int)
+    if len(index_np) and (index_np < 0).any():
+        index_np = np.arange(len(labels_np))
+    k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
+    out: dict[str, Any] = epoch_metrics(labels_np, logits_np, k)
+    out["loss"] = loss_sum / n if n and criterion is not None else float("nan")
+    out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
+    return out
