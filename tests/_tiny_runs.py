@@ -60,3 +60,26 @@ def make_run(run_dir: Path, model_name: str = "resnet18", seed: int = 0, img_siz
         df.to_csv(run_dir / "val_predictions.csv", index=False)
     (run_dir / "summary.json").write_text(json.dumps({"model": model_name}))
     return run_dir / "best.pt"
+
+
+def tiny_checkpoint(path: Path, img_size: int = 32, temperature: float = 2.0, **kw) -> tuple[Path, torch.nn.Module]:
+    """An untrained 3-class resnet18 saved at ``path`` (seed 0): ``(path, model)``."""
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", num_classes=len(CLASSES))
+    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=img_size,
+                                temperature=temperature, **kw)
+    return path, model
+
+
+def tiny_run_with_split(root: Path) -> tuple[Path, Path, Path]:
+    """``(root, split, best.pt)``: a 4-per-class split and a run whose val_predictions.csv points into it."""
+    split = make_split(root, n_per_class=4)
+    ckpt = make_run(root / "runs" / "tiny", "resnet18", seed=0, img_size=32, temperature=1.7, val_csv=split / "val.csv")
+    return root, split, ckpt
+
+
+#: 6 samples, 3 classes, for the metric tests: arg-max predictions 0, 1, 1, 1, 2, 0
+EXAMPLE_LABELS = np.array([0, 0, 1, 1, 2, 2])
+EXAMPLE_PROBS = np.array([[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1],
+                          [0.1, 0.5, 0.4], [0.1, 0.2, 0.7], [0.5, 0.2, 0.3]])
+

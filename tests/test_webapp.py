@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from _tiny_runs import tiny_checkpoint
 
 from auxiliary import cli, webapp
-from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -17,10 +17,8 @@ METRICS = {"val_balanced_acc": 0.812, "val_ece": 0.041, "epochs": 3}
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("webapp_ckpt") / "best.pt"
-    model = models.create_model("resnet18", len(CLASSES))
-    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=64, metrics=METRICS, temperature=1.5)
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("webapp_ckpt") / "best.pt", img_size=64, temperature=1.5,
+                           metrics=METRICS)[0]
 
 
 def test_launch_binds_localhost_without_share_or_analytics(ckpt, tmp_path):

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _tiny_runs import EXAMPLE_LABELS, EXAMPLE_PROBS
 
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation import arrays, metrics, operating_point
@@ -15,20 +16,7 @@ from auxiliary.viz import plots_evaluation
 CLASSES = ["a", "b", "c"]
 
 
-# 6 samples, 3 classes. Predictions (arg-max): 0, 1, 1, 1, 2, 0
-Y = np.array([0, 0, 1, 1, 2, 2])
-
-
-P = np.array(
-    [
-        [0.8, 0.1, 0.1],
-        [0.3, 0.6, 0.1],
-        [0.2, 0.7, 0.1],
-        [0.1, 0.5, 0.4],
-        [0.1, 0.2, 0.7],
-        [0.5, 0.2, 0.3],
-    ]
-)
+Y, P = EXAMPLE_LABELS, EXAMPLE_PROBS
 
 
 def test_summary_metrics_by_hand():

@@ -9,7 +9,7 @@ import onnx
 import pandas as pd
 import pytest
 import torch
-from _tiny_runs import CLASSES, make_run, make_split
+from _tiny_runs import CLASSES, tiny_run_with_split
 
 from auxiliary import errors, files
 from auxiliary import images as images_mod
@@ -19,10 +19,7 @@ from auxiliary.training import checkpoints, models
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    split = make_split(root, n_per_class=4)
-    ckpt = make_run(root / "runs" / "tiny", "resnet18", seed=0, img_size=32, temperature=1.7, val_csv=split / "val.csv")
-    return root, split, ckpt
+    return tiny_run_with_split(tmp_path_factory.mktemp("export"))
 
 
 def test_predictor_backends_onnx_and_auto(run, monkeypatch):

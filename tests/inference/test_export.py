@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from _tiny_runs import CLASSES, make_run, make_split
+from _tiny_runs import CLASSES, make_run, tiny_run_with_split
 
 from auxiliary import cli, files
 from auxiliary import images as images_mod
@@ -16,10 +16,7 @@ from auxiliary.training import checkpoints, models
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    split = make_split(root, n_per_class=4)
-    ckpt = make_run(root / "runs" / "tiny", "resnet18", seed=0, img_size=32, temperature=1.7, val_csv=split / "val.csv")
-    return root, split, ckpt
+    return tiny_run_with_split(tmp_path_factory.mktemp("export"))
 
 
 def test_export_metadata_dynamic_batch_and_parity(run, tmp_path):

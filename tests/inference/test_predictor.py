@@ -5,22 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _tiny_runs import tiny_checkpoint
 
 from auxiliary.evaluation import calibration
 from auxiliary.inference import predictor, preprocess
-from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    model = models.create_model("resnet18", num_classes=3)
-    path = tmp_path_factory.mktemp("ck") / "best.pt"
-    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=32, temperature=2.0,
-                           metrics={"val_balanced_acc": 0.5}, config={"profile": "smoke"})
-    return path, model
+    return tiny_checkpoint(tmp_path_factory.mktemp("ck") / "best.pt", metrics={"val_balanced_acc": 0.5},
+                           config={"profile": "smoke"})
 
 
 def test_predictor_matches_manual_forward_with_temperature(ckpt):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _tiny_runs import tiny_checkpoint
 from PIL import Image
 
 from auxiliary import webapp
@@ -12,7 +13,6 @@ from auxiliary.data import feedback
 from auxiliary.images import read_image, write_png
 from auxiliary.inference.predictor import Predictor
 from auxiliary.steps import demo as demo_mod
-from auxiliary.training import checkpoints, models
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -22,10 +22,8 @@ METRICS = {"val_balanced_acc": 0.812, "val_ece": 0.041, "epochs": 3}
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("webapp_ckpt") / "best.pt"
-    model = models.create_model("resnet18", len(CLASSES))
-    checkpoints.save_checkpoint(path, model, model_name="resnet18", classes=CLASSES, img_size=64, metrics=METRICS, temperature=1.5)
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("webapp_ckpt") / "best.pt", img_size=64, temperature=1.5,
+                           metrics=METRICS)[0]
 
 
 @pytest.fixture(scope="module")
