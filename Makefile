@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= demo
-EXTRAS ?= notebooks,pretrained,web,dev
+EXTRAS ?= notebooks,pretrained,web,tracking,pipeline,dev
 ARCH := $(shell uname -m)
 # The torch build to install when the venv has none. Tested releases; override e.g.
 #   make demo TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu"
@@ -17,7 +17,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 endif
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv browser clean-outputs help
+.PHONY: demo test lint venv browser clean-outputs help colab-links
 
 help:
 	@echo "make demo   - run notebooks 01-06 on the demo profile (about 20 min on 2 CPU cores)"
@@ -41,6 +41,11 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 			|| echo "could not install chromium: the browser test will be skipped"; \
 	else echo "no /usr/bin/chromium and no root apt-get: the browser test will be skipped"; fi
+
+# After setting Repository under [project.urls] in pyproject.toml (a fork): write it into every notebook's
+# install cell and the README's "Open in Colab" badges (tests/test_colab.py checks they agree).
+colab-links:
+	$(PYTHON) -m auxiliary.colab
 
 lint: venv
 	$(PY) -m ruff check .

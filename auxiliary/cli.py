@@ -14,23 +14,25 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from auxiliary.config import PROFILES, Config
+from auxiliary.config import Config
 from auxiliary.config_overrides import parse_set, resolve
 from auxiliary.errors import AuxiliaryError
+from auxiliary.profiles import PROFILES
 from auxiliary.steps.arguments import add_cli_flags, cli_overrides
 
 #: step -> (module, config sections whose fields become flags, one-line help)
 STEPS: dict[str, tuple[str, list[str], str]] = {
     "simulate": ("auxiliary.steps.synthesis", ["synth"], "generate synthetic acne / erythema / clear-skin images (notebook 01)"),
     "split": ("auxiliary.steps.datasets", ["data"], "read a dataset and write leakage-free train/val/test lists (notebook 02)"),
-    "train": ("auxiliary.steps.finetuning", ["train", "data"], "fine-tune a timm model with Lightning Fabric (notebook 04)"),
-    "select": ("auxiliary.steps.selection", ["train", "data", "eval"], "compare architectures on an equal budget (notebook 03)"),
-    "evaluate": ("auxiliary.steps.evaluate", ["eval"], "metrics, calibration and fairness of a checkpoint on a split"),
-    "compare": ("auxiliary.steps.comparison", ["eval"], "compare trained models side by side (notebook 05)"),
+    "train": ("auxiliary.steps.finetuning", ["train", "data", "track"], "fine-tune a timm model with Lightning Fabric (notebook 04)"),
+    "select": ("auxiliary.steps.selection", ["train", "data", "eval", "track"], "compare architectures on an equal budget (notebook 03)"),
+    "evaluate": ("auxiliary.steps.evaluate", ["eval", "track"], "metrics, calibration and fairness of a checkpoint on a split"),
+    "compare": ("auxiliary.steps.comparison", ["eval", "track"], "compare trained models side by side (notebook 05)"),
     "export": ("auxiliary.steps.onnx_export", [], "export a checkpoint to ONNX with a parity check"),
-    "sort": ("auxiliary.steps.sorting", ["sort"], "copy new images into class folders and low_confidence/ (notebook 06)"),
-    "feedback": ("auxiliary.steps.feedback_round", ["sort", "data"], "merge reviewed images into a new training split version"),
+    "sort": ("auxiliary.steps.sorting", ["sort", "track"], "copy new images into class folders and low_confidence/ (notebook 06)"),
+    "feedback": ("auxiliary.steps.feedback_round", ["sort", "data", "track"], "merge reviewed images into a new training split version"),
     "serve": ("auxiliary.webapp", ["sort"], "web demo: upload a photo, see classes and heat map"),
+    "runs": ("auxiliary.steps.run_list", [], "list the finished training runs: id, model, data, key metrics, when"),
     "run-all": ("auxiliary.runner", [], "run the notebook series 01-06 with papermill (what `make demo` calls)"),
 }
 

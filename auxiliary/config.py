@@ -1,6 +1,7 @@
 """What can be configured: one frozen dataclass per step (every field documented) and the named profiles.
 
-Sections: ``synth`` (notebook 01), ``data`` (02), ``train`` (03-04), ``eval`` (03, 05), ``sort`` (06).
+Sections: ``synth`` (notebook 01), ``data`` (02), ``train`` (03-04), ``eval`` (03, 05), ``sort`` (06),
+``track`` (experiment tracking, every step).
 Profiles: ``smoke`` (tests and CI: seconds per notebook), ``demo`` (the README run) and ``full``
 (a user with a GPU). How a profile, a YAML file and single fields combine is :mod:`auxiliary.config_overrides`;
 the command line's flags are built from these dataclasses in :mod:`auxiliary.steps.arguments`.
@@ -38,19 +39,14 @@ class ConfigError(AuxiliaryError, ValueError):
     """A configuration problem described in one line (bad key, bad value, unknown profile...)."""
 
 
-
-
-
-
-
-
-
-
 def cli_flag(name: str) -> str:
     """The command-line flag of a config field: ``max_epochs`` -> ``--max-epochs``."""
     return "--" + name.replace("_", "-")
 
 
+#: ``device`` values (train, eval, sort; ``--device``): auto = CUDA, then MPS, then CPU (auxiliary.devices).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+CHANNELS_LAST: tuple[str, ...] = ("auto", "true", "false")  # auto: on a GPU only
 
 
 @dataclass(frozen=True)
@@ -63,13 +59,13 @@ class SynthConfig:
     """Side of the generated square images, in pixels (32 to 1024)."""
     acne_count: tuple[int, int] = bounded((6, 40), at_least=0, at_most=500)
     """Range (min, max) of acne lesions per image (0 to 500); one value fixes the count."""
-    acne_strength: tuple[float, float] = bounded((0.15, 0.9), at_least=0, at_most=1)
+    acne_strength: tuple[float, float] = bounded((0.25, 1.0), at_least=0, at_most=1)
     """Range of acne strength (0-1) drawn per image; weak cases are genuinely hard."""
-    erythema_strength: tuple[float, float] = bounded((0.15, 0.9), at_least=0, at_most=1)
+    erythema_strength: tuple[float, float] = bounded((0.25, 1.0), at_least=0, at_most=1)
     """Range of erythema strength (0-1) drawn per image."""
     acne_size_mm: tuple[float, float] = bounded((1.0, 5.0), at_least=0.1, at_most=20)
     """Range of papule/pustule diameters in mm, 0.1 to 20 (comedones, marks and nodules scale from it)."""
-    erythema_extent: tuple[float, float] = bounded((0.3, 1.0), at_least=0, at_most=1)
+    erythema_extent: tuple[float, float] = bounded((0.5, 1.0), at_least=0, at_most=1)
     """Range of the extent (0-1) of the red area over cheeks, nose, chin and forehead."""
     telangiectasia: float = bounded(0.5, at_least=0, at_most=1)
     """Probability that an erythema image also shows fine dilated vessels (telangiectasia)."""
@@ -77,6 +73,12 @@ class SynthConfig:
     """Probability that a procedural image uses a face-like layout (cheeks, nose, forehead)."""
     input_dir: str | None = None
     """Folder of the user's own clean face photos to simulate on, instead of procedural skin."""
+    zoom: tuple[float, float] = bounded((0.5, 30.0), at_least=0.25, at_most=40)
+    """Photo mode: range (0.25 to 40) of how much closer than a frame-filling face a view is: below 1 a portrait with hair and background, 1-2 the face, 2-4 half a face, 4 and more a close-up of a few cm of skin."""
+    full_face: float = bounded(0.5, at_least=0, at_most=1)
+    """Photo mode: probability that a view is the whole face, its zoom log-uniform from zoom's min to 1.2 (the others: log-uniform from 2 to zoom's max)."""
+    eye_bar: float = bounded(0.15, at_least=0, at_most=1)
+    """Photo mode: probability that a whole-face view hides the eyes behind a bar, as clinical photos do (any class)."""
     seed: int = bounded(0, at_least=0, at_most=MAX_SEED)
     """Random seed (0 to 2147483647): the same seed gives the same bytes."""
     workers: int = bounded(1, at_least=1, at_most=MAX_WORKERS)
@@ -122,9 +124,9 @@ class TrainConfig:
     model: str = "resnet18"
     """timm model name (any name ``timm.list_models()`` knows)."""
     pretrained: str = "false"
-    """false, true (timm hub, needs internet; offline ImageNet weights for tf_efficientnet_lite0/1/2) or a path to a weights file."""
-    img_size: int = bounded(128, at_least=16, at_most=1024)
-    """Side of the square network input, in pixels (16 to 1024)."""
+    """false, true (timm hub, needs internet; offline ImageNet weights for tf_efficientnet_lite0/1/2), offline (those offline weights where the model has them, else from scratch: sweeps never download) or a path to a weights file."""
+    img_size: int = bounded(224, at_least=16, at_most=1024)
+    """Side of the square network input, in pixels (16 to 1024). 224 by default: on a whole face a 2 mm papule then spans 3 px (smaller inputs lose the lesions)."""
     batch: int = bounded(32, at_least=1, at_most=MAX_BATCH)
     """Batch size per device (1 to 4096: a larger batch exhausts memory)."""
     max_epochs: int = bounded(10, at_least=1, at_most=MAX_EPOCHS)
@@ -155,23 +157,27 @@ class TrainConfig:
     """Early stopping patience in epochs without improvement of ``monitor`` (0 = no early stopping)."""
     monitor: str = "val_balanced_acc"
     """Validation metric watched by early stopping and best checkpoint."""
+    device: str = "auto"
+    """Where training and everything after it runs: auto (CUDA, then MPS, then CPU), cpu, cuda, mps."""
     accelerator: str = "auto"
-    """Fabric accelerator: auto, cpu, cuda, mps."""
+    """Fabric accelerator of training: auto (follow ``device``), cpu, cuda, mps."""
     devices: str = "1"
-    """Fabric devices: a count, a list like 0,1, or auto."""
+    """Fabric devices per node: a count, a list like 0,1, or auto."""
+    num_nodes: int = bounded(1, at_least=1, at_most=4096)
+    """Machines of a multi-node run (1 to 4096), launched by torchrun, SLURM's srun or fabric run (README)."""
     strategy: str = "auto"
     """Fabric strategy: auto, ddp, ..."""
-    precision: str = "32-true"
-    """Fabric precision: 32-true, bf16-mixed, 16-mixed."""
-    channels_last: bool = False
-    """Use the channels_last memory format (helps on GPUs; on this CPU it cost 10% at 64 px and gained 9% at 128 px)."""
+    precision: str = "auto"
+    """Fabric precision: auto (32-true on CPU and MPS; on CUDA bf16-mixed where the GPU supports bfloat16, else 16-mixed), 32-true, bf16-mixed, 16-mixed."""
+    channels_last: str = "auto"
+    """channels_last memory format: auto (on a GPU only), true, false (on this CPU it cost 10% at 64 px and gained 9% at 128 px)."""
     compile: bool = False
-    """Wrap the model in torch.compile (off by default on CPU)."""
+    """Wrap the model in torch.compile (falls back to eager, with a one-line note, where it cannot compile)."""
     threads: int = bounded(0, at_least=0, at_most=MAX_THREADS)
     """CPU threads of PyTorch during training (0 = PyTorch's default; 1 is faster on a CPU shared with other jobs; at most 1024)."""
     seed: int = bounded(0, at_least=0, at_most=MAX_SEED)
     """Random seed of initialisation and data order (0 to 2147483647)."""
-    select_models: tuple[str, ...] = ("resnet18", "efficientnet_b0", "mobilenetv3_large_100", "convnext_atto")
+    select_models: tuple[str, ...] = ("resnet18", "tf_efficientnet_lite0", "mobilenetv3_large_100", "convnext_atto")
     """Architectures compared by model selection (notebook 03)."""
     select_epochs: int = bounded(3, at_least=1, at_most=MAX_EPOCHS)
     """Epoch budget per architecture in model selection (1 to 1000)."""
@@ -203,6 +209,8 @@ class EvalConfig:
     """Timed repeats (after warm-up) for speed measurements (1 to 1000); the median is reported."""
     gallery_size: int = bounded(8, at_least=1, at_most=100)
     """Images per gallery (most confident mistakes, low-confidence band, Grad-CAM; 1 to 100)."""
+    device: str = "auto"
+    """Where evaluation, comparison, TTA, Grad-CAM, speed timings and the export's parity check run: auto (CUDA, then MPS, then CPU), cpu, cuda, mps."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,24 @@ class SortConfig:
     """Fresh synthetic images sorted in notebook 06's feedback round (1 to 100000)."""
     review_order: str = "margin"
     """Review queue order: margin (smallest gap between the top two probabilities first) or entropy (highest first)."""
+    device: str = "auto"
+    """Where sorting and the web demo run the model: auto (CUDA, then MPS, then CPU), cpu, cuda, mps."""
+
+
+#: Experiment trackers: csv is always on (``logs/metrics.csv``); the others need the ``tracking`` extra.
+TRACKERS: tuple[str, ...] = ("csv", "tensorboard", "mlflow")
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """Experiment tracking of every step (``--tracking``; README "Tracking and reproducing")."""
+
+    tracking: tuple[str, ...] = ("csv",)
+    """Trackers, comma-separated: csv (always on), tensorboard, mlflow (both: pip install -e '.[tracking]')."""
+    tracking_uri: str | None = None
+    """MLflow tracking URI (default: the local store runs/mlruns/mlflow.db, no server; e.g. http://host:5000)."""
+    experiment: str | None = None
+    """MLflow experiment the runs of every step go to (default: auxiliary-<profile>)."""
 
 
 SECTIONS: dict[str, type] = {
@@ -233,6 +259,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "eval": EvalConfig,
     "sort": SortConfig,
+    "track": TrackConfig,
 }
 
 
@@ -246,73 +273,13 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sort: SortConfig = field(default_factory=SortConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
     def save(self, path: str | Path) -> Path:
         return save(self, path)
-
-
-PROFILES: dict[str, dict[str, Any]] = {
-    # CI and tests: seconds per notebook.
-    "smoke": {
-        "synth.n_per_class": 12,
-        "synth.size": 96,
-        "data.cache": False,
-        "train.img_size": 48,
-        "train.batch": 16,
-        "train.max_epochs": 2,
-        "train.freeze_epochs": 1,
-        "train.patience": 2,
-        "train.select_models": ("resnet18", "mobilenetv3_large_100"),
-        "train.select_epochs": 1,
-        "eval.n_bootstrap": 20,
-        "eval.min_group_size": 3,
-        "eval.speed_repeats": 2,
-        "eval.gallery_size": 4,
-        "eval.tta": True,
-        "sort.n_new": 12,
-        "sort.backend": "torch",  # skip the one-off ONNX export + timing in CI (tests cover the onnx path)
-    },
-    # README run: the whole series in at most 20 minutes on a 2-core CPU.
-    "demo": {
-        "synth.n_per_class": 300,
-        "synth.size": 256,
-        "train.img_size": 96,
-        "train.batch": 32,
-        "train.max_epochs": 8,
-        "train.freeze_epochs": 1,
-        "train.select_epochs": 4,  # from scratch, 4 epochs x 4 models: ~3 min here; 2 epochs learn nothing
-        "eval.n_bootstrap": 200,
-        "eval.tta": True,
-        "sort.n_new": 90,
-    },
-    # A user with a GPU.
-    "full": {
-        "synth.n_per_class": 2000,
-        "synth.size": 256,
-        "synth.workers": 4,
-        "data.num_workers": 4,
-        "train.img_size": 224,
-        "train.batch": 64,
-        "train.channels_last": True,
-        "train.max_epochs": 30,
-        "train.freeze_epochs": 3,
-        "train.patience": 6,
-        "train.select_models": (
-            "resnet18", "efficientnet_b0", "mobilenetv3_large_100", "convnext_atto",
-            "efficientnet_b3", "maxvit_tiny_tf_224",
-        ),
-        "train.select_epochs": 8,
-        "eval.n_bootstrap": 1000,
-        "eval.tta": True,  # flip TTA: +0.008 to +0.074 test balanced accuracy, lite0 runs on HAM10000 (README)
-        "sort.n_new": 500,
-    },
-}
-
-
-DEFAULT_PROFILE = "demo"
 
 
 #: Other spellings accepted for a field (the original course scripts' flags, common synonyms).

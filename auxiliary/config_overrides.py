@@ -1,6 +1,6 @@
 """How a configuration is resolved from a profile, a YAML file and single fields, and loaded back.
 
-Precedence, lowest to highest: the profile (:data:`auxiliary.config.PROFILES`), a YAML file
+Precedence, lowest to highest: the profile (:data:`auxiliary.profiles.PROFILES`), a YAML file
 (nested by section or flat), then single fields (a notebook's UPPER_CASE parameters, ``--set key=value``,
 ``--field-name``). Values are coerced to the field's type; a bad key, an unknown profile or a
 malformed YAML raises :class:`auxiliary.config.ConfigError` (one line, exit code 2 on the command line).
@@ -10,6 +10,7 @@ Saving a config and :func:`~auxiliary.config.section_hash` (output folder names)
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import math
 from dataclasses import fields, replace
@@ -21,9 +22,10 @@ import yaml
 from auxiliary.bounds import Bounds, field_bounds
 from auxiliary.config import (
     ALIASES,
-    DEFAULT_PROFILE,
-    PROFILES,
+    CHANNELS_LAST,
+    DEVICES,
     SECTIONS,
+    TRACKERS,
     Config,
     ConfigError,
     all_keys,
@@ -31,6 +33,7 @@ from auxiliary.config import (
     field_type,
 )
 from auxiliary.layout import project_root
+from auxiliary.profiles import DEFAULT_PROFILE, PROFILES
 
 
 def coerce(value: Any, typ: Any, key: str) -> Any:
@@ -144,6 +147,20 @@ def check_combinations(cfg: Config) -> Config:
     if d.val + d.test > 1 + 1e-9:
         raise ConfigError(f"{cli_flag('val')} + {cli_flag('test')} (data.val + data.test) must be at most 1 "
                           f"(the rest is the training split), got {d.val:g} + {d.test:g}")
+    for sec in ("train", "eval", "sort"):
+        device = str(getattr(cfg, sec).device).lower()
+        if device.split(":", 1)[0] not in DEVICES:
+            raise ConfigError(f"{cli_flag('device')} ({sec}.device): unknown device {device!r} "
+                              f"(choose from: {', '.join(DEVICES)})")
+    if str(cfg.train.channels_last).lower() not in CHANNELS_LAST:
+        raise ConfigError(f"{cli_flag('channels_last')} (train.channels_last): expected one of "
+                          f"{', '.join(CHANNELS_LAST)}, got {cfg.train.channels_last!r}")
+    for tracker in cfg.track.tracking:
+        if tracker not in TRACKERS:
+            raise ConfigError(f"--tracking (track.tracking): unknown tracker {tracker!r} (choose from: {', '.join(TRACKERS)})")
+        if tracker != "csv" and importlib.util.find_spec(tracker) is None:
+            raise ConfigError(f"--tracking {tracker} needs the {tracker} package: pip install -e '.[tracking]' "
+                              "(or pip install tensorboard mlflow)")
     return cfg
 
 

@@ -111,9 +111,9 @@ def split_dir(cfg: Config) -> Path:
 
 
 # ------------------------------------------------------------------ 03 selection
-def selection_file(cfg: Config) -> Path:
+def selection_file(cfg: Config, create: bool = True) -> Path:
     """Where model selection (notebook 03) writes the winner that notebook 04 trains by default."""
-    return models_dir() / f"selected-{cfg.profile}.json"
+    return models_dir(create) / f"selected-{cfg.profile}.json"
 
 
 # ------------------------------------------------------------------ 04 training

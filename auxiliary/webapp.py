@@ -281,7 +281,7 @@ def launch(
     ckpt_path = resolve_path(ckpt)
     if not ckpt_path.is_file():
         raise DemoError(f"checkpoint not found: {ckpt_path} (train one with `python -m auxiliary train`)")
-    predictor = Predictor.from_checkpoint(ckpt_path)
+    predictor = Predictor.from_checkpoint(ckpt_path, device=cfg.sort.device)
     conf = float(cfg.sort.conf if conf is None else conf)
     if not 0.0 <= conf <= 1.0:
         raise DemoError(f"conf must be between 0 and 1, got {conf}")

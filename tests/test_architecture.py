@@ -20,8 +20,8 @@ import pytest
 import auxiliary
 
 PACKAGE = Path(auxiliary.__file__).resolve().parent
-BASE = {"config", "config_overrides", "bounds", "layout", "files", "errors", "images", "tone"}
-FACES = {"cli", "webapp", "notebook", "runner", "__main__"}
+BASE = {"config", "profiles", "config_overrides", "bounds", "layout", "files", "errors", "images", "tone", "provenance", "mlflow_store", "devices"}
+FACES = {"cli", "webapp", "notebook", "runner", "colab", "__main__"}
 #: layer -> the layers it may import (itself included)
 ALLOWED: dict[str, set[str]] = {
     "base": {"base"},
@@ -43,7 +43,7 @@ FORBIDDEN_LIBRARIES = {
     "inference": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
 }
 #: optional heavy extras that may be imported inside a function (each guarded in one place)
-LAZY_EXTRAS = {"gradio", "onnxruntime", "playwright", "papermill", "ipywidgets", "IPython"}
+LAZY_EXTRAS = {"gradio", "onnxruntime", "playwright", "papermill", "ipywidgets", "IPython", "mlflow"}
 
 
 def module_name(path: Path) -> str:

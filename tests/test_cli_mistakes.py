@@ -103,6 +103,10 @@ CASES = [
     ("train-negative-batch", "train --profile smoke --data {split} --batch -1 --out {root}/o_train3", "--batch"),
     ("train-nan-lr", "train --profile smoke --data {split} --lr-ft nan --out {root}/o_train4", "--lr-ft"),
     ("train-resume-nothing", "train --profile smoke --data {split} --resume --out {root}/o_train5", "resume"),
+    ("train-unknown-tracker", "train --profile smoke --data {split} --tracking wandb --out {root}/o_train6", "wandb"),
+    ("train-selection-missing", "train --profile smoke --data {split} --from-selection --out {root}/o_train7",
+     "--from-selection"),
+    ("train-unknown-device", "train --profile smoke --data {split} --device gpu --out {root}/o_train6", "--device"),
     # select
     ("select-split-missing", "select --profile smoke --split {missing} --out {root}/o_sel", "no_such_thing"),
     ("select-out-is-file", "select --profile smoke --split {split} --out {existing}", "--out"),
@@ -120,6 +124,7 @@ CASES = [
     ("evaluate-out-is-data", "evaluate --ckpt {ckpt} --data {photos} --out {photos}", "inside"),
     ("evaluate-batch-zero", "evaluate --ckpt {ckpt} --data {test_csv} --batch-size 0 --out {root}/o_ev7", "batch"),
     ("evaluate-batch-negative", "evaluate --ckpt {ckpt} --data {test_csv} --batch-size -3 --out {root}/o_ev8", "batch"),
+    ("evaluate-unknown-device", "evaluate --ckpt {ckpt} --data {test_csv} --device tpu --out {root}/o_ev9", "--device"),
     # compare
     ("compare-run-missing", "compare --runs {missing} --data {test_csv} --out {root}/o_cmp", "no_such_thing"),
     ("compare-data-missing", "compare --runs {run} --data {missing} --out {root}/o_cmp1", "no_such_thing"),
@@ -128,6 +133,7 @@ CASES = [
     ("export-ckpt-missing", "export --ckpt {missing} --out {root}/o_exp/model.onnx", "no_such_thing"),
     ("export-ckpt-is-text", "export --ckpt {text} --out {root}/o_exp1/model.onnx", "notes.txt"),
     ("export-ckpt-pickle", "export --ckpt {evil} --out {root}/o_exp2/model.onnx", "evil.pt"),
+    ("export-unknown-device", "export --ckpt {ckpt} --device gpu --out {root}/o_exp3/model.onnx", "--device"),
     # sort
     ("sort-ckpt-is-text", "sort --ckpt {text} --input {photos} --out {root}/o_sort", "notes.txt"),
     ("sort-input-missing", "sort --ckpt {ckpt} --input {missing} --out {root}/o_sort1", "no_such_thing"),
@@ -135,6 +141,9 @@ CASES = [
     ("sort-out-inside-input", "sort --ckpt {ckpt} --input {photos} --out {photos}/sorted", "--out"),
     ("sort-conf-over-one", "sort --ckpt {ckpt} --input {photos} --conf 1.5 --out {root}/o_sort2", "--conf"),
     ("sort-batch-zero", "sort --ckpt {ckpt} --input {photos} --batch 0 --out {root}/o_sort3", "batch"),
+    ("sort-shard-out-of-range", "sort --ckpt {ckpt} --input {photos} --shard 2/2 --out {root}/o_sort4", "--shard"),
+    ("sort-merge-no-shards", "sort --input {photos} --merge --out {root}/o_sort5", "shard"),
+    ("sort-unknown-device", "sort --ckpt {ckpt} --input {photos} --device gpu --out {root}/o_sort6", "--device"),
     # feedback
     ("feedback-file-missing-image", "feedback file {missing} --label acne --feedback {root}/o_fb", "no_such_thing"),
     ("feedback-merge-split-missing", "feedback merge --split {missing} --feedback {photos} --out {root}/o_fb1", "no_such_thing"),
@@ -143,6 +152,10 @@ CASES = [
     ("serve-ckpt-is-text", "serve --ckpt {text}", "notes.txt"),
     ("serve-port-negative", "serve --ckpt {ckpt} --port -1", "port"),
     ("serve-port-huge", "serve --ckpt {ckpt} --port 70000", "port"),
+    # runs
+    ("runs-root-missing", "runs --root {missing}", "no_such_thing"),
+    ("runs-figure-not-a-png", "runs --figure {text}", "notes.txt"),
+    ("runs-limit-zero", "runs --limit 0", "--limit"),
     # run-all
     ("run-all-unknown-notebook", "run-all --profile smoke --only 99", "99"),
     ("run-all-out-is-file", "run-all --profile smoke --only 01 --out {existing}", "--out"),

@@ -257,3 +257,70 @@ def build_loader(
         worker_init_fn=_worker_init if workers > 0 else None,
         persistent_workers=workers > 0,
     )
+
+
+# ----------------------------------------------------------------------------------- several processes
+class ShardedSampler(torch.utils.data.Sampler):
+    """Rank ``rank`` of ``num_replicas`` processes takes positions ``rank, rank + W, ...`` of the order of
+    ``sampler`` (any sampler: sequential, shuffled, or the balanced ``WeightedRandomSampler``).
+
+    Every rank draws the same order (its generator is reseeded per epoch by
+    :func:`auxiliary.training.seeding.reseed_loader` with the same seed), so the ranks see disjoint
+    positions of one epoch: what Fabric's ``DistributedSamplerWrapper`` does, without an epoch counter of
+    its own (a resumed run continues the same orders). ``drop_last`` (training) leaves out the last
+    ``len % W`` positions so that no position is seen twice; otherwise (evaluation) the order is padded by
+    wrapping around to a multiple of ``W``, and :func:`gather_order` restores the single-process order.
+    """
+
+    def __init__(self, sampler: Any, num_replicas: int, rank: int, drop_last: bool):
+        self.sampler = sampler
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.drop_last = bool(drop_last)
+        if not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"rank {rank} outside 0..{num_replicas - 1}")
+
+    def total(self) -> int:
+        """Positions of one epoch on all ranks together (after dropping or padding)."""
+        n = len(self.sampler)
+        w = self.num_replicas
+        return n - n % w if self.drop_last else -(-n // w) * w
+
+    def __len__(self) -> int:
+        return self.total() // self.num_replicas
+
+    def __iter__(self):
+        order = list(self.sampler)
+        total = self.total()
+        if total > len(order):
+            order = (order * (total // max(len(order), 1) + 1))[:total]
+        return iter(order[:total][self.rank::self.num_replicas])
+
+
+def shard_loader(loader: Any, num_replicas: int, rank: int, *, drop_last: bool) -> Any:
+    """``loader`` with its sampler wrapped in a :class:`ShardedSampler` for one of ``num_replicas`` ranks
+    (the loader itself when there is one process, or when its batches come from a custom batch sampler)."""
+    if num_replicas <= 1 or not isinstance(loader, torch.utils.data.DataLoader):
+        return loader
+    if not isinstance(loader.batch_sampler, torch.utils.data.BatchSampler):
+        return loader
+    return torch.utils.data.DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=ShardedSampler(loader.sampler, num_replicas, rank, drop_last),
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        generator=loader.generator,
+        persistent_workers=loader.persistent_workers,
+    )
+
+
+def gather_order(parts: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """The single-process order of ``n`` samples from the per-rank arrays of a padded
+    :class:`ShardedSampler` (rank ``r``'s ``j``-th sample is position ``j * W + r``)."""
+    stacked = np.stack([np.asarray(p) for p in parts], axis=1)  # (per_rank, W, ...)
+    return stacked.reshape((-1, *stacked.shape[2:]))[:n]

@@ -9,6 +9,7 @@ Modules, one job each:
 - ``fairness``: every metric by skin-tone group, gaps between groups, per-group thresholds.
 - ``conformal``: conformal prediction thresholds; ``report``: every metric of one set of predictions.
 - ``comparison_table``: the long (model, split, group, metric) table that compares models.
+- ``domain_gap``: the kernel inception distance between two feature sets (synthetic vs real images).
 
 Public names used by the notebooks: ``summary_metrics``, ``per_class_metrics``, ``expected_calibration_error``,
 ``fit_temperature_probs``, ``apply_temperature``, ``high_recall_operating_point``, ``group_metrics``, ``gaps``,

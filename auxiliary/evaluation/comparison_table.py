@@ -63,7 +63,8 @@ METRIC_ALIASES: dict[str, str] = {
 
 TABLE_COLUMNS = (
     "model", "val_balanced_acc", "val_macro_auroc", "val_ece", "val_macro_f1", "val_acc", "val_log_loss",
-    "params", "train_seconds", "train_img_per_s", "infer_img_per_s", "epochs", "n_val", "reused", "run_dir", "error",
+    "params", "train_seconds", "train_img_per_s", "infer_img_per_s", "train_device", "infer_device", "epochs", "n_val",
+    "reused", "run_dir", "error",
 )
 
 

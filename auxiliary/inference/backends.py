@@ -1,4 +1,8 @@
 """PyTorch or ONNX Runtime: timing both, choosing the faster once per checkpoint and machine, and loading a predictor on either.
+
+Both run on the device of the one device rule (:func:`auxiliary.devices.resolve_device`): PyTorch on the
+GPU when there is one, ONNX Runtime on its CUDA provider when it has one (``onnxruntime-gpu``), else on
+the CPU with a one-line note (:func:`auxiliary.inference.onnx_model.onnx_session`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from auxiliary.devices import device_label, module_device, resolve_device
 from auxiliary.files import sha256_file, write_json_atomic
 from auxiliary.inference.export import ensure_onnx
-from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_session
+from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_session, session_device
 from auxiliary.inference.predictor import Predictor, checkpoint_settings
 from auxiliary.training.checkpoints import load_checkpoint
 
@@ -55,12 +60,14 @@ def speed(
 
 
 def torch_logits_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """PyTorch eager inference on a numpy batch (what :class:`auxiliary.inference.predictor.Predictor` does)."""
+    """PyTorch eager inference on a numpy batch, on the model's device (what
+    :class:`auxiliary.inference.predictor.Predictor` does; the copy back to the CPU waits for a GPU)."""
     model.eval()
+    device = module_device(model)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(batch)).numpy()
+            return model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
 
     return run
 
@@ -79,20 +86,20 @@ def choose_backend(
     """Time PyTorch and ONNX Runtime once for this checkpoint and keep the faster.
 
     The decision is cached in memory and in ``<onnx>.backend.json`` (keyed by the checkpoint's
-    SHA-256, image size, batch and thread count), so it is measured once per machine.
+    SHA-256, image size, batch, thread count and both devices), so it is measured once per machine.
     """
     threads = torch.get_num_threads()
     sha = sha256_file(ckpt)
-    key = (sha, int(img_size), int(batch), threads)
+    devices = f"torch {device_label(module_device(model))}, onnx {session_device(sess)}"
+    key = (sha, int(img_size), int(batch), threads, devices)
     if key in _BACKEND_CACHE:
         return _BACKEND_CACHE[key]
     cache_file = Path(onnx_path).with_suffix(".backend.json")
     if cache_file.is_file():
         try:
             saved = json.loads(cache_file.read_text(encoding="utf-8"))
-            if (saved.get("source_sha256"), saved.get("img_size"), saved.get("batch"), saved.get("threads")) == (
-                sha, int(img_size), int(batch), threads
-            ):
+            if (saved.get("source_sha256"), saved.get("img_size"), saved.get("batch"), saved.get("threads"),
+                    saved.get("devices")) == key:
                 _BACKEND_CACHE[key] = saved
                 return saved
         except (ValueError, OSError):
@@ -107,6 +114,7 @@ def choose_backend(
         "img_size": int(img_size),
         "batch": int(batch),
         "threads": threads,
+        "devices": devices,
     }
     _BACKEND_CACHE[key] = decision
     try:
@@ -117,7 +125,7 @@ def choose_backend(
 
 
 def load_predictor(
-    ckpt: str | Path, backend: str = "torch", onnx_path: str | Path | None = None, device: str = "cpu"
+    ckpt: str | Path, backend: str = "torch", onnx_path: str | Path | None = None, device: str = "auto"
 ) -> Predictor:
     """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt`` on ``backend`` torch, onnx or auto.
 
@@ -128,10 +136,12 @@ def load_predictor(
     that does not match is never replaced: an :class:`ExportError` in one line.
     ``auto``: whichever of PyTorch and ONNX Runtime is faster here (measured once, cached); when no
     matching ONNX file can be had, PyTorch, with a one-line note saying why.
+    ``device``: the one device rule (``auto``: CUDA, then MPS, then the CPU) for both backends.
     """
     backend = str(backend).lower()
     if backend not in ("torch", "onnx", "auto"):
         raise ExportError(f"unknown inference backend {backend!r} (choose torch, onnx or auto)")
+    device = resolve_device(device)
     model, info = load_checkpoint(ckpt, device=device)
     kwargs = checkpoint_settings(info)
     cls = Predictor
@@ -139,8 +149,8 @@ def load_predictor(
         return cls(model, backend="torch", device=device, **kwargs)
     info = dict(kwargs.get("info") or {})
     try:
-        path = ensure_onnx(ckpt, onnx_path, info=info)
-        sess = onnx_session(path)
+        path = ensure_onnx(ckpt, onnx_path, info=info, device=device)
+        sess = onnx_session(path, device=device)
         width = sess.get_outputs()[0].shape[-1]
         if isinstance(width, int) and width != len(kwargs["classes"]):  # belt and braces: the graph itself
             raise ExportError(f"{path} gives {width} class scores, the checkpoint has {len(kwargs['classes'])} classes")
@@ -153,9 +163,9 @@ def load_predictor(
         return cls(model, backend="torch", device=device, **{**kwargs, "info": info})
     info["onnx_path"] = str(path)
     if backend == "onnx":
-        return cls(sess, backend="onnx", **{**kwargs, "info": info})
+        return cls(sess, backend="onnx", device=session_device(sess), **{**kwargs, "info": info})
     decision = choose_backend(model, sess, ckpt, path, int(kwargs["img_size"]))
     info["backend_choice"] = decision
     if decision["backend"] == "onnx":
-        return cls(sess, backend="onnx", **{**kwargs, "info": info})
+        return cls(sess, backend="onnx", device=session_device(sess), **{**kwargs, "info": info})
     return cls(model, backend="torch", device=device, **{**kwargs, "info": info})

@@ -8,7 +8,8 @@ in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.i
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
 PyTorch's on real images (the run's validation images by default, or ``--images``); if the
 largest absolute difference exceeds ``1e-4`` the export fails with :class:`OnnxParityError`
-and no file is left behind.
+and no file is left behind. The graph is traced on the CPU; the check runs on the device of the one
+device rule (PyTorch on the GPU in float32 without TF32, ONNX Runtime on its CUDA provider when it has one).
 
 An exported file stands in for its checkpoint only when :func:`onnx_mismatch` finds nothing: its
 metadata records the checkpoint's SHA-256, classes, input size and normalisation. :func:`ensure_onnx`
@@ -32,6 +33,7 @@ import pandas as pd
 import torch
 
 from auxiliary.data.readers import read_table
+from auxiliary.devices import module_device, resolve_device
 from auxiliary.files import atomic_write, sha256_file
 from auxiliary.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from auxiliary.inference.onnx_model import (
@@ -164,13 +166,10 @@ def check_parity(
         raise ExportError("parity check needs at least one image")
     batch = np.stack([preprocess(im, img_size, mean, std) for im in images]).astype(np.float32)
     model.eval()
-    with torch.inference_mode():
-        try:
-            device = next(model.parameters()).device
-        except StopIteration:  # pragma: no cover
-            device = torch.device("cpu")
+    device = module_device(model)
+    with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # true float32
         ref = model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
-    sess = sess or onnx_session(onnx_path)
+    sess = sess or onnx_session(onnx_path, device=str(device))
     try:
         got = onnx_logits(sess, batch)
         got_one = onnx_logits(sess, batch[:1])
@@ -199,12 +198,13 @@ class ExportResult:
     reused: bool = False
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
 
     def __str__(self) -> str:
         if self.reused:
             return f"{self.path} is up to date (exported from the same checkpoint)"
         return (f"wrote {self.path} ({self.path.stat().st_size / 1e6:.1f} MB) in {self.seconds:.1f} s; parity on "
-                f"{self.parity_source}: max |p_torch - p_onnx| = {self.max_abs_diff:.2e}")
+                f"{self.parity_source} ({self.device}): max |p_torch - p_onnx| = {self.max_abs_diff:.2e}")
 
 
 def _same_floats(a: Any, b: Sequence[float]) -> bool:
@@ -266,6 +266,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     atol: float = PARITY_ATOL,
     n_parity: int = PARITY_IMAGES,
+    device: str = "auto",
 ) -> ExportResult:
     """Export checkpoint ``ckpt`` to ``out`` (default beside it: ``runs/NAME/best.onnx``) and check parity.
 
@@ -277,6 +278,7 @@ def export_onnx(
     out = Path(out) if out is not None else default_onnx_path(ckpt)
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"--out must end in .onnx, got {out}")
+    device = resolve_device(device)
     model, info = load_checkpoint(ckpt)
     sha = sha256_file(ckpt)
     if out.exists():
@@ -297,13 +299,15 @@ def export_onnx(
             metadata={"source_checkpoint": str(ckpt), "source_sha256": sha},
         )
         arrays, source = parity_images(ckpt, images, n=n_parity)
+        model.to(device)  # traced on the CPU, checked on the device
         diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
                             temperature=temperature, atol=atol)
-    return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out))
+    return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
+                        device=device)
 
 
 def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None,
-                info: dict[str, Any] | None = None) -> Path:
+                info: dict[str, Any] | None = None, device: str = "auto") -> Path:
     """An ONNX file of ``ckpt`` that matches it (:func:`onnx_mismatch`), at ``onnx_path`` (default: beside the
     checkpoint, ``runs/NAME/best.onnx``), exported when missing.
 
@@ -323,4 +327,4 @@ def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replac
             raise ExportError(f"{path} does not match {ckpt}: {why}; re-export it with `python -m auxiliary export "
                               f"--ckpt {ckpt} --out {path} --overwrite`")
         print(f"note: {path} does not match {ckpt} ({why}); re-exporting it", flush=True)
-    return export_onnx(ckpt, path, overwrite=True).path
+    return export_onnx(ckpt, path, overwrite=True, device=device).path

@@ -66,18 +66,23 @@ class SortJournal:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every key's latest record, streamed (two passes over the file, no record kept in memory)."""
-        last: dict[str, int] = {}
-        with open(self.path, encoding="utf-8") as fh:
-            for i, line in enumerate(fh):
-                try:
-                    last[json.loads(line)["key"]] = i
-                except (ValueError, KeyError):
-                    continue
-        wanted = set(last.values())
-        with open(self.path, encoding="utf-8") as fh:
-            for i, line in enumerate(fh):
-                if i in wanted:
-                    yield json.loads(line)
+        return journal_records(self.path)
+
+
+def journal_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every key's latest record of the journal file ``path``, streamed; the file is only read."""
+    last: dict[str, int] = {}
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            try:
+                last[json.loads(line)["key"]] = i
+            except (ValueError, KeyError):
+                continue
+    wanted = set(last.values())
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i in wanted:
+                yield json.loads(line)
 
 
 class RunLock:

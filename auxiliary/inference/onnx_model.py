@@ -143,13 +143,28 @@ def onnx_metadata(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def onnx_session(path: str | Path, threads: int | None = None) -> Any:
-    """An onnxruntime CPU InferenceSession (``threads`` defaults to torch's intra-op thread count)."""
+#: Devices already told (once per process) that ONNX Runtime runs on the CPU there.
+_NOTED: set[str] = set()
+
+
+def onnx_session(path: str | Path, threads: int | None = None, device: str = "cpu") -> Any:
+    """An onnxruntime InferenceSession on ``device`` (a name :func:`auxiliary.devices.resolve_device` gave):
+    the CUDA provider for ``cuda`` when ONNX Runtime has it (``onnxruntime-gpu``), else the CPU, saying so in
+    one ``note:`` line (once per device and process). ``threads`` (CPU) defaults to torch's intra-op count.
+    ``session_device(sess)`` tells which provider runs it."""
     import onnxruntime as ort
 
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"ONNX file not found: {p}")
+    kind, _, index = str(device).partition(":")
+    providers: list[Any] = ["CPUExecutionProvider"]
+    why = ""
+    if kind == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(index or torch.cuda.current_device())}))
+    elif kind in ("cuda", "mps"):
+        why = ("this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)" if kind == "cuda"
+               else "ONNX Runtime has no MPS provider")
     opts = ort.SessionOptions()
     if threads is None:
         threads = torch.get_num_threads()
@@ -158,9 +173,20 @@ def onnx_session(path: str | Path, threads: int | None = None) -> Any:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(p), sess_options=opts, providers=providers)
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"onnxruntime cannot load {p}: {str(exc).splitlines()[0][:200]}") from None
+    if len(providers) > 1 and session_device(sess) != "CUDAExecutionProvider":
+        why = "its CUDA provider could not start (CUDA or cuDNN libraries missing?)"
+    if why and kind not in _NOTED:
+        _NOTED.add(kind)
+        print(f"note: ONNX Runtime runs on the CPU, not on {device}: {why}", flush=True)
+    return sess
+
+
+def session_device(sess: Any) -> str:
+    """The execution provider that runs ``sess`` first (``CUDAExecutionProvider``, ``CPUExecutionProvider``)."""
+    return str(sess.get_providers()[0])
 
 
 def onnx_logits(sess: Any, batch: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 Evaluation, comparison, sorting and the web demo all go through :class:`Predictor`, so an
 image is resized and normalised exactly as in validation during training (area resize to
 ``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated by the
-checkpoint's temperature. :meth:`Predictor.from_checkpoint` loads the PyTorch model; a
+checkpoint's temperature. :meth:`Predictor.from_checkpoint` loads the PyTorch model (on the device of
+the one device rule, :func:`auxiliary.devices.resolve_device`: a CUDA GPU when there is one); a
 predictor on ONNX Runtime (``backend="onnx"``), or on whichever backend is faster here
 (``"auto"``), comes from :func:`auxiliary.inference.backends.load_predictor` (the export itself is
 :mod:`auxiliary.inference.export`).
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from auxiliary.devices import resolve_device
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.images import ImageReadError, read_image
@@ -55,12 +57,14 @@ class Predictor:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_checkpoint(cls, ckpt: str | Path, device: str = "cpu") -> Predictor:
-        """The PyTorch model of ``ckpt`` on ``device`` with its classes, preprocessing and temperature.
+    def from_checkpoint(cls, ckpt: str | Path, device: str = "auto") -> Predictor:
+        """The PyTorch model of ``ckpt`` on ``device`` (``auto``: CUDA, then MPS, then the CPU) with its
+        classes, preprocessing and temperature.
 
         For ONNX Runtime, or whichever backend is faster here, use
         :func:`auxiliary.inference.backends.load_predictor`.
         """
+        device = resolve_device(device)
         model, info = load_checkpoint(ckpt, device=device)
         return cls(model, backend="torch", device=device, **checkpoint_settings(info))
 

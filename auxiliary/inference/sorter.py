@@ -22,6 +22,10 @@ is completed by re-running the same command, without duplicates: inputs are keye
 content hash (sha256), and an image whose bytes are already in ``OUT`` is not copied twice
 (its row says ``duplicate_of``). The counts figure is
 :func:`auxiliary.viz.plots_comparison.plot_sort_counts`.
+
+A very large folder can be sorted by several processes: ``shard=(i, n)`` sorts only the inputs of shard
+``i`` into ``OUT/shards/<i>-of-<n>/`` (:mod:`auxiliary.inference.shards`), and
+:func:`auxiliary.inference.sort_merge.merge_shards` gathers the finished shards into ``OUT``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,7 @@ from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal
 from auxiliary.inference.predictor import Predictor
 from auxiliary.inference.preprocess import preprocess
+from auxiliary.inference.shards import shard_dir, shard_of
 from auxiliary.inference.sort_report import LOW_CONFIDENCE, SortResult, write_sort_reports
 
 
@@ -81,13 +86,16 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Path) -> tuple[Path, bool]:
+def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Path,
+               copy: Callable[[str | Path, Path], None] | None = None) -> tuple[Path, bool]:
     """Copy ``src`` (content hash ``sha``) into ``folder`` as ``name`` without overwriting anything.
 
     Returns ``(destination, copied)``; ``copied`` is False when a file with the same bytes was already
     there under that name (an earlier, interrupted run). A clash with different bytes appends the
-    first 8 hex digits of the hash, then a counter.
+    first 8 hex digits of the hash, then a counter. ``copy(src, dest)`` must never replace an existing
+    ``dest`` (raise ``FileExistsError``): :func:`auxiliary.files.atomic_copy` (the default), or a hard link.
     """
+    copy = copy or atomic_copy
     candidates = [name, with_suffix(name, sha[:8])] + [with_suffix(name, f"{sha[:8]}-{i}") for i in range(2, 1000)]
     for cand in candidates:
         dest = folder / cand
@@ -98,7 +106,7 @@ def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Pat
                 return dest, False
             continue
         try:
-            atomic_copy(src, dest)
+            copy(src, dest)
         except FileExistsError:  # appeared in between: look again
             if dest.is_file() and sha256_file(dest) == sha:
                 return dest, False
@@ -125,24 +133,25 @@ def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequenc
 
 
 # ============================================================================ predictor
-def sorting_predictor(ckpt: str | Path, backend: str = "auto") -> Predictor:
+def sorting_predictor(ckpt: str | Path, backend: str = "auto", device: str = "auto") -> Predictor:
     """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt``. ``auto`` uses ONNX Runtime
     when it is faster here, only with an ONNX file that matches the checkpoint (the file beside it,
     re-exported when it does not), and PyTorch, with a one-line note, when none can be had
-    (:func:`auxiliary.inference.backends.load_predictor`)."""
+    (:func:`auxiliary.inference.backends.load_predictor`). ``device``: the one device rule (auto: CUDA,
+    then MPS, then the CPU)."""
     backend = (backend or "auto").lower()
     if backend not in ("auto", "torch", "onnx"):
         raise SortError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
     if backend == "torch":
-        return Predictor.from_checkpoint(ckpt)
-    return load_predictor(ckpt, backend=backend)
+        return Predictor.from_checkpoint(ckpt, device=device)
+    return load_predictor(ckpt, backend=backend, device=device)
 
 
 
 
 
 
-def _key(source: Path, sha: str) -> str:
+def input_key(source: Path, sha: str) -> str:
     return f"{os.path.abspath(source)}|{sha}"
 
 
@@ -168,13 +177,17 @@ def sort_folder(
     backend: str = "auto",
     predictor: Any = None,
     progress: bool = True,
+    device: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> SortResult:
     """Copy every file under ``input_dir`` into ``out_dir/<class>/``, ``low_confidence/`` or ``rejected.csv``.
 
     ``ckpt`` is a checkpoint (``runs/NAME/best.pt``); or pass a ready ``predictor``. With ``coverage``
     (e.g. 0.9) conformal prediction sets replace the ``conf`` threshold; they are calibrated on
     ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
-    with the same arguments completes an interrupted run and adds nothing otherwise.
+    with the same arguments completes an interrupted run and adds nothing otherwise. ``device``: where the
+    model runs (the one device rule). ``shard=(i, n)``: only the inputs of shard ``i`` of ``n``, into
+    ``out_dir/shards/<i>-of-<n>/`` (see :mod:`auxiliary.inference.shards`).
     """
     t_start = time.perf_counter()
     timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
@@ -202,7 +215,7 @@ def sort_folder(
         if ckpt is None:
             raise SortError("a checkpoint (--ckpt runs/NAME/best.pt) is needed to sort")
         ckpt = Path(ckpt).expanduser()
-        predictor = sorting_predictor(ckpt, backend)
+        predictor = sorting_predictor(ckpt, backend, device)
     classes = list(predictor.classes)
     folders = {c: safe_name(c, default="class") for c in classes}
     if len(set(folders.values())) != len(folders) or LOW_CONFIDENCE in folders.values():
@@ -219,6 +232,8 @@ def sort_folder(
     rule = (f"conformal coverage {conformal.coverage:g} (p >= {conformal.threshold:.4f})" if conformal
             else f"top probability >= {float(conf):g}")
 
+    if shard is not None:
+        out = shard_dir(out, shard)
     # ---- state: refuse to mix runs made with another model or rule into one OUT
     state_dir = out / STATE_DIR
     if out.is_dir() and not (state_dir / STATE).is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
@@ -226,7 +241,8 @@ def sort_folder(
     out.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(exist_ok=True)
     state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
-             "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta)}
+             "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta),
+             "shard": None if shard is None else f"{shard[0]}/{shard[1]}"}
     state_file = state_dir / STATE
     if state_file.is_file():
         try:
@@ -243,14 +259,14 @@ def sort_folder(
     with RunLock(state_dir / "lock"):
         return _sort_locked(
             predictor, ckpt, src_root, out, state_dir, classes, folders, model_id, conformal, rule, conf=float(conf),
-            batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start,
+            batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start, shard=shard,
         )
 
 
 def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, state_dir: Path, classes: list[str],
                  folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
                  batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
-                 t_start: float) -> SortResult:
+                 t_start: float, shard: tuple[int, int] | None = None) -> SortResult:
     # leftovers of a crash mid-copy or mid-report (temporary files of files.atomic_write / atomic_copy)
     for d in [out, *(out / f for f in [*folders.values(), LOW_CONFIDENCE])]:
         if d.is_dir():
@@ -259,6 +275,8 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                     tmp.unlink()
     t0 = time.perf_counter()
     inputs = list_images(src_root, recursive=recursive, exclude=[out])
+    if shard is not None:
+        inputs = [p for p in inputs if shard_of(p, src_root, shard[1]) == shard[0]]
     timing["list"] = time.perf_counter() - t0
     journal = SortJournal(state_dir / JOURNAL)
     run_keys: set[str] = set()
@@ -276,10 +294,10 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                     sha = _file_sha(src)
                 except OSError as exc:
                     rejected.append((src, "", f"cannot read file ({exc.strerror or exc})"))
-                    run_keys.add(_key(src, ""))
+                    run_keys.add(input_key(src, ""))
                     continue
-                run_keys.add(_key(src, sha))
-                rec = journal.done.get(_key(src, sha))
+                run_keys.add(input_key(src, sha))
+                rec = journal.done.get(input_key(src, sha))
                 if rec is not None and (rec["decision"] == "rejected" or (out / rec["destination"]).is_file()):
                     n_skipped += 1
                     continue
@@ -322,7 +340,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                     dest_rel, dup_of = dest.relative_to(out).as_posix(), ""
                     n_copied += int(copied)
                 journal.add({
-                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha,
+                    "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha,
                     "decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folder,
                     "destination": dest_rel, "predicted": pred, "probs": [float(v) for v in p],
                     "top_prob": float(p[top]), "margin": margin, "prediction_set": pset,
@@ -332,7 +350,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                 n_new += 1
             for src, sha, reason in rejected:
                 journal.add({
-                    "key": _key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
+                    "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
                     "folder": "", "destination": "", "predicted": "", "probs": [math.nan] * len(classes),
                     "top_prob": math.nan, "margin": math.nan, "prediction_set": [], "duplicate_of": "",
                     "reason": reason, "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),

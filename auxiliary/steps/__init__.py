@@ -2,11 +2,15 @@
 
 - ``synthesis`` (01, ``simulate``): the synthetic dataset of a config, made when missing.
 - ``datasets`` (02, ``split``): the dataset the series trains on and its split folder.
+- ``sim2real`` (01, ``benchmarks/bench_sim2real.py``): synthetic images next to the user's real photos (KID,
+  the figures of a synthetic-trained model on them).
 - ``selection`` (03, ``select``): architectures on an equal budget, the winner.
 - ``finetuning`` (04, ``train``): a training run, reused only when its recorded settings match.
 - ``evaluate`` (``evaluate``): a checkpoint on any dataset; ``comparison`` (05, ``compare``): models side by side;
   ``onnx_export`` (``export``): ONNX with a parity check.
 - ``sorting`` (06, ``sort``) and ``feedback_round`` (06, ``feedback``): sorting new images, learning from corrections.
+- ``records``: what every step and notebook logs to the trackers (MLflow, TensorBoard); ``run_list`` (``runs``):
+  the finished runs from the run folders or the MLflow store.
 - ``demo``: what the web demo does, without the web; ``arguments``: the command line's ``--field-name`` flags.
 
 Every notebook calls ``ensure_*`` for its inputs, so it also works opened alone: if the previous
@@ -27,6 +31,9 @@ EXPORTS: dict[str, str] = {
     "ensure_synthetic": "synthesis",
     "dataset_source": "datasets",
     "ensure_splits": "datasets",
+    "read_real": "sim2real",
+    "domain_gap": "sim2real",
+    "real_scores": "sim2real",
     "run_selection": "selection",
     "read_selection": "selection",
     "selected_model": "selection",
@@ -46,6 +53,10 @@ EXPORTS: dict[str, str] = {
     "sort_quality": "feedback_round",
     "retrain_after_merge": "feedback_round",
     "evaluate_split": "feedback_round",
+    "list_runs": "run_list",
+    "tracked_runs": "run_list",
+    "metric_table": "run_list",
+    "record_step": "records",
     "analyse": "demo",
     "model_card": "demo",
 }

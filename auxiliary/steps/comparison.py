@@ -21,7 +21,8 @@ column::
   model size (``parameters``, ``checkpoint_mb``, ``onnx_mb``; MB = 10^6 bytes) and speed
   (``torch_ms_per_image_b1``, ``torch_images_per_s_b32``, ``onnx_ms_per_image_b1``,
   ``onnx_images_per_s_b32``: median of ``cfg.eval.speed_repeats`` timed repeats after a
-  warm-up, same thread count for both backends).
+  warm-up, same thread count for both backends; on the device of ``cfg.eval.device``, which
+  :attr:`Comparison.runs` records per model as ``torch_device`` and ``onnx_device``).
 * ``group="class:<name>"``: :func:`auxiliary.evaluation.metrics.per_class_metrics` (precision, recall,
   f1, support, auroc, average_precision).
 * ``group="<fairness_col>:<g>"`` (``tone_group:dark``...): :func:`auxiliary.evaluation.fairness.group_metrics`
@@ -52,6 +53,7 @@ import pandas as pd
 
 from auxiliary.config_overrides import apply_overrides
 from auxiliary.data.readers import read_table
+from auxiliary.devices import device_label
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.comparison_table import (
@@ -66,10 +68,11 @@ from auxiliary.evaluation.comparison_table import (
 from auxiliary.files import check_output_dir, label_slug, sha256_file, write_text_atomic
 from auxiliary.inference import export
 from auxiliary.inference.measurements import predict_plain_and_tta, prediction_table, size_rows, speed_rows
-from auxiliary.inference.onnx_model import default_onnx_path, onnx_session
+from auxiliary.inference.onnx_model import default_onnx_path, onnx_session, session_device
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path, run_dir, runs_dir
 from auxiliary.steps.finetuning import ensure_run
+from auxiliary.steps.records import record_step
 from auxiliary.steps.selection import latest_runs, selected_model
 from auxiliary.training.checkpoints import load_checkpoint
 from auxiliary.training.runs import run_name, same_settings
@@ -219,7 +222,7 @@ class Comparison:
         if base not in self._models:
             if base not in self.runs:
                 raise CompareError(f"no model {label!r} in this comparison (models: {', '.join(self.runs)})")
-            self._models[base] = load_checkpoint(self.runs[base]["ckpt"])
+            self._models[base] = load_checkpoint(self.runs[base]["ckpt"], device=self.runs[base]["device"])
         return self._models[base]
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
@@ -298,7 +301,7 @@ def compare_runs(
     models_cache: dict[str, Any] = {}
     for label, run in labelled.items():
         ckpt = _ckpt_of(run)
-        predictor = Predictor.from_checkpoint(ckpt)
+        predictor = Predictor.from_checkpoint(ckpt, device=ev.device)
         classes = predictor.classes
         try:
             y = labels_to_index(table["label"].astype(str).tolist(), classes)
@@ -307,8 +310,8 @@ def compare_runs(
         onnx_path, sess = None, None
         if export_onnx:
             onnx_path = export.ensure_onnx(ckpt, onnx_path_for(ckpt, onnx_dir), info=predictor.info,
-                                           replace_stale=onnx_dir is None or overwrite)
-            sess = onnx_session(onnx_path)
+                                           replace_stale=onnx_dir is None or overwrite, device=predictor.device)
+            sess = onnx_session(onnx_path, device=predictor.device)
         infos[label] = {
             "run": str(Path(run)),
             "ckpt": str(ckpt),
@@ -319,6 +322,9 @@ def compare_runs(
             "mean": list(predictor.mean),
             "std": list(predictor.std),
             "temperature": predictor.temperature,
+            "device": predictor.device,
+            "torch_device": device_label(predictor.device),
+            "onnx_device": session_device(sess) if sess is not None else None,
         }
         models_cache[label] = (predictor.model, predictor.info)
         plain, flipped = predict_plain_and_tta(predictor, list(table["path"]), tta=tta, progress=progress)
@@ -384,5 +390,10 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
                         "torch_ms_per_image_b1", "onnx_ms_per_image_b1") if c in cmp.wide().columns]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(cmp.wide()[cols].round(4).to_string())
+    if not args.no_speed:
+        print("speed measured on: " + "; ".join(f"{k}: torch {v['torch_device']}, onnx {v['onnx_device'] or '-'}"
+                                                for k, v in cmp.runs.items()))
     print(f"\nwrote {written['csv']} ({len(cmp.table)} rows), {written['json']} and predictions/ in {out}")
+    record_step(cfg, "compare", out, tables={"wide": cmp.wide()}, tags={"models": ",".join(cmp.models)},
+                split_dir=resolve_path(args.data).parent)
     return 0

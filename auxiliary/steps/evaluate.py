@@ -63,6 +63,7 @@ from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path
 from auxiliary.steps import arguments
+from auxiliary.steps.records import record_step
 from auxiliary.viz.plots_evaluation import (
     plot_confusion,
     plot_group_metrics,
@@ -186,7 +187,7 @@ def evaluate_checkpoint(
         raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
     if (out / "summary.json").exists() and not overwrite:
         raise EvaluationError(f"{out} already holds an evaluation (summary.json); pass --overwrite or choose another --out")
-    pred = load_predictor(ckpt, backend=backend)
+    pred = load_predictor(ckpt, backend=backend, device=ec.device)
     classes = list(pred.classes)
     table, read_notes = load_eval_table(data_csv, label_map, progress=progress)
     if len(table) == 0:
@@ -242,7 +243,7 @@ def evaluate_checkpoint(
     res["predictions"] = pred_df
     info = {
         "checkpoint": str(ckpt), "model": pred.name, "data": str(data_csv), "val": str(val_csv) if val_csv else None,
-        "backend": pred.backend, "classes": classes, "n": int(len(table)), "n_unreadable": len(errors),
+        "backend": pred.backend, "device": str(pred.device), "classes": classes, "n": int(len(table)), "n_unreadable": len(errors),
         "fairness_col": col, "label_map": parse_label_map(label_map) or None, "eval": asdict(ec),
     }
     res["info"] = info
@@ -344,6 +345,8 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
     for note in res["notes"]:
         print(f"  note: {note}")
     print(f"results: {Path(args.out)}")
+    record_step(cfg, "evaluate", args.out, metrics=s, tags={"model_arch": res["info"]["model"], "checkpoint": ckpt},
+                split_dir=data_csv if Path(data_csv).is_dir() else Path(data_csv).parent)
     return 0
 
 

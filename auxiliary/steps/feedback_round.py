@@ -37,6 +37,7 @@ from auxiliary.images import read_image
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import data_dir, resolve_path, runs_dir, split_dir
 from auxiliary.steps.finetuning import ensure_run, trained_checkpoint
+from auxiliary.steps.records import record_step
 from auxiliary.synth.dataset import generate_dataset
 from auxiliary.training.checkpoints import read_checkpoint
 
@@ -287,4 +288,7 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     rep = merge_feedback(split, fdir, Path(args.out).expanduser() if args.out else None, progress=not args.quiet,
                          overwrite=args.overwrite)
     _print_merge(rep, split)
+    if rep["out_dir"] is not None and not rep.get("reused"):
+        record_step(cfg, "feedback", rep["out_dir"], split_dir=rep["out_dir"], tags={"source_split": split},
+                    metrics={"added": rep["added"], "dropped": rep["dropped"], "feedback_files": rep["n_feedback_files"]})
     return 0

@@ -12,8 +12,9 @@ from typing import Any
 from auxiliary.config import Config
 from auxiliary.errors import TrainError
 from auxiliary.files import check_output_dir
-from auxiliary.layout import resolve_path, run_dir
+from auxiliary.layout import resolve_path, run_dir, selection_file
 from auxiliary.steps.datasets import ensure_splits
+from auxiliary.steps.records import run_callbacks
 from auxiliary.training.loop import fit
 from auxiliary.training.runs import (
     RUN_MARKERS,
@@ -21,6 +22,7 @@ from auxiliary.training.runs import (
     run_name,
     same_settings,
     secondary_rank,
+    with_model,
 )
 from auxiliary.viz.plots_training import RunFigures
 
@@ -65,8 +67,23 @@ def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
 
 def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """:func:`auxiliary.training.loop.fit` plus the run's figures under ``logs/`` (loss and accuracy
-    curves, validation confusion matrix): how every step trains. Returns the run's summary."""
-    return fit(cfg, split_dir, out_dir, callbacks=[RunFigures()], **kwargs)
+    curves, validation confusion matrix) and what its trackers need (:func:`auxiliary.steps.records.run_callbacks`):
+    how every step trains. Returns the run's summary."""
+    return fit(cfg, split_dir, out_dir, callbacks=[RunFigures(), *run_callbacks(cfg)], **kwargs)
+
+
+def selection_winner(cfg: Config, split: Path) -> str:
+    """The model ``select`` recorded for this profile on ``split`` (``train --from-selection``; the DVC pipeline)."""
+    f = selection_file(cfg, create=False)
+    try:
+        sel = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise TrainError(f"--from-selection: no readable model selection at {f}; run `python -m auxiliary select` "
+                         "first") from None
+    if Path(str(sel.get("split_dir"))).resolve() != Path(split).resolve() or not sel.get("model"):
+        raise TrainError(f"--from-selection: {f} was made on another split ({sel.get('split_dir')}); run "
+                         f"`python -m auxiliary select --split {split}` first")
+    return str(sel["model"])
 
 
 # ====================================================================================== CLI
@@ -78,6 +95,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="run folder (default runs/<model>-<profile>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     parser.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    parser.add_argument("--from-selection", action="store_true",
+                        help="train the winner `select` recorded for this profile and split (instead of --model)")
     parser.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
                         help="no progress bars")
 
@@ -102,7 +121,12 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
     if args.resume and not (out / "last.pt").is_file():
         raise TrainError(f"nothing to resume in {out} (no last.pt)")
     split = resolve_split(cfg, args.data, progress=progress)
-    print(f"training {cfg.train.model} on {split} -> {out}")
+    if getattr(args, "from_selection", False):
+        cfg = with_model(cfg, selection_winner(cfg, split))
+        out = out if args.out else run_dir(cfg)
+        refuse_existing(out, args.resume, args.overwrite)
+    if not secondary_rank():  # the other processes of a multi-process run re-run this command
+        print(f"training {cfg.train.model} on {split} -> {out}")
     summary = train_run(cfg, split, out, resume=args.resume, overwrite=args.overwrite, progress=progress)
     if secondary_rank():
         return 0

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from auxiliary.config import DEVICES
 from auxiliary.inference.export import PARITY_ATOL, export_onnx
-from auxiliary.inference.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
+from auxiliary.inference.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, ExportError
 from auxiliary.layout import resolve_path
 from auxiliary.steps import arguments
 
@@ -25,6 +26,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"ONNX opset, 7 to 20 (default {DEFAULT_OPSET})")
     parser.add_argument("--atol", type=arguments.probability_tolerance, default=PARITY_ATOL,
                         help=f"largest allowed probability difference, above 0 and at most 1 (default {PARITY_ATOL:g})")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="where the parity check runs: auto (CUDA, then MPS, then CPU), cpu, cuda, mps "
+                             "[default: eval.device, auto]")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing file that does not match the checkpoint (another checkpoint, "
                              "classes, input size or normalisation)")
@@ -33,7 +37,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     ckpt = resolve_path(args.ckpt)
     out = resolve_path(args.out) if args.out else None
-    res = export_onnx(ckpt, out, images=args.images, overwrite=args.overwrite, opset=args.opset, atol=args.atol)
+    device = args.device or cfg.eval.device
+    if str(device).split(":", 1)[0].lower() not in DEVICES:
+        raise ExportError(f"--device: unknown device {device!r} (choose from: {', '.join(DEVICES)})")
+    res = export_onnx(ckpt, out, images=args.images, overwrite=args.overwrite, opset=args.opset, atol=args.atol,
+                      device=device)
     print(res)
     meta = res.metadata
     print(f"  classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}")

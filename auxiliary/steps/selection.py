@@ -35,6 +35,7 @@ import timm
 
 from auxiliary import layout
 from auxiliary.config import Config, TrainConfig, section_hash
+from auxiliary.devices import device_label, resolve_device
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.comparison_table import TABLE_COLUMNS, SelectionError, metric_column, ok_rows
@@ -44,6 +45,8 @@ from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import default_out_root, resolve_path, selection_file
 from auxiliary.steps.datasets import ensure_splits
 from auxiliary.steps.finetuning import train_run
+from auxiliary.steps.records import record_step
+from auxiliary.training.acceleration import precision_here
 from auxiliary.training.models import count_parameters, create_model, parse_pretrained
 from auxiliary.training.runs import RUN_MARKERS
 from auxiliary.viz.plots_evaluation import plot_selection
@@ -58,7 +61,7 @@ def model_config(cfg: Config, model: str) -> Config:
     candidate gets at least one fine-tuning epoch when the budget allows it."""
     t = cfg.train
     epochs = int(t.select_epochs)
-    if parse_pretrained(t.pretrained) is False:
+    if parse_pretrained(t.pretrained, model) is False:
         freeze = 0
     else:
         freeze = min(int(t.freeze_epochs), epochs - 1) if epochs > 1 else int(t.freeze_epochs)
@@ -77,7 +80,8 @@ def split_fingerprint(split_dir: str | Path) -> str:
 
 
 #: Settings that do not change what a run learns (speed/placement only).
-_IGNORED = ("threads", "devices", "accelerator", "strategy", "compile", "num_workers", "cache")
+_IGNORED = ("threads", "device", "devices", "num_nodes", "accelerator", "strategy", "compile", "channels_last",
+            "num_workers", "cache")
 
 
 def run_key(cfg_model: Config, split_dir: str | Path) -> str:
@@ -85,6 +89,7 @@ def run_key(cfg_model: Config, split_dir: str | Path) -> str:
     tcfg = cfg_model.train
     reset = {f: getattr(TrainConfig(), f) for f in ("select_models", "select_epochs", "select_metric")}
     reset.update({f: getattr(TrainConfig(), f) for f in _IGNORED if hasattr(tcfg, f)})
+    reset["precision"] = precision_here(tcfg.precision)  # auto on this CPU = 32-true: the same run
     data_items = {k: v for k, v in vars(cfg_model.data).items() if k not in _IGNORED}
     return section_hash(
         replace(tcfg, **reset), {"__data__": json.dumps(data_items, sort_keys=True, default=str),
@@ -123,9 +128,10 @@ def architecture_parameters(model_name: str, num_classes: int) -> int:
     return int(count_parameters(create_model(model_name, num_classes=num_classes, pretrained=False)))
 
 
-def inference_speed(ckpt: str | Path, batch: int = 16, repeats: int = 3) -> float:
-    """Images per second of the checkpoint's model on random input (median of ``repeats`` timed batches)."""
-    pred = Predictor.from_checkpoint(ckpt)
+def inference_speed(ckpt: str | Path, batch: int = 16, repeats: int = 3, device: str = "auto") -> float:
+    """Images per second of the checkpoint's model on random input (median of ``repeats`` timed batches) on
+    ``device`` (the one device rule; the copy of the logits back to the CPU waits for a GPU)."""
+    pred = Predictor.from_checkpoint(ckpt, device=device)
     x = np.random.default_rng(0).normal(size=(batch, 3, pred.img_size, pred.img_size)).astype(np.float32)
     pred.logits(x[:2])  # warm-up
     times = []
@@ -147,26 +153,30 @@ def _num(v: Any) -> float:
 ROW_FILE = "selection_row.json"
 
 
-def measure_run(run_dir: str | Path, model: str, n_bins: int = 15, speed_repeats: int = 3) -> dict[str, Any]:
-    """One table row from a finished run folder (cached in ``selection_row.json`` beside the run's summary)."""
+def measure_run(run_dir: str | Path, model: str, n_bins: int = 15, speed_repeats: int = 3,
+                device: str = "auto") -> dict[str, Any]:
+    """One table row from a finished run folder (cached in ``selection_row.json`` beside the run's summary, for
+    the same inference device: ``infer_device`` and ``train_device`` say where the speeds were measured)."""
     run = Path(run_dir)
+    device = resolve_device(device)
     cache = run / ROW_FILE
     if cache.is_file() and cache.stat().st_mtime >= (run / "summary.json").stat().st_mtime:
         try:
             saved = json.loads(cache.read_text(encoding="utf-8"))
-            if saved.get("ece_bins") == n_bins and saved["row"].get("model") == model:
+            if (saved.get("ece_bins") == n_bins and saved["row"].get("model") == model
+                    and saved["row"].get("infer_device") == device_label(device)):
                 row = dict(saved["row"])
                 row["run_dir"] = str(run)
                 return {k: (math.nan if v is None else v) for k, v in row.items()}
         except (ValueError, KeyError, TypeError):
             pass
-    row = _measure(run, model, n_bins, speed_repeats)
+    row = _measure(run, model, n_bins, speed_repeats, device)
 
     write_json_atomic(cache, {"ece_bins": n_bins, "row": row}, indent=None)
     return row
 
 
-def _measure(run: Path, model: str, n_bins: int, speed_repeats: int) -> dict[str, Any]:
+def _measure(run: Path, model: str, n_bins: int, speed_repeats: int, device: str) -> dict[str, Any]:
     y, probs, classes, _ = load_val_predictions(run)
     m = summary_metrics(y, probs, classes, n_bins=n_bins)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -181,7 +191,9 @@ def _measure(run: Path, model: str, n_bins: int, speed_repeats: int) -> dict[str
         "params": architecture_parameters(model, len(classes)),
         "train_seconds": _num(summary.get("seconds_training", summary.get("train_seconds"))),
         "train_img_per_s": _num(summary.get("images_per_second")),
-        "infer_img_per_s": inference_speed(run / "best.pt", repeats=speed_repeats),
+        "infer_img_per_s": inference_speed(run / "best.pt", repeats=speed_repeats, device=device),
+        "train_device": str(summary.get("device") or summary.get("accelerator") or ""),
+        "infer_device": device_label(device),
         "epochs": int(summary.get("epochs_run", summary.get("max_epochs", 0)) or 0),
         "n_val": int((y >= 0).sum()),
         "run_dir": str(run),
@@ -246,7 +258,8 @@ def run_selection(
                 started = any((run / f).exists() for f in RUN_MARKERS)
                 print(f"{label}: {'resuming' if resume else 'training'} {cfg_m.train.max_epochs} epoch(s) into {run}", flush=True)
                 train_run(cfg_m, split, run, resume=resume, overwrite=started and not resume, progress=progress)
-            row = measure_run(run, name, n_bins=cfg.eval.ece_bins, speed_repeats=cfg.eval.speed_repeats)
+            row = measure_run(run, name, n_bins=cfg.eval.ece_bins, speed_repeats=cfg.eval.speed_repeats,
+                              device=cfg.eval.device)
         except AuxiliaryError as exc:
             print(f"{label}: failed: {exc}")
             row = {"model": name, "run_dir": str(run), "error": str(exc).splitlines()[0][:300]}
@@ -368,6 +381,8 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
                 "train_img_per_s", "infer_img_per_s", "reused"]
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"table: {root / 'selection.csv'}; chart: {root / 'selection.png'}; winner: {table.attrs['winner']}")
+    record_step(cfg, "select", root, tables={"selection": table}, split_dir=split, tags={"winner": table.attrs["winner"]},
+                metrics={f"winner_{table.attrs['metric']}": table.attrs["value"]})
     return 0
 
 

@@ -1,4 +1,8 @@
 """Notebook 06 and ``python -m auxiliary sort``: copy new images into class folders and ``low_confidence/``.
+
+A very large folder in several processes: ``sort ... --shard i/n`` for ``i = 0 .. n-1`` (any machines that
+see the folders), then ``sort --input IN --out OUT --merge`` (:mod:`auxiliary.inference.shards`,
+:mod:`auxiliary.inference.sort_merge`).
 """
 
 from __future__ import annotations
@@ -8,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from auxiliary.config_overrides import coerce
+from auxiliary.errors import SortError
+from auxiliary.inference.shards import parse_shard
+from auxiliary.inference.sort_merge import merge_shards
 from auxiliary.inference.sorter import sort_folder
 from auxiliary.layout import resolve_path
 from auxiliary.steps import arguments
 from auxiliary.steps.finetuning import trained_checkpoint
+from auxiliary.steps.records import record_step
 
 
 # ============================================================================ CLI
@@ -28,19 +36,40 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recursive", nargs="?", const="true", default=None, dest="recursive_flag", metavar="BOOL",
                         help="also sort the images in sub-folders of --input [sort.recursive]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--shard", type=shard_argument, default=None, metavar="I/N",
+                        help="sort only shard I of N (0 <= I < N) into OUT/shards/I-of-N/, e.g. one process per "
+                             "shard on a very large folder; then --merge")
+    parser.add_argument("--merge", action="store_true",
+                        help="gather the finished shards of OUT/shards/ into OUT, checking that every input of "
+                             "--input is in exactly one shard (no --ckpt needed)")
+
+
+def shard_argument(text: str) -> tuple[int, int]:
+    """argparse ``type=`` of ``--shard``: a bad value is one line naming the option."""
+    try:
+        return parse_shard(text)
+    except SortError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard ")) from None
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     s = cfg.sort
     batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
     recursive = s.recursive if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")
-    ckpt = resolve_path(args.ckpt) if args.ckpt else trained_checkpoint(cfg)
-    res = sort_folder(
-        ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
-        conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,
-        calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
-        progress=not args.quiet,
-    )
+    if args.merge:
+        if args.shard is not None:
+            raise SortError("--merge gathers every shard: leave out --shard")
+        res = merge_shards(Path(args.input).expanduser(), Path(args.out).expanduser(), recursive=recursive,
+                           progress=not args.quiet)
+        ckpt = res.summary.get("checkpoint")
+    else:
+        ckpt = resolve_path(args.ckpt) if args.ckpt else trained_checkpoint(cfg)
+        res = sort_folder(
+            ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
+            conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,
+            calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
+            progress=not args.quiet, device=s.device, shard=args.shard,
+        )
     sm = res.summary
     print(f"sorted {sm['n_inputs']} inputs with {sm['model']} ({sm['rule']}) into {res.out_dir}")
     for name, n in sm["counts"].items():
@@ -54,4 +83,9 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     print(f"  {sm['n_processed']} processed now, {sm['n_already_done']} already done, {sm['duplicates']} duplicate contents; "
           f"accounted for all: {sm['accounted_for_all']}")
     print(f"  predictions: {res.out_dir / 'predictions.csv'}; rejected: {res.out_dir / 'rejected.csv'}")
+    for what in ("not_in_any_shard", "in_two_shards"):  # a merge that cannot account for every input
+        if sm.get(what):
+            print(f"  {what.replace('_', ' ')}: {', '.join(sm[what][:5])}" + (" ..." if len(sm[what]) > 5 else ""))
+    record_step(cfg, "sort", res.out_dir, metrics={**{f"count_{k}": v for k, v in sm["counts"].items()},
+                "inputs": sm["n_inputs"]}, tags={"model_arch": sm["model"], "checkpoint": ckpt, "rule": sm["rule"]})
     return 0 if sm["accounted_for_all"] else 1

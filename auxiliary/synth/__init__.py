@@ -8,7 +8,9 @@ Modules, one job each:
 - ``lesion``: what every simulator returns (``SimResult``, ``Lesion``) and the range helpers they share.
 - ``skin``: the skin canvas of a known tone (CIELAB, ITA) and its texture; ``procedural``: the default
   canvases (a flat patch or a stylised face); ``noise``: the noise and point patterns both use.
-- ``skinmask``: where the skin is in a user's own face photo, and the photo as a canvas.
+- ``skinmask``: where the skin is in a user's own face photo; ``photo``: views of that photo (face, half face,
+  close-up) as canvases, with its scale and light direction.
+- ``chromophores``: skin colour as absorbed light: the haemoglobin (redness) and melanin the simulators add.
 - ``dataset``: a whole synthetic dataset folder (class folders + ``metadata.csv``), previews.
 
 Public names used by the notebooks: ``generate_dataset``, ``read_synthetic_metadata``, ``synthetic_summary``,
@@ -28,10 +30,11 @@ from auxiliary.synth.dataset import (
 )
 from auxiliary.synth.erythema import add_erythema, simulate_erythema
 from auxiliary.synth.lesion import Lesion, SimResult
+from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import AcneSampler, ErythemaSampler, render_subject
 from auxiliary.synth.skin import SkinCanvas
-from auxiliary.synth.skinmask import load_photo, skin_mask
+from auxiliary.synth.skinmask import skin_mask
 
 __all__ = [
     "AcneSampler",

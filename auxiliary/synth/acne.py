@@ -8,10 +8,10 @@ post-inflammatory marks and, when strong, nodules; clustered on cheeks, forehead
 ``strength`` (0-1) sets contrast, elevation, size and the share of inflamed lesions; weak acne is a
 few faint comedones and small papules.
 
-Inflammation is scaled by :func:`auxiliary.synth.skin.redness_visibility` of the local L*: it shifts
-a* less on dark skin and shows as a darker, slightly violaceous tone instead; post-inflammatory
-marks are pink-red on light skin and brown (PIH) on dark skin; pustule heads and comedones keep
-their contrast.
+Inflammation is blood: a haemoglobin density added in the skin-colour model of
+:mod:`auxiliary.synth.chromophores`, so it shifts a* less on dark skin and shows as a darker,
+slightly violaceous tone instead; post-inflammatory marks add haemoglobin on light skin and
+melanin (PIH, brown) on darker skin; pustule heads and comedones keep their contrast.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from auxiliary.synth.chromophores import add_chromophores
 from auxiliary.synth.lesion import Lesion, SimResult, lesion_window, value_range
 from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, redness_visibility
@@ -56,12 +57,14 @@ def acne_lesions(
     strength: float,
     size_mm: tuple[float, float] = (1.0, 5.0),
     kinds: tuple[str, ...] | None = None,
+    kind_scale: bool = True,
 ) -> list[Lesion]:
     """Place ``count`` lesions on the canvas's skin, clustered where acne occurs.
 
     Sizes are real: papule diameters are drawn from ``size_mm`` (biased up with ``strength``)
-    and converted with ``canvas.px_per_mm``. Lesions do not overlap much; fewer are returned
-    when the skin is too small to hold them.
+    and converted with ``canvas.px_per_mm``; the other kinds scale from it (``kind_scale``; when
+    False every kind takes its diameter from ``size_mm``, as for a close-up framed on one lesion).
+    Lesions do not overlap much; fewer are returned when the skin is too small to hold them.
     """
     count = int(max(0, count))
     if count == 0:
@@ -92,7 +95,7 @@ def acne_lesions(
             break
         kind = names[int(rng.choice(len(names), p=p))]
         d_mm = lo_mm + (hi_mm - lo_mm) * rng.beta(1.2 + 1.5 * s, 2.5 - 1.0 * s)
-        r = max(0.6, 0.5 * d_mm * ppm * _KIND_SCALE[kind])
+        r = max(0.6, 0.5 * d_mm * ppm * (_KIND_SCALE[kind] if kind_scale else 1.0))
         if len(taken):
             dist = np.hypot(taken[:, 0] - x, taken[:, 1] - y)
             if np.any(dist < 0.8 * (taken[:, 2] + r)):
@@ -126,11 +129,12 @@ def render_acne(
     """
     H, W = lab.shape[:2]
     s = float(np.clip(strength, 0, 1))
-    k = 0.2 + 1.05 * s  # weak acne is faint; strong acne is obvious
+    k = 0.3 + 1.0 * s  # weak acne is faint; strong acne is obvious
     lx, ly, _ = canvas.light
     dL = np.zeros((H, W), np.float32)
-    da = np.zeros((H, W), np.float32)
     db = np.zeros((H, W), np.float32)
+    hb = np.zeros((H, W), np.float32)  # haemoglobin density (inflammation), see auxiliary.synth.chromophores
+    mel = np.zeros((H, W), np.float32)  # melanin density (post-inflammatory hyperpigmentation)
     L_img = lab[..., 0]
     for les in lesions:
         r = les.radius
@@ -155,8 +159,9 @@ def render_acne(
             d2 = dx * dx * ir2 + dy * dy * ir2
         amp = k * les.intensity
         wdL = dL[y0:y1, x0:x1]
-        wda = da[y0:y1, x0:x1]
         wdb = db[y0:y1, x0:x1]
+        whb = hb[y0:y1, x0:x1]
+        wmel = mel[y0:y1, x0:x1]
         elev = 0.0
         infl = None
         if inflamed:
@@ -176,14 +181,13 @@ def render_acne(
             wdb += plug * np.float32(amp * 2.0)
         elif les.kind == "mark":
             m = 1.0 - smoothstep(0.36, 1.56, d2)
-            # Pink-red (post-inflammatory erythema) on light skin, brown (PIH) on dark skin.
-            wda += m * np.float32(amp * 8.0 * vis)
-            wdL -= m * np.float32(amp * (3.0 + 14.0 * inv))
-            wdb += m * np.float32(amp * (1.5 + 5.0 * inv))
+            # Pink-red (post-inflammatory erythema) on light skin, brown (PIH) on darker skin.
+            whb += m * np.float32(amp * 0.45 * vis)
+            wmel += m * np.float32(amp * (0.15 + 0.75 * inv))
         if infl is not None:
-            wda += infl * np.float32(vis)
-            wdL -= infl * np.float32(0.45 + 0.45 * inv)
-            wdb += infl * np.float32(0.1 - 0.3 * inv)
+            # Inflammation is blood: a haemoglobin density (core ~1 at full strength), which shows
+            # pink-red on light skin and darker, violaceous on dark skin by itself.
+            whb += infl * np.float32(1.0 / 15.0)
         if elev > 0:
             # Dome h = elev * r * (1 - d^2)^1.5: the slope towards the light brightens, away darkens.
             q = np.sqrt(np.maximum(1.0 - d2, 0.0))
@@ -196,15 +200,16 @@ def render_acne(
             head = np.exp(d2 * np.float32(-1.0 / 0.16))
             wdL += head * np.float32(amp * (10.0 + 0.25 * max(0.0, 70.0 - L_here)))
             wdb += head * np.float32(amp * 12.0)
-            wda -= head * wda * np.float32(0.8)
+            whb -= head * whb * np.float32(0.85)  # the pus head hides the blood beneath it
     sk = canvas.skin
+    hb *= sk
+    mel *= sk
+    add_chromophores(lab, hb, mel, where=(hb > 1e-3) | (mel > 1e-3))
     dL *= sk
-    da *= sk
     db *= sk
     lab[..., 0] += dL
-    lab[..., 1] += da
     lab[..., 2] += db
-    return np.abs(dL) + np.abs(da) + np.abs(db)
+    return np.abs(dL) + np.abs(db) + 18.0 * (hb + mel)
 
 
 def add_acne(
@@ -216,9 +221,11 @@ def add_acne(
     strength: float,
     size_mm: tuple[float, float] = (1.0, 5.0),
     kinds: tuple[str, ...] | None = None,
+    kind_scale: bool = True,
 ) -> SimResult:
     """Place and draw acne on ``lab`` (in place), with mild perilesional redness when strong."""
-    lesions = acne_lesions(canvas, rng, count=count, strength=strength, size_mm=size_mm, kinds=kinds)
+    lesions = acne_lesions(canvas, rng, count=count, strength=strength, size_mm=size_mm, kinds=kinds,
+                           kind_scale=kind_scale)
     shine = float(canvas.meta.get("shine", 0.2))
     effect = render_acne(lab, canvas, lesions, strength=strength, shine=shine)
     background = 0.0
@@ -227,9 +234,7 @@ def add_acne(
         background = float(rng.uniform(1.0, 4.0) * strength)
         dens = canvas.regions["acne"] * (0.6 + 0.4 * smooth_noise(rng, canvas.regions["acne"].shape, 4))
         m = upsample(np.clip(dens, 0, 1).astype(np.float32), canvas.shape) * canvas.skin
-        vis = redness_visibility(canvas.base_lab[0])
-        lab[..., 1] += background * vis * m
-        lab[..., 0] -= 0.3 * background * m
+        add_chromophores(lab, m * np.float32(background / 18.0))
     counts = {f"n_{k}": 0 for k in ACNE_KINDS}
     for les in lesions:
         counts[f"n_{les.kind}"] += 1

@@ -47,10 +47,11 @@ from auxiliary.images import ImageReadError, is_image_name, read_image, write_pn
 from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
 from auxiliary.synth.lesion import Lesion, value_range
+from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject, subject_stream
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
-from auxiliary.synth.skinmask import load_photo, unusable_reason
+from auxiliary.synth.skinmask import unusable_reason
 from auxiliary.tone import TONE_GROUPS, ita_group
 
 
@@ -115,7 +116,8 @@ def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) 
             cache.clear()
             cache[path] = load_photo(path, cfg.size)
         photo = cache[path]
-        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant))
+        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
+                              full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
         res = render_subject(cfg, subject, canvas=canvas, source=relname, variant=variant)
         for _, _, row, _ in res:
             row.update(photo.info)
@@ -232,7 +234,10 @@ def check_synth_config(cfg: SynthConfig, photos: bool = False) -> None:
     lo, hi = value_range(cfg.acne_size_mm)
     if not 0.1 <= lo <= hi <= 20.0:
         raise SynthError(f"acne_size_mm must lie within 0.1-20 mm, got {cfg.acne_size_mm}")
-    for name in ("face_layout", "telangiectasia"):
+    lo, hi = value_range(cfg.zoom)
+    if not 0.25 <= lo <= hi <= 40.0:
+        raise SynthError(f"zoom must lie within 0.25-40 (min <= max), got {cfg.zoom}")
+    for name in ("face_layout", "telangiectasia", "full_face", "eye_bar"):
         if not 0.0 <= float(getattr(cfg, name)) <= 1.0:
             raise SynthError(f"{name} is a probability (0-1), got {getattr(cfg, name)}")
     if cfg.workers < 1:

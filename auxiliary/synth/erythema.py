@@ -1,9 +1,10 @@
 """Erythema on a skin canvas: blotchy redness with soft edges and optional telangiectasia (pure functions).
 
 :func:`render_erythema` (or :func:`add_erythema` on a canvas, :func:`simulate_erythema` on an RGB image):
-diffuse, blotchy redness (a* up, L* down) over cheeks, nose, chin and glabella on faces (random
-blotches on close-ups); ``extent`` sets how far it spreads, with optional telangiectasia (fine red
-vessels) and, when strong, a few papules (papulopustular rosacea, drawn by :mod:`auxiliary.synth.acne`).
+diffuse, blotchy redness (haemoglobin, :mod:`auxiliary.synth.chromophores`) with feathered edges over the
+convex central face (cheeks, nose, chin, glabella, central forehead); ``extent`` sets how far it spreads,
+with optional telangiectasia (fine branching vessels), a speckle of fine red macules over the red area,
+and, when strong, a few papules (papulopustular rosacea, drawn by :mod:`auxiliary.synth.acne`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import cv2
 import numpy as np
 
 from auxiliary.synth.acne import acne_lesions, render_acne
+from auxiliary.synth.chromophores import add_chromophores
 from auxiliary.synth.lesion import Lesion, SimResult
-from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
-from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, redness_visibility
+from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, splat_dots, upsample
+from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
 from auxiliary.synth.skinmask import canvas_from_rgb
 
 
@@ -32,15 +34,27 @@ def erythema_map(canvas: SkinCanvas, rng: np.random.Generator, extent: float) ->
     base = canvas.regions["central"].astype(np.float32)
     base = base * np.float32(1.0 / (float(base.max()) or 1.0))
     shp = base.shape
-    blotch = smooth_noise(rng, shp, rng.uniform(4, 8))
+    # Blotches have a size on the face, not in the frame: closer views see fewer, larger ones.
+    zoom = max(1.0, float(canvas.meta.get("zoom", 1.0)))
+    blotch = smooth_noise(rng, shp, max(1.5, rng.uniform(4, 8) / zoom))
     e = float(np.clip(extent, 0, 1))
     lo = 0.6 - 0.55 * e
     m = smoothstep(lo - 0.2, lo + 0.5, base + 0.22 * blotch)
-    m = m * (0.8 + 0.2 * smooth_noise(rng, shp, rng.uniform(10, 16)))
+    m = m * (0.8 + 0.2 * smooth_noise(rng, shp, max(2.0, rng.uniform(10, 16) / zoom)))
     full = upsample(np.clip(m, 0, 1).astype(np.float32), canvas.shape)
-    fine = smooth_noise(rng, canvas.shape, rng.uniform(14, 24))
+    fine = smooth_noise(rng, canvas.shape, max(3.0, rng.uniform(14, 24) / zoom))
     full *= 0.92 + 0.08 * fine
-    return full * canvas.skin
+    return full * soft_skin(canvas)
+
+
+def soft_skin(canvas: SkinCanvas, edge_mm: float = 1.5) -> np.ndarray:
+    """The canvas's skin mask with feathered edges (redness fades out over about ``edge_mm`` instead of
+    stopping at the mask's border: no hard or straight edges at the nose, eyes or hairline)."""
+    sk = canvas.skin.astype(np.float32)
+    px = max(0.8, edge_mm * canvas.px_per_mm)
+    k = max(1, int(round(px)))
+    inner = cv2.erode((sk > 0.5).astype(np.float32), np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+    return np.minimum(cv2.GaussianBlur(inner, (0, 0), px), np.float32(1.0)) * sk
 
 
 def _telangiectasia(
@@ -76,6 +90,20 @@ def _telangiectasia(
     return img, drawn
 
 
+def speckle_map(canvas: SkinCanvas, rng: np.random.Generator, red_map: np.ndarray, density: float) -> tuple[np.ndarray, int]:
+    """Fine red macules and tiny papules (0.5-1.5 mm) scattered over the red area, ``density`` per cm^2 of
+    it at full redness: the mottled, speckled texture of rosacea skin. Returns the map (0-1) and the count."""
+    ppm = canvas.px_per_mm
+    area_cm2 = float((red_map * red_map).sum()) / (ppm * ppm) / 100.0
+    n = int(min(4000, rng.poisson(max(0.0, density) * area_cm2)))
+    if n == 0:
+        return np.zeros(canvas.shape, np.float32), 0
+    ys, xs = sample_points(rng, red_map * red_map, n, canvas.shape, red_map * 2.0)
+    amps = rng.uniform(0.4, 1.0, len(ys)).astype(np.float32)
+    dots = splat_dots(canvas.shape, ys, xs, amps, max(0.5, rng.uniform(0.25, 0.6) * ppm))
+    return np.minimum(dots, np.float32(1.0)), len(ys)
+
+
 def render_erythema(
     lab: np.ndarray,
     canvas: SkinCanvas,
@@ -83,27 +111,24 @@ def render_erythema(
     *,
     strength: float,
     vessels: np.ndarray | None = None,
+    speckle: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply diffuse redness ``red_map`` (0-1) and optional ``vessels`` (0-1) to ``lab`` in place.
 
-    Redness is an inflammation term I = (3 + 22 * strength) * map: a* rises by I times the
-    redness visibility of the local L* (less on dark skin), L* drops (crimson rather than pink)
-    and, on dark skin, the rest shows as a darker, slightly violaceous tone. Returns the effect map.
+    Redness is blood: a haemoglobin density ``(0.15 + 1.1 * strength) * map`` added in the skin-colour
+    model of :mod:`auxiliary.synth.chromophores` (a soft, diffuse increase of blood colour: pink-red
+    on light skin, a smaller, darker and violaceous shift on dark skin, with no tone-specific rule).
+    Returns the effect map (about a* units).
     """
     s = float(np.clip(strength, 0, 1))
-    vis = redness_visibility(np.clip(lab[..., 0], 0, 100)).astype(np.float32)
-    infl = red_map * np.float32(3.0 + 22.0 * s)
-    inv = 1.0 - vis
-    lab[..., 1] += infl * vis
-    lab[..., 0] -= infl * (0.45 + 0.45 * inv)
-    lab[..., 2] += infl * (0.06 - 0.3 * inv)
+    hb = red_map * np.float32(0.15 + 1.1 * s)
     if vessels is not None:
-        # Fine vessels: red lines on light skin, barely visible on dark skin.
-        ves = vessels * canvas.skin * np.float32(6.0 + 14.0 * s) * vis
-        lab[..., 1] += ves
-        lab[..., 0] -= ves * np.float32(0.4)
-        infl = infl + ves
-    return infl
+        # Fine vessels: more blood along thin lines (red on light skin, barely visible on dark skin).
+        hb = hb + vessels * soft_skin(canvas, 0.5) * np.float32(0.15 + 0.4 * s)
+    if speckle is not None:
+        hb = hb + speckle * soft_skin(canvas, 0.5) * np.float32(0.3 + 0.6 * s)
+    add_chromophores(lab, hb, where=hb > 1e-3)
+    return hb * np.float32(18.0)
 
 
 def add_erythema(
@@ -123,9 +148,12 @@ def add_erythema(
     if telangiectasia and canvas.px_per_mm >= 0.9:
         n_req = int(rng.integers(3, 6 + int(20 * strength)))
         vessels, n_vessels = _telangiectasia(canvas.shape, rng, red, canvas.px_per_mm, n_req)
-    effect = render_erythema(lab, canvas, red, strength=strength, vessels=vessels)
+    speckle, n_speckle = None, 0
+    if rng.random() < 0.6:
+        speckle, n_speckle = speckle_map(canvas, rng, red, rng.uniform(2.0, 12.0) * strength)
+    effect = render_erythema(lab, canvas, red, strength=strength, vessels=vessels, speckle=speckle)
     if papules is None:
-        papules = int(rng.integers(1, 5)) if (strength > 0.45 and rng.random() < 0.25) else 0
+        papules = int(rng.integers(1, 7)) if (strength > 0.35 and rng.random() < 0.35) else 0
     lesions: list[Lesion] = []
     if papules:
         sub = replace(canvas, regions={**canvas.regions, "acne": canvas.regions["central"]}, _full={})
@@ -133,7 +161,8 @@ def add_erythema(
                                kinds=("papule", "pustule"))
         effect = effect + render_acne(lab, canvas, lesions, strength=strength * 0.8, shine=0.1)
     params = {"strength": round(float(strength), 4), "extent": round(float(extent), 4),
-              "telangiectasia": bool(vessels is not None), "n_vessels": n_vessels, "papules": len(lesions),
+              "telangiectasia": bool(vessels is not None), "n_vessels": n_vessels, "n_speckles": n_speckle,
+              "papules": len(lesions),
               "red_area": round(float((red > 0.2).mean()), 4)}
     return SimResult(lab, lesions, effect > 1.5, params)
 

@@ -131,7 +131,9 @@ def face_regions(u: np.ndarray, v: np.ndarray, yaw: float) -> dict[str, np.ndarr
     chin = _gauss(u, v, yaw, 0.85, 0.25, 0.12)
     jaw = np.clip(_gauss(u, v, -0.7, 0.6, 0.18, 0.25) + _gauss(u, v, 0.7, 0.6, 0.18, 0.25), 0, 1)
     glabella = _gauss(u, v, yaw, -0.35, 0.15, 0.14)
-    central = np.clip(0.9 * cheeks + nose + 0.6 * chin + 0.5 * glabella, 0, 1) * face
+    mid_forehead = _gauss(u, v, yaw, -0.62, 0.2, 0.14)
+    # Rosacea: the convex central face (cheeks, nose, chin, glabella and central forehead).
+    central = np.clip(0.9 * cheeks + nose + 0.6 * chin + 0.5 * glabella + 0.4 * mid_forehead, 0, 1) * face
     acne = np.clip(cheeks + 0.8 * forehead + 0.9 * chin + 0.8 * jaw + 0.3 * nose + 0.1, 0, None) * face
     oil = np.clip(forehead + nose + 0.5 * chin, 0, 1)
     r2 = np.clip(uj * uj + v * v, 0, 1)

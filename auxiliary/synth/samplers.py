@@ -28,6 +28,10 @@ def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.r
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(subject), STREAMS[stream], extra]))
 
 
+#: lesion kinds drawn in close-up views (their shares follow the lesion's strength, see acne_kind_probabilities)
+CLOSEUP_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule", "open_comedone", "closed_comedone")
+
+
 class AcneSampler:
     """Draws acne parameters from ranges and applies them to canvases.
 
@@ -48,8 +52,31 @@ class AcneSampler:
     def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
         rng = self.rng if rng is None else rng
         lab = canvas.lab.copy()
-        return add_acne(lab, canvas, rng, count=int(draw_value(rng, self.count, integer=True)),
-                        strength=draw_value(rng, self.strength), size_mm=self.size_mm)
+        count = int(draw_value(rng, self.count, integer=True))
+        strength = draw_value(rng, self.strength)
+        zoom = float(canvas.meta.get("zoom", 1.0))
+        size_mm, kinds, kind_scale = self.size_mm, None, True
+        if zoom > 1.2 and count > 0:
+            # A closer view shows 1/zoom^2 of the face's lesions, but a photo of acne shows at least one.
+            count = max(int(round(count / (zoom * zoom))), int(rng.integers(1, 4)))
+        if zoom >= 4.0 and count > 0:
+            # A close-up is framed on one lesion that stands out (any kind alike), centred, 20-55 % of the
+            # field across, with at most one neighbour.
+            field_mm = canvas.shape[1] / max(canvas.px_per_mm, 1e-6)
+            size_mm = (0.2 * field_mm, 0.55 * field_mm)
+            kinds, kind_scale = (str(rng.choice(CLOSEUP_KINDS)),), False
+            count = int(rng.integers(1, 3))
+            strength = max(strength, 0.5)
+            canvas = replace(canvas, regions={**canvas.regions, "acne": centred(canvas.regions["acne"].shape)}, _full={})
+        return add_acne(lab, canvas, rng, count=count, strength=strength, size_mm=size_mm, kinds=kinds,
+                        kind_scale=kind_scale)
+
+
+def centred(shape: tuple[int, int], sigma: float = 0.18) -> np.ndarray:
+    """A Gaussian weight map peaking at the centre of ``shape`` (``sigma`` in fractions of the side)."""
+    ys = (np.arange(shape[0], dtype=np.float32) + 0.5) / shape[0] - 0.5
+    xs = (np.arange(shape[1], dtype=np.float32) + 0.5) / shape[1] - 0.5
+    return np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / np.float32(2 * sigma * sigma)).astype(np.float32)
 
 
 class ErythemaSampler:
@@ -67,8 +94,11 @@ class ErythemaSampler:
     def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
         rng = self.rng if rng is None else rng
         lab = canvas.lab.copy()
+        # Close-ups of rosacea show its redness and vessels; papules belong to the wider views.
+        papules = 0 if float(canvas.meta.get("zoom", 1.0)) >= 4.0 else None
         return add_erythema(lab, canvas, rng, strength=draw_value(rng, self.strength),
-                            extent=draw_value(rng, self.extent), telangiectasia=bool(rng.random() < self.p_tel))
+                            extent=draw_value(rng, self.extent), telangiectasia=bool(rng.random() < self.p_tel),
+                            papules=papules)
 
 
 #: class -> the sampler of its simulator ("none" has none)
@@ -76,20 +106,51 @@ SAMPLERS = {"acne": AcneSampler, "erythema": ErythemaSampler}
 
 
 # ----------------------------------------------------------------------------- camera
-def camera_params(rng: np.random.Generator, scale: float = 1.0) -> dict[str, Any]:
-    """Draw a consumer camera: defocus blur (px), sensor noise (L* units), JPEG quality (100 = none)."""
+def camera_params(rng: np.random.Generator, scale: float = 1.0, closeup: bool = False) -> dict[str, Any]:
+    """Draw a consumer camera and its settings (domain randomisation): defocus blur (px), sensor noise
+    (L* units), white balance (red and blue gains), exposure (linear gain), contrast (tone-curve gamma),
+    resolution (the side the photo was taken at, 0 = full: small web photos upscaled) and JPEG quality
+    (100 = none). ``closeup``: a close-up of a lesion, which web photos mostly are as small crops (60 % of
+    them are taken at 8-64 px)."""
+    if closeup and rng.random() < 0.6:
+        resolution = int(rng.integers(8, 65))
+    else:
+        resolution = int(rng.integers(40, 161)) if rng.random() < 0.3 else 0
     return {
         "blur_sigma": round(float(rng.uniform(0.0, 1.0) ** 2 * 1.1 * scale), 3),
         "noise_sigma": round(float(rng.uniform(0.4, 1.4)), 3),
+        "wb_red": round(float(np.exp(np.clip(rng.normal(0.0, 0.06), -0.12, 0.12))), 4),
+        "wb_blue": round(float(np.exp(np.clip(rng.normal(0.0, 0.08), -0.16, 0.16))), 4),
+        "exposure": round(float(np.exp(np.clip(rng.normal(0.0, 0.18), -0.36, 0.36))), 4),
+        "gamma": round(float(np.exp(np.clip(rng.normal(0.0, 0.08), -0.16, 0.16))), 4),
+        "resolution": resolution,
         "jpeg_quality": int(rng.integers(60, 96)) if rng.random() < 0.85 else 100,
     }
+
+
+def develop(rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """White balance, exposure, contrast and resolution of ``params`` applied to RGB uint8 (a new array)."""
+    gains = np.array([params.get("wb_red", 1.0), 1.0, params.get("wb_blue", 1.0)], np.float32)
+    gains *= np.float32(params.get("exposure", 1.0)) ** np.float32(1 / 2.2)
+    x = np.clip(rgb.astype(np.float32) * (gains / np.float32(255.0)), 0.0, 1.0)
+    g = float(params.get("gamma", 1.0))
+    if abs(g - 1.0) > 1e-3:
+        x = x ** np.float32(g)
+    out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    res = int(params.get("resolution", 0))
+    H, W = out.shape[:2]
+    if 0 < res < min(H, W):
+        small = cv2.resize(out, (res, res), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def camera(lab: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) -> np.ndarray:
     """Expose CIELAB ``lab`` (modified in place) through the camera ``params``; returns RGB uint8.
 
     Defocus (Gaussian blur) and sensor noise (mostly luminance) are applied in CIELAB before the
-    single conversion to sRGB, then JPEG compression (with its chroma subsampling) if quality < 100.
+    single conversion to sRGB, then :func:`develop` (white balance, exposure, contrast, resolution)
+    and JPEG compression (with its chroma subsampling) if quality < 100.
     """
     blur = params["blur_sigma"]
     if blur > 0.25:
@@ -98,7 +159,7 @@ def camera(lab: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) ->
     sigma = params["noise_sigma"]
     lab[..., 0] += bank_noise(rng, (H, W), copy=False) * np.float32(sigma)
     lab[..., 1 + int(rng.integers(0, 2))] += bank_noise(rng, (H, W), copy=False) * np.float32(0.5 * sigma)
-    rgb = lab_image_to_rgb(lab)
+    rgb = develop(lab_image_to_rgb(lab), params)
     q = params["jpeg_quality"]
     if q < 100:
         ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
@@ -130,7 +191,7 @@ def render_class(
     else:
         raise ValueError(f"unknown class {label!r} (choose from {', '.join(CLASSES)})")
     lab = res.image
-    cam = camera_params(cam_rng, scale=canvas.shape[0] / 256.0)
+    cam = camera_params(cam_rng, scale=canvas.shape[0] / 256.0, closeup=canvas.meta.get("view") == "closeup")
     rgb = camera(lab, cam_rng, cam)
     res.image = rgb
     res.params.update(cam)
@@ -156,9 +217,10 @@ def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = N
             rng = subject_stream(seed, subject, label, variant)
             cam_rng = subject_stream(seed, subject, "camera", ci + 16 * variant)
             rendered.append((label, *render_class(canvas, label, cfg, rng, cam_rng)))
-        # The subject's tone: ITA measured back from the pixels of its clean image (the ``none`` one),
-        # i.e. the constitutive skin colour, not shifted by the lesions drawn on the other two.
-        clean = rendered[CLASSES.index("none")][1]
+        # The subject's tone: ITA measured back from the pixels of its clean skin, before the camera,
+        # i.e. the constitutive skin colour, shifted neither by the lesions drawn on the other two
+        # classes nor by the camera's exposure and white balance (``ita_image`` has what the photo shows).
+        clean = lab_image_to_rgb(canvas.lab)
         ita = measure_ita(clean, canvas.skin)
         if canvas.layout == "photo" or ita_group(ita) == canvas.tone_group or attempt == 2:
             break
@@ -171,8 +233,9 @@ def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = N
         canvas.lab[..., 2] += (b_t - float(np.median(lab_c[..., 2][sk]))) * 1.5 * canvas.area
     out = []
     for label, rgb, res in rendered:
-        # What an estimate from this image alone gives (lesions and redness shift it a little).
-        ita_img = ita if label == "none" else measure_ita(rgb, canvas.skin, res.mask)
+        # What an estimate from this photo alone gives (lesions, redness and the camera's exposure and
+        # white balance shift it).
+        ita_img = measure_ita(rgb, canvas.skin, res.mask)
         row: dict[str, Any] = {
             "label": label,
             # Procedural skin: the requested group (the measured ITA falls in it, see the tests);

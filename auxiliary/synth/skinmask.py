@@ -15,8 +15,8 @@ Two OpenCV tools, combined:
 Eyes, brows, lips and nostrils are cut out (detected or at their usual place in the face
 ellipse), as are hair and background (colour), and the mask is eroded away from its border.
 The tone group of a photo is estimated by ITA over the masked skin (:func:`auxiliary.tone.estimate_ita`).
-:func:`load_photo` prepares a photo for the simulators (working size, mask, face geometry) and
-:func:`canvas_from_rgb` wraps any RGB image as a canvas.
+:func:`canvas_from_rgb` wraps any RGB image as a canvas; :mod:`auxiliary.synth.photo` prepares the
+user's photos (views, light) for the dataset.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from auxiliary.images import read_image
 from auxiliary.synth.procedural import face_regions, face_uv
 from auxiliary.synth.skin import FACE_WIDTH_MM, SkinCanvas, light_vector, rgb_image_to_lab
 from auxiliary.tone import ita_from_lab, ita_group
@@ -227,7 +226,7 @@ def skin_mask(rgb: np.ndarray) -> MaskResult:
     return MaskResult(mask=mask, face=face, ellipse=tuple(float(v) for v in ell), method=method, eyes=eyes)
 
 
-def _work_image(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+def work_image(rgb: np.ndarray) -> tuple[np.ndarray, float]:
     H, W = rgb.shape[:2]
     s = min(1.0, WORK_SIDE / max(H, W))
     if s < 1.0:
@@ -240,7 +239,7 @@ def unusable_reason(rgb: np.ndarray) -> str | None:
     H, W = rgb.shape[:2]
     if min(H, W) < MIN_SIDE:
         return f"too small ({W}x{H} pixels; need at least {MIN_SIDE} on each side)"
-    work, _ = _work_image(rgb)
+    work, _ = work_image(rgb)
     sub = work[::4, ::4].astype(np.int16)
     if np.percentile(np.abs(sub[..., 0] - sub[..., 1]) + np.abs(sub[..., 1] - sub[..., 2]), 99) < 4:
         return "grayscale image (no colour: no skin found to simulate redness on)"
@@ -248,75 +247,6 @@ def unusable_reason(rgb: np.ndarray) -> str | None:
     if m.fraction < MIN_SKIN_FRACTION:
         return f"no skin found (skin mask covers {m.fraction:.1%} of the image; {m.method})"
     return None
-
-
-@dataclass
-class Photo:
-    """A user photo prepared for simulation: working RGB, skin mask and face geometry."""
-
-    rgb: np.ndarray
-    result: MaskResult
-    size: int
-    info: dict[str, Any]
-
-    def canvas(self, variant: int, rng: np.random.Generator) -> SkinCanvas:
-        """A square ``size`` crop around the face as a :class:`~auxiliary.synth.skin.SkinCanvas`.
-
-        Variant 0 is the plain crop; later variants jitter the crop (shift, zoom) and may flip
-        it, so the classes of one photo are not pixel-identical across variants.
-        """
-        H, W = self.rgb.shape[:2]
-        cx, cy, ax, ay, roll = self.result.ellipse
-        side = min(max(2.3 * ax, 1.9 * ay), H, W)
-        flip = False
-        if variant:
-            side = float(np.clip(side * rng.uniform(0.85, 1.1), 16, min(H, W)))
-            cx += rng.uniform(-0.12, 0.12) * side
-            cy += rng.uniform(-0.12, 0.12) * side
-            flip = bool(rng.random() < 0.5)
-        x0 = int(round(np.clip(cx - side / 2, 0, W - side)))
-        y0 = int(round(np.clip(cy - side / 2, 0, H - side)))
-        sd = int(round(side))
-        crop = self.rgb[y0 : y0 + sd, x0 : x0 + sd]
-        mask = self.result.mask[y0 : y0 + sd, x0 : x0 + sd].astype(np.float32)
-        S = self.size
-        crop = cv2.resize(crop, (S, S), interpolation=cv2.INTER_AREA if sd > S else cv2.INTER_CUBIC)
-        mask = (cv2.resize(mask, (S, S), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
-        sc = S / max(sd, 1)
-        fr = {"cx": (cx - x0) * sc, "cy": (cy - y0) * sc, "ax": ax * sc, "ay": ay * sc, "roll": roll, "yaw": 0.0}
-        if flip:
-            crop = np.ascontiguousarray(crop[:, ::-1])
-            mask = np.ascontiguousarray(mask[:, ::-1])
-            fr["cx"] = S - 1 - fr["cx"]
-            fr["roll"] = -roll
-        lo = max(16, S // 4)
-        u, v = face_uv((S, S), (lo, lo), fr)
-        reg = face_regions(u, v, 0.0)
-        regions = {k: reg[k] for k in ("cheeks", "nose", "forehead", "chin", "central", "acne", "oil")}
-        lab = rgb_image_to_lab(crop)
-        sk = mask > 0.5
-        if sk.sum() >= 16:
-            Lm, am, bm = (float(np.median(lab[..., c][sk])) for c in range(3))
-        else:
-            Lm, am, bm = 60.0, 10.0, 15.0
-        ita = float(ita_from_lab(Lm, bm))
-        return SkinCanvas(
-            lab=lab, skin=mask, area=mask, regions=regions, px_per_mm=2.0 * fr["ax"] / FACE_WIDTH_MM,
-            light=tuple(float(x) for x in light_vector(rng)), base_lab=(Lm, am, bm),
-            tone_group=ita_group(ita), layout="photo",
-            meta={"px_per_mm": round(2.0 * fr["ax"] / FACE_WIDTH_MM, 3), "crop_x": x0, "crop_y": y0,
-                  "crop_side": sd, "flip": flip, "shine": 0.15},
-        )
-
-
-def load_photo(path: str | Path, size: int) -> Photo:
-    """Read a photo (any format :func:`auxiliary.images.read_image` handles), mask its skin."""
-    rgb = read_image(path)
-    work, _ = _work_image(rgb)
-    res = skin_mask(work)
-    info = {"mask_method": res.method, "face_detected": res.face_detected, "skin_fraction": round(res.fraction, 4),
-            "photo_width": int(rgb.shape[1]), "photo_height": int(rgb.shape[0])}
-    return Photo(rgb=work, result=res, size=int(size), info=info)
 
 
 # ----------------------------------------------------------------------------- RGB-level API

@@ -10,6 +10,9 @@ the steps layer passes in. Modules, one job each:
   (one evaluation pass); ``loop``: ``fit``, the whole run.
 - ``losses``: the criteria; ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
 - ``runs``: the run folder, resume state, ``summary.json``, and whether a run matches a request.
+- ``acceleration``: the device, precision (``auto``), ``channels_last`` and ``torch.compile`` of a run.
+- ``tracking``: the run's Fabric loggers (``logs/metrics.csv`` always, TensorBoard and MLflow on request,
+  the MLflow side in ``auxiliary.mlflow_store``).
 
 Public names used by the notebooks: ``create_model``, ``count_parameters``, ``head_parameters``, ``fit``,
 ``load_run``, ``per_class_recall``, ``with_model``.

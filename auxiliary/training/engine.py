@@ -3,10 +3,8 @@
 Fabric takes ``accelerator``, ``devices``, ``strategy`` and ``precision`` from the config, so the same
 loop runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric run`` / ``torchrun``).
 
-Precision: on CPU the default is ``32-true``. ``bf16-mixed`` on CPU runs through
-``torch.autocast("cpu")``: on CPUs without native bfloat16 (no AVX512-BF16 / AMX, like most
-laptops and this machine) it is *slower* than float32, and some CPU kernels lose accuracy in
-bfloat16 (losses that stall or NaN), so use it on GPUs; ``16-mixed`` needs a GPU.
+``accelerator: auto`` follows the one device rule (``device``: CUDA, then MPS, then CPU) and
+``precision: auto`` the precision rule, both in :mod:`auxiliary.training.acceleration`.
 """
 
 from __future__ import annotations
@@ -18,12 +16,10 @@ from lightning_fabric import Fabric
 
 from auxiliary.config import TrainConfig
 from auxiliary.errors import TrainError
+from auxiliary.training.acceleration import resolve_accelerator, resolve_precision
 from auxiliary.training.losses import LOSSES
 
 MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
-
-
-PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
 
 def parse_devices(devices: Any) -> int | str | list[int]:
@@ -38,20 +34,23 @@ def parse_devices(devices: Any) -> int | str | list[int]:
         raise TrainError(f"devices must be a count, a list like 0,1 or auto; got {devices!r}") from None
 
 
-def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Any:
+def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = ()) -> Any:
     """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision.
 
     ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
-    calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures)."""
-    if tcfg.precision not in PRECISIONS:
-        raise TrainError(f"unknown precision {tcfg.precision!r} (choose from: {', '.join(PRECISIONS)})")
+    calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures).
+    ``loggers``: Fabric loggers (:func:`auxiliary.training.tracking.run_loggers`)."""
+    accelerator, devices = resolve_accelerator(tcfg)
+    precision = resolve_precision(tcfg.precision, accelerator)
     try:
         fabric = Fabric(
-            accelerator=tcfg.accelerator,
-            devices=parse_devices(tcfg.devices),
+            accelerator=accelerator,
+            devices=parse_devices(devices),
+            num_nodes=int(tcfg.num_nodes),
             strategy=tcfg.strategy,
-            precision=tcfg.precision,
+            precision=precision,  # type: ignore[arg-type]
             callbacks=list(callbacks),
+            loggers=list(loggers),
         )
     except (ValueError, RuntimeError, TypeError) as exc:
         raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240]}") from None

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from auxiliary.data.loaders import ShardedSampler, gather_order
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.training.models import set_backbone_eval
@@ -45,6 +46,32 @@ def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
 def _unwrap(model: nn.Module) -> nn.Module:
     inner = getattr(model, "module", model)  # _FabricModule.module -> the original module
     return getattr(inner, "_orig_mod", inner)  # torch.compile
+
+
+def sync_buffers(fabric: Any, model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics: each rank updated its own with its last
+    batches), so that all ranks evaluate, and rank 0 saves, the same model. One process: nothing to do."""
+    if getattr(fabric, "world_size", 1) <= 1 or not torch.distributed.is_initialized():
+        return
+    for buf in _unwrap(model).buffers():
+        torch.distributed.broadcast(buf.data, src=0)
+
+
+def _sharded(loader: Any) -> ShardedSampler | None:
+    sampler = getattr(getattr(loader, "_dataloader", loader), "sampler", None)
+    return sampler if isinstance(sampler, ShardedSampler) and sampler.num_replicas > 1 else None
+
+
+def _gather(fabric: Any, sampler: ShardedSampler, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Every rank's share of an evaluation pass, on every rank, in the order one process would see."""
+    n = len(sampler.sampler)
+    out = []
+    for a in arrays:
+        local = torch.from_numpy(np.ascontiguousarray(a)).to(fabric.device)
+        parts = [torch.empty_like(local) for _ in range(sampler.num_replicas)]
+        torch.distributed.all_gather(parts, local)  # equal lengths: the sampler pads every share
+        out.append(gather_order([p.cpu().numpy() for p in parts], n))
+    return out
 
 
 def train(
@@ -138,18 +165,19 @@ def validate(
     desc: str = "validate",
 ) -> dict[str, Any]:
     """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
-    ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order."""
+    ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order.
+
+    With several processes and a loader of :func:`auxiliary.data.loaders.shard_loader`, each rank
+    evaluates its share (with rank 0's BatchNorm statistics, :func:`sync_buffers`) and every rank gets
+    all of them back in the single-process order: the metrics are those of the whole set, on every rank."""
+    sync_buffers(fabric, model)
     model.eval()
     logits_all, labels_all, index_all = [], [], []
-    loss_sum, n = 0.0, 0
     for batch in tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch"):
         x, y, meta = _split_batch(batch)
         if channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         logits = model(x).float()
-        if criterion is not None:
-            loss_sum += float(criterion(logits, y)) * int(y.shape[0])
-        n += int(y.shape[0])
         logits_all.append(logits.cpu())
         labels_all.append(y.cpu())
         idx = meta.get("index") if isinstance(meta, dict) else None
@@ -157,10 +185,17 @@ def validate(
     logits_np = torch.cat(logits_all).numpy() if logits_all else np.zeros((0, n_classes or 0), dtype=np.float32)
     labels_np = torch.cat(labels_all).numpy().astype(int) if labels_all else np.zeros(0, dtype=int)
     index_np = torch.cat(index_all).numpy().astype(int) if index_all else np.zeros(0, dtype=int)
+    sharded = _sharded(loader)
+    if sharded is not None:
+        logits_np, labels_np, index_np = _gather(fabric, sharded, logits_np, labels_np, index_np)
+    n = len(labels_np)
     if len(index_np) and (index_np < 0).any():
         index_np = np.arange(len(labels_np))
     k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
     out: dict[str, Any] = epoch_metrics(labels_np, logits_np, k)
-    out["loss"] = loss_sum / n if n and criterion is not None else float("nan")
+    out["loss"] = float("nan")
+    if n and criterion is not None:  # the mean over the whole set (also when it was evaluated in shares)
+        dev = getattr(fabric, "device", torch.device("cpu"))
+        out["loss"] = float(criterion(torch.from_numpy(logits_np).to(dev), torch.from_numpy(labels_np).to(dev)))
     out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
     return out

@@ -9,8 +9,13 @@ has a fresh AdamW (no weight decay on biases and norms), a linear warm-up of ``w
 then cosine decay to 1 % of its learning rate. Gradient accumulation (``accumulate``, with
 ``fabric.no_backward_sync``), gradient-norm clipping, label smoothing, class-weighted cross
 entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.build_loader`,
-``channels_last`` and optional ``torch.compile``. Validation metrics come from
-:func:`auxiliary.evaluation.metrics.summary_metrics`.
+the device, precision, ``channels_last`` and ``torch.compile`` of :mod:`auxiliary.training.acceleration`.
+Validation metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
+
+Several processes (``strategy: ddp``, or launched by ``fabric run`` / ``torchrun``): each rank trains on a
+disjoint share of every epoch's sampler order and evaluates its share of validation and test, gathered
+back in order so that every rank computes the metrics of the whole set (and takes the same early-stopping
+decision); only rank 0 writes (``best.pt``, ``last.pt``, ``logs/``, predictions, ``summary.json``).
 
 Early stopping watches ``monitor`` (default ``val_balanced_acc``) in the last phase with
 ``patience`` epochs; the head phase always runs its ``freeze_epochs``.
@@ -36,12 +41,13 @@ from torch import nn
 
 from auxiliary.config import Config, save
 from auxiliary.data.balance import class_weights, sampled_class_prior
-from auxiliary.data.loaders import build_loader
+from auxiliary.data.loaders import build_loader, shard_loader
 from auxiliary.data.readers import load_split
 from auxiliary.errors import TrainError
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.files import jsonable, write_csv_atomic, write_json_atomic
+from auxiliary.training.acceleration import Hardware, hardware
 from auxiliary.training.checkpoints import load_checkpoint
 from auxiliary.training.engine import check_config, make_fabric, monitor_mode, parse_devices
 from auxiliary.training.epochs import train, validate
@@ -57,9 +63,9 @@ from auxiliary.training.runs import (
     run_summary,
     save_best,
     save_last,
-    write_metrics,
 )
 from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
+from auxiliary.training.tracking import log_abort, log_end, log_epoch, log_start, run_loggers
 
 
 def fit(
@@ -95,7 +101,8 @@ def fit(
     common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
     n_train = len(tables["train"])
     devices = parse_devices(tcfg.devices)
-    world = len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
+    world = (len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
+             ) * int(tcfg.num_nodes)
     train_loader = build_loader(  # drop_last: a last batch of one sample breaks BatchNorm
         tables["train"], classes, train=True, batch_size=tcfg.batch, drop_last=n_train > tcfg.batch * world,
         progress=progress, **common,
@@ -152,14 +159,18 @@ def fit_loaders(
     old_threads = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
+    loggers = run_loggers(cfg, out_dir)  # csv always; tensorboard / mlflow as cfg.track.tracking asks
     try:
         return _fit_loaders(
             cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
             val_table=val_table, test_table=test_table, class_weights=class_weights, class_prior=class_prior,
             mean=mean, std=std,
             resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
-            stop_after_epochs=stop_after_epochs, callbacks=callbacks,
+            stop_after_epochs=stop_after_epochs, callbacks=callbacks, loggers=loggers,
         )
+    except BaseException as exc:
+        log_abort(loggers, "killed" if isinstance(exc, KeyboardInterrupt) else "failed")
+        raise
     finally:
         if threads > 0:
             torch.set_num_threads(old_threads)
@@ -186,6 +197,7 @@ def _fit_loaders(
     split_dir: str | Path | None,
     stop_after_epochs: int | None,
     callbacks: Sequence[Any] = (),
+    loggers: Sequence[Any] = (),
 ) -> dict[str, Any]:
     t_start = time.perf_counter()
     tcfg = cfg.train
@@ -197,16 +209,16 @@ def _fit_loaders(
     if state is not None and state.get("finished") and (out / "summary.json").is_file():
         return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
-    fabric = make_fabric(tcfg, callbacks)
+    fabric = make_fabric(tcfg, callbacks, loggers)
     seed_all(tcfg.seed)
     if model is None:
         model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
     norm = data_config(model)
     mean = tuple(mean or norm["mean"])
     std = tuple(std or norm["std"])
-    if tcfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    raw = model
+    hw = hardware(fabric, tcfg)
+    fabric.print(f"training on {hw}")
+    raw = model = hw.prepare(model)
     if state is not None:
         raw.load_state_dict(state["model"])
     if fabric.is_global_zero:
@@ -214,8 +226,11 @@ def _fit_loaders(
 
     criterion = build_criterion(tcfg, class_weights, class_prior)
     plain_criterion = criterion
-    train_loader_f = fabric.setup_dataloaders(train_loader, use_distributed_sampler=True, move_to_device=True)
-    val_loader_f = fabric.setup_dataloaders(val_loader, use_distributed_sampler=False, move_to_device=True)
+    world, rank = fabric.world_size, fabric.global_rank  # several processes: disjoint shares (data.loaders)
+    train_loader_f = fabric.setup_dataloaders(shard_loader(train_loader, world, rank, drop_last=True),
+                                              use_distributed_sampler=False, move_to_device=True)
+    val_loader_f = fabric.setup_dataloaders(shard_loader(val_loader, world, rank, drop_last=False),
+                                            use_distributed_sampler=False, move_to_device=True)
     criterion = criterion.to(fabric.device)
 
     plan = phase_plan(tcfg)
@@ -237,6 +252,7 @@ def _fit_loaders(
         set_rng_state(state["rng"])
     if state is not None:
         fabric.print(f"resuming {out} at epoch {start_epoch + 1}/{tcfg.max_epochs}")
+    log_start(fabric, cfg, history, classes, split_dir)
 
     current_phase: str | None = None
     fmodel = optimizer = schedule = None
@@ -247,7 +263,7 @@ def _fit_loaders(
         phase, p_start, p_end = phase_of(plan, epoch)
         if phase != current_phase:
             set_backbone_trainable(raw, phase != "head")
-            forward_model: nn.Module = torch.compile(raw) if tcfg.compile else raw
+            forward_model: nn.Module = hw.forward_model(raw, fabric.print)
             fmodel = fabric.setup_module(forward_model)
             if ema is None and tcfg.ema_decay > 0:
                 ema = make_ema(raw, tcfg.ema_decay)  # after setup_module: the copy lives on the device
@@ -270,18 +286,18 @@ def _fit_loaders(
         t0 = time.perf_counter()
         tr = train(
             fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
-            accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=tcfg.channels_last,
+            accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=hw.channels_last,
             frozen_backbone=phase == "head", ema=ema, progress=progress,
             desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]",
         )
         phase_step = tr["step"]
         if ema is None:
             va = validate(fabric, fmodel, val_loader_f, plain_criterion.to(fabric.device), n_classes=len(classes),
-                          channels_last=tcfg.channels_last, progress=progress, desc="validate")
+                          channels_last=hw.channels_last, progress=progress, desc="validate")
         else:  # the averaged weights are the ones validated, kept as best.pt and tested
             with fabric.autocast():
                 va = validate(fabric, ema.module, val_loader_f, plain_criterion.to(fabric.device),
-                              n_classes=len(classes), channels_last=tcfg.channels_last, progress=progress,
+                              n_classes=len(classes), channels_last=hw.channels_last, progress=progress,
                               desc="validate (EMA)")
         seconds = time.perf_counter() - t0
         row = {
@@ -320,8 +336,7 @@ def _fit_loaders(
             stopped_early = True
             fabric.print(f"early stopping: {tcfg.monitor} did not improve for {bad_epochs} epochs")
         finished = stopped_early or epoch >= tcfg.max_epochs
-        if fabric.is_global_zero:
-            write_metrics(history, out)
+        log_epoch(fabric, row)  # logs/metrics.csv, and TensorBoard / MLflow when asked for
         save_last(fabric, last_path, raw, optimizer, tcfg, cfg, classes, epoch=epoch, phase=phase,
                    phase_step=phase_step, schedule=schedule, best_value=best_value, best_epoch=best_epoch,
                    bad_epochs=bad_epochs, history=history, finished=finished, stopped_early=stopped_early,
@@ -332,13 +347,13 @@ def _fit_loaders(
 
     # ------------------------------------------------------------------ final: test, summary, callbacks (figures)
     summary = _finalize(fabric, out, cfg, classes, history, best_epoch, best_value, stopped_early, test_loader,
-                        test_table, val_table, split_dir, t_start)
+                        test_table, val_table, split_dir, t_start, hw)
     return summary
 
 
 def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]],
               best_epoch: int, best_value: float, stopped_early: bool, test_loader: Any, test_table: Any,
-              val_table: Any, split_dir: Any, t_start: float) -> dict[str, Any]:
+              val_table: Any, split_dir: Any, t_start: float, hw: Hardware) -> dict[str, Any]:
     tcfg = cfg.train
     best_path = out / "best.pt"
     if not best_path.is_file():
@@ -347,11 +362,10 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
     temperature = float(info.get("temperature", 1.0))
     test: dict[str, Any] | None = None
     if test_loader is not None and len(test_loader):
-        if tcfg.channels_last:
-            best_model = best_model.to(memory_format=torch.channels_last)
-        fm = fabric.setup_module(best_model)
-        tl = fabric.setup_dataloaders(test_loader, use_distributed_sampler=False)
-        te = validate(fabric, fm, tl, None, n_classes=len(classes), channels_last=tcfg.channels_last,
+        fm = fabric.setup_module(hw.prepare(best_model))
+        tl = fabric.setup_dataloaders(shard_loader(test_loader, fabric.world_size, fabric.global_rank, drop_last=False),
+                                      use_distributed_sampler=False)
+        te = validate(fabric, fm, tl, None, n_classes=len(classes), channels_last=hw.channels_last,
                       progress=False, desc="test")
         probs = softmax(te["logits"], temperature)
         test = {k: te[k] for k in ("acc", "balanced_acc", "macro_f1")}
@@ -369,8 +383,11 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
                           stopped_early=stopped_early, test=test, val_auroc=val_auroc, temperature=temperature,
                           split_dir=split_dir, seconds_this_call=time.perf_counter() - t_start,
                           device=str(fabric.device), world_size=int(fabric.world_size))
+    summary.update(hw.record())  # the resolved precision, device name, channels_last, compiled or not
     if fabric.is_global_zero:
         fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)
         write_json_atomic(out / "summary.json", summary)
+        log_end(fabric, out, cfg, summary, classes,
+                        {"val": val_pred, "test": read_predictions(out / "test_predictions.csv", classes)})
     fabric.barrier()
     return jsonable(summary)

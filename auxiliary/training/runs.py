@@ -38,6 +38,7 @@ from auxiliary.config_overrides import coerce, load_config
 from auxiliary.errors import AuxiliaryError, TrainError
 from auxiliary.evaluation.calibration import fit_temperature, softmax
 from auxiliary.files import temp_path, write_csv_atomic
+from auxiliary.training.acceleration import precision_here
 from auxiliary.training.checkpoints import library_versions, save_checkpoint
 from auxiliary.training.optimization import WarmupCosine
 from auxiliary.training.seeding import rng_state
@@ -134,13 +135,15 @@ def run_name(cfg: Config) -> str:
 
 
 #: Settings that do not change what a run learns (ignored when deciding whether a run can be reused).
-_REUSE_IGNORED = ("threads", "devices", "accelerator", "strategy", "compile", "num_workers", "cache")
+_REUSE_IGNORED = ("threads", "device", "devices", "num_nodes", "accelerator", "strategy", "compile", "channels_last",
+                  "num_workers", "cache")
 
 
 def _settings(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for sec in ("train", "data") + (("synth",) if str(cfg_dict["data"]["data"]).lower() == "synthetic" else ()):
         out[sec] = {k: v for k, v in cfg_dict[sec].items() if k not in _REUSE_IGNORED and not k.startswith("select_")}
+    out["train"]["precision"] = precision_here(out["train"].get("precision", "32-true"))
     return out
 
 
@@ -158,7 +161,8 @@ def same_settings(run_dir: str | Path, cfg: Config) -> bool:
 
 def secondary_rank() -> bool:
     """True in the extra processes of a multi-process launch (DDP ranks > 0 re-run the same command)."""
-    return any(os.environ.get(k, "0").strip() not in ("", "0") for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    return any(os.environ.get(k, "0").strip() not in ("", "0")
+               for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:

@@ -24,12 +24,17 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def reseed_loader(loader: Any, seed: int) -> None:
-    """Reseed a DataLoader's generators, its sampler's and its dataset's augmentation for one epoch."""
+    """Reseed a DataLoader's generators, its sampler's (and the sampler a sharded sampler wraps) and its
+    dataset's augmentation for one epoch."""
     seed = int(seed) % (2**31)
     loader = getattr(loader, "_dataloader", loader)  # a Fabric-wrapped loader
     objs = [loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)]
     bs = getattr(loader, "batch_sampler", None)
     objs.append(getattr(bs, "sampler", None))
+    inner = getattr(getattr(loader, "sampler", None), "sampler", None)
+    while inner is not None and inner not in objs:  # a sharded sampler's own (several processes)
+        objs.append(inner)
+        inner = getattr(inner, "sampler", None)
     for obj in objs:
         gen = getattr(obj, "generator", None)
         if isinstance(gen, torch.Generator):

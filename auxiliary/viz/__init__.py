@@ -38,6 +38,7 @@ from auxiliary.viz.plots_evaluation import (
 from auxiliary.viz.plots_synth import (
     plot_images,
     plot_montage,
+    plot_real_vs_synthetic,
     plot_strength,
     plot_synthetic_samples,
     plot_tone_distribution,
@@ -81,6 +82,7 @@ __all__ = [
     "plot_selection_tradeoff",
     "plot_sort_counts",
     "plot_strength",
+    "plot_real_vs_synthetic",
     "plot_synthetic_samples",
     "plot_tiles",
     "plot_tone_distribution",

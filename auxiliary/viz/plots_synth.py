@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -105,3 +106,26 @@ def plot_synthetic_samples(table: pd.DataFrame, n: int = 6, seed: int = 0, ax=No
         titles += [""] * (n - len(pick))
         rows.append(label)
     return plot_images(images, titles, ncols=n, row_labels=rows)
+
+
+def plot_real_vs_synthetic(synthetic: pd.DataFrame, real: pd.DataFrame, n: int = 4, seed: int = 0,
+                           size: int = 160, ax=None):
+    """Synthetic and real images side by side: one row per class, ``n`` synthetic then ``n`` real images.
+
+    Both tables need ``path`` and ``label`` (real labels already mapped onto the synthetic classes).
+    Meant for the user's own screen: real photos are never written into the project."""
+    images, titles, rows = [], [], []
+    blank = np.full((size, size, 3), 255, np.uint8)
+    for label in CLASSES:
+        row = []
+        for name, table in (("synthetic", synthetic), ("real", real)):
+            sub = table[table["label"].astype(str) == label]
+            pick = sub.sample(min(n, len(sub)), random_state=seed) if len(sub) else sub
+            for p in pick["path"]:
+                img = read_image(p)
+                row.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+            row += [blank] * (n - len(pick))
+            titles += [name] * n
+        images += row
+        rows.append(label)
+    return plot_images(images, titles, ncols=2 * n, row_labels=rows)

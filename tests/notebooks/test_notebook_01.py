@@ -27,3 +27,28 @@ def test_notebook_01_smoke(series):
     out = Path(res["out_dir"])
     meta = pd.read_csv(out / "metadata.csv")
     assert len(meta) == res["n_images"] and all((out / p).is_file() for p in meta["path"])
+
+
+def test_notebook_01_beside_real_photos(tmp_path, monkeypatch):
+    """With REAL set, notebook 01 shows synthetic and real images side by side and records the KID per class."""
+    import json
+
+    from _photos import face_photo
+
+    from auxiliary import runner
+    from auxiliary.images import write_png
+
+    real = tmp_path / "real"
+    for label, tone_rgb in [("clear", (220, 180, 160)), ("rosacea", (200, 140, 130)), ("acne", (150, 100, 70))]:
+        (real / label).mkdir(parents=True)
+        for i in range(3):
+            write_png(real / label / f"{i}.png", face_photo(skin_rgb=tone_rgb, bg=(40 * i, 90, 160))[0])
+    before = sorted(str(p) for p in real.rglob("*"))
+    out = tmp_path / "out"
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(out))
+    runner.run_notebook(Path(__file__).parents[2] / "notebooks" / "01_synthesis.ipynb", profile="smoke",
+                        parameters={"REAL": str(real)}, out_dir=out / "runs" / "notebooks", cell_timeout=600)
+    res = json.loads((out / "runs" / "01_synthesis" / "results.json").read_text())
+    assert set(res["kid"]) == {"acne", "erythema", "none", "all"}
+    assert any(Path(f).name == "01_real_vs_synthetic.png" for f in res["figures"])
+    assert sorted(str(p) for p in real.rglob("*")) == before  # the real photos are only read

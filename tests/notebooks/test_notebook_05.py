@@ -32,6 +32,7 @@ def test_notebook_05_comparison(series):
     table = pd.read_csv(res["comparison_csv"]).set_index(res["index_levels"])
     assert table.index.is_unique and len(table) == res["n_rows"]
     assert res["best_model"] in models
+    assert res["runs_listed"] >= 2 and res["runs_tracked"] == 0  # run folders always; MLflow only when tracked
     figures = series.out / "figures"
     for name in res["figures"]:
         assert (figures / f"{name}.png").stat().st_size > 1000

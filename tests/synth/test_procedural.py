@@ -29,6 +29,10 @@ def test_measured_ita_falls_in_requested_group(group):
         for label, rgb, row, _ in samplers.render_subject(cfg, subject):
             assert row["tone_group"] == group
             assert tone.ita_group(row["ita"]) == group, (label, row["ita"])
-            if label == "none":  # independent full-resolution measurement of the written pixels
-                ita = tone.estimate_ita(rgb, canvas.skin > 0.5)
+            if label == "none":
+                # The label is the skin's own colour, before the camera: an independent full-resolution
+                # measurement of the clean canvas; the photo's estimate (after exposure and white balance)
+                # is recorded beside it.
+                ita = tone.estimate_ita(canvas.rgb(), canvas.skin > 0.5)
                 assert tone.ita_group(ita) == group and abs(ita - row["ita"]) < 3, (ita, row["ita"])
+                assert abs(tone.estimate_ita(rgb, canvas.skin > 0.5) - row["ita_image"]) < 3

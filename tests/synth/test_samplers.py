@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from auxiliary import tone
 from auxiliary.config import SynthConfig
 from auxiliary.synth import samplers
@@ -15,7 +17,7 @@ def test_image_level_ita_estimate_is_recorded():
     rows = [r for s in range(6) for _, _, r, _ in samplers.render_subject(replace(SMALL, size=96), s)]
     for r in rows:
         assert tone.ita_group(r["ita_image"]) == r["tone_group_est"]
-        if r["label"] == "none":  # the clean image: the image-level estimate is the label
-            assert r["ita_image"] == r["ita"] and r["tone_group_est"] == r["tone_group"]
-    # Lesions move the image-level estimate a little, not across the scale.
-    assert max(abs(r["ita_image"] - r["ita"]) for r in rows) < 25
+    # Lesions and the camera (exposure 0.7-1.4x, white balance) move the photo's own estimate: ITA is steep
+    # near L* 50, so a bright or dark exposure can move it by tens of degrees, the typical image far less.
+    diffs = [abs(r["ita_image"] - r["ita"]) for r in rows]
+    assert max(diffs) < 60 and 0.5 < float(np.median(diffs)) < 15
