@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint venv browser clean-outputs help colab-links
 
 help:
-	@echo "make demo   - run notebooks 01-06 on the demo profile (about 20 min on 2 CPU cores)"
+	@echo "make demo   - run notebooks 01-06 on the demo profile (about 8 min on 2 CPU cores)"
 	@echo "make test   - ruff + pytest, notebooks on the smoke profile"
 
 $(VENV)/.installed: pyproject.toml
