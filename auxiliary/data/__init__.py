@@ -8,6 +8,8 @@ Data knows no model. Modules, one job each:
 - ``readers``: ``read_dataset`` (any format -> one table), ``read_table``/``write_table``, ``load_split``.
 - ``splits``: grouped train/val/test lists with leakage checks; ``duplicates``: near-duplicate images across splits.
 - ``balance``: sampling weights by class and/or tone group, class weights, offline oversampling.
+- ``multilabel``: multi-label tables (one 0/1 column per label, a ``labels`` column, MedMNIST multi-label
+  ``.npz``); ``multilabel_splits``: iterative stratification of whole groups, label- and tone-balanced weights.
 - ``augment``: the augmentation presets (albumentations); ``loaders``: the cached Dataset and DataLoaders.
 - ``feedback``: images filed by a reviewer with provenance; ``merge``: merging them into a new split version.
 

@@ -3,6 +3,9 @@
 Modules, one job each:
 
 - ``acne``, ``erythema``: the simulators, pure functions with explicit parameters (``add_acne``, ``add_erythema``).
+- ``hyperpigmentation``, ``wrinkles``: the multi-label conditions' simulators (melasma, lentigines, post-inflammatory
+  marks; forehead lines, crow's feet, nasolabial folds, fine lines), same shape, each with its own sampler
+  (``HyperpigmentationSampler``, ``WrinklesSampler``).
 - ``samplers``: ``AcneSampler`` / ``ErythemaSampler`` draw those parameters from ranges with their own
   generator; the camera model; all images of one subject (``render_subject``).
 - ``lesion``: what every simulator returns (``SimResult``, ``Lesion``) and the range helpers they share.

@@ -8,7 +8,8 @@ the steps layer passes in. Modules, one job each:
 - ``checkpoints``: what ``best.pt`` holds, written and read with ``weights_only=True``.
 - ``engine``: Fabric from the config, and the config checks; ``epochs``: ``train`` (one epoch) and ``validate``
   (one evaluation pass); ``loop``: ``fit``, the whole run.
-- ``losses``: the criteria; ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
+- ``losses``: the criteria; ``multilabel_losses``: BCE with per-label ``pos_weight``, asymmetric and focal
+  BCE for one sigmoid per label; ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
 - ``runs``: the run folder, resume state, ``summary.json``, and whether a run matches a request.
 - ``acceleration``: the device, precision (``auto``), ``channels_last`` and ``torch.compile`` of a run.
 - ``tracking``: the run's Fabric loggers (``logs/metrics.csv`` always, TensorBoard and MLflow on request,

@@ -1,7 +1,8 @@
 """Figures and widgets: every plot function takes ``ax=None`` and returns its figure; every ipywidgets panel.
 
 Imported by the steps and the faces only. Modules: ``plots_synth`` (notebook 01), ``plots_data`` (02),
-``plots_evaluation`` (03, 05), ``plots_training`` (04), ``plots_comparison`` (05, 06), ``widgets``.
+``plots_evaluation`` (03, 05), ``plots_training`` (04), ``plots_comparison`` (05, 06),
+``plots_conditions`` (the multi-label conditions' montage), ``widgets``.
 Every public name below is importable from ``auxiliary.viz``.
 """
 
@@ -19,6 +20,7 @@ from auxiliary.viz.plots_comparison import (
     plot_sort_counts,
     plot_tiles,
 )
+from auxiliary.viz.plots_conditions import plot_condition_montage
 from auxiliary.viz.plots_data import (
     plot_augmentations,
     plot_balance,
@@ -58,6 +60,7 @@ __all__ = [
     "plot_balance",
     "plot_before_after",
     "plot_comparison_tradeoff",
+    "plot_condition_montage",
     "plot_confusion",
     "plot_curves",
     "plot_dataset_samples",
