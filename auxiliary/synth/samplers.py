@@ -19,9 +19,12 @@ from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, rgb_image_to_lab
 from auxiliary.tone import TONE_GROUPS, estimate_ita, ita_group
 
 CLASSES: tuple[str, ...] = ("acne", "erythema", "none")
+#: the labels of ``simulate --task multilabel``, in the order of ``prevalence`` and of metadata.csv's columns
+MULTILABELS: tuple[str, ...] = ("acne", "erythema", "hyperpigmentation", "wrinkles")
 
 
-STREAMS = {"skin": 0, "acne": 1, "erythema": 2, "none": 3, "camera": 10}
+STREAMS = {"skin": 0, "acne": 1, "erythema": 2, "none": 3, "hyperpigmentation": 4, "wrinkles": 5, "labels": 6,
+           "camera": 10}
 
 
 def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.random.Generator:
@@ -140,8 +143,10 @@ def develop(rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     res = int(params.get("resolution", 0))
     H, W = out.shape[:2]
     if 0 < res < min(H, W):
+        # A small photo enlarged the way the series' preprocessing enlarges one (cv2.INTER_AREA, which
+        # repeats pixels when enlarging): the blocky look a model sees on a real 10-60 px crop.
         small = cv2.resize(out, (res, res), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
+        out = cv2.resize(small, (W, H), interpolation=cv2.INTER_AREA)
     return out
 
 
@@ -203,6 +208,26 @@ def subject_tone(subject: int) -> str:
     return TONE_GROUPS[subject % len(TONE_GROUPS)]
 
 
+def settle_tone(canvas: SkinCanvas) -> tuple[SkinCanvas, float]:
+    """The subject's clean canvas and its tone: ITA measured back from the pixels of its clean skin, before
+    the camera, i.e. the constitutive skin colour, shifted neither by the lesions drawn on it nor by the
+    camera's exposure and white balance (``ita_image`` has what the photo shows). Rarely (tiny images, few
+    skin pixels) a procedural ITA falls outside its group: the skin is pulled back towards the drawn
+    colour, at most twice."""
+    for attempt in range(3):
+        clean = lab_image_to_rgb(canvas.lab)
+        ita = measure_ita(clean, canvas.skin)
+        if canvas.layout == "photo" or ita_group(ita) == canvas.tone_group or attempt == 2:
+            break
+        lab_c = rgb_image_to_lab(clean)
+        sk = canvas.skin > 0.5
+        L_t, b_t = canvas.meta.get("L_target", canvas.base_lab[0]), canvas.meta.get("b_target", canvas.base_lab[2])
+        canvas = replace(canvas, lab=canvas.lab.copy(), _full={})
+        canvas.lab[..., 0] += (L_t - float(np.median(lab_c[..., 0][sk]))) * 1.5 * canvas.area
+        canvas.lab[..., 2] += (b_t - float(np.median(lab_c[..., 2][sk]))) * 1.5 * canvas.area
+    return canvas, ita
+
+
 def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = None,
                    source: str = "procedural", variant: int = 0) -> list[tuple[str, np.ndarray, dict[str, Any], list[Lesion]]]:
     """All classes for one subject: [(label, rgb, metadata row, lesions)]."""
@@ -211,26 +236,12 @@ def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = N
         canvas = render_skin(cfg.size, subject_tone(subject), subject_stream(seed, subject, "skin"),
                                       face_layout=float(cfg.face_layout))
     common = {k: v for k, v in canvas.meta.items() if not k.startswith("_")}
-    for attempt in range(3):
-        rendered = []
-        for ci, label in enumerate(CLASSES):
-            rng = subject_stream(seed, subject, label, variant)
-            cam_rng = subject_stream(seed, subject, "camera", ci + 16 * variant)
-            rendered.append((label, *render_class(canvas, label, cfg, rng, cam_rng)))
-        # The subject's tone: ITA measured back from the pixels of its clean skin, before the camera,
-        # i.e. the constitutive skin colour, shifted neither by the lesions drawn on the other two
-        # classes nor by the camera's exposure and white balance (``ita_image`` has what the photo shows).
-        clean = lab_image_to_rgb(canvas.lab)
-        ita = measure_ita(clean, canvas.skin)
-        if canvas.layout == "photo" or ita_group(ita) == canvas.tone_group or attempt == 2:
-            break
-        # Rare (tiny images, few skin pixels): pull the skin back towards the drawn colour and redo.
-        lab_c = rgb_image_to_lab(clean)
-        sk = canvas.skin > 0.5
-        L_t, b_t = common.get("L_target", canvas.base_lab[0]), common.get("b_target", canvas.base_lab[2])
-        canvas = replace(canvas, lab=canvas.lab.copy(), _full={})
-        canvas.lab[..., 0] += (L_t - float(np.median(lab_c[..., 0][sk]))) * 1.5 * canvas.area
-        canvas.lab[..., 2] += (b_t - float(np.median(lab_c[..., 2][sk]))) * 1.5 * canvas.area
+    canvas, ita = settle_tone(canvas)
+    rendered = []
+    for ci, label in enumerate(CLASSES):
+        rng = subject_stream(seed, subject, label, variant)
+        cam_rng = subject_stream(seed, subject, "camera", ci + 16 * variant)
+        rendered.append((label, *render_class(canvas, label, cfg, rng, cam_rng)))
     out = []
     for label, rgb, res in rendered:
         # What an estimate from this photo alone gives (lesions, redness and the camera's exposure and
