@@ -47,14 +47,20 @@ def cli_flag(name: str) -> str:
 #: ``device`` values (train, eval, sort; ``--device``): auto = CUDA, then MPS, then CPU (auxiliary.devices).
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 CHANNELS_LAST: tuple[str, ...] = ("auto", "true", "false")  # auto: on a GPU only
+#: ``synth.task`` values (``simulate --task``): one label per image, or several conditions per face.
+SYNTH_TASKS: tuple[str, ...] = ("single", "multilabel")
 
 
 @dataclass(frozen=True)
 class SynthConfig:
     """Synthetic data generation (notebook 01, ``python -m auxiliary simulate``)."""
 
+    task: str = "single"
+    """single (one image per class: acne, erythema, none) or multilabel (one image per face, each of acne, erythema, hyperpigmentation and wrinkles drawn independently with its prevalence)."""
     n_per_class: int = bounded(300, at_least=1, at_most=MAX_IMAGES_PER_CLASS)
-    """Images generated per class (acne, erythema, none), 1 to 100000; with input photos, at least one per usable photo."""
+    """Images generated per class (acne, erythema, none), 1 to 100000; with task multilabel, the number of faces (``--n``); with input photos, at least one per usable photo."""
+    prevalence: tuple[float, ...] = bounded((0.35, 0.25, 0.35, 0.3), at_least=0, at_most=1)
+    """Task multilabel: probability (0-1) that a face shows acne, erythema, hyperpigmentation, wrinkles (four values, or one for all)."""
     size: int = bounded(256, at_least=32, at_most=1024)
     """Side of the generated square images, in pixels (32 to 1024)."""
     acne_count: tuple[int, int] = bounded((6, 40), at_least=0, at_most=500)
@@ -287,6 +293,7 @@ ALIASES: dict[str, str] = {
     "epochs": "max_epochs",
     "batch_size": "batch",
     "image_size": "img_size",
+    "n": "n_per_class",
 }
 
 

@@ -137,7 +137,8 @@ def check_bounds(value: Any, bounds: Bounds | None, label: str) -> Any:
     if not numbers or all(rule.allows(v) for v in numbers):
         return value
     if isinstance(value, tuple):
-        raise ConfigError(f"{label}: both ends of the range must be {rule.describe()}, got {value!r}")
+        which = "both ends of the range" if len(value) == 2 else "every value"
+        raise ConfigError(f"{label}: {which} must be {rule.describe()}, got {value!r}")
     raise ConfigError(f"{label} must be {rule.describe()}, got {value!r}")
 
 

@@ -88,6 +88,11 @@ CASES = [
     ("simulate-malformed-yaml", "simulate --config {bad_yaml} --out {root}/o_sim5", "bad.yaml"),
     ("simulate-unknown-yaml-key", "simulate --config {unknown_yaml} --out {root}/o_sim6", "no_such_field"),
     ("simulate-unknown-profile", "simulate --profile nosuch --out {root}/o_sim7", "nosuch"),
+    ("simulate-unknown-task", "simulate --profile smoke --task nosuch --out {root}/o_sim8", "task"),
+    ("simulate-prevalence-above-one", "simulate --profile smoke --task multilabel --prevalence 1.5 --out {root}/o_sim9",
+     "--prevalence"),
+    ("simulate-three-prevalences", "simulate --profile smoke --task multilabel --prevalence 0.1,0.2,0.3 "
+     "--out {root}/o_sim10", "prevalence"),
     # split
     ("split-data-missing", "split --profile smoke --data {missing} --out {root}/o_split", "no_such_thing"),
     ("split-data-is-text", "split --profile smoke --data {text} --out {root}/o_split1", "notes.txt"),

@@ -307,5 +307,14 @@ def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = 
 
 
 def list_synthetic(root: Path) -> Listing:
+    header = csv_header(root / "metadata.csv")
+    if MULTILABEL_MARKERS <= set(header):
+        raise DatasetError(f"{root} is a multi-label dataset (simulate --task multilabel): splitting, training and the "
+                           "later steps read single-label data only so far; read it with "
+                           "auxiliary.data.multilabel.read_multilabel_csv")
     df, problems, notes = list_csv(root / "metadata.csv", root)
     return df, problems, notes
+
+
+#: columns that only a multi-label synthetic metadata.csv has
+MULTILABEL_MARKERS = frozenset({"hyperpigmentation", "wrinkles", "hyperpigmentation_strength"})

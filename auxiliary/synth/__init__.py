@@ -14,7 +14,9 @@ Modules, one job each:
 - ``skinmask``: where the skin is in a user's own face photo; ``photo``: views of that photo (face, half face,
   close-up) as canvases, with its scale and light direction.
 - ``chromophores``: skin colour as absorbed light: the haemoglobin (redness) and melanin the simulators add.
-- ``dataset``: a whole synthetic dataset folder (class folders + ``metadata.csv``), previews.
+- ``dataset``: a whole synthetic dataset folder (class folders + ``metadata.csv``), previews;
+  ``multilabel_dataset``: the multi-label one (several conditions per face, one 0/1 column per label);
+  ``folders``: what both share (settings' checks, output-folder rules, input photos, worker pool).
 
 Public names used by the notebooks: ``generate_dataset``, ``read_synthetic_metadata``, ``synthetic_summary``,
 ``tone_row``, ``preview``, ``render_on``, ``add_acne``, ``add_erythema``, ``AcneSampler``, ``ErythemaSampler``,
@@ -33,6 +35,7 @@ from auxiliary.synth.dataset import (
 )
 from auxiliary.synth.erythema import add_erythema, simulate_erythema
 from auxiliary.synth.lesion import Lesion, SimResult
+from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
 from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import AcneSampler, ErythemaSampler, render_subject
@@ -45,6 +48,7 @@ __all__ = [
     "add_erythema",
     "ErythemaSampler",
     "generate_dataset",
+    "generate_multilabel_dataset",
     "Lesion",
     "load_photo",
     "preview",

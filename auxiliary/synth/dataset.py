@@ -24,65 +24,45 @@ Determinism
     seed gives the same bytes whatever ``workers`` is. One *subject* (a clean skin) is rendered
     once and yields one image per class (``group`` = subject id, so splits keep them together);
     tone groups cycle over subjects, so tones are balanced within and across classes.
+
+``task = "multilabel"`` hands over to :mod:`auxiliary.synth.multilabel_dataset` (several conditions per
+face); the checks, folder rules and workers both use are in :mod:`auxiliary.synth.folders`.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from auxiliary.config import SynthConfig
-from auxiliary.errors import AuxiliaryError
 from auxiliary.files import write_csv_atomic
-from auxiliary.images import ImageReadError, is_image_name, read_image, write_png
+from auxiliary.images import write_png
 from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
+from auxiliary.synth.folders import (
+    SynthError,
+    check_out_dir,
+    check_synth_config,
+    chunks,
+    photo_jobs,
+    run_tasks,
+)
 from auxiliary.synth.lesion import Lesion, value_range
+from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
 from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject, subject_stream
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
-from auxiliary.synth.skinmask import unusable_reason
 from auxiliary.tone import TONE_GROUPS, ita_group
 
 
-class SynthError(AuxiliaryError):
-    """A synthesis problem the user can fix (output folder not empty, no usable input photo...)."""
-
-
 # ----------------------------------------------------------------------------- dataset
-def _check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
-    if input_dir is not None:
-        a, b = out.resolve(), input_dir.resolve()
-        if a == b or a in b.parents or b in a.parents:
-            raise SynthError(f"output folder {out} overlaps the input folder {input_dir}: choose another --out "
-                             "(inputs are never modified)")
-    if out.exists() and not out.is_dir():
-        raise SynthError(f"output path {out} exists and is not a folder")
-    if out.is_dir():
-        entries = [p for p in out.iterdir() if not p.name.startswith(".")]
-        if entries and not overwrite:
-            raise SynthError(f"output folder {out} is not empty ({len(entries)} entries); pass --overwrite "
-                             "(overwrite=True) to replace its synthetic images, or choose another --out")
-        if entries:
-            for label in CLASSES:
-                d = out / label
-                if d.is_dir():
-                    for f in d.glob("*.png"):
-                        f.unlink()
-            for name in ("metadata.csv", "lesions.csv", "skipped.csv"):
-                (out / name).unlink(missing_ok=True)
-
-
 def _write_subject(out: str, results: list, rel: bool = True) -> tuple[list[dict], list[dict]]:
     rows, lesion_rows = [], []
     for label, rgb, row, lesions in results:
@@ -127,45 +107,6 @@ def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) 
     return rows, lrows
 
 
-def _run(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
-    rows: list[dict] = []
-    lrows: list[dict] = []
-    bar = tqdm(total=total, desc=desc, unit="subject", disable=not progress)
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            r, lr = worker(t)
-            rows += r
-            lrows += lr
-            bar.update(len(t[1]))
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            for t, (r, lr) in zip(tasks, ex.map(worker, tasks)):
-                rows += r
-                lrows += lr
-                bar.update(len(t[1]))
-    bar.close()
-    return rows, lrows
-
-
-def _chunks(items: list, n: int) -> list[list]:
-    return [items[i : i + n] for i in range(0, len(items), n)]
-
-
-def list_photos(input_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
-    """Candidate photos of ``input_dir`` (recursive, sorted) and the files skipped by name."""
-    if not input_dir.is_dir():
-        raise SynthError(f"input folder not found: {input_dir}")
-    files, skipped = [], []
-    for p in sorted(input_dir.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(input_dir).parts):
-            continue
-        if is_image_name(p):
-            files.append(p)
-        else:
-            skipped.append({"path": str(p.relative_to(input_dir)), "reason": f"not an image file name ({p.suffix or 'no extension'})"})
-    return files, skipped
-
-
 def generate_dataset(
     cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = True
 ) -> pd.DataFrame:
@@ -181,7 +122,9 @@ def generate_dataset(
     out = Path(out_dir)
     input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
     check_synth_config(cfg, photos=input_dir is not None)
-    _check_out_dir(out, overwrite, input_dir)
+    if cfg.task == "multilabel":
+        return generate_multilabel_dataset(cfg, out, overwrite=overwrite, progress=progress)
+    check_out_dir(out, overwrite, input_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     workers = max(1, int(cfg.workers))
@@ -191,8 +134,8 @@ def generate_dataset(
         if input_dir is None:
             subjects = list(range(int(cfg.n_per_class)))
             size = max(1, min(16, math.ceil(len(subjects) / (workers * 4))))
-            tasks = [(cfg, ch, str(out)) for ch in _chunks(subjects, size)]
-            rows, lrows = _run(_work_procedural, tasks, workers, progress, len(subjects), "simulate")
+            tasks = [(cfg, ch, str(out)) for ch in chunks(subjects, size)]
+            rows, lrows = run_tasks(_work_procedural, tasks, workers, progress, len(subjects), "simulate")
         else:
             rows, lrows, skipped = _photo_dataset(cfg, input_dir, out, workers, progress)
     finally:
@@ -218,32 +161,6 @@ def generate_dataset(
     return table
 
 
-def check_synth_config(cfg: SynthConfig, photos: bool = False) -> None:
-    """Raise :class:`SynthError` (one line) for settings the generator cannot honour."""
-    if not 32 <= cfg.size <= 1024:
-        raise SynthError(f"size {cfg.size} is out of range (32 to 1024 pixels)")
-    if cfg.n_per_class < (0 if photos else 1):
-        raise SynthError(f"n_per_class must be at least 1, got {cfg.n_per_class}")
-    for name in ("acne_strength", "erythema_strength", "erythema_extent"):
-        lo, hi = value_range(getattr(cfg, name))
-        if not 0.0 <= lo <= hi <= 1.0:
-            raise SynthError(f"{name} must lie within 0-1, got {getattr(cfg, name)}")
-    lo, hi = value_range(cfg.acne_count)
-    if lo < 0 or hi > 500:
-        raise SynthError(f"acne_count must lie within 0-500, got {cfg.acne_count}")
-    lo, hi = value_range(cfg.acne_size_mm)
-    if not 0.1 <= lo <= hi <= 20.0:
-        raise SynthError(f"acne_size_mm must lie within 0.1-20 mm, got {cfg.acne_size_mm}")
-    lo, hi = value_range(cfg.zoom)
-    if not 0.25 <= lo <= hi <= 40.0:
-        raise SynthError(f"zoom must lie within 0.25-40 (min <= max), got {cfg.zoom}")
-    for name in ("face_layout", "telangiectasia", "full_face", "eye_bar"):
-        if not 0.0 <= float(getattr(cfg, name)) <= 1.0:
-            raise SynthError(f"{name} is a probability (0-1), got {getattr(cfg, name)}")
-    if cfg.workers < 1:
-        raise SynthError(f"workers must be at least 1, got {cfg.workers}")
-
-
 def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
     """Lesion counts are 0 (not missing) where a simulator did not run; stable row order."""
     for c in meta.columns:
@@ -255,30 +172,10 @@ def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, progress: bool):
-    files, skipped = list_photos(input_dir)
-    usable: list[tuple[Path, str]] = []
-
-    for p in tqdm(files, desc="check photos", disable=not progress):
-        rel = str(p.relative_to(input_dir))
-        try:
-            rgb = read_image(p)
-        except ImageReadError as exc:
-            skipped.append({"path": rel, "reason": exc.reason})
-            continue
-        reason = unusable_reason(rgb)
-        if reason:
-            skipped.append({"path": rel, "reason": reason})
-            continue
-        usable.append((p, rel))
-    if not usable:
-        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
-        raise SynthError(f"no usable photo in {input_dir} ({len(skipped)} skipped; reasons in {out / 'skipped.csv'})")
-    n = max(int(cfg.n_per_class), len(usable))
-    jobs = [(i, i // len(usable), str(usable[i % len(usable)][0]), usable[i % len(usable)][1]) for i in range(n)]
-    jobs.sort(key=lambda j: (j[2], j[1]))  # group variants of one photo (decoded once per worker chunk)
+    jobs, skipped = photo_jobs(cfg, input_dir, out, progress)
     size = max(1, min(16, math.ceil(len(jobs) / (workers * 4))))
-    tasks = [(cfg, ch, str(out)) for ch in _chunks(jobs, size)]
-    rows, lrows = _run(_work_photo, tasks, workers, progress, len(jobs), "simulate photos")
+    tasks = [(cfg, ch, str(out)) for ch in chunks(jobs, size)]
+    rows, lrows = run_tasks(_work_photo, tasks, workers, progress, len(jobs), "simulate photos")
     return rows, lrows, skipped
 
 

@@ -1,0 +1,159 @@
+"""What every synthetic dataset shares, single-label or multi-label: its settings' checks, the output-folder
+rules, the list of usable input photos and the pool of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from auxiliary.config import SYNTH_TASKS, SynthConfig
+from auxiliary.errors import AuxiliaryError
+from auxiliary.images import ImageReadError, is_image_name, read_image
+from auxiliary.synth.lesion import value_range
+from auxiliary.synth.samplers import CLASSES, MULTILABELS
+from auxiliary.synth.skinmask import unusable_reason
+
+
+class SynthError(AuxiliaryError):
+    """A synthesis problem the user can fix (output folder not empty, no usable input photo...)."""
+
+
+# ----------------------------------------------------------------------------- settings
+def check_synth_config(cfg: SynthConfig, photos: bool = False) -> None:
+    """Raise :class:`SynthError` (one line) for settings the generator cannot honour."""
+    if cfg.task not in SYNTH_TASKS:
+        raise SynthError(f"task must be one of {', '.join(SYNTH_TASKS)}, got {cfg.task!r}")
+    if not 32 <= cfg.size <= 1024:
+        raise SynthError(f"size {cfg.size} is out of range (32 to 1024 pixels)")
+    if cfg.n_per_class < (0 if photos else 1):
+        raise SynthError(f"n_per_class must be at least 1, got {cfg.n_per_class}")
+    for name in ("acne_strength", "erythema_strength", "erythema_extent"):
+        lo, hi = value_range(getattr(cfg, name))
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise SynthError(f"{name} must lie within 0-1, got {getattr(cfg, name)}")
+    lo, hi = value_range(cfg.acne_count)
+    if lo < 0 or hi > 500:
+        raise SynthError(f"acne_count must lie within 0-500, got {cfg.acne_count}")
+    lo, hi = value_range(cfg.acne_size_mm)
+    if not 0.1 <= lo <= hi <= 20.0:
+        raise SynthError(f"acne_size_mm must lie within 0.1-20 mm, got {cfg.acne_size_mm}")
+    lo, hi = value_range(cfg.zoom)
+    if not 0.25 <= lo <= hi <= 40.0:
+        raise SynthError(f"zoom must lie within 0.25-40 (min <= max), got {cfg.zoom}")
+    for name in ("face_layout", "telangiectasia", "full_face", "eye_bar"):
+        if not 0.0 <= float(getattr(cfg, name)) <= 1.0:
+            raise SynthError(f"{name} is a probability (0-1), got {getattr(cfg, name)}")
+    prevalences(cfg)
+    if cfg.workers < 1:
+        raise SynthError(f"workers must be at least 1, got {cfg.workers}")
+
+
+def prevalences(cfg: SynthConfig) -> dict[str, float]:
+    """Label -> probability of ``cfg.prevalence`` (one value for every label, or one per label)."""
+    values = tuple(float(v) for v in cfg.prevalence)
+    if len(values) == 1:
+        values = values * len(MULTILABELS)
+    if len(values) != len(MULTILABELS) or not all(0.0 <= v <= 1.0 for v in values):
+        raise SynthError(f"prevalence must be one probability (0-1) or {len(MULTILABELS)} "
+                         f"({', '.join(MULTILABELS)}), got {cfg.prevalence}")
+    return dict(zip(MULTILABELS, values))
+
+
+# ----------------------------------------------------------------------------- folders
+def check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
+    """Refuse an output folder that overlaps the input or is not empty (unless ``overwrite``: then remove
+    the synthetic images and CSVs a previous run wrote there, single-label or multi-label)."""
+    if input_dir is not None:
+        a, b = out.resolve(), input_dir.resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise SynthError(f"output folder {out} overlaps the input folder {input_dir}: choose another --out "
+                             "(inputs are never modified)")
+    if out.exists() and not out.is_dir():
+        raise SynthError(f"output path {out} exists and is not a folder")
+    if out.is_dir():
+        entries = [p for p in out.iterdir() if not p.name.startswith(".")]
+        if entries and not overwrite:
+            raise SynthError(f"output folder {out} is not empty ({len(entries)} entries); pass --overwrite "
+                             "(overwrite=True) to replace its synthetic images, or choose another --out")
+        if entries:
+            for label in (*CLASSES, "images"):
+                d = out / label
+                if d.is_dir():
+                    for f in d.glob("*.png"):
+                        f.unlink()
+            for name in ("metadata.csv", "lesions.csv", "skipped.csv", "params.csv"):
+                (out / name).unlink(missing_ok=True)
+
+
+def list_photos(input_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """Candidate photos of ``input_dir`` (recursive, sorted) and the files skipped by name."""
+    if not input_dir.is_dir():
+        raise SynthError(f"input folder not found: {input_dir}")
+    files, skipped = [], []
+    for p in sorted(input_dir.rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(input_dir).parts):
+            continue
+        if is_image_name(p):
+            files.append(p)
+        else:
+            skipped.append({"path": str(p.relative_to(input_dir)), "reason": f"not an image file name ({p.suffix or 'no extension'})"})
+    return files, skipped
+
+
+def photo_jobs(cfg: SynthConfig, input_dir: Path, out: Path,
+               progress: bool) -> tuple[list[tuple[int, int, str, str]], list[dict[str, str]]]:
+    """(subject, variant, photo path, its name under ``input_dir``) for every image to make from the usable
+    photos of ``input_dir`` (at least one each, ``cfg.n_per_class`` in all), and the files skipped."""
+    files, skipped = list_photos(input_dir)
+    usable: list[tuple[Path, str]] = []
+    for p in tqdm(files, desc="check photos", disable=not progress):
+        rel = str(p.relative_to(input_dir))
+        try:
+            rgb = read_image(p)
+        except ImageReadError as exc:
+            skipped.append({"path": rel, "reason": exc.reason})
+            continue
+        reason = unusable_reason(rgb)
+        if reason:
+            skipped.append({"path": rel, "reason": reason})
+            continue
+        usable.append((p, rel))
+    if not usable:
+        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+        raise SynthError(f"no usable photo in {input_dir} ({len(skipped)} skipped; reasons in {out / 'skipped.csv'})")
+    n = max(int(cfg.n_per_class), len(usable))
+    jobs = [(i, i // len(usable), str(usable[i % len(usable)][0]), usable[i % len(usable)][1]) for i in range(n)]
+    jobs.sort(key=lambda j: (j[2], j[1]))  # group variants of one photo (decoded once per worker chunk)
+    return jobs, skipped
+
+
+# ----------------------------------------------------------------------------- workers
+def run_tasks(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
+    """Run ``worker`` over ``tasks`` (each ``(cfg, items, out)``) in order, in ``workers`` spawned processes;
+    the rows and extra rows they return, concatenated in task order."""
+    rows: list[dict] = []
+    lrows: list[dict] = []
+    bar = tqdm(total=total, desc=desc, unit="subject", disable=not progress)
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            r, lr = worker(t)
+            rows += r
+            lrows += lr
+            bar.update(len(t[1]))
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            for t, (r, lr) in zip(tasks, ex.map(worker, tasks)):
+                rows += r
+                lrows += lr
+                bar.update(len(t[1]))
+    bar.close()
+    return rows, lrows
+
+
+def chunks(items: list, n: int) -> list[list]:
+    return [items[i : i + n] for i in range(0, len(items), n)]

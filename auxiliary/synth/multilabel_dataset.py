@@ -1,0 +1,211 @@
+"""A multi-label synthetic dataset (``simulate --task multilabel``): several conditions on one face.
+
+Per face (a procedural subject, or a view of one of the user's photos) each of acne, erythema,
+hyperpigmentation and wrinkles is drawn independently with its probability (``cfg.prevalence``), so
+some faces show none and some two or three. The chosen simulators run one after the other on one
+CIELAB copy of the clean canvas, always in the order erythema, hyperpigmentation, acne, wrinkles (redness
+under the pigment, the papules above both, the folds' shading last), then the camera of
+:mod:`auxiliary.synth.samplers`.
+
+Written to ``out``: ``images/face_<subject>[_v<variant>].png``, ``metadata.csv`` (``path``, ``label``
+= the present labels joined by ``|`` or ``none``, one 0/1 column per label, ``<label>_strength`` (0 when
+absent), ``tone_group``, ``ita`` (the clean skin, as in the single-label dataset), ``ita_image``,
+``tone_group_est``, ``group`` (the subject, or the source photo), ``source``, ``subject``, ``layout``,
+``seed``), readable by :func:`auxiliary.data.multilabel.read_multilabel_csv`; ``params.csv`` (every
+simulator's, the canvas's and the camera's parameters, prefixed by label); ``lesions.csv`` (acne lesions
+and pigment macules, with their label); with photos ``skipped.csv``. ``metadata.csv`` is written last.
+
+Determinism: every draw comes from :func:`~auxiliary.synth.samplers.subject_stream` of ``(seed, subject,
+stream, variant)``, so the same seed gives the same bytes whatever ``workers`` is; tone groups cycle over
+subjects as in the single-label dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from auxiliary.config import SynthConfig
+from auxiliary.files import write_csv_atomic
+from auxiliary.images import write_png
+from auxiliary.synth.folders import (
+    check_out_dir,
+    check_synth_config,
+    chunks,
+    photo_jobs,
+    prevalences,
+    run_tasks,
+)
+from auxiliary.synth.hyperpigmentation import HyperpigmentationSampler
+from auxiliary.synth.lesion import value_range
+from auxiliary.synth.photo import load_photo
+from auxiliary.synth.procedural import render_skin
+from auxiliary.synth.samplers import (
+    MULTILABELS,
+    AcneSampler,
+    ErythemaSampler,
+    camera,
+    camera_params,
+    measure_ita,
+    settle_tone,
+    subject_stream,
+    subject_tone,
+)
+from auxiliary.synth.skin import SkinCanvas
+from auxiliary.synth.wrinkles import WrinklesSampler
+from auxiliary.tone import ita_group
+
+#: the order the simulators run in on one face
+APPLY_ORDER: tuple[str, ...] = ("erythema", "hyperpigmentation", "acne", "wrinkles")
+LESION_COLUMNS = ["path", "label", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]
+
+
+def face_samplers(cfg: SynthConfig) -> dict[str, Any]:
+    """Label -> its sampler (acne and erythema with ``cfg``'s ranges, the other two with their defaults)."""
+    return {"acne": AcneSampler.from_config(cfg), "erythema": ErythemaSampler.from_config(cfg),
+            "hyperpigmentation": HyperpigmentationSampler(), "wrinkles": WrinklesSampler()}
+
+
+def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = None, source: str = "procedural",
+                variant: int = 0) -> tuple[np.ndarray, dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """One face with its independently drawn conditions: (RGB, metadata row, parameters, lesion records)."""
+    seed = int(cfg.seed)
+    if canvas is None:
+        canvas = render_skin(cfg.size, subject_tone(subject), subject_stream(seed, subject, "skin"),
+                             face_layout=float(cfg.face_layout))
+    common = {k: v for k, v in canvas.meta.items() if not k.startswith("_")}
+    canvas, ita = settle_tone(canvas)
+    draw = subject_stream(seed, subject, "labels", variant)
+    present = {lab: bool(draw.random() < p) for lab, p in prevalences(cfg).items()}  # always four draws
+    samplers = face_samplers(cfg)
+    current = canvas
+    changed = np.zeros(canvas.shape, bool)
+    strengths = dict.fromkeys(MULTILABELS, 0.0)
+    params: dict[str, Any] = {}
+    lesions: list[dict[str, Any]] = []
+    for label in APPLY_ORDER:
+        if not present[label]:
+            continue
+        res = samplers[label](current, rng=subject_stream(seed, subject, label, variant))
+        current = replace(current, lab=res.image)
+        changed |= res.mask
+        strengths[label] = round(float(res.params.get("strength", 0.0)), 4)
+        params.update({f"{label}_{k}": v for k, v in res.params.items() if k != "strength"})
+        lesions += [{"label": label, "lesion": i, **les.to_dict()} for i, les in enumerate(res.lesions)]
+    cam_rng = subject_stream(seed, subject, "camera", 16 * variant)
+    cam = camera_params(cam_rng, scale=canvas.shape[0] / 256.0, closeup=canvas.meta.get("view") == "closeup")
+    rgb = camera(current.lab.copy(), cam_rng, cam)
+    ita_img = measure_ita(rgb, canvas.skin, changed)
+    names = [lab for lab in MULTILABELS if present[lab]]
+    row: dict[str, Any] = {
+        "label": "|".join(names) or "none",
+        **{lab: int(present[lab]) for lab in MULTILABELS},
+        **{f"{lab}_strength": strengths[lab] for lab in MULTILABELS},
+        "tone_group": canvas.tone_group if canvas.layout != "photo" else ita_group(ita),
+        "ita": round(float(ita), 3),
+        "ita_image": round(float(ita_img), 3),
+        "tone_group_est": ita_group(round(float(ita_img), 3)),
+        "group": f"{source}-{subject:05d}" if source == "procedural" else f"photo:{source}",
+        "source": source,
+        "subject": subject,
+        "layout": canvas.layout,
+        "is_augmented": False,
+        "seed": seed,
+    }
+    return rgb, row, {"subject": subject, "variant": variant, **params, **cam, **common}, lesions
+
+
+def _write_face(out: str, subject: int, variant: int, face: tuple) -> tuple[dict, dict, list[dict]]:
+    rgb, row, params, lesions = face
+    name = f"images/face_{subject:05d}" + (f"_v{variant:02d}" if variant else "") + ".png"
+    write_png(Path(out) / name, rgb, fast=True)
+    return {"path": name, **row}, {"path": name, **params}, [{"path": name, **les} for les in lesions]
+
+
+def _work_faces(args: tuple[SynthConfig, list[int], str]) -> tuple[list[dict], list[dict]]:
+    cfg, subjects, out = args
+    cv2.setNumThreads(1)
+    rows, extra = [], []
+    for s in subjects:
+        row, prm, les = _write_face(out, s, 0, render_multilabel_face(cfg, s))
+        rows.append(row)
+        extra.append({"params": prm, "lesions": les})
+    return rows, extra
+
+
+def _work_photo_faces(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) -> tuple[list[dict], list[dict]]:
+    cfg, jobs, out = args
+    cv2.setNumThreads(1)
+    rows, extra = [], []
+    cache: dict[str, Any] = {}
+    for subject, variant, path, relname in jobs:
+        if path not in cache:
+            cache.clear()
+            cache[path] = load_photo(path, cfg.size)
+        photo = cache[path]
+        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
+                              full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
+        row, prm, les = _write_face(out, subject, variant, render_multilabel_face(cfg, subject, canvas, relname, variant))
+        rows.append(row)
+        extra.append({"params": {**prm, **photo.info}, "lesions": les})
+    return rows, extra
+
+
+def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False,
+                                progress: bool = True) -> pd.DataFrame:
+    """Generate the multi-label dataset of ``cfg`` into ``out_dir`` (see the module docstring); returns the
+    metadata table with absolute paths. ``cfg.n_per_class`` is the number of faces (with photos: at least one
+    per usable photo). A non-empty ``out_dir`` is refused unless ``overwrite``, as for the single-label set."""
+    out = Path(out_dir)
+    input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
+    check_synth_config(cfg, photos=input_dir is not None)
+    check_out_dir(out, overwrite, input_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    workers = max(1, int(cfg.workers))
+    skipped: list[dict[str, str]] = []
+    old_threads = cv2.getNumThreads()
+    try:
+        if input_dir is None:
+            items: list = list(range(int(cfg.n_per_class)))
+            worker, desc = _work_faces, "simulate multilabel"
+        else:
+            items, skipped = photo_jobs(cfg, input_dir, out, progress)
+            worker, desc = _work_photo_faces, "simulate multilabel photos"
+        size = max(1, min(16, math.ceil(len(items) / (workers * 4))))
+        tasks = [(cfg, ch, str(out)) for ch in chunks(items, size)]
+        rows, extra = run_tasks(worker, tasks, workers, progress, len(items), desc)
+    finally:
+        cv2.setNumThreads(old_threads)
+    order = sorted(range(len(rows)), key=lambda i: (extra[i]["params"]["subject"], extra[i]["params"]["variant"]))
+    meta = pd.DataFrame([rows[i] for i in order])
+    params = pd.DataFrame([extra[i]["params"] for i in order])
+    for c in params.columns:  # counts are 0 (not missing) where a simulator did not run
+        if "_n_" in c or c.endswith(("_count", "_papules")):
+            params[c] = params[c].fillna(0).astype(int)
+    params.to_csv(out / "params.csv", index=False)
+    pd.DataFrame([les for i in order for les in extra[i]["lesions"]], columns=LESION_COLUMNS).to_csv(
+        out / "lesions.csv", index=False)
+    if input_dir is not None:
+        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+    write_csv_atomic(out / "metadata.csv", meta)  # written last: its presence marks a finished dataset
+    Y = meta[list(MULTILABELS)].to_numpy() if len(meta) else np.zeros((0, len(MULTILABELS)), int)
+    k = Y.sum(axis=1)
+    msg = (f"simulate: wrote {len(meta)} multi-label images ({', '.join(f'{lab} {int(n)}' for lab, n in zip(MULTILABELS, Y.sum(axis=0)))}; "
+           f"no label {int((k == 0).sum())}, two or more {int((k >= 2).sum())}) to {out} in {time.perf_counter() - t0:.1f} s")
+    if input_dir is not None:
+        msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
+    if progress:
+        print(msg)
+    table = meta.copy()
+    table["path"] = [str((out / p).resolve()) for p in table["path"]]
+    table.attrs["summary"] = msg
+    table.attrs["skipped"] = skipped
+    return table
