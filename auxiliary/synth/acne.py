@@ -23,8 +23,8 @@ import numpy as np
 from auxiliary.synth.chromophores import add_chromophores
 from auxiliary.synth.lesion import Lesion, SimResult, lesion_window, value_range
 from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
-from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, redness_visibility
-from auxiliary.synth.skinmask import canvas_from_rgb
+from auxiliary.synth.skin import SkinCanvas, redness_visibility
+from auxiliary.synth.skinmask import simulate_on_rgb
 
 ACNE_KINDS: tuple[str, ...] = ("papule", "pustule", "closed_comedone", "open_comedone", "mark", "nodule")
 
@@ -260,11 +260,5 @@ def simulate_acne(
     Returns a :class:`~auxiliary.synth.lesion.SimResult` with the new RGB image, the lesion records (centre, radius,
     kind), a bool mask of changed pixels (always inside the skin mask) and the parameters.
     """
-    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
-    lab = canvas.lab.copy()
-    res = add_acne(lab, canvas, np.random.default_rng([seed, 1]), count=count, strength=strength, size_mm=size_mm,
-                   kinds=kinds)
-    res.image = lab_image_to_rgb(lab)
-    res.mask &= canvas.skin > 0.5
-    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
-    return res
+    return simulate_on_rgb(rgb, add_acne, 1, mask=mask, px_per_mm=px_per_mm, seed=seed, count=count, strength=strength,
+                           size_mm=size_mm, kinds=kinds)

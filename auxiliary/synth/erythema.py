@@ -19,8 +19,8 @@ from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.chromophores import add_chromophores
 from auxiliary.synth.lesion import Lesion, SimResult
 from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, splat_dots, upsample
-from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
-from auxiliary.synth.skinmask import canvas_from_rgb
+from auxiliary.synth.skin import SkinCanvas
+from auxiliary.synth.skinmask import simulate_on_rgb
 
 
 # ----------------------------------------------------------------------------- erythema
@@ -178,11 +178,5 @@ def simulate_erythema(
     seed: int = 0,
 ) -> SimResult:
     """Erythema on an RGB image (pure function; see :func:`auxiliary.synth.acne.simulate_acne`)."""
-    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
-    lab = canvas.lab.copy()
-    res = add_erythema(lab, canvas, np.random.default_rng([seed, 2]), strength=strength, extent=extent,
-                       telangiectasia=telangiectasia, papules=0)
-    res.image = lab_image_to_rgb(lab)
-    res.mask &= canvas.skin > 0.5
-    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
-    return res
+    return simulate_on_rgb(rgb, add_erythema, 2, mask=mask, px_per_mm=px_per_mm, seed=seed, strength=strength,
+                           extent=extent, telangiectasia=telangiectasia, papules=0)

@@ -33,8 +33,8 @@ from auxiliary.synth.erythema import soft_skin
 from auxiliary.synth.lesion import Lesion, SimResult, draw_value, value_range
 from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
 from auxiliary.synth.procedural import face_uv
-from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
-from auxiliary.synth.skinmask import canvas_from_rgb
+from auxiliary.synth.skin import SkinCanvas
+from auxiliary.synth.skinmask import simulate_on_rgb
 
 HYPERPIGMENTATION_KINDS: tuple[str, ...] = ("melasma", "lentigines", "pih")
 
@@ -259,13 +259,8 @@ def simulate_hyperpigmentation(
     seed: int = 0,
 ) -> SimResult:
     """Hyperpigmentation on an RGB image (pure function; see :func:`auxiliary.synth.acne.simulate_acne`)."""
-    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
-    lab = canvas.lab.copy()
-    res = add_hyperpigmentation(lab, canvas, np.random.default_rng([seed, 6]), strength=strength, kinds=kinds)
-    res.image = lab_image_to_rgb(lab)
-    res.mask &= canvas.skin > 0.5
-    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
-    return res
+    return simulate_on_rgb(rgb, add_hyperpigmentation, 6, mask=mask, px_per_mm=px_per_mm, seed=seed, strength=strength,
+                           kinds=kinds)
 
 
 class HyperpigmentationSampler:

@@ -22,6 +22,7 @@ user's photos (views, light) for the dataset.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import cv2
 import numpy as np
 
 from auxiliary.synth.procedural import face_regions, face_uv
-from auxiliary.synth.skin import FACE_WIDTH_MM, SkinCanvas, light_vector, rgb_image_to_lab
+from auxiliary.synth.skin import FACE_WIDTH_MM, SkinCanvas, lab_image_to_rgb, light_vector, rgb_image_to_lab
 from auxiliary.tone import ita_from_lab, ita_group
 
 METHOD_FACE = "haar face + adaptive skin colour"
@@ -292,3 +293,20 @@ def canvas_from_rgb(
     return SkinCanvas(lab=lab, skin=m, area=m, regions=regions, px_per_mm=float(ppm),
                       light=tuple(float(x) for x in light_vector(rng)), base_lab=(Lm, am, bm),
                       tone_group=ita_group(ita), layout="photo", meta={"px_per_mm": round(float(ppm), 3), **meta})
+
+
+def simulate_on_rgb(
+    rgb: np.ndarray, draw: Callable[..., Any], stream: int, *, mask: np.ndarray | None = None,
+    px_per_mm: float | None = None, seed: int = 0, **params: Any,
+) -> Any:
+    """What every ``simulate_*`` function does: wrap ``rgb`` as a canvas (:func:`canvas_from_rgb`), call
+    ``draw(lab, canvas, rng, **params)`` (an ``add_*`` simulator) on a copy of its CIELAB image with the
+    generator ``(seed, stream)``, and return its result with the RGB image, the changed-pixel mask kept
+    on the skin, and the canvas's tone estimate and parameters. The input is never modified."""
+    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
+    lab = canvas.lab.copy()
+    res = draw(lab, canvas, np.random.default_rng([seed, stream]), **params)
+    res.image = lab_image_to_rgb(lab)
+    res.mask &= canvas.skin > 0.5
+    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
+    return res

@@ -30,8 +30,8 @@ from auxiliary.synth.erythema import soft_skin
 from auxiliary.synth.hyperpigmentation import CHANGED_DELTA_E, face_frame_estimate, face_to_pixels
 from auxiliary.synth.lesion import SimResult, draw_value, value_range
 from auxiliary.synth.noise import sample_points
-from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, shade_lab
-from auxiliary.synth.skinmask import canvas_from_rgb
+from auxiliary.synth.skin import SkinCanvas, shade_lab
+from auxiliary.synth.skinmask import simulate_on_rgb
 
 WRINKLE_KINDS: tuple[str, ...] = ("forehead", "crows_feet", "nasolabial", "fine")
 
@@ -262,13 +262,8 @@ def simulate_wrinkles(
     seed: int = 0,
 ) -> SimResult:
     """Wrinkles on an RGB image (pure function; see :func:`auxiliary.synth.acne.simulate_acne`)."""
-    canvas = canvas_from_rgb(rgb, mask, px_per_mm, seed)
-    lab = canvas.lab.copy()
-    res = add_wrinkles(lab, canvas, np.random.default_rng([seed, 7]), strength=strength, kinds=kinds)
-    res.image = lab_image_to_rgb(lab)
-    res.mask &= canvas.skin > 0.5
-    res.params.update({"tone_group_est": canvas.tone_group, **canvas.meta})
-    return res
+    return simulate_on_rgb(rgb, add_wrinkles, 7, mask=mask, px_per_mm=px_per_mm, seed=seed, strength=strength,
+                           kinds=kinds)
 
 
 class WrinklesSampler:
