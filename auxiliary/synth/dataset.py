@@ -50,14 +50,14 @@ from auxiliary.synth.folders import (
     check_out_dir,
     check_synth_config,
     chunks,
+    photo_canvases,
     photo_jobs,
     run_tasks,
 )
-from auxiliary.synth.lesion import Lesion, value_range
+from auxiliary.synth.lesion import Lesion
 from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
-from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
-from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject, subject_stream
+from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
 from auxiliary.tone import TONE_GROUPS, ita_group
 
@@ -90,17 +90,10 @@ def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) 
     cfg, jobs, out = args
     cv2.setNumThreads(1)
     rows, lrows = [], []
-    cache: dict[str, Any] = {}
-    for subject, variant, path, relname in jobs:
-        if path not in cache:
-            cache.clear()
-            cache[path] = load_photo(path, cfg.size)
-        photo = cache[path]
-        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
-                              full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
+    for subject, variant, relname, canvas, info in photo_canvases(cfg, jobs):
         res = render_subject(cfg, subject, canvas=canvas, source=relname, variant=variant)
         for _, _, row, _ in res:
-            row.update(photo.info)
+            row.update(info)
         r, lr = _write_subject(out, res)
         rows += r
         lrows += lr

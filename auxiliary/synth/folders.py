@@ -5,6 +5,7 @@ rules, the list of usable input photos and the pool of workers.
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from auxiliary.config import SYNTH_TASKS, SynthConfig
 from auxiliary.errors import AuxiliaryError
 from auxiliary.images import ImageReadError, is_image_name, read_image
 from auxiliary.synth.lesion import value_range
-from auxiliary.synth.samplers import CLASSES, MULTILABELS
+from auxiliary.synth.photo import Photo, load_photo
+from auxiliary.synth.samplers import CLASSES, MULTILABELS, subject_stream
+from auxiliary.synth.skin import SkinCanvas
 from auxiliary.synth.skinmask import unusable_reason
 
 
@@ -157,3 +160,18 @@ def run_tasks(worker, tasks: list, workers: int, progress: bool, total: int, des
 
 def chunks(items: list, n: int) -> list[list]:
     return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def photo_canvases(cfg: SynthConfig, jobs: list[tuple[int, int, str, str]]) -> Iterator[tuple[int, int, str, SkinCanvas, dict]]:
+    """``(subject, variant, relname, canvas, photo info)`` for each photo job of :func:`photo_jobs`: the view
+    of the photo drawn from the subject's ``skin`` stream with ``cfg``'s ``zoom``, ``full_face`` and
+    ``eye_bar``. Jobs of one photo come together, so each photo is read and masked once."""
+    cache: dict[str, Photo] = {}
+    for subject, variant, path, relname in jobs:
+        if path not in cache:
+            cache.clear()
+            cache[path] = load_photo(path, cfg.size)
+        photo = cache[path]
+        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
+                              full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
+        yield subject, variant, relname, canvas, photo.info

@@ -39,13 +39,12 @@ from auxiliary.synth.folders import (
     check_out_dir,
     check_synth_config,
     chunks,
+    photo_canvases,
     photo_jobs,
     prevalences,
     run_tasks,
 )
 from auxiliary.synth.hyperpigmentation import HyperpigmentationSampler
-from auxiliary.synth.lesion import value_range
-from auxiliary.synth.photo import load_photo
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import (
     MULTILABELS,
@@ -144,17 +143,10 @@ def _work_photo_faces(args: tuple[SynthConfig, list[tuple[int, int, str, str]], 
     cfg, jobs, out = args
     cv2.setNumThreads(1)
     rows, extra = [], []
-    cache: dict[str, Any] = {}
-    for subject, variant, path, relname in jobs:
-        if path not in cache:
-            cache.clear()
-            cache[path] = load_photo(path, cfg.size)
-        photo = cache[path]
-        canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
-                              full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
+    for subject, variant, relname, canvas, info in photo_canvases(cfg, jobs):
         row, prm, les = _write_face(out, subject, variant, render_multilabel_face(cfg, subject, canvas, relname, variant))
         rows.append(row)
-        extra.append({"params": {**prm, **photo.info}, "lesions": les})
+        extra.append({"params": {**prm, **info}, "lesions": les})
     return rows, extra
 
 
