@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.config import SynthConfig
-from auxiliary.files import write_csv_atomic
 from auxiliary.images import write_png
 from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
@@ -50,6 +49,7 @@ from auxiliary.synth.folders import (
     check_out_dir,
     check_synth_config,
     chunks,
+    finish_dataset,
     photo_canvases,
     photo_jobs,
     run_tasks,
@@ -136,22 +136,11 @@ def generate_dataset(
     meta = _tidy(pd.DataFrame(rows))
     pd.DataFrame(lrows, columns=["path", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]).to_csv(
         out / "lesions.csv", index=False)
-    if input_dir is not None:
-        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
-    write_csv_atomic(out / "metadata.csv", meta)  # written last: its presence marks a finished dataset
     dt = time.perf_counter() - t0
     counts = meta["label"].value_counts().reindex(list(CLASSES), fill_value=0)
     msg = (f"simulate: wrote {len(meta)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
            f"in {dt:.1f} s")
-    if input_dir is not None:
-        msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
-    if progress:
-        print(msg)
-    table = meta.copy()
-    table["path"] = [str((out / p).resolve()) for p in table["path"]]
-    table.attrs["summary"] = msg
-    table.attrs["skipped"] = skipped
-    return table
+    return finish_dataset(out, meta, msg, skipped if input_dir is not None else None, progress)
 
 
 def _tidy(meta: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from auxiliary.config import SYNTH_TASKS, SynthConfig
 from auxiliary.errors import AuxiliaryError
+from auxiliary.files import write_csv_atomic
 from auxiliary.images import ImageReadError, is_image_name, read_image
 from auxiliary.synth.lesion import value_range
 from auxiliary.synth.photo import Photo, load_photo
@@ -175,3 +176,21 @@ def photo_canvases(cfg: SynthConfig, jobs: list[tuple[int, int, str, str]]) -> I
         canvas = photo.canvas(variant, subject_stream(cfg.seed, subject, "skin", variant), zoom=value_range(cfg.zoom),
                               full_face=float(cfg.full_face), eye_bar=float(cfg.eye_bar))
         yield subject, variant, relname, canvas, photo.info
+
+
+def finish_dataset(out: Path, meta: pd.DataFrame, msg: str, skipped: list[dict[str, str]] | None,
+                   progress: bool) -> pd.DataFrame:
+    """Write ``skipped.csv`` (photo mode: ``skipped`` is a list) and then ``metadata.csv``, last, since its
+    presence marks a finished dataset; print ``msg`` (plus the skipped count); return the metadata with
+    absolute paths (the sample-table contract), ``attrs["summary"]`` and ``attrs["skipped"]``."""
+    if skipped is not None:
+        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+        msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
+    write_csv_atomic(out / "metadata.csv", meta)
+    if progress:
+        print(msg)
+    table = meta.copy()
+    table["path"] = [str((out / p).resolve()) for p in table["path"]]
+    table.attrs["summary"] = msg
+    table.attrs["skipped"] = skipped or []
+    return table

@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.config import SynthConfig
-from auxiliary.files import write_csv_atomic
 from auxiliary.images import write_png
 from auxiliary.synth.folders import (
     check_out_dir,
     check_synth_config,
     chunks,
+    finish_dataset,
     photo_canvases,
     photo_jobs,
     prevalences,
@@ -54,12 +54,12 @@ from auxiliary.synth.samplers import (
     camera_params,
     measure_ita,
     settle_tone,
+    subject_fields,
     subject_stream,
     subject_tone,
 )
 from auxiliary.synth.skin import SkinCanvas
 from auxiliary.synth.wrinkles import WrinklesSampler
-from auxiliary.tone import ita_group
 
 #: the order the simulators run in on one face
 APPLY_ORDER: tuple[str, ...] = ("erythema", "hyperpigmentation", "acne", "wrinkles")
@@ -107,13 +107,7 @@ def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | 
         "label": "|".join(names) or "none",
         **{lab: int(present[lab]) for lab in MULTILABELS},
         **{f"{lab}_strength": strengths[lab] for lab in MULTILABELS},
-        "tone_group": canvas.tone_group if canvas.layout != "photo" else ita_group(ita),
-        "ita": round(float(ita), 3),
-        "ita_image": round(float(ita_img), 3),
-        "tone_group_est": ita_group(round(float(ita_img), 3)),
-        "group": f"{source}-{subject:05d}" if source == "procedural" else f"photo:{source}",
-        "source": source,
-        "subject": subject,
+        **subject_fields(canvas, ita, ita_img, source, subject),
         "layout": canvas.layout,
         "is_augmented": False,
         "seed": seed,
@@ -185,19 +179,8 @@ def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwr
     params.to_csv(out / "params.csv", index=False)
     pd.DataFrame([les for i in order for les in extra[i]["lesions"]], columns=LESION_COLUMNS).to_csv(
         out / "lesions.csv", index=False)
-    if input_dir is not None:
-        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
-    write_csv_atomic(out / "metadata.csv", meta)  # written last: its presence marks a finished dataset
     Y = meta[list(MULTILABELS)].to_numpy() if len(meta) else np.zeros((0, len(MULTILABELS)), int)
     k = Y.sum(axis=1)
     msg = (f"simulate: wrote {len(meta)} multi-label images ({', '.join(f'{lab} {int(n)}' for lab, n in zip(MULTILABELS, Y.sum(axis=0)))}; "
            f"no label {int((k == 0).sum())}, two or more {int((k >= 2).sum())}) to {out} in {time.perf_counter() - t0:.1f} s")
-    if input_dir is not None:
-        msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
-    if progress:
-        print(msg)
-    table = meta.copy()
-    table["path"] = [str((out / p).resolve()) for p in table["path"]]
-    table.attrs["summary"] = msg
-    table.attrs["skipped"] = skipped
-    return table
+    return finish_dataset(out, meta, msg, skipped if input_dir is not None else None, progress)

@@ -203,6 +203,24 @@ def render_class(
     return rgb, res
 
 
+def subject_fields(canvas: SkinCanvas, ita: float, ita_img: float, source: str, subject: int) -> dict[str, Any]:
+    """Tone and leakage columns of one image's metadata row.
+
+    ``tone_group``: on procedural skin the requested group (the measured ITA falls in it, see the tests),
+    on photos the group of ``ita`` measured on the clean skin; ``ita_image`` / ``tone_group_est``: what
+    the image itself gives; ``group``: the subject (all its images), or the source photo (all its variants).
+    """
+    return {
+        "tone_group": canvas.tone_group if canvas.layout != "photo" else ita_group(ita),
+        "ita": round(float(ita), 3),
+        "ita_image": round(float(ita_img), 3),
+        "tone_group_est": ita_group(round(float(ita_img), 3)),
+        "group": f"{source}-{subject:05d}" if source == "procedural" else f"photo:{source}",
+        "source": source,
+        "subject": subject,
+    }
+
+
 def subject_tone(subject: int) -> str:
     """Tone groups cycle over subjects: balanced within every class."""
     return TONE_GROUPS[subject % len(TONE_GROUPS)]
@@ -249,16 +267,7 @@ def render_subject(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = N
         ita_img = measure_ita(rgb, canvas.skin, res.mask)
         row: dict[str, Any] = {
             "label": label,
-            # Procedural skin: the requested group (the measured ITA falls in it, see the tests);
-            # photos: the group estimated from the masked skin of the clean image.
-            "tone_group": canvas.tone_group if canvas.layout != "photo" else ita_group(ita),
-            "ita": round(float(ita), 3),
-            "ita_image": round(float(ita_img), 3),
-            "tone_group_est": ita_group(round(float(ita_img), 3)),
-            # Leakage group: the subject (its three classes), or the source photo (all its variants).
-            "group": f"{source}-{subject:05d}" if source == "procedural" else f"photo:{source}",
-            "source": source,
-            "subject": subject,
+            **subject_fields(canvas, ita, ita_img, source, subject),
             "variant": variant,
             "layout": canvas.layout,
             "is_augmented": False,
