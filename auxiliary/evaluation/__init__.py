@@ -8,7 +8,8 @@ Modules, one job each:
 - ``operating_point``: a high-recall threshold with bootstrap intervals.
 - ``fairness``: every metric by skin-tone group, gaps between groups, per-group thresholds.
 - ``multilabel``: per-label AUROC/AP/F1/precision at high recall, macro and micro, subset accuracy, Hamming
-  loss; ``multilabel_thresholds``: per-label and per (tone group, label) thresholds, the fairness gap.
+  loss; ``multilabel_thresholds``: per-label and per (tone group, label) thresholds, the fairness gap;
+  ``multilabel_calibration``: one sigmoid temperature per label, per-label ECE and reliability bins.
 - ``conformal``: conformal prediction thresholds; ``report``: every metric of one set of predictions.
 - ``comparison_table``: the long (model, split, group, metric) table that compares models.
 - ``domain_gap``: the kernel inception distance between two feature sets (synthetic vs real images).
