@@ -23,13 +23,24 @@ from tqdm.auto import tqdm
 from auxiliary.devices import resolve_device
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.calibration import softmax
+from auxiliary.evaluation.multilabel_calibration import sigmoid
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.preprocess import batched, preprocess, tta_views
 from auxiliary.training.checkpoints import load_checkpoint
 
 
+#: ``Predictor.task`` values: one class per image (softmax) or several labels per image (one sigmoid each).
+TASKS: tuple[str, ...] = ("single", "multilabel")
+
+
 class Predictor:
-    """Calibrated class probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime)."""
+    """Calibrated class probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime).
+
+    ``task="single"``: one softmax over the classes at ``temperature`` (rows sum to 1).
+    ``task="multilabel"``: one probability per label, ``sigmoid(logit_j / temperatures[j])``, each in
+    [0, 1] on its own; ``thresholds`` (the checkpoint's dict: ``global`` per label and ``per_group``
+    per tone group and label, fitted on validation) turn them into decisions.
+    """
 
     def __init__(
         self,
@@ -43,7 +54,12 @@ class Predictor:
         backend: str = "torch",
         info: dict[str, Any] | None = None,
         device: str = "cpu",
+        task: str = "single",
+        temperatures: Sequence[float] | None = None,
+        thresholds: dict[str, Any] | None = None,
     ):
+        if task not in TASKS:
+            raise AuxiliaryError(f"unknown task {task!r} (choose {', '.join(TASKS)})")
         self.model = model
         self.classes = list(classes)
         self.img_size = int(img_size)
@@ -54,6 +70,20 @@ class Predictor:
         self.backend = backend
         self.info = info or {}
         self.device = device
+        self.task = task
+        self.temperatures = [float(t) for t in temperatures] if temperatures is not None else None
+        self.thresholds = thresholds or {}
+
+    @property
+    def multilabel(self) -> bool:
+        """True for a multi-label model (one independent probability per label)."""
+        return self.task == "multilabel"
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of raw logits: softmax at ``temperature``, or per-label sigmoids."""
+        if self.multilabel:
+            return sigmoid(logits, self.temperatures)
+        return softmax(logits, self.temperature)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -87,7 +117,7 @@ class Predictor:
     def predict_batch(self, batch: np.ndarray, tta: bool = False) -> np.ndarray:
         """Calibrated probabilities of a preprocessed batch; ``tta`` averages flip views' probabilities."""
         views = tta_views(batch) if tta else [batch]
-        probs = [softmax(self.logits(np.ascontiguousarray(v)), self.temperature) for v in views]
+        probs = [self.probabilities(self.logits(np.ascontiguousarray(v))) for v in views]
         return np.mean(probs, axis=0)
 
     def predict_arrays(self, images: Iterable[np.ndarray], batch_size: int = 32, tta: bool = False) -> np.ndarray:
@@ -120,14 +150,18 @@ class Predictor:
         return probs, errors
 
     def predict_image(self, rgb: np.ndarray, tta: bool = False) -> dict[str, float]:
-        """Class -> probability for one RGB image."""
+        """Class (or label) -> probability for one RGB image."""
         p = self.predict_arrays([rgb], batch_size=1, tta=tta)[0]
         return {c: float(v) for c, v in zip(self.classes, p)}
 
 
 def checkpoint_settings(info: dict[str, Any]) -> dict[str, Any]:
-    """The :class:`Predictor` arguments recorded in a checkpoint's ``info`` (classes, preprocessing, temperature)."""
+    """The :class:`Predictor` arguments recorded in a checkpoint's ``info`` (classes, preprocessing, temperature;
+    task, per-label temperatures and thresholds of a multi-label checkpoint)."""
     return dict(
+        task=str(info.get("task", "single")),
+        temperatures=info.get("temperatures"),
+        thresholds=info.get("thresholds"),
         classes=info["classes"],
         img_size=info["img_size"],
         mean=info["mean"],
