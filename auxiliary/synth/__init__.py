@@ -26,7 +26,9 @@ Public names used by the notebooks: ``generate_dataset``, ``read_synthetic_metad
 from auxiliary.synth.acne import add_acne, simulate_acne
 from auxiliary.synth.dataset import (
     SynthError,
+    describe_synthetic,
     generate_dataset,
+    multilabel_columns,
     preview,
     read_synthetic_metadata,
     render_on,
@@ -52,6 +54,8 @@ __all__ = [
     "Lesion",
     "load_photo",
     "preview",
+    "describe_synthetic",
+    "multilabel_columns",
     "read_synthetic_metadata",
     "render_on",
     "render_skin",

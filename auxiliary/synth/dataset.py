@@ -57,7 +57,7 @@ from auxiliary.synth.folders import (
 from auxiliary.synth.lesion import Lesion
 from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
 from auxiliary.synth.procedural import render_skin
-from auxiliary.synth.samplers import CLASSES, camera, camera_params, render_subject
+from auxiliary.synth.samplers import CLASSES, MULTILABELS, camera, camera_params, render_subject
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
 from auxiliary.tone import TONE_GROUPS, ita_group
 
@@ -224,14 +224,46 @@ def read_synthetic_metadata(out_dir: str | Path) -> pd.DataFrame:
     return table
 
 
+def multilabel_columns(table: pd.DataFrame) -> list[str]:
+    """The condition columns of a multi-label dataset (``simulate --task multilabel``), empty for a single-label one."""
+    return [c for c in MULTILABELS if c in table.columns and f"{c}_strength" in table.columns]
+
+
 def synthetic_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Key figures of a generated dataset (what notebook 01 records)."""
+    """Key figures of a generated dataset (what notebook 01 records).
+
+    Single-label: images per class and mean strength per class. Multi-label: faces per condition
+    (``per_class``), mean strength where present, and how many faces carry 0, 1, 2... conditions."""
     in_group = (table["ita"].map(ita_group) == table["tone_group"]).mean() if len(table) else float("nan")
-    return {
-        "n_images": int(len(table)),
-        "per_class": {k: int(v) for k, v in table["label"].value_counts().sort_index().items()},
+    labels = multilabel_columns(table)
+    out: dict[str, Any] = {"n_images": int(len(table)), "task": "multilabel" if labels else "single"}
+    if labels:
+        present = table[labels].astype(int)
+        out["per_class"] = {c: int(present[c].sum()) for c in labels}
+        out["strength_mean"] = {c: float(table.loc[present[c] == 1, f"{c}_strength"].mean()) for c in labels}
+        out["conditions_per_face"] = {int(k): int(v) for k, v in present.sum(axis=1).value_counts().sort_index().items()}
+    else:
+        out["per_class"] = {k: int(v) for k, v in table["label"].value_counts().sort_index().items()}
+        out["strength_mean"] = {k: float(v) for k, v in table.groupby("label")["strength"].mean().items()}
+    out.update({
         "tone_groups": {k: int(v) for k, v in table["tone_group"].value_counts().sort_index().items()},
         "ita_in_group_fraction": float(in_group),
-        "strength_mean": {k: float(v) for k, v in table.groupby("label")["strength"].mean().items()},
         "layouts": {k: int(v) for k, v in table["layout"].value_counts().items()},
-    }
+    })
+    return out
+
+
+def describe_synthetic(table: pd.DataFrame) -> pd.DataFrame:
+    """Per class (single-label: strength, lesion count, ITA) or per condition (multi-label: faces, share,
+    strength where present, faces with it per tone group) summary statistics of a generated dataset."""
+    labels = multilabel_columns(table)
+    if not labels:
+        return table.groupby("label")[["strength", "count", "ita"]].describe().round(2)
+    rows = {}
+    for c in labels:
+        on = table[table[c].astype(int) == 1]
+        rows[c] = {"faces": len(on), "share": len(on) / max(len(table), 1),
+                   "strength_mean": on[f"{c}_strength"].mean(), "strength_min": on[f"{c}_strength"].min(),
+                   "strength_max": on[f"{c}_strength"].max(),
+                   **{f"faces_{g}": int((on["tone_group"] == g).sum()) for g in TONE_GROUPS}}
+    return pd.DataFrame(rows).T.round(3)

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from auxiliary.images import read_image
-from auxiliary.synth.dataset import preview
+from auxiliary.synth.dataset import multilabel_columns, preview
 from auxiliary.synth.samplers import CLASSES
 from auxiliary.tone import ITA_BOUNDS, TONE_GROUPS
 
@@ -82,9 +82,14 @@ def plot_tone_distribution(table: pd.DataFrame, ax=None):
 
 
 def plot_strength(table: pd.DataFrame, ax=None):
-    """Distribution of the drawn strength per class (the difficulty spread)."""
+    """Distribution of the drawn strength per class, or per condition where present (the difficulty spread)."""
     fig, ax = (plt.subplots(figsize=(5, 3)) if ax is None else (ax.figure, ax))
-    sub = table[table["label"] != "none"]
+    labels = multilabel_columns(table)
+    if labels:  # one row per (face, condition present)
+        sub = pd.concat([pd.DataFrame({"label": c, "strength": table.loc[table[c].astype(int) == 1, f"{c}_strength"]})
+                         for c in labels], ignore_index=True)
+    else:
+        sub = table[table["label"] != "none"]
     sns.histplot(data=sub, x="strength", hue="label", bins=20, ax=ax, element="step")
     ax.set_title("strength drawn per image")
     fig.tight_layout()
@@ -92,16 +97,26 @@ def plot_strength(table: pd.DataFrame, ax=None):
 
 
 def plot_synthetic_samples(table: pd.DataFrame, n: int = 6, seed: int = 0, ax=None):
-    """Random images of each class from a generated dataset (rows = classes), titled tone and strength."""
+    """Random images of each class from a generated dataset (rows = classes), titled tone and strength.
+
+    Multi-label: one row per condition (faces showing it, whatever else they show, titled with the
+    condition's strength and the other conditions present) and a row of faces without any."""
     images, titles, rows = [], [], []
-    for label in CLASSES:
-        sub = table[table["label"] == label]
+    labels = multilabel_columns(table)
+    for label in (*labels, "none") if labels else CLASSES:
+        if labels:
+            sub = table[table[label].astype(int) == 1] if label != "none" else table[table[labels].sum(axis=1) == 0]
+        else:
+            sub = table[table["label"] == label]
         if sub.empty:
             continue
         pick = sub.sample(min(n, len(sub)), random_state=seed)
         for _, r in pick.iterrows():
             images.append(read_image(r["path"]))
-            titles.append(f"{r['tone_group'].replace('_', ' ')}" + (f", s={r['strength']:.2f}" if label != "none" else ""))
+            strength = r[f"{label}_strength"] if labels and label != "none" else r.get("strength", 0.0)
+            others = [c for c in labels if c != label and int(r[c]) == 1]
+            titles.append(f"{r['tone_group'].replace('_', ' ')}" + (f", s={strength:.2f}" if label != "none" else "")
+                          + (f"\n+{'+'.join(others)}" if others else ""))
         images += [np.full_like(images[-1], 255)] * (n - len(pick))
         titles += [""] * (n - len(pick))
         rows.append(label)
