@@ -65,10 +65,12 @@ def series_output(tmp_path_factory) -> Path:
 
 
 class SeriesRunner:
-    """Runs the notebooks in order, once each per test session, on the smoke profile."""
+    """Runs the notebooks in order, once each per test session, on the smoke profile (with ``parameters``
+    on top, e.g. ``TASK="multilabel"`` for the multi-label series)."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, parameters: dict | None = None):
         self.out = out
+        self.parameters = dict(parameters or {})
         self.done: dict[str, dict] = {}
         self.failed: dict[str, str] = {}
 
@@ -89,7 +91,8 @@ class SeriesRunner:
             os.environ.update(AUXILIARY_OUTPUT=str(self.out), AUXILIARY_ROOT=str(ROOT), MPLBACKEND="Agg")
             try:
                 # a smoke cell takes seconds: a stuck one fails the test instead of hanging CI
-                runner.run_notebook(nb, profile="smoke", out_dir=self.out / "runs" / "notebooks", cell_timeout=600)
+                runner.run_notebook(nb, profile="smoke", parameters=self.parameters or None,
+                                    out_dir=self.out / "runs" / "notebooks", cell_timeout=600)
             except runner.NotebookFailed as exc:
                 self.failed[prev] = str(exc)
                 pytest.fail(str(exc))
@@ -110,6 +113,12 @@ class SeriesRunner:
 @pytest.fixture(scope="session")
 def series(series_output) -> SeriesRunner:
     return SeriesRunner(series_output)
+
+
+@pytest.fixture(scope="session")
+def ml_series(tmp_path_factory) -> SeriesRunner:
+    """The series on the smoke profile with ``TASK = "multilabel"`` and 36 faces (its own output root)."""
+    return SeriesRunner(tmp_path_factory.mktemp("ml_series"), {"TASK": "multilabel", "N_PER_CLASS": 36})
 
 
 @pytest.fixture(scope="session")

@@ -52,3 +52,18 @@ def test_notebook_01_beside_real_photos(tmp_path, monkeypatch):
     assert set(res["kid"]) == {"acne", "erythema", "none", "all"}
     assert any(Path(f).name == "01_real_vs_synthetic.png" for f in res["figures"])
     assert sorted(str(p) for p in real.rglob("*")) == before  # the real photos are only read
+
+
+def test_notebook_01_multilabel(ml_series):
+    """TASK multilabel: one image per face, one 0/1 column per condition, summaries per condition."""
+    res = ml_series.run("01_synthesis")
+    labels = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
+    assert res["task"] == "multilabel" and res["n_images"] == 36
+    assert set(res["per_class"]) == set(labels)
+    out = Path(res["out_dir"])
+    meta = pd.read_csv(out / "metadata.csv")
+    assert len(meta) == 36 and all((out / p).is_file() for p in meta["path"])
+    assert {lab: int(meta[lab].sum()) for lab in labels} == res["per_class"]
+    assert sum(res["conditions_per_face"].values()) == 36
+    names = {Path(f).name for f in res["figures"]}
+    assert {"01_conditions_montage.png", "01_samples.png", "01_strength.png"} <= names
