@@ -1,9 +1,11 @@
 """The web demo's Gradio page and server for a trained checkpoint (``python -m auxiliary serve --ckpt runs/NAME/best.pt``).
 
-Upload a photo (or pick a synthetic example made at start-up): calibrated class probabilities,
-the Grad-CAM heat map, a "low confidence — have it reviewed" banner below ``cfg.sort.conf``, the
-model's validation metrics, and a plain statement that this is not a diagnosis. A button files the
-image with a chosen label into ``cfg.sort.feedback_dir`` (:func:`auxiliary.data.feedback.file_image`).
+Upload a photo (or pick a synthetic example made at start-up): calibrated class probabilities (a
+multi-label model: one bar per label, its threshold marked, present labels highlighted, "No condition
+found" when none; :mod:`auxiliary.steps.demo_labels`), the Grad-CAM heat map, a "low confidence — have
+it reviewed" banner below ``cfg.sort.conf``, the model's validation metrics, and a plain statement that
+this is not a diagnosis. A button files the image with a chosen label into ``cfg.sort.feedback_dir``
+(:func:`auxiliary.data.feedback.file_image`; single-label models only).
 
 Safety defaults: the server binds to 127.0.0.1, never runs in debug mode, makes no share link,
 sends no analytics and loads nothing from the internet (fonts and scripts ship with Gradio).
@@ -49,6 +51,7 @@ from auxiliary.steps.demo import (
     megabytes,
     model_card,
 )
+from auxiliary.steps.demo_labels import label_banner, label_bars_html
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -86,6 +89,8 @@ def status_html(result: dict[str, Any] | None) -> str:
     notes = "; ".join(result.get("notes") or [])
     if not result["ok"]:
         return _banner("error", "Could not read this file", result["message"], "Accepted: JPEG, PNG, BMP, TIFF, WebP.")
+    if result.get("task") == "multilabel":
+        return _banner(*label_banner(result), notes)
     if result["low_confidence"]:
         return _banner("low", f"⚠ {LOW_CONFIDENCE_TITLE}", result["detail"], notes)
     return _banner("ok", f"Most likely: {result['top']} ({result['top_prob']:.0%})", result["detail"], notes)
@@ -132,24 +137,19 @@ def build_app(
     gr = _import_gradio()
     explain_ok, explain_why = explain_status()
     classes = list(predictor.classes)
+    multilabel = bool(getattr(predictor, "multilabel", False))
 
     def on_file(file_path: str | None):
-        if not file_path:
-            return (
-                status_html(None), None, None, None, "",
-                gr.update(value=None), gr.update(interactive=False), _note(""), None,
-            )
-        name = Path(file_path).name
-        res = analyse(predictor, file_path, conf, heatmap=heatmap, max_bytes=max_bytes, max_pixels=max_pixels, name=name)
-        if not res["ok"]:
-            return (
-                status_html(res), None, None, None, "",
-                gr.update(value=None), gr.update(interactive=False), _note(""), None,
-            )
+        name = Path(file_path).name if file_path else ""
+        res = analyse(predictor, file_path, conf, heatmap=heatmap, max_bytes=max_bytes, max_pixels=max_pixels,
+                      name=name) if file_path else None
+        if res is None or not res["ok"]:
+            return (status_html(res), None, None, None, "", gr.update(value=None), gr.update(interactive=False),
+                    _note(""), None)
         state = {"path": str(file_path), "name": name, "top": res["top"], "probs": res["probs"]}
         return (
             status_html(res),
-            res["probs"],
+            label_bars_html(res) if multilabel else res["probs"],
             display_copy(res["image"]),
             res["overlay"],
             _note(res["heatmap_note"]),
@@ -209,17 +209,16 @@ def build_app(
                 gr.Markdown(model_card(predictor, conf), elem_id="aux-model-card")
             with gr.Column(scale=1):
                 status = gr.HTML(status_html(None), elem_id="aux-status")
-                probs = gr.Label(num_top_classes=len(classes), label="Calibrated class probabilities", elem_id="aux-probs")
+                probs = (gr.HTML("", label="Calibrated label probabilities and thresholds", elem_id="aux-probs")
+                         if multilabel else gr.Label(num_top_classes=len(classes), label="Calibrated class probabilities",
+                                                     elem_id="aux-probs"))
                 with gr.Row():
                     photo = gr.Image(label="Your photo", type="numpy", format="png", interactive=False, elem_id="aux-photo")
                     overlay = gr.Image(
                         label="Grad-CAM heat map", type="numpy", format="png", interactive=False, elem_id="aux-heatmap"
                     )
-                if explain_ok and heatmap:
-                    heat_note = gr.HTML(_note(""), elem_id="aux-heatmap-note")
-                else:
-                    why = explain_why or "switched off"
-                    heat_note = gr.HTML(_note(f"Heat map unavailable: {why}."), elem_id="aux-heatmap-note")
+                unavailable = "" if explain_ok and heatmap else f"Heat map unavailable: {explain_why or 'switched off'}."
+                heat_note = gr.HTML(_note(unavailable), elem_id="aux-heatmap-note")
                 with gr.Group():
                     gr.Markdown(
                         "**Send for review.** Pick the correct label and file the image into the feedback folder"
@@ -285,7 +284,9 @@ def launch(
     conf = float(cfg.sort.conf if conf is None else conf)
     if not 0.0 <= conf <= 1.0:
         raise DemoError(f"conf must be between 0 and 1, got {conf}")
-    fb_dir = resolve_path(feedback_dir if feedback_dir is not None else cfg.sort.feedback_dir)
+    # filing is off for a multi-label model: the feedback folder holds one class per image
+    fb_dir = None if predictor.multilabel else resolve_path(
+        feedback_dir if feedback_dir is not None else cfg.sort.feedback_dir)
     example_files: list[Path] = []
     if examples:
         ex_dir = Path(tempfile.mkdtemp(prefix="auxiliary-webapp-examples-"))

@@ -5,11 +5,14 @@ Data knows no model. Modules, one job each:
 - ``formats``: the layouts on disk (class folders, CSV lists, the synthetic folder), detecting which, listing them;
   ``public_sets``: the download layouts of HAM10000, ISIC 2018 and MedMNIST.
 - ``probe``: every image opened once (readable, hash, estimated skin tone), cached; ``report``: the problems found.
-- ``readers``: ``read_dataset`` (any format -> one table), ``read_table``/``write_table``, ``load_split``.
+- ``readers``: ``read_dataset`` (any format -> one table), ``read_table``/``write_table``, ``load_split``,
+  ``split_task`` (single or multilabel).
 - ``splits``: grouped train/val/test lists with leakage checks; ``duplicates``: near-duplicate images across splits.
 - ``balance``: sampling weights by class and/or tone group, class weights, offline oversampling.
 - ``multilabel``: multi-label tables (one 0/1 column per label, a ``labels`` column, MedMNIST multi-label
-  ``.npz``); ``multilabel_splits``: iterative stratification of whole groups, label- and tone-balanced weights.
+  ``.npz``); ``multilabel_read``: which datasets are multi-label and reading them checked like any other;
+  ``multilabel_splits``: iterative stratification of whole groups, label- and tone-balanced weights;
+  ``multilabel_split_folder``: the multi-label split folder (``classes.json`` task ``multilabel``).
 - ``augment``: the augmentation presets (albumentations); ``loaders``: the cached Dataset and DataLoaders.
 - ``feedback``: images filed by a reviewer with provenance; ``merge``: merging them into a new split version.
 

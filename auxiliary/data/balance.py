@@ -1,4 +1,7 @@
 """Balancing by class, by tone group or both: sample weights and samplers, class weights, stratified subsets and offline oversampling.
+
+Offline oversampling is single-label only (:data:`MULTILABEL_OVERSAMPLING`); the multi-label weights are
+in :mod:`auxiliary.data.multilabel_splits`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from tqdm.auto import tqdm
 
 from auxiliary.data.augment import augment_image
 from auxiliary.data.formats import abspath
-from auxiliary.data.readers import finish_table, load_split, write_table
+from auxiliary.data.readers import finish_table, load_split, split_task, write_table
 from auxiliary.data.report import DatasetError
 from auxiliary.errors import AuxiliaryError
 from auxiliary.images import read_image, write_png
@@ -75,10 +78,15 @@ def make_sampler(table: pd.DataFrame, balance: str, seed: int = 0, num_samples: 
     if str(balance).strip().lower() == "none":
         sample_weights(table, "none")  # validates
         return None
+    return weighted_sampler(sample_weights(table, balance), seed, num_samples)
+
+
+def weighted_sampler(weights: Any, seed: int = 0, num_samples: int | None = None):
+    """A seeded ``WeightedRandomSampler`` drawing ``num_samples`` (default: as many as weights) with replacement."""
     g = torch.Generator()
     g.manual_seed(int(seed))
-    w = torch.as_tensor(sample_weights(table, balance), dtype=torch.double)
-    return torch.utils.data.WeightedRandomSampler(w, num_samples=num_samples or len(table), replacement=True, generator=g)
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64), dtype=torch.double)
+    return torch.utils.data.WeightedRandomSampler(w, num_samples=num_samples or len(w), replacement=True, generator=g)
 
 
 def class_weights(table: pd.DataFrame, classes: Sequence[str]) -> torch.Tensor:
@@ -111,6 +119,12 @@ class OversampleError(AuxiliaryError):
     """Offline oversampling refused (already done without overwrite, bad target...)."""
 
 
+#: Why offline oversampling refuses a multi-label split (copies of one image add all of its labels at once).
+MULTILABEL_OVERSAMPLING = ("offline oversampling (data.oversample_to, --oversample-to) is for single-label data: "
+                           "copies of a multi-label image raise all of its labels at once; leave it at 0 and use "
+                           "data.balance class or both (label-balanced sampling)")
+
+
 def oversample(
     split_dir: str | Path,
     target: int,
@@ -128,6 +142,8 @@ def oversample(
     """
 
     d = Path(split_dir)
+    if split_task(d) == "multilabel":
+        raise OversampleError(MULTILABEL_OVERSAMPLING)
     tables, classes = load_split(d)
     train = tables["train"]
     if int(target) <= 0:

@@ -309,9 +309,9 @@ def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = 
 def list_synthetic(root: Path) -> Listing:
     header = csv_header(root / "metadata.csv")
     if MULTILABEL_MARKERS <= set(header):
-        raise DatasetError(f"{root} is a multi-label dataset (simulate --task multilabel): splitting, training and the "
-                           "later steps read single-label data only so far; read it with "
-                           "auxiliary.data.multilabel.read_multilabel_csv")
+        raise DatasetError(f"{root} is a multi-label dataset (simulate --task multilabel): read_dataset reads "
+                           "single-label data; read it with auxiliary.data.multilabel_read.read_multilabel_dataset "
+                           "(what `split` does)")
     df, problems, notes = list_csv(root / "metadata.csv", root)
     return df, problems, notes
 

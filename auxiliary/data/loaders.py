@@ -1,4 +1,7 @@
 """The image Dataset with its uint8 cache, the collate function and DataLoaders (balanced sampling, seeded workers).
+
+Targets follow the split's task (``classes.json``, :func:`auxiliary.data.readers.split_task`), passed in as
+``task``: ``single`` gives the class index (int64), ``multilabel`` one float32 0/1 per label.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import torch
 from tqdm.auto import tqdm
 
 from auxiliary.data.augment import eval_transform, train_transform
-from auxiliary.data.balance import make_sampler, stratified_subset
+from auxiliary.data.balance import make_sampler, stratified_subset, weighted_sampler
 from auxiliary.data.formats import hash_strings
+from auxiliary.data.multilabel import label_matrix
+from auxiliary.data.multilabel_splits import multilabel_sample_weights
 from auxiliary.data.report import DatasetError
 from auxiliary.files import PART_SUFFIX, temp_path
 from auxiliary.images import ImageReadError, read_image
@@ -118,13 +123,19 @@ def clear_cache(cache_dir: str | Path | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------- Dataset
+#: What a Dataset's ``task`` may be.
+TASKS: tuple[str, ...] = ("single", "multilabel")
+
+
 class ImageDataset(torch.utils.data.Dataset):
-    """Samples of a table: ``(image tensor, class index, meta)``; meta has the row ``index``
+    """Samples of a table: ``(image tensor, target, meta)``; meta has the row ``index``
     (position in ``table``), ``path``, ``group``, ``tone_group`` and ``is_augmented``.
 
     ``indices`` selects rows (e.g. a stratified fraction); ``cache`` (an :class:`ImageCache` over
     exactly those rows, in that order) replaces decoding; ``transform`` is an albumentations
     Compose (:func:`auxiliary.data.augment.train_transform` / ``eval_transform``) or ``None`` for raw uint8 HWC.
+    ``task``: ``single`` (target = class index of ``label``) or ``multilabel`` (target = float32 (L,) 0/1 of the
+    table's label columns, ``classes`` being the labels).
     """
 
     def __init__(
@@ -135,16 +146,23 @@ class ImageDataset(torch.utils.data.Dataset):
         *,
         indices: Sequence[int] | None = None,
         cache: ImageCache | None = None,
+        task: str = "single",
     ):
         self.classes = list(classes)
-        lookup = {c: i for i, c in enumerate(self.classes)}
-        labels = table["label"].astype(str).tolist()
-        unknown = sorted({lab for lab in labels if lab not in lookup})
-        if unknown:
-            raise DatasetError(f"labels {unknown[:5]} are not in the class list {self.classes}")
+        if task not in TASKS:
+            raise DatasetError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
+        self.task = task
         self.indices = np.arange(len(table)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.paths = table["path"].astype(str).to_numpy()
-        self.targets = np.asarray([lookup[lab] for lab in labels], dtype=np.int64)
+        if task == "multilabel":
+            self.targets = label_matrix(table, self.classes).astype(np.float32)
+        else:
+            lookup = {c: i for i, c in enumerate(self.classes)}
+            labels = table["label"].astype(str).tolist()
+            unknown = sorted({lab for lab in labels if lab not in lookup})
+            if unknown:
+                raise DatasetError(f"labels {unknown[:5]} are not in the class list {self.classes}")
+            self.targets = np.asarray([lookup[lab] for lab in labels], dtype=np.int64)
         self.groups = table["group"].astype(str).to_numpy() if "group" in table else self.paths
         self.tones = table["tone_group"].astype(str).to_numpy() if "tone_group" in table else None
         self.augmented = (table["is_augmented"].astype(bool).to_numpy() if "is_augmented" in table
@@ -163,7 +181,7 @@ class ImageDataset(torch.utils.data.Dataset):
             return self.cache[i]
         return read_image(self.paths[self.indices[i]])
 
-    def __getitem__(self, i: int) -> tuple[Any, int, dict[str, Any]]:
+    def __getitem__(self, i: int) -> tuple[Any, Any, dict[str, Any]]:
         idx = int(self.indices[i])
         rgb = self.image(i)
         x = self.transform(image=rgb)["image"] if self.transform is not None else rgb
@@ -174,12 +192,14 @@ class ImageDataset(torch.utils.data.Dataset):
             "tone_group": str(self.tones[idx]) if self.tones is not None else "unknown",
             "is_augmented": bool(self.augmented[idx]),
         }
-        return x, int(self.targets[idx]), meta
+        target = self.targets[idx].copy() if self.task == "multilabel" else int(self.targets[idx])
+        return x, target, meta
 
 
 # ----------------------------------------------------------------------------------- loader
-def collate(batch: Sequence[tuple[Any, int, dict[str, Any]]]) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Stack ``(x, y, meta)`` samples. Images are stacked from their HWC memory (what
+def collate(batch: Sequence[tuple[Any, Any, dict[str, Any]]]) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Stack ``(x, y, meta)`` samples: ``y`` int64 (B,) of class indices, or float32 (B, L) of multi-label
+    targets (arrays). Images are stacked from their HWC memory (what
     ``ToTensorV2`` views) into an NCHW tensor in ``channels_last`` memory format: same shape and
     values, one plain copy instead of a transposing one."""
     xs, ys, metas = zip(*batch)
@@ -187,7 +207,10 @@ def collate(batch: Sequence[tuple[Any, int, dict[str, Any]]]) -> tuple[torch.Ten
         x = torch.stack([t.permute(1, 2, 0) for t in xs]).permute(0, 3, 1, 2)
     else:
         x = torch.utils.data.default_collate(list(xs))
-    y = torch.as_tensor(ys, dtype=torch.int64)
+    if isinstance(ys[0], np.ndarray):
+        y = torch.from_numpy(np.stack(ys).astype(np.float32))
+    else:
+        y = torch.as_tensor(ys, dtype=torch.int64)
     return x, y, torch.utils.data.default_collate(list(metas))
 
 
@@ -212,8 +235,11 @@ def build_loader(
     cache_dir: str | Path | None = None,
     drop_last: bool = False,
     progress: bool = True,
+    task: str = "single",
 ) -> torch.utils.data.DataLoader:
-    """DataLoader of ``(x float32 (B,3,S,S), y int64 (B,), meta)`` over ``table``.
+    """DataLoader of ``(x float32 (B,3,S,S), y int64 (B,), meta)`` over ``table``; with ``task="multilabel"``
+    ``y`` is float32 (B, L), one 0/1 per label of ``classes``, and the sampler of ``data_cfg.balance`` is the
+    multi-label one (:func:`auxiliary.data.multilabel_splits.multilabel_sample_weights`).
 
     ``train=True``: ``data_cfg.augment`` preset and ``data_cfg.balance`` sampler (plain shuffling
     for ``none``). ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.inference.preprocess.preprocess`),
@@ -236,12 +262,16 @@ def build_loader(
     cache = None
     if getattr(data_cfg, "cache", False) and len(idx):
         cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir).build(progress=progress)
-    ds = ImageDataset(table, classes, tf, indices=idx, cache=cache)
+    ds = ImageDataset(table, classes, tf, indices=idx, cache=cache, task=task)
     g = torch.Generator()
     g.manual_seed(int(seed))
     sampler = None
     shuffle = False
-    if train:
+    if train and task == "multilabel":
+        w = multilabel_sample_weights(table.iloc[idx], classes, getattr(data_cfg, "balance", "none"))
+        sampler = weighted_sampler(w, seed) if w is not None else None
+        shuffle = sampler is None
+    elif train:
         sampler = make_sampler(table.iloc[idx], getattr(data_cfg, "balance", "none"), seed)
         shuffle = sampler is None
     workers = int(getattr(data_cfg, "num_workers", 0))

@@ -87,7 +87,8 @@ def _zero_one(values: pd.Series, name: str) -> np.ndarray:
     return text.isin(_ONE).to_numpy().astype(np.int64)
 
 
-def _detect_label_columns(df: pd.DataFrame) -> list[str]:
+def detect_label_columns(df: pd.DataFrame) -> list[str]:
+    """The columns of ``df`` whose every value is 0 or 1, leaving out :data:`NOT_LABELS` and bookkeeping columns."""
     out = []
     for col in df.columns:
         low = str(col).lower()
@@ -152,7 +153,7 @@ def multilabel_table(df: pd.DataFrame, labels: Sequence[str] | None = None) -> t
                 raise DatasetError(f"column {name!r} disagrees with the labels column")
         out = out.drop(columns=["labels"])
     else:
-        names = check_label_names(labels) if labels is not None else _detect_label_columns(out)
+        names = check_label_names(labels) if labels is not None else detect_label_columns(out)
         if not names:
             raise DatasetError("no label columns found: give one 0/1 column per label, or a labels column "
                                f"like 'acne{SEP}wrinkles' (columns: {', '.join(map(str, df.columns))})")

@@ -20,7 +20,8 @@ The same table and seed always give the same split. :func:`label_shares` gives t
 of each label per split, to check the result.
 
 :func:`label_balance_weights` gives per-row sampling weights for a ``WeightedRandomSampler``
-(rule in its docstring; ``auxiliary.data.balance`` does the single-label case).
+(rule in its docstring; ``auxiliary.data.balance`` does the single-label case), and
+:func:`multilabel_sample_weights` those of each ``data.balance`` mode.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from auxiliary.data.balance import tone_column
+from auxiliary.data.balance import BALANCE_MODES, sample_weights, tone_column
 from auxiliary.data.formats import SPLITS
 from auxiliary.data.multilabel import label_matrix
 from auxiliary.data.report import DatasetError
@@ -189,6 +190,20 @@ def label_balance_weights(
         wt = _label_weights(Y[m])
         w[m] = wt / wt.sum()
     return w / w.sum()
+
+
+def multilabel_sample_weights(table: pd.DataFrame, labels: Sequence[str], balance: str) -> np.ndarray | None:
+    """Per-row sampling weights (sum 1) of ``data.balance`` for a multi-label table, ``None`` for ``none``
+    (plain shuffling): ``class`` evens out labels (:func:`label_balance_weights`), ``tone`` tone groups
+    (as for single-label data), ``both`` labels within evenly drawn tone groups."""
+    mode = str(balance).strip().lower()
+    if mode not in BALANCE_MODES:
+        raise DatasetError(f"unknown balance mode {balance!r} (choose from: {', '.join(BALANCE_MODES)})")
+    if mode == "none":
+        return None
+    if mode == "tone":
+        return sample_weights(table, "tone")
+    return label_balance_weights(table, labels, "auto" if mode == "both" else None)
 
 
 def expected_shares(table: pd.DataFrame, labels: Sequence[str], weights: np.ndarray) -> pd.Series:

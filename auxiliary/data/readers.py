@@ -14,7 +14,9 @@ pixels away from the image centre): real photos carry no Fitzpatrick label, so t
 moved by lighting, white balance and the lesion itself.
 
 :func:`read_table` / :func:`write_table` convert a split CSV (paths relative to its folder) and
-:func:`load_split` reads a whole split folder. The image Dataset and its loaders are in
+:func:`load_split` reads a whole split folder; :func:`split_task` says whether it is single- or multi-label
+(``classes.json``'s ``task``). :func:`check_listing` is the checking half of :func:`read_dataset`, shared with
+the multi-label reader :mod:`auxiliary.data.multilabel_read`. The image Dataset and its loaders are in
 :mod:`auxiliary.data.loaders`, balancing in :mod:`auxiliary.data.balance`.
 """
 
@@ -103,11 +105,7 @@ def read_dataset(
     with ``drop_bad=False``, :class:`~auxiliary.data.report.DatasetProblemsError` naming the problems.
     """
     src = Path(source).expanduser()
-    fmt = str(format or "auto").strip().lower().replace("-", "").replace("_", "")
-    fmt = {"folder": "folders", "classfolders": "folders", "ham": "ham10000", "isic": "isic2018",
-           "npz": "medmnist", "dermamnist": "medmnist", "list": "csv"}.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown dataset format {format!r} (choose from: {', '.join(FORMATS)})")
+    fmt = normalize_format(format)
     if not src.exists():
         raise DatasetError(f"dataset not found: {src}")
     if fmt == "auto":
@@ -135,6 +133,37 @@ def read_dataset(
         if not (src / "metadata.csv").is_file():
             raise DatasetError(f"{src} has no metadata.csv: not a synthetic dataset folder (run notebook 01)")
         listing, problems, notes = list_synthetic(src)
+    return check_listing(src, fmt, listing, problems, notes, drop_bad, check_images=check_images, progress=progress)
+
+
+def normalize_format(format: str | None) -> str:
+    """A ``format`` name as :data:`~auxiliary.data.formats.FORMATS` spells it (``npz`` -> ``medmnist``...);
+    an unknown one is refused with one line."""
+    fmt = str(format or "auto").strip().lower().replace("-", "").replace("_", "")
+    fmt = {"folder": "folders", "classfolders": "folders", "ham": "ham10000", "isic": "isic2018",
+           "npz": "medmnist", "dermamnist": "medmnist", "list": "csv"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown dataset format {format!r} (choose from: {', '.join(FORMATS)})")
+    return fmt
+
+
+def check_listing(
+    src: Path,
+    fmt: str,
+    listing: pd.DataFrame,
+    problems: list[Problem],
+    notes: list[str],
+    drop_bad: bool = True,
+    *,
+    check_images: bool = True,
+    progress: bool = True,
+    labels: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, DatasetReport]:
+    """The checked sample table and report of a listing (what :func:`read_dataset` does after listing):
+    duplicate rows, missing and unreadable files, probe columns (hashes, estimated tone).
+
+    ``labels``: the label columns of a multi-label listing (:mod:`auxiliary.data.multilabel_read`); the
+    report then counts positives per label instead of rows per class."""
     report = DatasetReport(source=str(src), format=fmt, n_listed=len(listing), dropped=drop_bad, notes=notes)
     if listing.empty:
         raise DatasetError(f"no images found in {src} (format {fmt})")
@@ -177,9 +206,15 @@ def read_dataset(
     if table.empty:
         raise DatasetError(f"no usable images in {src}: {report.summary()}")
     report.n_kept = len(table)
-    report.class_counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
-    if table["label"].nunique() < 2:
-        report.notes.append(f"only one class ({table['label'].iloc[0]}): a classifier needs at least two")
+    if labels is not None:
+        report.class_counts = {str(lab): int(pd.to_numeric(table[lab]).sum()) for lab in labels}
+        absent = [lab for lab, n in report.class_counts.items() if n == 0]
+        if absent:
+            report.notes.append(f"no image shows {', '.join(absent)}: nothing to learn for that label")
+    else:
+        report.class_counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
+        if table["label"].nunique() < 2:
+            report.notes.append(f"only one class ({table['label'].iloc[0]}): a classifier needs at least two")
     if check_images and (table["tone_group"] == "unknown").all():
         known = int((table["tone_group_est"] != "unknown").sum())
         report.notes.append(
@@ -217,18 +252,62 @@ def write_table(table: pd.DataFrame, csv_path: str | Path) -> Path:
     return p
 
 
-def load_split(split_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """``({"train": df, "val": df, "test": df}, classes)`` from a split folder."""
+#: What a split folder's ``classes.json`` may say under ``task`` (absent: ``single``).
+SPLIT_TASKS: tuple[str, ...] = ("single", "multilabel")
+
+
+def _classes_doc(split_dir: str | Path) -> dict:
     d = Path(split_dir)
     cls_file = d / "classes.json"
     if not cls_file.is_file():
         raise DatasetError(f"{d} is not a split folder (no classes.json); make one with `python -m auxiliary split`")
     try:
-        classes = [str(c) for c in json.loads(cls_file.read_text(encoding="utf-8"))["classes"]]
+        doc = json.loads(cls_file.read_text(encoding="utf-8"))
+        doc["classes"] = [str(c) for c in doc["classes"]]
     except (ValueError, KeyError, TypeError):
         raise DatasetError(f"{cls_file} is not valid: expected {{\"classes\": [names...]}}") from None
+    task = str(doc.get("task", "single"))
+    if task not in SPLIT_TASKS:
+        raise DatasetError(f"{cls_file}: unknown task {task!r} (choose from: {', '.join(SPLIT_TASKS)})")
+    doc["task"] = task
+    return doc
+
+
+def split_task(split_dir: str | Path) -> str:
+    """``single`` or ``multilabel``: the ``task`` of a split folder's ``classes.json`` (absent: ``single``)."""
+    return str(_classes_doc(split_dir)["task"])
+
+
+def _int_label_columns(table: pd.DataFrame, labels: Sequence[str], where: Path) -> pd.DataFrame:
+    """The 0/1 label columns of a multi-label split table as ints (refusing anything else)."""
+    out = table.copy()
+    for lab in labels:
+        if lab not in out:
+            if len(out):
+                raise DatasetError(f"{where}: a multi-label split list needs one 0/1 column per label; "
+                                   f"{lab!r} is missing")
+            out[lab] = pd.Series(dtype=np.int64)
+            continue
+        vals = pd.to_numeric(out[lab].astype(str).str.strip().str.lower().replace({"true": "1", "false": "0"}),
+                             errors="coerce")
+        if not vals.isin([0, 1]).all():
+            raise DatasetError(f"{where}: label column {lab!r} must hold 0 or 1")
+        out[lab] = vals.astype(np.int64)
+    return out
+
+
+def load_split(split_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """``({"train": df, "val": df, "test": df}, classes)`` from a split folder.
+
+    A multi-label split (``classes.json`` task ``multilabel``, :func:`split_task`) has one int 0/1 column per
+    class (label) in every table; ``label`` holds the present labels joined by ``|`` (``none``)."""
+    d = Path(split_dir)
+    doc = _classes_doc(d)
+    classes = doc["classes"]
     tables = {}
     for s in SPLITS:
         f = d / f"{s}.csv"
         tables[s] = read_table(f) if f.is_file() else finish_table(pd.DataFrame(columns=["path", "label"]))
+        if doc["task"] == "multilabel":
+            tables[s] = _int_label_columns(tables[s], classes, f)
     return tables, classes

@@ -83,7 +83,7 @@ def _take(labels: np.ndarray, groups: np.ndarray, frac: float, seed: int) -> np.
     return mask
 
 
-def _merge_exact_duplicates(table: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, int]:
+def merge_exact_duplicates(table: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, int]:
     """Give byte-identical files (same md5) one group, so they cannot land in two splits."""
     if "md5" not in table or table["md5"].isna().all():
         return groups, 0
@@ -133,7 +133,7 @@ def assign_splits(
     raw = table[gcol].astype(str).to_numpy(dtype=object)
     empty = np.isin(raw, ["", "nan", "None", "<NA>"])
     groups = np.where(empty, table["path"].astype(str).to_numpy(dtype=object), raw)
-    groups, merged = _merge_exact_duplicates(table, groups)
+    groups, merged = merge_exact_duplicates(table, groups)
     labels = table["label"].astype(str).to_numpy()
     aug = table["is_augmented"].astype(bool).to_numpy() if "is_augmented" in table else np.zeros(len(table), bool)
     orig = np.flatnonzero(~aug)
@@ -279,8 +279,7 @@ def make_splits(
     leak = leakage(result, gcol)
     if leak["count"]:
         notes.append(f"{leak['count']} {gcol} values are shared between splits (the dataset's own split leaks)")
-    dups = (find_duplicates(result, threshold=duplicate_threshold, progress=progress) if check_duplicates
-            else pd.DataFrame(columns=["split_a", "path_a", "split_b", "path_b", "distance", "kind"]))
+    dups = cross_split_duplicates(result, duplicate_threshold, check_duplicates, progress)
     for s, df in result.items():
         missing = sorted(set(classes) - set(df["label"].astype(str))) if len(df) else []
         if len(df) and missing:
@@ -298,22 +297,41 @@ def make_splits(
         "augmented_rows": {s: int(df["is_augmented"].sum()) for s, df in result.items()},
         "leakage": int(leak["count"]),
         "leakage_examples": leak["examples"],
-        "duplicates": {
-            "checked": bool(check_duplicates),
-            "threshold": int(duplicate_threshold),
-            "total": int(len(dups)),
-            "exact": int((dups["kind"] == "exact").sum()),
-            "near": int((dups["kind"] == "near").sum()),
-            "pairs": [
-                {k: (os.path.relpath(v, out) if k.startswith("path") else v) for k, v in r.items()}
-                for r in dups.head(50).to_dict("records")
-            ],
-        },
+        "duplicates": duplicates_report(dups, out, check_duplicates, duplicate_threshold),
         "merged_exact_duplicate_groups": int(info["merged_exact_duplicate_groups"]),
         "augmented_dropped": int(info["augmented_dropped"]),
         "notes": notes,
     }
-    # write: lists and report first, classes.json last (its presence marks a complete split)
+    write_split_folder(out, result, report, dups, {"classes": classes}, overwrite)
+    return result
+
+
+def cross_split_duplicates(result: dict[str, pd.DataFrame], threshold: int, check: bool, progress: bool) -> pd.DataFrame:
+    """Exact and near-duplicate image pairs in different splits (an empty frame when ``check`` is off)."""
+    if check:
+        return find_duplicates(result, threshold=threshold, progress=progress)
+    return pd.DataFrame(columns=["split_a", "path_a", "split_b", "path_b", "distance", "kind"])
+
+
+def duplicates_report(dups: pd.DataFrame, out: Path, checked: bool, threshold: int) -> dict[str, Any]:
+    """The ``duplicates`` entry of ``split_report.json`` (paths relative to the split folder, 50 pairs at most)."""
+    return {
+        "checked": bool(checked),
+        "threshold": int(threshold),
+        "total": int(len(dups)),
+        "exact": int((dups["kind"] == "exact").sum()),
+        "near": int((dups["kind"] == "near").sum()),
+        "pairs": [
+            {k: (os.path.relpath(v, out) if k.startswith("path") else v) for k, v in r.items()}
+            for r in dups.head(50).to_dict("records")
+        ],
+    }
+
+
+def write_split_folder(out: Path, result: dict[str, pd.DataFrame], report: dict[str, Any], dups: pd.DataFrame,
+                       classes_doc: dict[str, Any], overwrite: bool) -> None:
+    """Write a split folder: the lists and ``split_report.json`` first, ``duplicates.csv``, then
+    ``classes.json`` (``classes_doc``) last: its presence marks a complete split."""
     out.mkdir(parents=True, exist_ok=True)
     if overwrite:
         (out / "classes.json").unlink(missing_ok=True)
@@ -327,8 +345,7 @@ def make_splits(
                     path_b=[os.path.relpath(p, out) for p in dups["path_b"]]).to_csv(out / "duplicates.csv", index=False)
     else:
         (out / "duplicates.csv").unlink(missing_ok=True)
-    write_json_atomic(out / "classes.json", {"classes": classes})
-    return result
+    write_json_atomic(out / "classes.json", classes_doc)
 
 
 def read_report(split_dir: str | Path) -> dict[str, Any]:

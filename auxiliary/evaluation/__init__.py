@@ -10,8 +10,10 @@ Modules, one job each:
 - ``multilabel``: per-label AUROC/AP/F1/precision at high recall, macro and micro, subset accuracy, Hamming
   loss; ``multilabel_thresholds``: per-label and per (tone group, label) thresholds, the fairness gap;
   ``multilabel_calibration``: one sigmoid temperature per label, per-label ECE and reliability bins.
-- ``conformal``: conformal prediction thresholds; ``report``: every metric of one set of predictions.
-- ``comparison_table``: the long (model, split, group, metric) table that compares models.
+- ``conformal``: conformal prediction thresholds; ``report``: every metric of one set of predictions;
+  ``multilabel_report``: the same for multi-label predictions (per label, per group and label, thresholds, the gap).
+- ``comparison_table``: the long (model, split, group, metric) table that compares models (with a ``label``
+  level for multi-label models).
 - ``domain_gap``: the kernel inception distance between two feature sets (synthetic vs real images).
 
 Public names used by the notebooks: ``summary_metrics``, ``per_class_metrics``, ``expected_calibration_error``,

@@ -1,7 +1,9 @@
 """The tables that compare models: the long (model, split, group, metric) table and the selection table's columns.
 
 :func:`metric_rows` and :func:`to_frame` build the comparison of notebook 05 from prediction arrays
-(:mod:`auxiliary.steps.comparison` writes it and describes its rows); :data:`METRIC_COLUMNS`,
+(:mod:`auxiliary.steps.comparison` writes it and describes its rows); for multi-label models
+:func:`multilabel_metric_rows` gives it a ``label`` level (:data:`MULTILABEL_LEVELS`: a label, ``macro``,
+``micro`` or ``all``) and :func:`multilabel_wide` reads it back as model x metric. :data:`METRIC_COLUMNS`,
 :func:`metric_column` and :data:`TABLE_COLUMNS` name the columns of the model-selection table of
 notebook 03 (:mod:`auxiliary.steps.selection`); :func:`most_confident_mistakes`,
 :func:`low_confidence_rows` and :func:`sample_rows` pick the rows the galleries show.
@@ -19,6 +21,8 @@ import pandas as pd
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.fairness import gaps, group_metrics
 from auxiliary.evaluation.metrics import per_class_metrics, summary_metrics
+from auxiliary.evaluation.multilabel_report import evaluate_multilabel_predictions
+from auxiliary.evaluation.multilabel_thresholds import LabelThresholds
 
 
 class SelectionError(AuxiliaryError):
@@ -90,6 +94,15 @@ def ok_rows(table: pd.DataFrame) -> pd.Series:
 LEVELS = ("model", "split", "group", "metric")
 
 
+#: The levels of a comparison of multi-label models: ``label`` is a label, ``macro``, ``micro`` or ``all``.
+MULTILABEL_LEVELS = ("model", "split", "group", "label", "metric")
+
+
+#: Per-label metrics of a multi-label comparison (rows ``label=<name>``; the ``macro`` rows average them).
+LABEL_METRICS = ("support", "prevalence", "auroc", "average_precision", "threshold", "precision", "recall", "f1",
+                 "precision_at_recall", "ece", "brier")
+
+
 SIZE_METRICS = ("parameters", "checkpoint_mb", "onnx_mb")
 
 
@@ -104,12 +117,17 @@ class CompareError(AuxiliaryError, ValueError):
 
 
 # ----------------------------------------------------------------------------- rows
-def metric_row(rows: list[dict[str, Any]], model: str, split: str, group: str, metric: str, value: Any) -> None:
+def metric_row(rows: list[dict[str, Any]], model: str, split: str, group: str, metric: str, value: Any,
+               label: str | None = None) -> None:
+    """Append one tidy row (with ``label`` for a multi-label table)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         v = math.nan
-    rows.append({"model": model, "split": split, "group": group, "metric": metric, "value": v})
+    row = {"model": model, "split": split, "group": group, "metric": metric, "value": v}
+    if label is not None:
+        row["label"] = str(label)
+    rows.append(row)
 
 
 def metric_rows(
@@ -159,10 +177,127 @@ def metric_rows(
 
 
 def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Tidy rows -> the comparison DataFrame (MultiIndex model, split, group, metric; column value), sorted."""
-    df = pd.DataFrame(list(rows), columns=[*LEVELS, "value"])
+    """Tidy rows -> the comparison DataFrame (MultiIndex model, split, group, metric; column value), sorted.
+
+    When any row has a ``label`` (multi-label models) the index is :data:`MULTILABEL_LEVELS` and rows
+    without one (size, speed, counts) get ``label="all"``."""
+    levels = MULTILABEL_LEVELS if any("label" in r for r in rows) else LEVELS
+    df = pd.DataFrame(list(rows), columns=[*levels, "value"])
+    if "label" in levels:
+        df["label"] = df["label"].fillna("all")
     df["value"] = df["value"].astype(float)
-    return df.set_index(list(LEVELS)).sort_index()
+    return df.set_index(list(levels)).sort_index()
+
+
+# ----------------------------------------------------------------------------- multi-label rows
+def _label_group_table(long: pd.DataFrame, label: str | None) -> pd.DataFrame:
+    """group x (auroc, average_precision, f1, f1_group_thresholds, flagged_small) of one label (None: mean over labels)."""
+    cols = ["auroc", "average_precision", "f1"]
+    glob = long[long["thresholds"] == "global"]
+    own = long[long["thresholds"] == "per_group"]
+    if label is not None:
+        glob, own = glob[glob["label"] == label], own[own["label"] == label]
+    df = glob.groupby("group", sort=False)[cols].mean()
+    df["f1_group_thresholds"] = own.groupby("group", sort=False)["f1"].mean()
+    df["flagged_small"] = glob.groupby("group", sort=False)["flagged_small"].first().astype(bool)
+    df["support"] = glob.groupby("group", sort=False)["support"].first()
+    return df
+
+
+def multilabel_metric_rows(
+    model: str,
+    split: str,
+    Y: np.ndarray,
+    probs: np.ndarray,
+    labels: Sequence[str],
+    thresholds: LabelThresholds | None,
+    groups: Sequence[Any] | None,
+    fairness_col: str,
+    eval_cfg: Any,
+    temperatures: Sequence[float] | None = None,
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Tidy rows (levels :data:`MULTILABEL_LEVELS`) of a multi-label model; plus the worst group per label's F1.
+
+    ``group="all"``: per label :data:`LABEL_METRICS` and ``temperature``; ``label="macro"`` their means
+    (and ``f1_group_thresholds``, each row at its group's thresholds), ``label="micro"`` the pooled ones,
+    ``label="all"`` ``n_images``, ``n_unreadable``, ``subset_accuracy``, ``hamming_loss``.
+    ``group="<fairness_col>:<g>"``: per label and macro, auroc, average_precision, f1 (global thresholds),
+    f1_group_thresholds, support, flagged_small. ``group="gap:<fairness_col>"`` (and ratio, min, max): the
+    spread of those across groups that are not flagged small, as for single-label models.
+    ``group="<a>-<b>:<fairness_col>"`` (``dark-intermediate:tone_group``): F1 of the darkest minus the
+    intermediate tone group per label and macro, ``f1`` with the global thresholds, ``f1_group_thresholds``
+    with the per-group ones.
+    """
+    rows: list[dict[str, Any]] = []
+    names = [str(x) for x in labels]
+    keep = np.all(np.isfinite(probs), axis=1)
+    res = evaluate_multilabel_predictions(Y[keep], probs[keep], names, eval_cfg, thresholds=thresholds,
+                                          groups=None if groups is None else np.asarray(list(groups), dtype=object)[keep])
+
+    def add(group: str, label: str, metric: str, value: Any) -> None:
+        metric_row(rows, model, split, group, metric, value, label=label)
+
+    s = res["summary"]
+    for k, v in (("n_images", int(keep.sum())), ("n_unreadable", int((~keep).sum())),
+                 ("subset_accuracy", s["subset_accuracy"]), ("hamming_loss", s["hamming_loss"])):
+        add("all", "all", k, v)
+    per = res["per_label"]
+    for lab in names:
+        for k in LABEL_METRICS:
+            add("all", lab, k, per.loc[lab, k])
+    if temperatures is not None:
+        for lab, t in zip(names, temperatures):
+            add("all", lab, "temperature", t)
+    for k in LABEL_METRICS:
+        add("all", "macro", k, per[k].mean(skipna=True))
+    for k, key in (("auroc", "micro_auroc"), ("average_precision", "micro_ap"), ("f1", "micro_f1"),
+                   ("precision", "micro_precision"), ("recall", "micro_recall")):
+        add("all", "micro", k, s[key])
+    worst = pd.DataFrame(columns=["model", "split", "label", "metric", "worst_group", "best_group", "excluded"])
+    if "group_label_metrics" not in res:
+        return rows, worst
+    metrics_g = res["metrics"]
+    if "group_thresholds" in metrics_g.index:
+        add("all", "macro", "f1_group_thresholds", metrics_g.loc["group_thresholds", "macro_f1"])
+        add("all", "all", "subset_accuracy_group_thresholds", metrics_g.loc["group_thresholds", "subset_accuracy"])
+    long = res["group_label_metrics"]
+    worst_parts = []
+    for lab in [*names, None]:
+        tab = _label_group_table(long, lab)
+        name = lab or "macro"
+        for grp, r in tab.iterrows():
+            for k, v in r.items():
+                add(f"{fairness_col}:{grp}", name, str(k), float(v))
+        gp = gaps(tab.drop(columns=["support"]))
+        for metric, r in gp.iterrows():
+            for stat in GAP_STATS:
+                add(f"{stat}:{fairness_col}", name, str(metric), r[stat])
+        worst_parts.append(pd.DataFrame({"model": model, "split": split, "label": name, "metric": gp.index.astype(str),
+                                         "worst_group": gp["worst_group"].to_numpy(),
+                                         "best_group": gp["best_group"].to_numpy(),
+                                         "excluded": gp["excluded"].to_numpy()}))
+    if "fairness_gap" in res:
+        fg = res["fairness_gap"]
+        pair = f"{fg.attrs['group_a']}-{fg.attrs['group_b']}:{fairness_col}"
+        for lab, r in fg.iterrows():
+            add(pair, str(lab), "f1", r["gap_global"])
+            add(pair, str(lab), "f1_group_thresholds", r["gap_group"])
+    return rows, pd.concat(worst_parts, ignore_index=True)
+
+
+def multilabel_wide(table: pd.DataFrame, group: str = "all", label: str | None = None) -> pd.DataFrame:
+    """model x metric of a multi-label comparison for one group: of one ``label`` (a label, ``macro``,
+    ``micro``, ``all``), or with ``label=None`` the headline: the ``all`` rows, then the ``macro`` and
+    ``micro`` rows as ``macro_<metric>`` and ``micro_<metric>``."""
+    part = table.xs(group, level="group")["value"]
+    if label is not None:
+        return part.xs(label, level="label").unstack("metric").droplevel("split")
+    pieces = []
+    for lab, prefix in (("all", ""), ("macro", "macro_"), ("micro", "micro_")):
+        if lab in part.index.get_level_values("label"):
+            w = part.xs(lab, level="label").unstack("metric").droplevel("split")
+            pieces.append(w.add_prefix(prefix))
+    return pd.concat(pieces, axis=1) if pieces else pd.DataFrame()
 
 
 # ----------------------------------------------------------------------------- error analysis

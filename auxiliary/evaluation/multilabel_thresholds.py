@@ -7,6 +7,9 @@
   label's global threshold for that label (listed in ``fallback``). A :class:`LabelThresholds`
   gives the (n, L) thresholds of any rows (:meth:`LabelThresholds.for_rows`).
 * :func:`per_group_label_metrics` - tidy (group, label) table of support, AUROC, AP, F1...
+* :func:`thresholds_to_dict` / :func:`thresholds_from_dict` - the dict a multi-label run records
+  (``best.pt``'s ``thresholds`` and ``thresholds.json``: ``global``, ``per_group``, ``fallback``), read
+  back by every step that uses a multi-label checkpoint.
 * :func:`fairness_gap` - per label and macro: F1 of ``group_a`` minus F1 of ``group_b``
   (default darkest vs intermediate tone group), with the global thresholds and with the per-group ones.
 
@@ -80,6 +83,33 @@ class LabelThresholds:
         return cls(list(d["labels"]), {k: float(v) for k, v in d["global"].items()},
                    {g: {k: float(v) for k, v in t.items()} for g, t in d.get("by_group", {}).items()},
                    {g: list(v) for g, v in d.get("fallback", {}).items()})
+
+
+def thresholds_to_dict(thresholds: LabelThresholds) -> dict[str, Any]:
+    """The thresholds as a run records them (``best.pt``'s ``thresholds``, ``thresholds.json``):
+    ``{"global": {label: t}, "per_group": {group: {label: t}}, "fallback": {group: [labels]}}``."""
+    return {"global": {str(k): float(v) for k, v in thresholds.global_thresholds.items()},
+            "per_group": {str(g): {str(k): float(v) for k, v in t.items()} for g, t in thresholds.by_group.items()},
+            "fallback": {str(g): [str(x) for x in v] for g, v in thresholds.fallback.items()}}
+
+
+def thresholds_from_dict(d: dict[str, Any], labels: Sequence[str] | None = None) -> LabelThresholds:
+    """A :class:`LabelThresholds` from :func:`thresholds_to_dict`'s dict (also :meth:`LabelThresholds.to_dict`'s).
+
+    ``labels`` (default: the dict's ``labels``, else the keys of ``global`` in their order) must all have a
+    global threshold; a group lacking a label takes the global one."""
+    try:
+        glob = {str(k): float(v) for k, v in d["global"].items()}
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise MetricsInputError("recorded thresholds need a 'global' mapping of label -> threshold") from None
+    names = [str(x) for x in (labels if labels is not None else d.get("labels") or list(glob))]
+    missing = [lab for lab in names if lab not in glob]
+    if missing:
+        raise MetricsInputError(f"recorded thresholds have no global threshold for {missing}")
+    groups = d.get("per_group", d.get("by_group")) or {}
+    by_group = {str(g): {lab: float(t.get(lab, glob[lab])) for lab in names} for g, t in groups.items()}
+    fallback = {str(g): [str(x) for x in v] for g, v in (d.get("fallback") or {}).items()}
+    return LabelThresholds(names, {lab: glob[lab] for lab in names}, by_group, fallback)
 
 
 # ----------------------------------------------------------------------------- fitting

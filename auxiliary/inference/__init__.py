@@ -10,7 +10,8 @@ Modules, one job each:
 - ``measurements``: a model's predictions with and without TTA, its size and speed, as comparison rows.
 - ``sorter``: copying new images into class folders and ``low_confidence/``; ``journal``: its resume journal
   and lock; ``sort_report``: ``predictions.csv``, ``rejected.csv`` and the accounting summary; ``shards``:
-  which inputs ``sort --shard i/n`` sorts; ``sort_merge``: ``sort --merge``, the shards gathered into one output.
+  which inputs ``sort --shard i/n`` sorts; ``sort_merge``: ``sort --merge``, the shards gathered into one output;
+  ``multilabel_sort``: how a multi-label model sorts (every positive label's folder, ``none/``, low confidence).
 
 Public names used by the notebooks: ``Predictor``, ``load_predictor``, ``export_onnx``, ``onnx_metadata``,
 ``describe_target``, ``sort_folder``.

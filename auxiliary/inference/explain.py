@@ -19,6 +19,7 @@ generic                       the last Conv2d / norm layer whose output is 4-D a
 
 :func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size (the map is
 computed at the network's ``img_size`` and resized back), which is what the web demo shows.
+:func:`gradcam_labels` gives one map per label of a multi-label model (each label's own logit).
 The figures built on these maps (galleries, :func:`~auxiliary.viz.plots_comparison.plot_gradcam_grid`)
 are in :mod:`auxiliary.viz.plots_comparison`.
 """
@@ -240,6 +241,26 @@ def gradcam_overlay(
     return overlay(rgb, gradcam(model, rgb, img_size, mean, std, target_class), alpha)
 
 
+def gradcam_labels(
+    model: nn.Module,
+    rgb: np.ndarray,
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    labels: int | Sequence[int],
+) -> np.ndarray:
+    """One Grad-CAM map per label of a multi-label model for one RGB image: float32 (len(labels), H, W) in 0..1.
+
+    Each map explains that label's raw logit (``ClassifierOutputTarget(j)``): where the evidence for
+    "label j is present" sits, whatever the other labels say. ``labels``: label indices, or their number
+    (``4`` -> labels 0..3). The image is explained in one batch of ``len(labels)`` copies.
+    """
+    idx = list(range(int(labels))) if isinstance(labels, (int, np.integer)) else [int(j) for j in labels]
+    if not idx:
+        raise ExplainError("no labels to explain")
+    img = as_rgb(rgb)
+    maps = gradcam_batch(model, [img] * len(idx), img_size, mean, std, idx)
+    return np.stack(maps).astype(np.float32)
 
 
 def describe_target(model: nn.Module, img_size: int = 224) -> str:

@@ -3,11 +3,13 @@
 :func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt``, by default to
 ``runs/NAME/best.onnx`` beside the checkpoint; see :mod:`auxiliary.steps.onnx_export`) writes an
 ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing and temperature
-in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.inference.onnx_model`).
+in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.inference.onnx_model`); a
+multi-label checkpoint's task, per-label temperatures and thresholds too.
 
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
 PyTorch's on real images (the run's validation images by default, or ``--images``); if the
-largest absolute difference exceeds ``1e-4`` the export fails with :class:`OnnxParityError`
+largest absolute difference exceeds ``1e-4`` (per-label sigmoid probabilities for a multi-label model,
+softmax ones otherwise) the export fails with :class:`OnnxParityError`
 and no file is left behind. The graph is traced on the CPU; the check runs on the device of the one
 device rule (PyTorch on the GPU in float32 without TF32, ONNX Runtime on its CUDA provider when it has one).
 
@@ -155,8 +157,11 @@ def check_parity(
     temperature: float = 1.0,
     atol: float = PARITY_ATOL,
     sess: Any = None,
+    task: str = "single",
+    temperatures: Sequence[float] | None = None,
 ) -> float:
-    """Largest absolute difference of probabilities, PyTorch vs ONNX Runtime, on ``images``.
+    """Largest absolute difference of probabilities, PyTorch vs ONNX Runtime, on ``images``: softmax ones at
+    ``temperature``, or for ``task="multilabel"`` the per-label sigmoids at ``temperatures``.
 
     Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
     :class:`OnnxParityError` when the difference exceeds ``atol``.
@@ -177,9 +182,11 @@ def check_parity(
         raise OnnxParityError(f"{onnx_path}: ONNX Runtime failed on real inputs: {str(exc).splitlines()[0][:200]}") from None
     if got.shape != ref.shape:
         raise OnnxParityError(f"{onnx_path}: ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
-    p_ref = onnx_probabilities(ref, temperature)
-    diff = max(float(np.max(np.abs(p_ref - onnx_probabilities(got, temperature)))),
-               float(np.max(np.abs(p_ref[:1] - onnx_probabilities(got_one, temperature)))))
+    def probs(logits: np.ndarray) -> np.ndarray:
+        return onnx_probabilities(logits, temperature, task, temperatures)
+
+    p_ref = probs(ref)
+    diff = max(float(np.max(np.abs(p_ref - probs(got)))), float(np.max(np.abs(p_ref[:1] - probs(got_one)))))
     if not np.isfinite(diff) or diff > atol:
         raise OnnxParityError(
             f"ONNX parity check failed for {onnx_path}: max |p_torch - p_onnx| = {diff:.3g} > {atol:g} "
@@ -238,6 +245,11 @@ def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] 
     if not any(k in meta for k in ("classes", "img_size", "source_sha256")):
         return "it carries no metadata of this package (classes, input size, source checkpoint)"
     why = []
+    task = str(info.get("task", "single"))
+    if str(meta.get("task", "single")) != task:
+        why.append(f"it records the task {meta.get('task', 'single')!r}, the checkpoint is {task!r}")
+    elif task == "multilabel" and not _same_floats(meta.get("temperatures"), _temperatures(info)):
+        why.append(f"its temperatures {meta.get('temperatures')} differ from the checkpoint's {_temperatures(info)}")
     if meta.get("classes") is None:
         why.append("it records no classes")
     elif list(meta["classes"]) != list(info["classes"]):
@@ -292,18 +304,27 @@ def export_onnx(
                               f"(overwrite=True) to replace it")
     t0 = time.perf_counter()
     temperature = float(info.get("temperature", 1.0))
+    task = str(info.get("task", "single"))
+    temperatures = _temperatures(info) if task == "multilabel" else None
     with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
         export_model(
             model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
             temperature=temperature, model_name=info["model_name"], opset=opset,
             metadata={"source_checkpoint": str(ckpt), "source_sha256": sha},
+            task=task, temperatures=temperatures, thresholds=info.get("thresholds"),
         )
         arrays, source = parity_images(ckpt, images, n=n_parity)
         model.to(device)  # traced on the CPU, checked on the device
         diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
-                            temperature=temperature, atol=atol)
+                            temperature=temperature, atol=atol, task=task, temperatures=temperatures)
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
                         device=device)
+
+
+def _temperatures(info: dict[str, Any]) -> list[float]:
+    """A multi-label checkpoint's per-label temperatures (1 per label where none are recorded)."""
+    temps = info.get("temperatures")
+    return [float(t) for t in temps] if temps is not None else [1.0] * len(info["classes"])
 
 
 def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None,

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from auxiliary.evaluation.calibration import softmax
 from auxiliary.evaluation.comparison_table import (
     metric_row,
 )
@@ -73,7 +72,7 @@ def predict_plain_and_tta(
         if arrays:
             batch = np.stack(arrays)
             views = tta_views(batch) if tta else [batch]
-            probs = [softmax(predictor.logits(np.ascontiguousarray(v)), predictor.temperature) for v in views]
+            probs = [predictor.probabilities(predictor.logits(np.ascontiguousarray(v))) for v in views]
             plain[ok] = probs[0]
             if tta:
                 flipped[ok] = np.mean(probs, axis=0)

@@ -23,14 +23,19 @@ from tqdm.auto import tqdm
 from auxiliary.devices import resolve_device
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.calibration import softmax
+from auxiliary.evaluation.multilabel import decisions
 from auxiliary.evaluation.multilabel_calibration import sigmoid
+from auxiliary.evaluation.multilabel_thresholds import LabelThresholds, thresholds_from_dict
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.preprocess import batched, preprocess, tta_views
 from auxiliary.training.checkpoints import load_checkpoint
 
-
 #: ``Predictor.task`` values: one class per image (softmax) or several labels per image (one sigmoid each).
 TASKS: tuple[str, ...] = ("single", "multilabel")
+
+
+#: A label's threshold when the checkpoint records none.
+DEFAULT_THRESHOLD = 0.5
 
 
 class Predictor:
@@ -39,7 +44,8 @@ class Predictor:
     ``task="single"``: one softmax over the classes at ``temperature`` (rows sum to 1).
     ``task="multilabel"``: one probability per label, ``sigmoid(logit_j / temperatures[j])``, each in
     [0, 1] on its own; ``thresholds`` (the checkpoint's dict: ``global`` per label and ``per_group``
-    per tone group and label, fitted on validation) turn them into decisions.
+    per tone group and label, fitted on validation; 0.5 for a label without one) turn them into
+    decisions: :meth:`decide` (0/1 per label), :meth:`label_thresholds`, :meth:`threshold_rows`.
     """
 
     def __init__(
@@ -72,6 +78,8 @@ class Predictor:
         self.device = device
         self.task = task
         self.temperatures = [float(t) for t in temperatures] if temperatures is not None else None
+        if self.multilabel and self.temperatures is None:
+            self.temperatures = [1.0] * len(self.classes)
         self.thresholds = thresholds or {}
 
     @property
@@ -84,6 +92,36 @@ class Predictor:
         if self.multilabel:
             return sigmoid(logits, self.temperatures)
         return softmax(logits, self.temperature)
+
+    # ----------------------------------------------------------------- multi-label decisions
+    def label_thresholds(self) -> LabelThresholds:
+        """The checkpoint's thresholds: ``global`` per label (0.5 where none is recorded) and ``per_group``."""
+        if not self.multilabel:
+            raise AuxiliaryError(f"{self.name} is a single-label model: it has no per-label thresholds")
+        return _label_thresholds(self.thresholds, self.classes)
+
+    def threshold_rows(self, n: int, tone_groups: Sequence[str] | None = None) -> np.ndarray:
+        """(n, L) thresholds: the global ones, or with ``tone_groups`` (one per row) each row's tone group's
+        (the global ones for a group the checkpoint has none for, e.g. ``unknown``)."""
+        lt = self.label_thresholds()
+        if tone_groups is None:
+            return np.tile(lt.for_rows(None), (int(n), 1))
+        if len(tone_groups) != int(n):
+            raise AuxiliaryError(f"{len(tone_groups)} tone groups for {n} rows")
+        return lt.for_rows(list(tone_groups), use_groups=True).reshape(int(n), len(self.classes))
+
+    def decide(self, probs: Any, tone_groups: Sequence[str] | None = None) -> np.ndarray:
+        """0/1 per label of a multi-label model: ``probability >= threshold`` with the checkpoint's thresholds
+        (global, or per tone group with ``tone_groups``, one per row). ``probs``: (n, L), (L,) or a dict
+        label -> probability (as :meth:`predict_image` gives); NaN is never positive. Same shape back, int."""
+        if isinstance(probs, dict):
+            probs = [float(probs[c]) for c in self.classes]
+        p = np.asarray(probs, dtype=np.float64)
+        rows = np.atleast_2d(p)
+        if rows.ndim != 2 or rows.shape[1] != len(self.classes):
+            raise AuxiliaryError(f"probabilities of shape {p.shape} do not fit {len(self.classes)} labels")
+        out = decisions(rows, self.threshold_rows(len(rows), tone_groups), self.classes).astype(np.int64)
+        return out[0] if p.ndim == 1 else out
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -170,3 +208,31 @@ def checkpoint_settings(info: dict[str, Any]) -> dict[str, Any]:
         name=info["model_name"],
         info=info,
     )
+
+
+def _threshold(value: Any, where: str) -> float:
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0.0 <= t <= 1.0:
+        raise AuxiliaryError(f"the checkpoint's threshold {where} is {value!r}, not a number between 0 and 1")
+    return t
+
+
+def _label_thresholds(d: dict[str, Any] | None, labels: Sequence[str]) -> LabelThresholds:
+    """A multi-label checkpoint's ``thresholds`` dict (``global``, ``per_group``, ``fallback``) as a
+    :class:`LabelThresholds` (:func:`auxiliary.evaluation.multilabel_thresholds.thresholds_from_dict`), after
+    checking it: every threshold a number in [0, 1], no label the model lacks; a label without a global
+    threshold gets 0.5, one without a group's gets the global one."""
+    d = d or {}
+    names = [str(c) for c in labels]
+    glob_in = d.get("global") or {}
+    groups_in = d.get("per_group") or {}
+    unknown = sorted(({str(k) for k in glob_in} | {str(k) for t in groups_in.values() for k in t}) - set(names))
+    if unknown:
+        raise AuxiliaryError(f"the checkpoint's thresholds name labels it does not have: {', '.join(unknown)} "
+                             f"(labels: {', '.join(names)})")
+    glob = {c: _threshold(glob_in[c], f"of {c}") if c in glob_in else DEFAULT_THRESHOLD for c in names}
+    groups = {str(g): {c: _threshold(v, f"of {c} in {g}") for c, v in t.items()} for g, t in groups_in.items()}
+    return thresholds_from_dict({"global": glob, "per_group": groups, "fallback": d.get("fallback") or {}}, names)

@@ -7,6 +7,9 @@ same rules as one process: an image whose bytes are already in the folder is not
 ``duplicate_of``), a name clash gets the content hash appended. The merge keeps its own journal, so an
 interrupted merge is completed by running it again, and running it again adds nothing.
 
+A multi-label sort's shards merge the same way: each image goes into every folder its shard put it in (its
+label folders, ``none/`` or ``low_confidence/``), each placed with the rules above.
+
 Accounting: ``--input`` is listed again and every input must appear in exactly one shard; an input in no
 shard (added after the shards ran) or in two is reported and the merged ``sort_report.json`` says
 ``accounted_for_all: false`` (exit code 1 on the command line). Inputs are matched by path: a file changed
@@ -25,9 +28,18 @@ from tqdm.auto import tqdm
 
 from auxiliary.errors import SortError
 from auxiliary.files import atomic_copy, safe_name, write_text_atomic
-from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal, journal_records
+from auxiliary.inference.journal import (
+    JOURNAL,
+    STATE,
+    STATE_DIR,
+    RunLock,
+    SortJournal,
+    journal_records,
+    record_destinations,
+    with_destinations,
+)
 from auxiliary.inference.shards import SHARDS_DIR, shard_folders
-from auxiliary.inference.sort_report import LOW_CONFIDENCE, SortResult, write_sort_reports
+from auxiliary.inference.sort_report import SortResult, write_sort_reports
 from auxiliary.inference.sorter import list_images, place_copy
 
 
@@ -122,7 +134,7 @@ def merge_shards(input_dir: str | Path, out_dir: str | Path, *, recursive: bool 
     listed = list_images(src_root, recursive=recursive, exclude=[out])
     run_keys = {by_source.get(os.path.abspath(p), f"{os.path.abspath(p)}|in no shard") for p in listed}
     summary = write_sort_reports(out, journal, classes, names, run_keys, state["model"], report.get("rule", ""),
-                                 report.get("threshold"), None)
+                                 report.get("threshold"), None, task=state.get("task", "single"))
     missing = [p for p in listed if os.path.abspath(p) not in by_source]
     summary.update({
         "checkpoint": report.get("checkpoint"), "input_dir": str(src_root), "shards": len(folders),
@@ -130,28 +142,34 @@ def merge_shards(input_dir: str | Path, out_dir: str | Path, *, recursive: bool 
         "accounted_for_all": bool(summary["accounted_for_all"] and not missing and not twice),
         "timing_s": {"total": round(time.perf_counter() - t0, 4)},
     })
-    if report.get("conformal"):
-        summary["conformal"] = report["conformal"]
+    for key in ("conformal", "thresholds"):
+        if report.get(key):
+            summary[key] = report[key]
     write_text_atomic(out / "sort_report.json", json.dumps(summary, indent=2, default=str))
     return SortResult(out_dir=out, summary=summary, timing={"total": time.perf_counter() - t0})
 
 
 def _place(rec: dict[str, Any], folder: Path, out: Path, journal: SortJournal) -> int:
-    """Put one shard record's image into ``out`` (when not done by an earlier merge); 1 when placed now."""
-    done = journal.done.get(rec["key"])
-    if done is not None and (done["decision"] == "rejected" or (out / done["destination"]).is_file()):
+    """Put one shard record's image into ``out`` (when not done by an earlier merge); 1 when placed now.
+    A multi-label record's image goes into each of its folders."""
+    if journal.finished(rec["key"], out):
         return 0
     if rec["decision"] == "rejected":
         journal.add(rec)
         return 1
-    sha, target = rec["sha256"], rec["folder"] or LOW_CONFIDENCE
-    dup = journal.by_sha.get(sha)
-    if dup is not None and (out / dup).is_file() and Path(dup).parts[0] == target:
-        journal.add({**rec, "destination": dup, "duplicate_of": dup})
-        return 1
-    src = folder / rec["destination"]
-    if not src.is_file():
-        raise SortError(f"{src} is listed in its shard's journal but missing: sort that shard again")
-    dest, _ = place_copy(src, out / target, Path(rec["destination"]).name, sha, out, copy=link_or_copy)
-    journal.add({**rec, "destination": dest.relative_to(out).as_posix(), "duplicate_of": ""})
+    sha = rec["sha256"]
+    dests, dups = [], []
+    for rel in record_destinations(rec):
+        target = Path(rel).parts[0]
+        dup = journal.copy_in(sha, target, out)
+        if dup is not None:
+            dests.append(dup)
+            dups.append(dup)
+            continue
+        src = folder / rel
+        if not src.is_file():
+            raise SortError(f"{src} is listed in its shard's journal but missing: sort that shard again")
+        dest, _ = place_copy(src, out / target, Path(rel).name, sha, out, copy=link_or_copy)
+        dests.append(dest.relative_to(out).as_posix())
+    journal.add(with_destinations(rec, dests, dups))
     return 1

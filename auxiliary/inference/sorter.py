@@ -10,6 +10,11 @@ modifies it) to
 * nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
   in ``OUT/rejected.csv`` with the reason.
 
+A multi-label checkpoint (``task: multilabel``) copies an image into **each** ``OUT/<label>/`` it is positive
+for (per-label thresholds), into ``OUT/none/`` when it is positive for none, and into ``OUT/low_confidence/``
+instead when a label's probability is too close to its threshold; the rule, the columns and the optional
+per-tone-group thresholds (``tone_thresholds``) are in :mod:`auxiliary.inference.multilabel_sort`.
+
 ``OUT/predictions.csv`` holds one row per input (source, destination, predicted class, every class
 probability, decision, model, threshold, sha256) and ``OUT/sort_report.json`` the counts.
 
@@ -55,11 +60,12 @@ from auxiliary.files import (
 )
 from auxiliary.images import ImageReadError, is_image_name, read_image
 from auxiliary.inference.backends import load_predictor
-from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal
+from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal, with_destinations
+from auxiliary.inference.multilabel_sort import MultilabelRule, estimated_tone_group, multilabel_rule
 from auxiliary.inference.predictor import Predictor
 from auxiliary.inference.preprocess import preprocess
 from auxiliary.inference.shards import shard_dir, shard_of
-from auxiliary.inference.sort_report import LOW_CONFIDENCE, SortResult, write_sort_reports
+from auxiliary.inference.sort_report import LOW_CONFIDENCE, NO_LABEL, SortResult, write_sort_reports
 
 
 def _dest_name(src: Path) -> str:
@@ -147,10 +153,6 @@ def sorting_predictor(ckpt: str | Path, backend: str = "auto", device: str = "au
     return load_predictor(ckpt, backend=backend, device=device)
 
 
-
-
-
-
 def input_key(source: Path, sha: str) -> str:
     return f"{os.path.abspath(source)}|{sha}"
 
@@ -179,6 +181,7 @@ def sort_folder(
     progress: bool = True,
     device: str = "auto",
     shard: tuple[int, int] | None = None,
+    tone_thresholds: bool = False,
 ) -> SortResult:
     """Copy every file under ``input_dir`` into ``out_dir/<class>/``, ``low_confidence/`` or ``rejected.csv``.
 
@@ -187,7 +190,9 @@ def sort_folder(
     ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
     with the same arguments completes an interrupted run and adds nothing otherwise. ``device``: where the
     model runs (the one device rule). ``shard=(i, n)``: only the inputs of shard ``i`` of ``n``, into
-    ``out_dir/shards/<i>-of-<n>/`` (see :mod:`auxiliary.inference.shards`).
+    ``out_dir/shards/<i>-of-<n>/`` (see :mod:`auxiliary.inference.shards`). A multi-label checkpoint sorts
+    by its per-label thresholds, ``conf`` setting the low-confidence band, and ``tone_thresholds`` uses the
+    thresholds of each image's estimated tone group (:mod:`auxiliary.inference.multilabel_sort`).
     """
     t_start = time.perf_counter()
     timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
@@ -218,6 +223,9 @@ def sort_folder(
         predictor = sorting_predictor(ckpt, backend, device)
     classes = list(predictor.classes)
     folders = {c: safe_name(c, default="class") for c in classes}
+    ml = multilabel_rule(predictor, conf, tone_thresholds, coverage) if getattr(predictor, "multilabel", False) else None
+    if tone_thresholds and ml is None:
+        raise SortError("--tone-thresholds is for multi-label models; this checkpoint is single-label")
     if len(set(folders.values())) != len(folders) or LOW_CONFIDENCE in folders.values():
         raise SortError(f"class names {classes} do not give distinct folder names beside {LOW_CONFIDENCE}/")
     model_id = f"{predictor.name}:{_ckpt_fingerprint(ckpt)}" if ckpt is not None else str(predictor.name)
@@ -230,7 +238,7 @@ def sort_folder(
             raise SortError("conformal sets (--coverage) need a labelled validation CSV: --calib runs/NAME/val_predictions.csv")
         conformal = conformal_from_csv(predictor, calib, float(coverage), batch=batch, tta=tta, progress=progress)
     rule = (f"conformal coverage {conformal.coverage:g} (p >= {conformal.threshold:.4f})" if conformal
-            else f"top probability >= {float(conf):g}")
+            else ml.describe() if ml else f"top probability >= {float(conf):g}")
 
     if shard is not None:
         out = shard_dir(out, shard)
@@ -242,7 +250,7 @@ def sort_folder(
     state_dir.mkdir(exist_ok=True)
     state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
              "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta),
-             "shard": None if shard is None else f"{shard[0]}/{shard[1]}"}
+             "shard": None if shard is None else f"{shard[0]}/{shard[1]}", **(ml.state() if ml else {})}
     state_file = state_dir / STATE
     if state_file.is_file():
         try:
@@ -260,15 +268,16 @@ def sort_folder(
         return _sort_locked(
             predictor, ckpt, src_root, out, state_dir, classes, folders, model_id, conformal, rule, conf=float(conf),
             batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start, shard=shard,
+            ml=ml,
         )
 
 
 def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, state_dir: Path, classes: list[str],
                  folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
                  batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
-                 t_start: float, shard: tuple[int, int] | None = None) -> SortResult:
+                 t_start: float, shard: tuple[int, int] | None = None, ml: MultilabelRule | None = None) -> SortResult:
     # leftovers of a crash mid-copy or mid-report (temporary files of files.atomic_write / atomic_copy)
-    for d in [out, *(out / f for f in [*folders.values(), LOW_CONFIDENCE])]:
+    for d in [out, *(out / f for f in [*folders.values(), LOW_CONFIDENCE, NO_LABEL])]:
         if d.is_dir():
             for tmp in d.glob(f".*{PART_SUFFIX}"):
                 with contextlib.suppress(OSError):
@@ -281,7 +290,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
     journal = SortJournal(state_dir / JOURNAL)
     run_keys: set[str] = set()
     n_new = n_skipped = n_copied = 0
-    threshold = conformal.threshold if conformal else float(conf)
+    threshold = None if ml else conformal.threshold if conformal else float(conf)
     bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
     try:
         for start in range(0, len(inputs), batch):
@@ -297,13 +306,12 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                     run_keys.add(input_key(src, ""))
                     continue
                 run_keys.add(input_key(src, sha))
-                rec = journal.done.get(input_key(src, sha))
-                if rec is not None and (rec["decision"] == "rejected" or (out / rec["destination"]).is_file()):
+                if journal.finished(input_key(src, sha), out):
                     n_skipped += 1
                     continue
                 todo.append((src, sha))
             timing["hash"] += time.perf_counter() - t0
-            arrays, ok = [], []
+            arrays, ok, tones = [], [], []
             for src, sha in todo:
                 t0 = time.perf_counter()
                 try:
@@ -315,6 +323,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                 timing["read"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
+                tones.append(estimated_tone_group(rgb) if ml and ml.tone_thresholds else "")
                 timing["preprocess"] += time.perf_counter() - t0
                 ok.append((src, sha))
             probs = np.zeros((0, len(classes)))
@@ -324,37 +333,32 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                 timing["infer"] += time.perf_counter() - t0
             del arrays
             t0 = time.perf_counter()
-            for (src, sha), p in zip(ok, probs):
-                order = np.argsort(-p)
-                top = int(order[0])
-                pred = classes[top]
-                margin = float(p[order[0]] - p[order[1]]) if len(classes) > 1 else 1.0
-                pset = [classes[i] for i in np.flatnonzero(conformal.sets(p[None])[0])] if conformal else []
-                confident = (len(pset) == 1 and pset[0] == pred) if conformal else float(p[top]) >= float(conf)
-                folder = folders[pred] if confident else LOW_CONFIDENCE
-                dup = journal.by_sha.get(sha)
-                if dup is not None and (out / dup).is_file() and Path(dup).parts[0] == folder:
-                    dest_rel, dup_of = dup, dup
-                else:
-                    dest, copied = place_copy(src, out / folder, _dest_name(src), sha, out)
-                    dest_rel, dup_of = dest.relative_to(out).as_posix(), ""
-                    n_copied += int(copied)
-                journal.add({
-                    "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha,
-                    "decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folder,
-                    "destination": dest_rel, "predicted": pred, "probs": [float(v) for v in p],
-                    "top_prob": float(p[top]), "margin": margin, "prediction_set": pset,
-                    "duplicate_of": dup_of, "reason": "", "model": model_id, "threshold": threshold, "rule": rule,
-                    "time": time.time(),
-                })
+            decided = ml.decide_rows(probs, tones) if ml else [_single_label(p, classes, folders, conformal, conf)
+                                                                for p in probs]
+            for (src, sha), fields in zip(ok, decided):
+                dests, dups = [], []
+                for folder in fields.get("folders") or [fields["folder"]]:
+                    dup = journal.copy_in(sha, folder, out)
+                    if dup is None:
+                        dest, copied = place_copy(src, out / folder, _dest_name(src), sha, out)
+                        dests.append(dest.relative_to(out).as_posix())
+                        n_copied += int(copied)
+                    else:
+                        dests.append(dup)
+                        dups.append(dup)
+                journal.add(with_destinations({
+                    "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha, **fields,
+                    "reason": "", "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
+                }, dests, dups))
                 n_new += 1
             for src, sha, reason in rejected:
-                journal.add({
+                nothing = ({"folders": [], "pred": [], "thresholds": [], "uncertain": [], "tone_group_est": ""} if ml
+                           else {"top_prob": math.nan, "prediction_set": []})
+                journal.add(with_destinations({
                     "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
-                    "folder": "", "destination": "", "predicted": "", "probs": [math.nan] * len(classes),
-                    "top_prob": math.nan, "margin": math.nan, "prediction_set": [], "duplicate_of": "",
+                    "folder": "", "predicted": "", "probs": [math.nan] * len(classes), "margin": math.nan, **nothing,
                     "reason": reason, "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
-                })
+                }, [], []))
                 n_new += 1
             journal.sync()
             timing["copy"] += time.perf_counter() - t0
@@ -364,7 +368,10 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
         journal.close()
 
     t0 = time.perf_counter()
-    summary = write_sort_reports(out, journal, classes, folders, run_keys, model_id, rule, threshold, conformal)
+    summary = write_sort_reports(out, journal, classes, folders, run_keys, model_id, rule, threshold, conformal,
+                                 task="multilabel" if ml else "single")
+    if ml:
+        summary["thresholds"] = ml.state()["thresholds"]
     timing["report"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_start
     summary.update({"checkpoint": str(ckpt) if ckpt is not None else None, "input_dir": str(src_root),
@@ -374,3 +381,14 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
     return SortResult(out_dir=out, summary=summary, timing=timing)
 
 
+def _single_label(p: np.ndarray, classes: list[str], folders: dict[str, str], conformal: Conformal | None,
+                  conf: float) -> dict[str, Any]:
+    """The journal fields of one image of a single-label sort: its class folder when confident, else low_confidence."""
+    order = np.argsort(-p)
+    top = int(order[0])
+    pred = classes[top]
+    pset = [classes[i] for i in np.flatnonzero(conformal.sets(p[None])[0])] if conformal else []
+    confident = (len(pset) == 1 and pset[0] == pred) if conformal else float(p[top]) >= float(conf)
+    return {"decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folders[pred] if confident else LOW_CONFIDENCE,
+            "predicted": pred, "probs": [float(v) for v in p], "top_prob": float(p[top]),
+            "margin": float(p[order[0]] - p[order[1]]) if len(classes) > 1 else 1.0, "prediction_set": pset}

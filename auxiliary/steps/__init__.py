@@ -6,12 +6,15 @@
   the figures of a synthetic-trained model on them).
 - ``selection`` (03, ``select``): architectures on an equal budget, the winner.
 - ``finetuning`` (04, ``train``): a training run, reused only when its recorded settings match.
-- ``evaluate`` (``evaluate``): a checkpoint on any dataset; ``comparison`` (05, ``compare``): models side by side;
+- ``evaluate`` (``evaluate``): a checkpoint on any dataset, ``evaluate_multilabel`` when the checkpoint is
+  multi-label; ``comparison`` (05, ``compare``): models side by side, ``comparison_result`` its result
+  (``Comparison``), ``comparison_multilabel`` its rows of multi-label runs (a ``label`` level);
   ``onnx_export`` (``export``): ONNX with a parity check.
 - ``sorting`` (06, ``sort``) and ``feedback_round`` (06, ``feedback``): sorting new images, learning from corrections.
 - ``records``: what every step and notebook logs to the trackers (MLflow, TensorBoard); ``run_list`` (``runs``):
   the finished runs from the run folders or the MLflow store.
-- ``demo``: what the web demo does, without the web; ``arguments``: the command line's ``--field-name`` flags.
+- ``demo``: what the web demo does, without the web (``demo_labels``: for a multi-label model); ``arguments``:
+  the command line's ``--field-name`` flags.
 
 Every notebook calls ``ensure_*`` for its inputs, so it also works opened alone: if the previous
 notebook has not run with the same settings, its outputs are made here by the very same functions.

@@ -31,6 +31,9 @@ column::
   :func:`auxiliary.evaluation.fairness.gaps` across the groups that are not flagged as too small
   (the worst group of each metric is in :attr:`Comparison.worst_groups`).
 
+Multi-label runs (checkpoint task ``multilabel``) give a five-level table with a ``label`` level
+(a label, ``macro``, ``micro`` or ``all``), described in :mod:`auxiliary.steps.comparison_multilabel`.
+
 With ``cfg.eval.tta`` each model also appears as ``"<model>+tta"`` (flip test-time augmentation:
 all metrics and size rows; no speed rows, TTA costs four forward passes). Slice it with
 ``table.xs("all", level="group")``, ``table.loc[pd.IndexSlice[:, :, "all", "balanced_accuracy"], :]``,
@@ -40,10 +43,8 @@ all metrics and size rows; no speed rows, TTA costs four forward passes). Slice 
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +59,23 @@ from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.comparison_table import (
     LEVELS,
-    SIZE_METRICS,
-    SPEED_METRICS,
+    MULTILABEL_LEVELS,
     CompareError,
     metric_row,
     metric_rows,
     to_frame,
 )
-from auxiliary.files import check_output_dir, label_slug, sha256_file, write_text_atomic
+from auxiliary.files import check_output_dir, label_slug, sha256_file
 from auxiliary.inference import export
 from auxiliary.inference.measurements import predict_plain_and_tta, prediction_table, size_rows, speed_rows
 from auxiliary.inference.onnx_model import default_onnx_path, onnx_session, session_device
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path, run_dir, runs_dir
+from auxiliary.steps import comparison_multilabel as ml
+from auxiliary.steps.comparison_result import Comparison
 from auxiliary.steps.finetuning import ensure_run
 from auxiliary.steps.records import record_step
 from auxiliary.steps.selection import latest_runs, selected_model
-from auxiliary.training.checkpoints import load_checkpoint
 from auxiliary.training.runs import run_name, same_settings
 from auxiliary.viz.plots_comparison import plot_error_gallery
 
@@ -164,100 +165,11 @@ def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame
     return table.reset_index(drop=True), name
 
 
-
-
-
-
-
-
-
-
 # ----------------------------------------------------------------------------- the comparison
-@dataclass
-class Comparison:
-    """Result of :func:`compare_runs`: the tidy ``table`` plus what the galleries need."""
-
-    table: pd.DataFrame
-    predictions: dict[str, pd.DataFrame]
-    runs: dict[str, dict[str, Any]]
-    worst_groups: pd.DataFrame
-    split: str
-    fairness_col: str
-    conf: float = 0.6
-    _models: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def models(self) -> list[str]:
-        return list(self.table.index.get_level_values("model").unique())
-
-    def wide(self, group: str = "all") -> pd.DataFrame:
-        """model x metric for one group (e.g. ``"all"``, ``"class:acne"``, ``"gap:tone_group"``)."""
-        return self.table.xs(group, level="group")["value"].unstack("metric").droplevel("split")
-
-    def best_model(self, metric: str = "balanced_accuracy") -> str:
-        """The model (not a +tta variant) with the highest ``metric`` on the whole split."""
-        s = self.wide()[metric].drop([m for m in self.models if m.endswith("+tta")], errors="ignore")
-        if s.dropna().empty:
-            return self.models[0]
-        return str(s.astype(float).idxmax())
-
-    def key_results(self, metrics: Sequence[str] = ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")) -> dict:
-        """The headline numbers per model (for :func:`auxiliary.notebook.finish` and reports)."""
-        wide = self.wide()
-        gaps = self.wide(f"gap:{self.fairness_col}") if any(
-            g == f"gap:{self.fairness_col}" for g in self.table.index.get_level_values("group")) else None
-        out: dict[str, Any] = {}
-        for m in wide.index:
-            row = {k: float(wide.loc[m, k]) for k in (*metrics, *SIZE_METRICS, *SPEED_METRICS, "n_images")
-                   if k in wide.columns and pd.notna(wide.loc[m, k])}
-            if gaps is not None and m in gaps.index:
-                row.update({f"{k}_gap": float(gaps.loc[m, k]) for k in metrics if k in gaps.columns
-                            and pd.notna(gaps.loc[m, k])})
-            out[str(m)] = row
-        return out
-
-    def torch_model(self, label: str) -> tuple[Any, dict[str, Any]]:
-        """The PyTorch model (and checkpoint info) of a compared run (for Grad-CAM)."""
-        base = label[: -len("+tta")] if label.endswith("+tta") else label
-        if base not in self._models:
-            if base not in self.runs:
-                raise CompareError(f"no model {label!r} in this comparison (models: {', '.join(self.runs)})")
-            self._models[base] = load_checkpoint(self.runs[base]["ckpt"], device=self.runs[base]["device"])
-        return self._models[base]
-
-    def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
-        """Write ``comparison.csv`` (tidy), ``comparison.json`` (rows + runs + worst groups) and
-        ``predictions/<model>.csv``; refuses to replace an existing comparison unless ``overwrite``."""
-        out = Path(out_dir)
-        csv = out / "comparison.csv"
-        if csv.exists() and not overwrite:
-            raise CompareError(f"{csv} exists; pass --overwrite (overwrite=True) to replace it")
-        (out / "predictions").mkdir(parents=True, exist_ok=True)
-        flat = self.table.reset_index()
-        write_text_atomic(csv, flat.to_csv(index=False))
-        payload = {
-            "levels": list(LEVELS),
-            "split": self.split,
-            "fairness_col": self.fairness_col,
-            "conf": self.conf,
-            "runs": {k: {kk: str(vv) if isinstance(vv, Path) else vv for kk, vv in v.items()} for k, v in self.runs.items()},
-            "worst_groups": json.loads(self.worst_groups.to_json(orient="records")),
-            "rows": json.loads(flat.to_json(orient="records")),
-        }
-        js = out / "comparison.json"
-        write_text_atomic(js, json.dumps(payload, indent=1))
-        written = {"csv": csv, "json": js}
-        for label, pred in self.predictions.items():
-            p = out / "predictions" / f"{label_slug(label)}.csv"
-            write_text_atomic(p, pred.to_csv(index=False))
-            written[f"predictions:{label}"] = p
-        return written
-
-
 def load_comparison(path: str | Path) -> pd.DataFrame:
     """Read a saved ``comparison.csv`` back into the MultiIndex DataFrame."""
-    df = pd.read_csv(path, dtype={"model": str, "split": str, "group": str, "metric": str})
-    return df.set_index(list(LEVELS)).sort_index()
+    df = pd.read_csv(path, dtype={"model": str, "split": str, "group": str, "label": str, "metric": str})
+    return df.set_index(list(MULTILABEL_LEVELS if "label" in df.columns else LEVELS)).sort_index()
 
 
 def compare_runs(
@@ -299,12 +211,16 @@ def compare_runs(
     preds: dict[str, pd.DataFrame] = {}
     infos: dict[str, dict[str, Any]] = {}
     models_cache: dict[str, Any] = {}
+    tasks: dict[str, str] = {}
     for label, run in labelled.items():
         ckpt = _ckpt_of(run)
         predictor = Predictor.from_checkpoint(ckpt, device=ev.device)
         classes = predictor.classes
+        tasks[label] = predictor.task
+        ml.check_same_task(tasks)
         try:
-            y = labels_to_index(table["label"].astype(str).tolist(), classes)
+            y = ml.multilabel_truth(table, classes) if predictor.multilabel else \
+                labels_to_index(table["label"].astype(str).tolist(), classes)
         except AuxiliaryError as exc:
             raise CompareError(f"{label}: {exc}") from None
         onnx_path, sess = None, None
@@ -327,15 +243,20 @@ def compare_runs(
             "onnx_device": session_device(sess) if sess is not None else None,
         }
         models_cache[label] = (predictor.model, predictor.info)
-        plain, flipped = predict_plain_and_tta(predictor, list(table["path"]), tta=tta, progress=progress)
+        predict = ml.multilabel_predictions if predictor.multilabel else predict_plain_and_tta
+        plain, flipped = predict(predictor, list(table["path"]), tta=tta, progress=progress)
         variants = [(label, plain)] + ([(f"{label}+tta", flipped)] if tta else [])
         for name, probs in variants:
-            r, worst = metric_rows(name, split_name, y, probs, classes, groups, fcol, ev.min_group_size, ev.ece_bins)
-            rows += r
-            metric_row(rows, name, split_name, "all", "temperature", predictor.temperature)
+            if predictor.multilabel:
+                r, worst, preds[name] = ml.multilabel_run_rows(name, split_name, y, probs, predictor, table, groups, fcol, ev)
+                rows += r
+            else:
+                r, worst = metric_rows(name, split_name, y, probs, classes, groups, fcol, ev.min_group_size, ev.ece_bins)
+                rows += r
+                metric_row(rows, name, split_name, "all", "temperature", predictor.temperature)
+                preds[name] = prediction_table(table, probs, classes, fcol)
             worst_parts.append(worst)
             rows += size_rows(name, split_name, predictor.model, ckpt, onnx_path)
-            preds[name] = prediction_table(table, probs, classes, fcol)
         if measure_speed:
             rows += speed_rows(label, split_name, predictor.model, sess, predictor.img_size, ev.speed_repeats)
     worst_all = pd.concat([w for w in worst_parts if len(w)], ignore_index=True) if any(len(w) for w in worst_parts) \
@@ -378,7 +299,9 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
         export_onnx=not args.no_onnx, measure_speed=not args.no_speed, overwrite=args.overwrite,
     )
     written = cmp.save(out, overwrite=args.overwrite)
-    if not args.no_galleries:
+    if cmp.multilabel and not args.no_galleries:
+        print("error galleries skipped: they rank single-label mistakes (multi-label runs: see evaluate's Grad-CAM per label)")
+    elif not args.no_galleries:
         for label in cmp.predictions:
             if label.endswith("+tta"):
                 continue
@@ -386,8 +309,9 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
                 fig = plot_error_gallery(cmp, label, kind, gallery_size=cfg.eval.gallery_size)
                 fig.savefig(out / f"gallery_{kind}_{label_slug(label)}.png", dpi=120, bbox_inches="tight")
                 plt.close(fig)
-    cols = [c for c in ("balanced_accuracy", "macro_f1", "macro_auroc", "ece", "parameters",
-                        "torch_ms_per_image_b1", "onnx_ms_per_image_b1") if c in cmp.wide().columns]
+    headline = ml.MULTILABEL_KEY_METRICS if cmp.multilabel else ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")
+    cols = [c for c in (*headline, "parameters", "torch_ms_per_image_b1", "onnx_ms_per_image_b1")
+            if c in cmp.wide().columns]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(cmp.wide()[cols].round(4).to_string())
     if not args.no_speed:

@@ -1,4 +1,7 @@
 """What the web demo does, without the web: read an upload safely, analyse it (probabilities + Grad-CAM), the model card, filing feedback.
+
+A multi-label model's results (per-label probabilities, thresholds, present labels) are built by
+:mod:`auxiliary.steps.demo_labels`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.errors import AuxiliaryError
 from auxiliary.images import ImageReadError, read_image, read_image_bytes
 from auxiliary.inference.explain import gradcam_overlay
+from auxiliary.steps.demo_labels import label_card_lines, label_result
 from auxiliary.synth.dataset import generate_dataset
 
 #: Uploads above this many bytes are refused with a message (Gradio itself refuses twice this).
@@ -221,6 +225,8 @@ def analyse(
     ``top_prob``, ``low_confidence`` (``top_prob < conf``), ``conf``, ``overlay`` (Grad-CAM
     RGB uint8 or None), ``heatmap_note``, ``image`` (the RGB array read), ``notes``
     (conversions applied). Bad input gives ``ok=False`` and a message instead of an exception.
+    A multi-label model's result has ``task="multilabel"`` and per-label ``probs`` (label order),
+    ``thresholds``, ``present``, ``positives`` and ``uncertain`` (:func:`auxiliary.steps.demo_labels.label_result`).
     """
     out: dict[str, Any] = dict(
         ok=False, error=None, message="", detail="", probs={}, top=None, top_prob=None, low_confidence=False,
@@ -243,6 +249,9 @@ def analyse(
         overlay, note = (None, "Heat map switched off.")
         if heatmap:
             overlay, note = _heatmap(predictor, rgb, predictor.classes.index(top))
+    if getattr(predictor, "multilabel", False):
+        out.update(label_result(predictor, probs, conf), ok=True, overlay=overlay, heatmap_note=note, image=rgb, notes=notes)
+        return out
     top_prob = float(probs[top])
     low = bool(top_prob < conf)
     if low:
@@ -271,7 +280,7 @@ def _fmt_metric(v: Any) -> str:
 def model_card(predictor: Any, conf: float) -> str:
     """Markdown describing the model: name, classes, input size, validation metrics, threshold."""
     info = getattr(predictor, "info", {}) or {}
-    lines = [
+    lines = label_card_lines(predictor, conf) if getattr(predictor, "multilabel", False) else [
         f"**Model:** `{predictor.name}` · classes: {', '.join(predictor.classes)} · input {predictor.img_size} px"
         f" · calibration temperature {predictor.temperature:.2f}",
         "",

@@ -7,6 +7,13 @@ named otherwise::
 
     python -m auxiliary evaluate --ckpt runs/resnet18-demo/best.pt --data ~/photos         --label-map rosacea=erythema,clear=none --out runs/real_check
 
+A **multi-label** checkpoint (``task: multilabel``: one sigmoid per label) is evaluated by
+:mod:`auxiliary.steps.evaluate_multilabel`: ``--data`` is then a CSV list with one 0/1 column per
+label (a multi-label split's ``test.csv``), ``--label-map`` renames its label columns, ``--val``
+refits the per-label temperatures and the per-label and per (tone group, label) thresholds, and
+its files are described there (per_label.csv, group_label_metrics.csv, fairness_gap.csv,
+thresholds.json, Grad-CAM per label...).
+
 Without known skin tones (real photos), fairness uses the tone group *estimated* from the pixels
 (``tone_group_est``), and the summary says so.
 
@@ -63,6 +70,7 @@ from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import resolve_path
 from auxiliary.steps import arguments
+from auxiliary.steps.evaluate_multilabel import evaluate_multilabel_checkpoint, print_multilabel_results
 from auxiliary.steps.records import record_step
 from auxiliary.viz.plots_evaluation import (
     plot_confusion,
@@ -188,6 +196,9 @@ def evaluate_checkpoint(
     if (out / "summary.json").exists() and not overwrite:
         raise EvaluationError(f"{out} already holds an evaluation (summary.json); pass --overwrite or choose another --out")
     pred = load_predictor(ckpt, backend=backend, device=ec.device)
+    if pred.multilabel:
+        return evaluate_multilabel_checkpoint(pred, ckpt, data_csv, out, ec, val_csv=val_csv, batch_size=batch_size,
+                                              progress=progress, label_map=parse_label_map(label_map))
     classes = list(pred.classes)
     table, read_notes = load_eval_table(data_csv, label_map, progress=progress)
     if len(table) == 0:
@@ -301,10 +312,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="split list to evaluate on (e.g. test.csv), or any dataset the data step reads "
                              "(class folders, a CSV list, HAM10000)")
     parser.add_argument("--label-map", default=None, metavar="OLD=NEW,...",
-                        help="rename the data's labels to the model's classes, e.g. rosacea=erythema,clear=none")
+                        help="rename the data's labels to the model's classes, e.g. rosacea=erythema,clear=none "
+                             "(multi-label model: rename the data's 0/1 label columns)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON/CSV/PNG results")
     parser.add_argument("--val", default=None, metavar="VAL.csv",
-                        help="validation list: fit the temperature and the per-group thresholds on it")
+                        help="validation list: fit the temperature and the per-group thresholds on it "
+                             "(multi-label model: one temperature per label, per-label and per (group, label) thresholds)")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "auto"], help="inference backend")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=32,
                         help=f"inference batch size (1 to {MAX_BATCH})")
@@ -330,6 +343,11 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
         overwrite=args.overwrite, progress=not args.quiet, label_map=args.label_map,
     )
     s = res["summary"]
+    if res["info"].get("task") == "multilabel":
+        print_multilabel_results(res, args.out)
+        record_step(cfg, "evaluate", args.out, metrics=s, tags={"model_arch": res["info"]["model"], "checkpoint": ckpt},
+                    split_dir=Path(data_csv).parent)
+        return 0
     print(f"{res['info']['model']} on {data_csv} (n={res['info']['n']}, temperature {res['temperature']:.3f} "
           f"{res['temperature_source']})")
     print("  " + ", ".join(f"{k} {_fmt(v)}" for k, v in s.items()))

@@ -1,4 +1,8 @@
 """Notebook 04 and ``python -m auxiliary train``: a training run for a config, reused only when its recorded settings match.
+
+A multi-label split (``classes.json`` task ``multilabel``) trains one sigmoid per label (``--loss bce``,
+``asymmetric`` or ``focal_bce``; :mod:`auxiliary.training.multilabel_run`); its run folder gets the loss curve
+(:class:`LossCurve`) instead of the single-label accuracy curves and confusion matrix.
 """
 
 from __future__ import annotations
@@ -9,12 +13,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from auxiliary.config import Config
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from auxiliary.config import TRAIN_TASKS, Config, TrainConfig, field_docs
+from auxiliary.data.readers import split_task
 from auxiliary.errors import TrainError
 from auxiliary.files import check_output_dir
 from auxiliary.layout import resolve_path, run_dir, selection_file
 from auxiliary.steps.datasets import ensure_splits
 from auxiliary.steps.records import run_callbacks
+from auxiliary.training.engine import check_config, resolve_task, run_monitor
 from auxiliary.training.loop import fit
 from auxiliary.training.runs import (
     RUN_MARKERS,
@@ -24,7 +33,7 @@ from auxiliary.training.runs import (
     secondary_rank,
     with_model,
 )
-from auxiliary.viz.plots_training import RunFigures
+from auxiliary.viz.plots_training import RunFigures, plot_curves
 
 
 def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
@@ -65,11 +74,23 @@ def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
     return out / "best.pt"
 
 
+class LossCurve:
+    """A Fabric callback for multi-label runs: ``logs/loss_curve.png`` (the accuracy curves and the confusion
+    matrix of :class:`~auxiliary.viz.plots_training.RunFigures` are single-label figures)."""
+
+    def on_run_end(self, run_dir: Path, history: list[dict[str, Any]], val_predictions: Any,
+                   classes: Any) -> None:
+        fig = plot_curves(pd.DataFrame(history), "loss")
+        fig.savefig(Path(run_dir) / "logs" / "loss_curve.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+
+
 def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """:func:`auxiliary.training.loop.fit` plus the run's figures under ``logs/`` (loss and accuracy
-    curves, validation confusion matrix) and what its trackers need (:func:`auxiliary.steps.records.run_callbacks`):
-    how every step trains. Returns the run's summary."""
-    return fit(cfg, split_dir, out_dir, callbacks=[RunFigures(), *run_callbacks(cfg)], **kwargs)
+    curves, validation confusion matrix; the loss curve of a multi-label run) and what its trackers need
+    (:func:`auxiliary.steps.records.run_callbacks`): how every step trains. Returns the run's summary."""
+    figures = LossCurve() if split_task(split_dir) == "multilabel" else RunFigures()
+    return fit(cfg, split_dir, out_dir, callbacks=[figures, *run_callbacks(cfg)], **kwargs)
 
 
 def selection_winner(cfg: Config, split: Path) -> str:
@@ -99,6 +120,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="train the winner `select` recorded for this profile and split (instead of --model)")
     parser.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
                         help="no progress bars")
+    # train.task only: the flag built from the config would also set synth.task (a bare key sets every section)
+    parser.add_argument("--task", dest="cfg__train.task", choices=TRAIN_TASKS, default=argparse.SUPPRESS,
+                        metavar="TASK", help=f"{field_docs(TrainConfig)['task']} [train.task, default 'auto']")
 
 
 def resolve_split(cfg: Config, data_arg: str | None, progress: bool = True) -> Path:
@@ -125,10 +149,19 @@ def run_cli(args: argparse.Namespace, cfg: Config) -> int:
         cfg = with_model(cfg, selection_winner(cfg, split))
         out = out if args.out else run_dir(cfg)
         refuse_existing(out, args.resume, args.overwrite)
+    check_config(cfg.train)
+    run_monitor(cfg.train, resolve_task(cfg.train, split_task(split)))  # a loss or task that does not fit: one line
     if not secondary_rank():  # the other processes of a multi-process run re-run this command
         print(f"training {cfg.train.model} on {split} -> {out}")
     summary = train_run(cfg, split, out, resume=args.resume, overwrite=args.overwrite, progress=progress)
     if secondary_rank():
+        return 0
+    if summary.get("task") == "multilabel":
+        print(f"done: {summary['epochs_run']} epochs, best {summary['monitor']} {summary['best_value']:.3f} "
+              f"at epoch {summary['best_epoch']}"
+              + (f"; test macro AUROC {summary['test_macro_auroc']:.3f}, macro F1 {summary['test_macro_f1']:.3f} "
+                 "(at the validation thresholds)" if summary.get("test_macro_auroc") is not None else ""))
+        print(f"run folder: {out} (best.pt, thresholds.json, logs/, val_predictions.csv, summary.json)")
         return 0
     print(
         f"done: {summary['epochs_run']} epochs, best {summary['monitor']} {summary['best_value']:.3f} "

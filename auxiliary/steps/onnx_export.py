@@ -1,4 +1,5 @@
-"""``python -m auxiliary export``: a checkpoint to ONNX with a parity check.
+"""``python -m auxiliary export``: a checkpoint to ONNX with a parity check (a multi-label checkpoint's task and
+per-label temperatures go into the metadata, and the parity check compares its per-label sigmoid probabilities).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
                       device=device)
     print(res)
     meta = res.metadata
-    print(f"  classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}")
+    if meta.get("task") == "multilabel":
+        print(f"  multi-label: labels {meta.get('classes')}; img_size {meta.get('img_size')}; per-label temperatures "
+              f"{meta.get('temperatures')}; probabilities are per-label sigmoids (parity checked on them)")
+    else:
+        print(f"  classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}")
     print(f"  mean {meta.get('mean')}; std {meta.get('std')}; input {INPUT_NAME!r} (dynamic batch), output {OUTPUT_NAME!r}")
     return 0

@@ -1,5 +1,10 @@
 """Notebook 06 and ``python -m auxiliary sort``: copy new images into class folders and ``low_confidence/``.
 
+A multi-label checkpoint copies each image into every ``<label>/`` it is positive for, ``none/`` when it is
+positive for none, or ``low_confidence/`` when a label's probability is too close to its threshold (``--conf``
+sets that band); ``--tone-thresholds`` uses the thresholds of each image's *estimated* tone group instead of
+the global ones (:mod:`auxiliary.inference.multilabel_sort`).
+
 A very large folder in several processes: ``sort ... --shard i/n`` for ``i = 0 .. n-1`` (any machines that
 see the folders), then ``sort --input IN --out OUT --merge`` (:mod:`auxiliary.inference.shards`,
 :mod:`auxiliary.inference.sort_merge`).
@@ -36,6 +41,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recursive", nargs="?", const="true", default=None, dest="recursive_flag", metavar="BOOL",
                         help="also sort the images in sub-folders of --input [sort.recursive]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--tone-thresholds", action="store_true",
+                        help="multi-label models: use the per-tone-group thresholds of each image's tone group, "
+                             "estimated from its pixels (default: the global per-label thresholds)")
     parser.add_argument("--shard", type=shard_argument, default=None, metavar="I/N",
                         help="sort only shard I of N (0 <= I < N) into OUT/shards/I-of-N/, e.g. one process per "
                              "shard on a very large folder; then --merge")
@@ -68,12 +76,16 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
             ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
             conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,
             calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
-            progress=not args.quiet, device=s.device, shard=args.shard,
+            progress=not args.quiet, device=s.device, shard=args.shard, tone_thresholds=args.tone_thresholds,
         )
     sm = res.summary
     print(f"sorted {sm['n_inputs']} inputs with {sm['model']} ({sm['rule']}) into {res.out_dir}")
     for name, n in sm["counts"].items():
         print(f"  {name:>16}: {n}")
+    if sm.get("task") == "multilabel":
+        d = sm["decisions"]
+        print(f"  multi-label: {d['sorted']} sorted (each into every label folder it is positive for, or none/), "
+              f"{d['low_confidence']} low confidence, {d['rejected']} rejected")
     if sm.get("conformal"):
         c = sm["conformal"]
         print(f"  conformal: target coverage {c['coverage']:g}, checked on validation {c['empirical_coverage']:.3f}, "

@@ -1,4 +1,8 @@
 """One pass over a loader on Lightning Fabric: :func:`train` runs one training epoch (accumulation, clipping, EMA), :func:`validate` one evaluation pass whose metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
+
+Multi-label batches (float targets (B, L), one sigmoid per label) are told apart by the targets' shape: the
+training accuracy is then the share of right (image, label) decisions at probability 0.5, and validation
+reports :func:`multilabel_epoch_metrics` (macro / micro AUROC, macro F1 at 0.5, Hamming loss, subset accuracy).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from tqdm.auto import tqdm
 from auxiliary.data.loaders import ShardedSampler, gather_order
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.evaluation.metrics import summary_metrics
+from auxiliary.evaluation.multilabel import multilabel_summary
+from auxiliary.evaluation.multilabel_calibration import sigmoid
 from auxiliary.training.models import set_backbone_eval
 
 
@@ -33,6 +39,18 @@ def probability_metrics(labels: np.ndarray, probs: np.ndarray, n_classes: int) -
     m = summary_metrics(labels, probs, [str(k) for k in range(n_classes)])
     return {"acc": m["accuracy"], "balanced_acc": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
             "macro_auroc": m["macro_auroc"]}
+
+
+def multilabel_epoch_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """macro_auroc, micro_auroc, macro_ap, macro_f1, micro_f1 (at probability 0.5), hamming_loss and
+    subset_accuracy of an evaluation pass's (N, L) ``logits`` (sigmoid first) against 0/1 ``labels``
+    (:func:`auxiliary.evaluation.multilabel.multilabel_summary`), plus ``acc`` = 1 - hamming_loss."""
+    names = [str(k) for k in range(logits.shape[1] if logits.ndim == 2 else 0)]
+    m = multilabel_summary(labels, sigmoid(logits), names) if len(labels) and names else {}
+    keys = ("macro_auroc", "micro_auroc", "macro_ap", "macro_f1", "micro_f1", "hamming_loss", "subset_accuracy")
+    out = {k: float(m.get(k, math.nan)) for k in keys}
+    out["acc"] = 1.0 - out["hamming_loss"]
+    return out
 
 
 # ====================================================================================== loop
@@ -132,7 +150,10 @@ def train(
         b = int(y.shape[0])
         seen += b
         total_loss += loss.detach().float() * b
-        correct += (logits.detach().argmax(1) == y).sum()
+        if y.ndim == 2:  # multi-label: share of right (image, label) decisions at probability 0.5
+            correct += ((logits.detach() > 0) == (y > 0.5)).float().mean(1).sum()
+        else:
+            correct += (logits.detach().argmax(1) == y).sum()
         if progress and (i % 5 == 0 or i + 1 == n_batches):
             bar.set_postfix(loss=f"{total_loss.item() / max(seen, 1):.3f}", lr=f"{lr:.2e}")
     bar.close()
@@ -166,6 +187,8 @@ def validate(
 ) -> dict[str, Any]:
     """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
     ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order.
+    Multi-label targets (B, L): ``labels`` is the (N, L) int 0/1 matrix and the metrics are those of
+    :func:`multilabel_epoch_metrics`; ``n_classes`` is then the number of labels.
 
     With several processes and a loader of :func:`auxiliary.data.loaders.shard_loader`, each rank
     evaluates its share (with rank 0's BatchNorm statistics, :func:`sync_buffers`) and every rank gets
@@ -183,7 +206,8 @@ def validate(
         idx = meta.get("index") if isinstance(meta, dict) else None
         index_all.append(torch.as_tensor(idx).cpu() if idx is not None else torch.full((int(y.shape[0]),), -1))
     logits_np = torch.cat(logits_all).numpy() if logits_all else np.zeros((0, n_classes or 0), dtype=np.float32)
-    labels_np = torch.cat(labels_all).numpy().astype(int) if labels_all else np.zeros(0, dtype=int)
+    labels_np = (torch.cat(labels_all).numpy().round().astype(int) if labels_all
+                 else np.zeros(0, dtype=int))
     index_np = torch.cat(index_all).numpy().astype(int) if index_all else np.zeros(0, dtype=int)
     sharded = _sharded(loader)
     if sharded is not None:
@@ -192,10 +216,13 @@ def validate(
     if len(index_np) and (index_np < 0).any():
         index_np = np.arange(len(labels_np))
     k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
-    out: dict[str, Any] = epoch_metrics(labels_np, logits_np, k)
+    multilabel = labels_np.ndim == 2
+    out: dict[str, Any] = (multilabel_epoch_metrics(labels_np, logits_np) if multilabel
+                           else epoch_metrics(labels_np, logits_np, k))
     out["loss"] = float("nan")
     if n and criterion is not None:  # the mean over the whole set (also when it was evaluated in shares)
         dev = getattr(fabric, "device", torch.device("cpu"))
-        out["loss"] = float(criterion(torch.from_numpy(logits_np).to(dev), torch.from_numpy(labels_np).to(dev)))
+        target = torch.from_numpy(labels_np.astype(np.float32) if multilabel else labels_np).to(dev)
+        out["loss"] = float(criterion(torch.from_numpy(logits_np).to(dev), target))
     out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
     return out

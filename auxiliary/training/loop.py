@@ -12,6 +12,11 @@ entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.bui
 the device, precision, ``channels_last`` and ``torch.compile`` of :mod:`auxiliary.training.acceleration`.
 Validation metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
 
+Multi-label data (the split's ``classes.json`` task, or ``train.task``; :func:`auxiliary.training.engine.resolve_task`)
+trains one sigmoid per label with bce, asymmetric or focal_bce and a per-label ``pos_weight``; its epoch rows,
+``best.pt`` (per-label temperatures and thresholds), predictions and test metrics are
+:mod:`auxiliary.training.multilabel_run`'s, and it watches ``val_macro_auroc`` unless told otherwise.
+
 Several processes (``strategy: ddp``, or launched by ``fabric run`` / ``torchrun``): each rank trains on a
 disjoint share of every epoch's sampler order and evaluates its share of validation and test, gathered
 back in order so that every rank computes the metrics of the whole set (and takes the same early-stopping
@@ -39,24 +44,29 @@ from typing import Any
 import torch
 from torch import nn
 
+import auxiliary.training.multilabel_run as ml
 from auxiliary.config import Config, save
 from auxiliary.data.balance import class_weights, sampled_class_prior
 from auxiliary.data.loaders import build_loader, shard_loader
-from auxiliary.data.readers import load_split
+from auxiliary.data.readers import load_split, split_task
 from auxiliary.errors import TrainError
-from auxiliary.evaluation.calibration import softmax
-from auxiliary.evaluation.metrics import summary_metrics
-from auxiliary.files import jsonable, write_csv_atomic, write_json_atomic
+from auxiliary.files import jsonable, write_json_atomic
 from auxiliary.training.acceleration import Hardware, hardware
 from auxiliary.training.checkpoints import load_checkpoint
-from auxiliary.training.engine import check_config, make_fabric, monitor_mode, parse_devices
+from auxiliary.training.engine import (
+    check_config,
+    make_fabric,
+    monitor_mode,
+    parse_devices,
+    resolve_task,
+    run_monitor,
+)
 from auxiliary.training.epochs import train, validate
 from auxiliary.training.losses import build_criterion
 from auxiliary.training.models import create_model, data_config, set_backbone_trainable
 from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
 from auxiliary.training.runs import (
     load_last,
-    predictions_frame,
     prepare_run_dir,
     read_predictions,
     refuse_existing,
@@ -65,6 +75,7 @@ from auxiliary.training.runs import (
     save_last,
 )
 from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
+from auxiliary.training.single_label_run import epoch_line, epoch_row, predictions_macro_auroc, test_results
 from auxiliary.training.tracking import log_abort, log_end, log_epoch, log_start, run_loggers
 
 
@@ -92,13 +103,16 @@ def fit(
     out = Path(out_dir)
     refuse_existing(out, resume, overwrite)
     tables, classes = load_split(split_dir)
+    task = resolve_task(tcfg, split_task(split_dir))
+    run_monitor(tcfg, task)  # a monitor the task has no metric for is refused before anything is built
     for name in ("train", "val"):
         if len(tables[name]) == 0:
             raise TrainError(f"the {name} split of {split_dir} is empty: training needs train and val samples")
     seed_all(tcfg.seed)
     model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
     norm = data_config(model)
-    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
+    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed,
+                  task=task)
     n_train = len(tables["train"])
     devices = parse_devices(tcfg.devices)
     world = (len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
@@ -116,10 +130,11 @@ def fit(
     weights = class_weights(tables["train"], classes) if tcfg.loss in ("weighted_ce", "focal") else None
     prior = (sampled_class_prior(tables["train"], classes, cfg.data.balance)
              if tcfg.loss == "logit_adjusted" else None)
+    pos_weight = ml.multilabel_pos_weight(tables["train"], classes, cfg.data.balance) if task == "multilabel" else None
     return fit_loaders(
         cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
         val_table=tables["val"], test_table=tables["test"], class_weights=weights, class_prior=prior,
-        mean=norm["mean"],
+        pos_weight=pos_weight, task=task, mean=norm["mean"],
         std=norm["std"], resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
         callbacks=callbacks,
     )
@@ -138,6 +153,8 @@ def fit_loaders(
     test_table: Any = None,
     class_weights: torch.Tensor | None = None,
     class_prior: torch.Tensor | None = None,
+    pos_weight: torch.Tensor | None = None,
+    task: str | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     resume: bool = False,
@@ -152,7 +169,9 @@ def fit_loaders(
     ``model`` defaults to ``auxiliary.training.models.create_model(cfg.train.model, len(classes),
     cfg.train.pretrained)``.
     ``stop_after_epochs`` simulates an interruption after that many epochs of this call (tests).
-    ``class_weights`` / ``class_prior``: see :func:`auxiliary.training.losses.build_criterion`.
+    ``class_weights`` / ``class_prior`` / ``pos_weight``: see :func:`auxiliary.training.losses.build_criterion`.
+    ``task``: the data's task (``single`` / ``multilabel``, checked against ``cfg.train``); ``None``: from
+    ``cfg.train.task``, ``auto`` then following the loss (targets (B, L) of 0/1 with a multi-label loss).
     ``callbacks``: see :func:`fit`.
     """
     threads = int(cfg.train.threads)
@@ -164,7 +183,7 @@ def fit_loaders(
         return _fit_loaders(
             cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
             val_table=val_table, test_table=test_table, class_weights=class_weights, class_prior=class_prior,
-            mean=mean, std=std,
+            pos_weight=pos_weight, task=task, mean=mean, std=std,
             resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
             stop_after_epochs=stop_after_epochs, callbacks=callbacks, loggers=loggers,
         )
@@ -189,6 +208,8 @@ def _fit_loaders(
     test_table: Any,
     class_weights: torch.Tensor | None,
     class_prior: torch.Tensor | None,
+    pos_weight: torch.Tensor | None,
+    task: str | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     resume: bool,
@@ -202,6 +223,9 @@ def _fit_loaders(
     t_start = time.perf_counter()
     tcfg = cfg.train
     check_config(tcfg)
+    task = resolve_task(tcfg, task)
+    multilabel = task == "multilabel"
+    monitor = run_monitor(tcfg, task)
     classes = list(classes)
     out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -224,7 +248,7 @@ def _fit_loaders(
     if fabric.is_global_zero:
         save(cfg, out / "config.yaml")
 
-    criterion = build_criterion(tcfg, class_weights, class_prior)
+    criterion = build_criterion(tcfg, class_weights, class_prior, pos_weight)
     plain_criterion = criterion
     world, rank = fabric.world_size, fabric.global_rank  # several processes: disjoint shares (data.loaders)
     train_loader_f = fabric.setup_dataloaders(shard_loader(train_loader, world, rank, drop_last=True),
@@ -238,7 +262,7 @@ def _fit_loaders(
     if n_batches == 0:
         raise TrainError("the training loader yields no batch (fewer samples than one batch with drop_last?)")
     steps_per_epoch = math.ceil(n_batches / max(1, tcfg.accumulate))
-    mode = monitor_mode(tcfg.monitor)
+    mode = monitor_mode(monitor)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     start_epoch = int(state["epoch"]) if state else 0
     best_value = float(state["best_value"]) if state else (-math.inf if mode == "max" else math.inf)
@@ -300,41 +324,26 @@ def _fit_loaders(
                               n_classes=len(classes), channels_last=hw.channels_last, progress=progress,
                               desc="validate (EMA)")
         seconds = time.perf_counter() - t0
-        row = {
-            "epoch": epoch + 1,
-            "phase": phase,
-            "lr": tr["lr"],
-            "train_loss": tr["loss"],
-            "val_loss": va["loss"],
-            "train_acc": tr["acc"],
-            "val_acc": va["acc"],
-            "val_balanced_acc": va["balanced_acc"],
-            "val_macro_f1": va["macro_f1"],
-            "seconds": seconds,
-            "images_per_second": tr["images_per_second"],
-        }
+        row = (ml.multilabel_epoch_row if multilabel else epoch_row)(epoch + 1, phase, tr, va, seconds)
         history.append(row)
-        value = float(row[tcfg.monitor])
+        value = float(row[monitor])
         improved = (value > best_value) if mode == "max" else (value < best_value)
         if math.isnan(value):
             improved = False
         if improved:
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
             if fabric.is_global_zero:
-                save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va,
-                           row, val_table)
+                saver = ml.save_multilabel_best if multilabel else save_best
+                saver(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va, row,
+                      val_table)
         else:
             bad_epochs += 1
         in_last_phase = phase == plan[-1][0]
-        fabric.print(
-            f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}] train loss {tr['loss']:.3f} acc {tr['acc']:.3f} | "
-            f"val loss {va['loss']:.3f} bal.acc {va['balanced_acc']:.3f} F1 {va['macro_f1']:.3f} | "
-            f"{seconds:.1f} s, {tr['images_per_second']:.0f} img/s" + ("  *best*" if improved else "")
-        )
+        fabric.print((ml.multilabel_epoch_line if multilabel else epoch_line)(row, tcfg.max_epochs, improved))
         epoch += 1
         if in_last_phase and tcfg.patience > 0 and bad_epochs >= tcfg.patience and epoch < tcfg.max_epochs:
             stopped_early = True
-            fabric.print(f"early stopping: {tcfg.monitor} did not improve for {bad_epochs} epochs")
+            fabric.print(f"early stopping: {monitor} did not improve for {bad_epochs} epochs")
         finished = stopped_early or epoch >= tcfg.max_epochs
         log_epoch(fabric, row)  # logs/metrics.csv, and TensorBoard / MLflow when asked for
         save_last(fabric, last_path, raw, optimizer, tcfg, cfg, classes, epoch=epoch, phase=phase,
@@ -347,17 +356,17 @@ def _fit_loaders(
 
     # ------------------------------------------------------------------ final: test, summary, callbacks (figures)
     summary = _finalize(fabric, out, cfg, classes, history, best_epoch, best_value, stopped_early, test_loader,
-                        test_table, val_table, split_dir, t_start, hw)
+                        test_table, val_table, split_dir, t_start, hw, task, monitor)
     return summary
 
 
 def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]],
               best_epoch: int, best_value: float, stopped_early: bool, test_loader: Any, test_table: Any,
-              val_table: Any, split_dir: Any, t_start: float, hw: Hardware) -> dict[str, Any]:
-    tcfg = cfg.train
+              val_table: Any, split_dir: Any, t_start: float, hw: Hardware, task: str, monitor: str) -> dict[str, Any]:
     best_path = out / "best.pt"
+    multilabel = task == "multilabel"
     if not best_path.is_file():
-        raise TrainError(f"no best checkpoint in {out}: every validation value of {tcfg.monitor} was NaN")
+        raise TrainError(f"no best checkpoint in {out}: every validation value of {monitor} was NaN")
     best_model, info = load_checkpoint(best_path)
     temperature = float(info.get("temperature", 1.0))
     test: dict[str, Any] | None = None
@@ -367,22 +376,16 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
                                       use_distributed_sampler=False)
         te = validate(fabric, fm, tl, None, n_classes=len(classes), channels_last=hw.channels_last,
                       progress=False, desc="test")
-        probs = softmax(te["logits"], temperature)
-        test = {k: te[k] for k in ("acc", "balanced_acc", "macro_f1")}
-        test["macro_auroc"] = summary_metrics(te["labels"], probs, classes)["macro_auroc"]
-        test["images"] = int(te["images"])
-        if fabric.is_global_zero:
-            write_csv_atomic(out / "test_predictions.csv",
-                             predictions_frame(probs, te["labels"], te["index"], classes, test_table))
+        test = (ml.multilabel_test_results if multilabel else test_results)(te, info, classes, test_table, out,
+                                                                 fabric.is_global_zero)
     val_pred = read_predictions(out / "val_predictions.csv", classes)
-    val_auroc = float("nan")
-    if val_pred is not None and len(val_pred):
-        lab = val_pred["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-        val_auroc = summary_metrics(lab, val_pred[[f"prob_{c}" for c in classes]].to_numpy(), classes)["macro_auroc"]
+    val_auroc = (ml.multilabel_macro_auroc if multilabel else predictions_macro_auroc)(val_pred, classes)
     summary = run_summary(out, cfg, classes, history, best_epoch=best_epoch, best_value=best_value,
                           stopped_early=stopped_early, test=test, val_auroc=val_auroc, temperature=temperature,
                           split_dir=split_dir, seconds_this_call=time.perf_counter() - t_start,
-                          device=str(fabric.device), world_size=int(fabric.world_size))
+                          device=str(fabric.device), world_size=int(fabric.world_size), task=task, monitor=monitor)
+    if multilabel:
+        summary.update(ml.multilabel_summary_fields(history, best_epoch, test, info))
     summary.update(hw.record())  # the resolved precision, device name, channels_last, compiled or not
     if fabric.is_global_zero:
         fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)

@@ -1,4 +1,5 @@
-"""Training criteria: cross entropy with label smoothing and class weights, focal loss, logit-adjusted loss.
+"""Training criteria: cross entropy with label smoothing and class weights, focal loss, logit-adjusted loss;
+the multi-label ones (:data:`~auxiliary.training.multilabel_losses.MULTILABEL_LOSSES`) by the same call.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from torch.nn import functional as F
 
 from auxiliary.config import TrainConfig
 from auxiliary.errors import TrainError
+from auxiliary.training.multilabel_losses import MULTILABEL_LOSSES, multilabel_criterion
 
 LOSSES: tuple[str, ...] = ("ce", "weighted_ce", "focal", "logit_adjusted")
 
@@ -60,12 +62,16 @@ class LogitAdjustedLoss(nn.Module):
 
 
 def build_criterion(
-    tcfg: TrainConfig, class_weights: torch.Tensor | None = None, class_prior: torch.Tensor | None = None
+    tcfg: TrainConfig, class_weights: torch.Tensor | None = None, class_prior: torch.Tensor | None = None,
+    pos_weight: torch.Tensor | None = None,
 ) -> nn.Module:
     """The training loss of ``tcfg.loss``; ``weighted_ce`` and ``focal`` use ``class_weights``,
-    ``logit_adjusted`` the class distribution of training batches ``class_prior``."""
+    ``logit_adjusted`` the class distribution of training batches ``class_prior``; the multi-label losses
+    (bce, asymmetric, focal_bce, with ``focal_gamma``) the per-label ``pos_weight``."""
+    if tcfg.loss in MULTILABEL_LOSSES:
+        return multilabel_criterion(tcfg.loss, pos_weight, focal_gamma=tcfg.focal_gamma)
     if tcfg.loss not in LOSSES:
-        raise TrainError(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES)})")
+        raise TrainError(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES + MULTILABEL_LOSSES)})")
     if tcfg.loss == "logit_adjusted":
         if class_prior is None:
             raise TrainError("loss logit_adjusted needs the class prior of the training batches "

@@ -12,7 +12,10 @@ Run folder (``runs/<name>/``)::
                          the auxiliary.viz.plots_training.RunFigures callback the steps pass to fit)
     val_predictions.csv  path, label, tone_group, prob_<class>... of the best model (calibrated)
     test_predictions.csv the same on the test split (when it is not empty)
-    summary.json         best epoch and metrics, test metrics, epochs run, seconds, speed
+    summary.json         task, best epoch and metrics, test metrics, epochs run, seconds, speed
+
+A multi-label run (one sigmoid per label) also writes ``thresholds.json`` and records per-label temperatures
+and thresholds in ``best.pt``; its metrics and predictions columns are in :mod:`auxiliary.training.multilabel_run`.
 
 Every ``.pt`` file loads with ``torch.load(path, weights_only=True)``: only tensors and Python
 literals (RNG states are stored as tensors).
@@ -40,6 +43,7 @@ from auxiliary.evaluation.calibration import fit_temperature, softmax
 from auxiliary.files import temp_path, write_csv_atomic
 from auxiliary.training.acceleration import precision_here
 from auxiliary.training.checkpoints import library_versions, save_checkpoint
+from auxiliary.training.multilabel_run import MULTILABEL_METRIC_COLUMNS
 from auxiliary.training.optimization import WarmupCosine
 from auxiliary.training.seeding import rng_state
 
@@ -66,6 +70,7 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "config.yaml",
     "val_predictions.csv",
     "test_predictions.csv",
+    "thresholds.json",
     "logs",
 )
 
@@ -180,7 +185,7 @@ def refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:
 RESUME_KEYS: tuple[str, ...] = (
     "model", "pretrained", "img_size", "batch", "max_epochs", "freeze_epochs", "lr_head", "lr_ft",
     "weight_decay", "warmup_epochs", "accumulate", "grad_clip", "label_smoothing", "loss", "focal_gamma",
-    "monitor", "seed", "ema_decay",
+    "monitor", "seed", "ema_decay", "task",
 )
 
 
@@ -259,7 +264,8 @@ def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: C
 
 
 def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
-    df = pd.DataFrame(history, columns=list(METRIC_COLUMNS))
+    multilabel = bool(history) and "val_hamming_loss" in history[0]
+    df = pd.DataFrame(history, columns=list(MULTILABEL_METRIC_COLUMNS if multilabel else METRIC_COLUMNS))
     write_csv_atomic(out / "logs" / "metrics.csv", df)
 
 
@@ -309,13 +315,14 @@ def per_class_recall(predictions: Any, classes: Sequence[str]) -> Any:
 def run_summary(out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]], *, best_epoch: int,
                 best_value: float, stopped_early: bool, test: dict[str, Any] | None, val_auroc: float,
                 temperature: float, split_dir: Any, seconds_this_call: float, device: str,
-                world_size: int) -> dict[str, Any]:
+                world_size: int, task: str = "single", monitor: str | None = None) -> dict[str, Any]:
     """What ``summary.json`` records of a finished run: best epoch and metrics, test metrics, time, speed, versions."""
     tcfg = cfg.train
     best_row = next((r for r in history if int(r["epoch"]) == best_epoch), {})
     speeds = [float(r["images_per_second"]) for r in history if r.get("images_per_second")]
     summary = {
         "run_dir": str(out),
+        "task": task,
         "model": tcfg.model,
         "pretrained": tcfg.pretrained,
         "classes": classes,
@@ -325,7 +332,7 @@ def run_summary(out: Path, cfg: Config, classes: list[str], history: list[dict[s
         "max_epochs": tcfg.max_epochs,
         "freeze_epochs": tcfg.freeze_epochs,
         "stopped_early": stopped_early,
-        "monitor": tcfg.monitor,
+        "monitor": monitor or tcfg.monitor,
         "best_epoch": best_epoch,
         "best_value": best_value,
         "best_val_balanced_acc": best_row.get("val_balanced_acc"),
@@ -334,10 +341,10 @@ def run_summary(out: Path, cfg: Config, classes: list[str], history: list[dict[s
         "best_val_loss": best_row.get("val_loss"),
         "val_macro_auroc": val_auroc,
         "temperature": temperature,
-        "test_balanced_acc": test["balanced_acc"] if test else None,
-        "test_macro_f1": test["macro_f1"] if test else None,
-        "test_acc": test["acc"] if test else None,
-        "test_macro_auroc": test["macro_auroc"] if test else None,
+        "test_balanced_acc": test.get("balanced_acc") if test else None,
+        "test_macro_f1": test.get("macro_f1") if test else None,
+        "test_acc": test.get("acc") if test else None,
+        "test_macro_auroc": test.get("macro_auroc") if test else None,
         "test": test,
         "seconds_training": float(sum(float(r["seconds"]) for r in history)),
         "seconds_this_call": seconds_this_call,

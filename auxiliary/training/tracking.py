@@ -4,7 +4,8 @@ The loop hands Fabric the loggers of :func:`run_loggers` and logs through them, 
 tracker directly:
 
 * ``csv`` (always on): :class:`RunCSVLogger` writes ``logs/metrics.csv``, the same file as ever (one row
-  per epoch, the columns of :data:`auxiliary.training.runs.METRIC_COLUMNS`, rewritten atomically; a
+  per epoch, the columns of :data:`auxiliary.training.runs.METRIC_COLUMNS` (of
+  :data:`auxiliary.training.multilabel_run.MULTILABEL_METRIC_COLUMNS` for a multi-label run), rewritten atomically; a
   resumed run keeps its earlier rows). Fabric's own ``CSVLogger`` is not used: it sorts the columns,
   adds a ``step`` column, appends in place and deletes an existing ``metrics.csv`` when it starts.
 * ``tensorboard``: Fabric's ``TensorBoardLogger`` into ``logs/tensorboard/`` of the run folder
@@ -15,7 +16,8 @@ tracker directly:
   the epoch metrics, the resolved config as parameters, the tags ``model_arch``, ``balance``,
   ``task`` (the classes), ``profile``, ``data_version`` (the split's hash,
   :func:`auxiliary.provenance.data_version`) and, at the end, the final metrics and the artifacts:
-  figures, ``logs/tone_groups.csv``, ``metrics.csv``, ``best.pt``, ``best.onnx`` (exported by the
+  figures, ``logs/tone_groups.csv`` (per tone group and label for a multi-label run), ``metrics.csv``,
+  ``best.pt``, ``thresholds.json`` (multi-label), ``best.onnx`` (exported by the
   steps layer's callback), ``config.yaml``, ``summary.json``. The run id is kept in
   ``logs/tracking.json``, so a resumed run continues the same MLflow run.
 
@@ -41,18 +43,20 @@ from PIL import Image
 from auxiliary.config import Config, to_dict
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.fairness import group_metrics
+from auxiliary.evaluation.multilabel_thresholds import per_group_label_metrics
 from auxiliary.files import write_csv_atomic, write_json_atomic
 from auxiliary.mlflow_store import TrackedRun, TrackingError
 from auxiliary.provenance import config_hash, data_version
 from auxiliary.training.runs import write_metrics
 
 #: Files of a finished run logged as MLflow artifacts (figures and tables under ``logs/``).
-RUN_ARTIFACTS: tuple[str, ...] = ("best.pt", "best.onnx", "config.yaml", "summary.json")
+RUN_ARTIFACTS: tuple[str, ...] = ("best.pt", "best.onnx", "config.yaml", "summary.json", "thresholds.json")
 LOG_ARTIFACTS: tuple[str, ...] = ("*.png", "*.csv")
 #: Final metrics taken from ``summary.json``.
 FINAL_METRICS: tuple[str, ...] = (
     "best_value", "best_val_balanced_acc", "best_val_macro_f1", "best_val_acc", "val_macro_auroc", "temperature",
     "test_balanced_acc", "test_macro_f1", "test_acc", "test_macro_auroc", "epochs_run", "seconds_training",
+    "best_val_macro_auroc", "best_val_hamming_loss", "test_micro_auroc", "test_subset_accuracy", "test_hamming_loss",
 )
 
 
@@ -218,11 +222,20 @@ def log_epoch(fabric: Any, row: dict[str, Any]) -> None:
     fabric.log_dict(row, step=int(row["epoch"]))
 
 
-def tone_table(cfg: Config, classes: Sequence[str], predictions: dict[str, Any]) -> pd.DataFrame | None:
-    """Metrics per tone group (:func:`auxiliary.evaluation.fairness.group_metrics`) of each split's predictions."""
+def tone_table(cfg: Config, classes: Sequence[str], predictions: dict[str, Any],
+               thresholds: dict[str, float] | None = None) -> pd.DataFrame | None:
+    """Metrics per tone group (:func:`auxiliary.evaluation.fairness.group_metrics`) of each split's predictions;
+    with a multi-label run's global ``thresholds`` (label -> threshold), per tone group and label
+    (:func:`auxiliary.evaluation.multilabel_thresholds.per_group_label_metrics`)."""
     parts = {}
     for split, pred in predictions.items():
         if pred is None or not len(pred) or "tone_group" not in pred:
+            continue
+        if thresholds is not None:  # multi-label: per (tone group, label), at the run's global thresholds
+            parts[split] = per_group_label_metrics(
+                pred[list(classes)].to_numpy(dtype=int), pred[[f"prob_{c}" for c in classes]].to_numpy(dtype=float),
+                pred["tone_group"].astype(str).to_numpy(), list(classes), thresholds,
+                min_group_size=cfg.eval.min_group_size).set_index(["group", "label"])
             continue
         y = labels_to_index(list(pred["label"]), classes, unknown="minus_one")
         probs = pred[[f"prob_{c}" for c in classes]].to_numpy(dtype=float)
@@ -246,7 +259,7 @@ def log_end(fabric: Any, run_dir: Path, cfg: Config, summary: dict[str, Any], cl
     logs = Path(run_dir) / "logs"
     final = {f"final_{k}": summary.get(k) for k in FINAL_METRICS}
     step = int(summary.get("epochs_run") or 0)
-    tones = tone_table(cfg, classes, predictions)
+    tones = tone_table(cfg, classes, predictions, (summary.get("thresholds") or {}).get("global"))
     if tones is not None:
         write_csv_atomic(logs / "tone_groups.csv", tones.reset_index())
     figures = sorted(logs.glob("*.png"))

@@ -2,7 +2,8 @@
 
 Imported by the steps and the faces only. Modules: ``plots_synth`` (notebook 01), ``plots_data`` (02),
 ``plots_evaluation`` (03, 05), ``plots_training`` (04), ``plots_comparison`` (05, 06),
-``plots_conditions`` (the multi-label conditions' montage), ``widgets``.
+``plots_conditions`` (the multi-label conditions' montage), ``plots_multilabel`` (multi-label evaluation:
+per-label curves and reliability, group x label heat map, fairness gap, Grad-CAM per label), ``widgets``.
 Every public name below is importable from ``auxiliary.viz``.
 """
 
@@ -37,6 +38,15 @@ from auxiliary.viz.plots_evaluation import (
     plot_selection,
     plot_selection_tradeoff,
 )
+from auxiliary.viz.plots_multilabel import (
+    plot_fairness_gap,
+    plot_gradcam_labels,
+    plot_group_label_heatmap,
+    plot_label_comparison,
+    plot_label_pr_curves,
+    plot_label_reliability,
+    plot_label_roc_curves,
+)
 from auxiliary.viz.plots_synth import (
     plot_images,
     plot_montage,
@@ -61,6 +71,13 @@ __all__ = [
     "plot_before_after",
     "plot_comparison_tradeoff",
     "plot_condition_montage",
+    "plot_fairness_gap",
+    "plot_gradcam_labels",
+    "plot_group_label_heatmap",
+    "plot_label_comparison",
+    "plot_label_pr_curves",
+    "plot_label_reliability",
+    "plot_label_roc_curves",
     "plot_confusion",
     "plot_curves",
     "plot_dataset_samples",

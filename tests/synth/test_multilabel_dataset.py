@@ -139,15 +139,17 @@ def test_cli(tmp_path):
     assert not (tmp_path / "F").exists()
 
 
-def test_split_refuses_a_multilabel_folder_in_one_line(tmp_path):
-    """Until the data step reads multi-label data, `split` says so instead of making classes like acne|wrinkles."""
+def test_split_reads_a_multilabel_folder_as_multilabel(tmp_path):
+    """`split` on a `simulate --task multilabel` folder makes a multi-label split, not classes like acne|wrinkles."""
+    import json
     import subprocess
     import sys
 
     d = tmp_path / "ml"
     assert subprocess.run([sys.executable, "-m", "auxiliary", "simulate", "--task", "multilabel", "--out", str(d),
-                           "--n", "6", "--size", "48", "--quiet"], capture_output=True, text=True).returncode == 0
+                           "--n", "12", "--size", "48", "--quiet"], capture_output=True, text=True).returncode == 0
     proc = subprocess.run([sys.executable, "-m", "auxiliary", "split", "--data", str(d), "--out", str(tmp_path / "s")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "multi-label dataset" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "s" / "classes.json").read_text())
+    assert doc == {"classes": ["acne", "erythema", "hyperpigmentation", "wrinkles"], "task": "multilabel"}
