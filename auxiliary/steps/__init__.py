@@ -4,7 +4,8 @@
 - ``datasets`` (02, ``split``): the dataset the series trains on and its split folder.
 - ``sim2real`` (01, ``benchmarks/bench_sim2real.py``): synthetic images next to the user's real photos (KID,
   the figures of a synthetic-trained model on them).
-- ``selection`` (03, ``select``): architectures on an equal budget, the winner.
+- ``selection`` (03, ``select``): architectures on an equal budget, the winner; ``selection_multilabel``: its
+  validation columns and default metric for multi-label runs.
 - ``finetuning`` (04, ``train``): a training run, reused only when its recorded settings match.
 - ``evaluate`` (``evaluate``): a checkpoint on any dataset, ``evaluate_multilabel`` when the checkpoint is
   multi-label; ``comparison`` (05, ``compare``): models side by side, ``comparison_result`` its result

@@ -5,7 +5,7 @@ Every architecture of ``cfg.train.select_models`` is trained by
 split, with the same seed, image size, batch and schedule, for ``cfg.train.select_epochs``
 epochs. From each run's validation predictions (temperature-calibrated, ``val_predictions.csv``)
 we compute balanced accuracy, macro AUROC, ECE, macro-F1 and log loss with
-:mod:`auxiliary.evaluation.metrics`; ``summary.json`` gives the training time and speed;
+:mod:`auxiliary.evaluation.metrics` (multi-label runs: :mod:`auxiliary.steps.selection_multilabel`); ``summary.json`` gives the training time and speed;
 parameters are counted on the architecture and inference speed is timed on the best checkpoint.
 The table's columns and metric names are :mod:`auxiliary.evaluation.comparison_table`. The winner
 by ``cfg.train.select_metric`` is written to :func:`auxiliary.layout.selection_file`, where
@@ -46,6 +46,7 @@ from auxiliary.layout import default_out_root, resolve_path, selection_file
 from auxiliary.steps.datasets import ensure_splits
 from auxiliary.steps.finetuning import train_run
 from auxiliary.steps.records import record_step
+from auxiliary.steps.selection_multilabel import multilabel_val_metrics, selection_metric
 from auxiliary.training.acceleration import precision_here
 from auxiliary.training.models import count_parameters, create_model, parse_pretrained
 from auxiliary.training.runs import RUN_MARKERS
@@ -177,25 +178,28 @@ def measure_run(run_dir: str | Path, model: str, n_bins: int = 15, speed_repeats
 
 
 def _measure(run: Path, model: str, n_bins: int, speed_repeats: int, device: str) -> dict[str, Any]:
-    y, probs, classes, _ = load_val_predictions(run)
-    m = summary_metrics(y, probs, classes, n_bins=n_bins)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("task") == "multilabel":
+        val = multilabel_val_metrics(run, summary, n_bins)
+        n_out = val.pop("n_labels")
+    else:
+        y, probs, classes, _ = load_val_predictions(run)
+        m = summary_metrics(y, probs, classes, n_bins=n_bins)
+        val = {"val_balanced_acc": m["balanced_accuracy"], "val_macro_auroc": m["macro_auroc"], "val_ece": m["ece"],
+               "val_macro_f1": m["macro_f1"], "val_acc": m["accuracy"], "val_log_loss": m["log_loss"],
+               "n_val": int((y >= 0).sum())}
+        n_out = len(classes)
     return {
         "model": model,
-        "val_balanced_acc": m["balanced_accuracy"],
-        "val_macro_auroc": m["macro_auroc"],
-        "val_ece": m["ece"],
-        "val_macro_f1": m["macro_f1"],
-        "val_acc": m["accuracy"],
-        "val_log_loss": m["log_loss"],
-        "params": architecture_parameters(model, len(classes)),
+        **{k: v for k, v in val.items() if k != "n_val"},
+        "params": architecture_parameters(model, n_out),
         "train_seconds": _num(summary.get("seconds_training", summary.get("train_seconds"))),
         "train_img_per_s": _num(summary.get("images_per_second")),
         "infer_img_per_s": inference_speed(run / "best.pt", repeats=speed_repeats, device=device),
         "train_device": str(summary.get("device") or summary.get("accelerator") or ""),
         "infer_device": device_label(device),
         "epochs": int(summary.get("epochs_run", summary.get("max_epochs", 0)) or 0),
-        "n_val": int((y >= 0).sum()),
+        "n_val": val["n_val"],
         "run_dir": str(run),
         "error": "",
     }
@@ -234,14 +238,15 @@ def run_selection(
         raise SelectionError(f"select_models lists a model twice: {models_}")
     if cfg.train.select_epochs < 1:
         raise SelectionError(f"select_epochs must be at least 1 (got {cfg.train.select_epochs})")
-    col, _ = metric_column(cfg.train.select_metric)  # fail before any training
+    split = Path(split_dir)
+    if not (split / "classes.json").is_file():
+        raise SelectionError(f"{split} is not a split folder (no classes.json); make one with `python -m auxiliary split`")
+    metric = selection_metric(cfg.train.select_metric, split)  # val_macro_auroc for multi-label by default
+    col, _ = metric_column(metric)  # fail before any training
 
     unknown = [m for m in models_ if not timm.is_model(m)]
     if unknown:
         raise SelectionError(f"unknown timm model(s) in select_models: {', '.join(unknown)}")
-    split = Path(split_dir)
-    if not (split / "classes.json").is_file():
-        raise SelectionError(f"{split} is not a split folder (no classes.json); make one with `python -m auxiliary split`")
     root = Path(out_root) if out_root else default_out_root(cfg)
     root.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -272,7 +277,7 @@ def run_selection(
     table["error"] = table["error"].astype(object).where(table["error"].notna(), "")
     if not ok_rows(table).any():
         raise SelectionError("every model failed: " + "; ".join(f"{m}: {e}" for m, e in zip(table["model"], table["error"])))
-    winner, value = pick_winner(table, cfg.train.select_metric)
+    winner, value = pick_winner(table, metric)
     table.attrs.update(winner=winner, metric=col, value=value)
     table.to_csv(root / "selection.csv", index=False)
     write_selection(cfg, table, winner, col, value, split)

@@ -7,7 +7,7 @@ loop runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric r
 ``precision: auto`` the precision rule, both in :mod:`auxiliary.training.acceleration`.
 
 :func:`resolve_task` decides whether a run is single- or multi-label (refusing a loss or task that does not fit
-the data) and :func:`run_monitor` the metric it watches.
+the data), :func:`run_loss` the loss it trains with and :func:`run_monitor` the metric it watches.
 """
 
 from __future__ import annotations
@@ -105,13 +105,21 @@ def resolve_task(tcfg: TrainConfig, data_task: str | None = None) -> str:
     if data_task is not None and task != data_task:
         raise TrainError(f"task {tcfg.task} does not fit this split: its classes.json says {data_task} "
                          "(use --task auto, or split the dataset again)")
-    if task == "multilabel" and loss_task != "multilabel":
+    if task == "multilabel" and loss_task != "multilabel" and tcfg.loss != TrainConfig.loss:
         raise TrainError(f"loss {tcfg.loss} is single-label but the data is multi-label (one sigmoid per label): "
                          f"use --loss {', '.join(MULTILABEL_LOSSES[:-1])} or {MULTILABEL_LOSSES[-1]}")
     if task == "single" and loss_task != "single":
         raise TrainError(f"loss {tcfg.loss} is multi-label but the data has one class per image: "
                          f"use --loss {', '.join(LOSSES[:-1])} or {LOSSES[-1]}")
     return task
+
+
+def run_loss(tcfg: TrainConfig, task: str) -> str:
+    """The loss a run of ``task`` trains with: ``tcfg.loss``, except that a multi-label run left at the
+    single-label default (ce) trains with bce (as :func:`run_monitor` does for the monitor), so that
+    ``TASK = "multilabel"`` alone is enough in the notebooks; another single-label loss is refused by
+    :func:`resolve_task`."""
+    return "bce" if task == "multilabel" and tcfg.loss == TrainConfig.loss else tcfg.loss
 
 
 def run_monitor(tcfg: TrainConfig, task: str) -> str:

@@ -38,6 +38,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from auxiliary.training.engine import (
     monitor_mode,
     parse_devices,
     resolve_task,
+    run_loss,
     run_monitor,
 )
 from auxiliary.training.epochs import train, validate
@@ -226,6 +228,8 @@ def _fit_loaders(
     task = resolve_task(tcfg, task)
     multilabel = task == "multilabel"
     monitor = run_monitor(tcfg, task)
+    if run_loss(tcfg, task) != tcfg.loss:  # the criterion only: cfg (config.yaml, reuse) keeps the user's value
+        tcfg = replace(tcfg, loss=run_loss(tcfg, task))
     classes = list(classes)
     out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
     last_path, best_path = out / "last.pt", out / "best.pt"

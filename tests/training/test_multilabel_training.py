@@ -116,7 +116,7 @@ def test_fit_on_a_multilabel_split_folder_writes_the_contract(tmp_path):
 
 def test_loss_and_task_must_fit_the_data(tmp_path):
     split = multilabel_split(tmp_path)
-    for over, needle in (({"loss": "ce"}, "loss ce is single-label"), ({"task": "single"}, "classes.json says"),
+    for over, needle in (({"loss": "focal"}, "loss focal is single-label"), ({"task": "single"}, "classes.json says"),
                          ({"monitor": "val_balanced_acc_x"}, "unknown monitor"),
                          ({"monitor": "val_acc"}, "not a metric of a multi-label run")):
         cfg = _cfg(**over)
@@ -150,9 +150,22 @@ def test_command_line_bce_on_a_multilabel_split_and_a_refusal(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "macro AUROC" in out and "thresholds.json" in out
     assert (tmp_path / "runs" / "cli" / "logs" / "loss_curve.png").is_file()
-    bad = [a if a != "bce" else "ce" for a in args[:-1]] + ["--overwrite"]
+    bad = [a if a != "bce" else "weighted_ce" for a in args[:-1]] + ["--overwrite"]
     assert cli.main(bad) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "bce" in err and len(err.splitlines()) == 1
     assert cli.main(args + ["--task", "single", "--overwrite"]) == 2
     assert "classes.json says multilabel" in capsys.readouterr().err
+
+
+def test_default_loss_on_multilabel_data_trains_with_bce(tmp_path):
+    """The single-label default (ce) left alone on a multi-label split trains with bce; config.yaml keeps ce."""
+    from auxiliary.training.engine import run_loss
+
+    split = multilabel_split(tmp_path)
+    cfg = _cfg(loss="ce")
+    assert run_loss(cfg.train, "multilabel") == "bce" and run_loss(cfg.train, "single") == "ce"
+    loop.fit(cfg, split, tmp_path / "runs" / "d", progress=False)
+    ckpt = torch.load(tmp_path / "runs" / "d" / "best.pt", weights_only=True)
+    assert ckpt["task"] == "multilabel" and len(ckpt["temperatures"]) == len(LABELS)
+    assert ckpt["config"]["train"]["loss"] == "ce"
