@@ -18,7 +18,8 @@ Data knows no model. Modules, one job each:
 
 Public names used by the notebooks: ``read_dataset``, ``load_split``, ``split_summary``, ``check_split_dir``,
 ``read_report``, ``tone_column``, ``balanced_counts``, ``class_weights``, ``build_loader``, ``tone_agreement``,
-``PRESETS``, ``read_provenance``, ``merge_feedback``.
+``PRESETS``, ``read_provenance``, ``merge_feedback``; multi-label: ``split_task``, ``label_shares``,
+``multilabel_balanced_counts``.
 """
 
 from auxiliary.data.augment import PRESETS, eval_transform, train_transform
@@ -28,8 +29,9 @@ from auxiliary.data.feedback import file_image, read_provenance
 from auxiliary.data.formats import FORMATS, detect_format
 from auxiliary.data.loaders import ImageDataset, build_loader
 from auxiliary.data.merge import merge_feedback
+from auxiliary.data.multilabel_splits import label_shares, multilabel_balanced_counts
 from auxiliary.data.probe import estimate_tone, probe_images, tone_agreement
-from auxiliary.data.readers import load_split, read_dataset, read_table, write_table
+from auxiliary.data.readers import load_split, read_dataset, read_table, split_task, write_table
 from auxiliary.data.report import DatasetError, DatasetReport
 from auxiliary.data.splits import assign_splits, check_split_dir, make_splits, read_report, split_summary
 
@@ -48,10 +50,12 @@ __all__ = [
     "find_duplicates",
     "FORMATS",
     "ImageDataset",
+    "label_shares",
     "load_split",
     "make_sampler",
     "make_splits",
     "merge_feedback",
+    "multilabel_balanced_counts",
     "oversample",
     "PRESETS",
     "probe_images",
@@ -60,6 +64,7 @@ __all__ = [
     "read_report",
     "read_table",
     "split_summary",
+    "split_task",
     "tone_agreement",
     "tone_column",
     "train_transform",

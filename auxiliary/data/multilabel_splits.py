@@ -213,3 +213,13 @@ def expected_shares(table: pd.DataFrame, labels: Sequence[str], weights: np.ndar
     w = w / w.sum()
     vals = list(w @ Y) + [float(w @ (Y.sum(axis=1) == 0))]
     return pd.Series(vals, index=[*map(str, labels), "no label"], name="share")
+
+
+def multilabel_balanced_counts(table: pd.DataFrame, labels: Sequence[str], balance: str) -> pd.Series:
+    """Expected images showing each label (and ``no label``) in one epoch of ``len(table)`` draws under
+    ``balance`` (the multi-label counterpart of :func:`auxiliary.data.balance.balanced_counts`)."""
+    if len(table) == 0:
+        return pd.Series(0.0, index=[*map(str, labels), "no label"], name="draws")
+    w = multilabel_sample_weights(table, labels, balance)
+    w = np.full(len(table), 1.0 / len(table)) if w is None else w
+    return (expected_shares(table, labels, w) * len(table)).rename("draws")

@@ -176,10 +176,18 @@ def augmented_outside_train(splits: dict[str, pd.DataFrame]) -> int:
 
 
 def split_summary(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.DataFrame:
-    """Table of images per class (rows) and split (columns), with totals and group counts."""
-    data = {s: df["label"].astype(str).value_counts().reindex(classes, fill_value=0) for s, df in splits.items()}
-    out = pd.DataFrame(data).reindex(classes).fillna(0).astype(int)
-    out.loc["total"] = out.sum()
+    """Table of images per class (rows) and split (columns), with totals and group counts. A multi-label split
+    (every table has a 0/1 column per class) counts the images showing each label, plus ``no label``."""
+    multilabel = all(c in df.columns for df in splits.values() for c in classes)
+    if multilabel:
+        data = {s: pd.Series([int(pd.to_numeric(df[c]).sum()) for c in classes]
+                             + [int((df[list(classes)].apply(pd.to_numeric).sum(axis=1) == 0).sum())],
+                             index=[*classes, "no label"]) for s, df in splits.items()}
+        out = pd.DataFrame(data).fillna(0).astype(int)
+    else:
+        data = {s: df["label"].astype(str).value_counts().reindex(classes, fill_value=0) for s, df in splits.items()}
+        out = pd.DataFrame(data).reindex(classes).fillna(0).astype(int)
+    out.loc["total"] = [len(df) for df in splits.values()] if multilabel else out.sum()
     out.loc["groups"] = [df["group"].nunique() if "group" in df else 0 for df in splits.values()]
     out.loc["oversampled"] = [int(df["is_augmented"].astype(bool).sum()) if "is_augmented" in df else 0
                               for df in splits.values()]

@@ -35,6 +35,7 @@ EXPORTS: dict[str, str] = {
     "ensure_synthetic": "synthesis",
     "dataset_source": "datasets",
     "ensure_splits": "datasets",
+    "read_source": "datasets",
     "read_real": "sim2real",
     "domain_gap": "sim2real",
     "real_scores": "sim2real",

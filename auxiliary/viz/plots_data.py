@@ -14,6 +14,8 @@ import seaborn as sns
 
 from auxiliary.data.augment import augment_only
 from auxiliary.data.balance import sample_weights, tone_column
+from auxiliary.data.multilabel import label_matrix
+from auxiliary.data.multilabel_splits import multilabel_sample_weights
 from auxiliary.images import ImageReadError, read_image
 from auxiliary.tone import ITA_BOUNDS, TONE_GROUPS
 
@@ -26,21 +28,38 @@ def plot_distribution(
     balance: str | None = None,
     title: str | None = None,
     ax: Any = None,
+    labels: Sequence[str] | None = None,
 ) -> Any:
     """Bar plot (seaborn) of samples per ``by`` (coloured by ``hue``); with ``balance`` the expected
-    draws per epoch under that sampler instead of raw counts. Returns the figure."""
+    draws per epoch under that sampler instead of raw counts. Returns the figure.
+
+    ``labels``: the label columns of a multi-label table; ``by="label"`` then counts the images showing
+    each label (and ``no label``), and ``balance`` uses the multi-label sampler's weights."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
     else:
         fig = ax.figure
-    w = sample_weights(table, balance) * len(table) if balance else np.ones(len(table))
-    df = pd.DataFrame({by: table[by].astype(str).to_numpy(), "n": w})
+    if labels:
+        lw = multilabel_sample_weights(table, labels, balance) if balance else None
+        w = lw * len(table) if lw is not None else np.ones(len(table))
+    else:
+        w = sample_weights(table, balance) * len(table) if balance else np.ones(len(table))
+    if labels and by == "label":
+        Y = label_matrix(table, list(labels))
+        names = [*map(str, labels), "no label"]
+        ext = np.concatenate([Y, (Y.sum(axis=1) == 0)[:, None]], axis=1)
+        df = pd.DataFrame({by: np.repeat([names], len(table), axis=0).ravel(), "n": (ext * w[:, None]).ravel()})
+        hue = None
+    else:
+        df = pd.DataFrame({by: table[by].astype(str).to_numpy(), "n": w})
     keys = [by]
     if hue:
         df[hue] = table[hue].astype(str).to_numpy()
         keys.append(hue)
     agg = df.groupby(keys, as_index=False)["n"].sum()
     order = [t for t in (*TONE_GROUPS, "unknown") if t in set(agg[by])] if by.startswith("tone_group") else None
+    if labels and by == "label":
+        order = [*map(str, labels), "no label"]
     hue_order = [t for t in (*TONE_GROUPS, "unknown") if t in set(agg[hue])] if hue and hue.startswith("tone") else None
     sns.barplot(data=agg, x=by, y="n", hue=hue, order=order, hue_order=hue_order, ax=ax, errorbar=None)
     ax.set_ylabel("expected draws per epoch" if balance else "images")
@@ -49,16 +68,20 @@ def plot_distribution(
     return fig
 
 
-def plot_balance(table: pd.DataFrame, balance: str, title: str | None = None) -> Any:
-    """2×2 figure: images per class and per tone group, as stored (left) and as drawn per epoch by
-    the ``balance`` sampler (right). The tone is ``tone_group`` or, without labels, the estimate."""
+def plot_balance(table: pd.DataFrame, balance: str, title: str | None = None,
+                 labels: Sequence[str] | None = None) -> Any:
+    """2×2 figure: images per class (or, with ``labels``, images showing each label of a multi-label table)
+    and per tone group, as stored (left) and as drawn per epoch by the ``balance`` sampler (right).
+    The tone is ``tone_group`` or, without labels, the estimate."""
     tcol = tone_column(table)
+    kind = "labels" if labels else "classes"
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    plot_distribution(table, "label", title="classes (stored)", ax=axes[0, 0])
-    plot_distribution(table, "label", balance=balance, title=f"classes drawn per epoch (balance={balance})",
-                      ax=axes[0, 1])
-    plot_distribution(table, tcol, title=f"{tcol} (stored)", ax=axes[1, 0])
-    plot_distribution(table, tcol, balance=balance, title=f"{tcol} drawn per epoch (balance={balance})", ax=axes[1, 1])
+    plot_distribution(table, "label", title=f"{kind} (stored)", ax=axes[0, 0], labels=labels)
+    plot_distribution(table, "label", balance=balance, title=f"{kind} drawn per epoch (balance={balance})",
+                      ax=axes[0, 1], labels=labels)
+    plot_distribution(table, tcol, title=f"{tcol} (stored)", ax=axes[1, 0], labels=labels)
+    plot_distribution(table, tcol, balance=balance, title=f"{tcol} drawn per epoch (balance={balance})", ax=axes[1, 1],
+                      labels=labels)
     for row in axes:
         top = max(a.get_ylim()[1] for a in row)
         for a in row:

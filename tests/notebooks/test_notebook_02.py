@@ -31,3 +31,19 @@ def test_notebook_02_smoke(series):
     split_dir = Path(res["split_dir"])
     assert all((split_dir / f).is_file() for f in ("train.csv", "val.csv", "test.csv", "classes.json",
                                                    "split_report.json"))
+
+
+def test_notebook_02_multilabel(ml_series):
+    """TASK multilabel: a multi-label split (every label in every split, no leak), label-balanced draws, float targets."""
+    import json
+
+    res = ml_series.run("02_data")
+    labels = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
+    assert res["task"] == "multilabel" and res["classes"] == labels
+    assert res["leakage"] == 0 and sum(res["split_sizes"].values()) == res["n_images"] == 36
+    for split, counts in res["class_counts"].items():
+        assert set(counts) == {*labels, "no label"}
+    split_dir = Path(res["split_dir"])
+    assert json.loads((split_dir / "classes.json").read_text())["task"] == "multilabel"
+    assert set(res["balanced_class_draws"]) == {*labels, "no label"}
+    assert res["batch_shape"][0] > 0
