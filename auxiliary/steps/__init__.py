@@ -43,6 +43,7 @@ EXPORTS: dict[str, str] = {
     "read_selection": "selection",
     "selected_model": "selection",
     "winner_run": "selection",
+    "multilabel_run_report": "selection_multilabel",
     "ensure_run": "finetuning",
     "train_run": "finetuning",
     "evaluate_checkpoint": "evaluate",

@@ -8,10 +8,14 @@ every label right), ``val_ece`` (mean per-label ECE), ``val_log_loss`` (mean bin
 ``val_balanced_acc`` has no multi-label meaning and stays empty. The selection metric left at the
 single-label default (``val_balanced_acc``) becomes ``val_macro_auroc`` for a multi-label split, as the
 training monitor does (:func:`auxiliary.training.engine.run_monitor`).
+
+:func:`multilabel_run_report` gives every figure of a multi-label run's validation or test predictions
+(notebooks 03 and 04).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ from auxiliary.data.readers import split_task
 from auxiliary.evaluation.comparison_table import SelectionError
 from auxiliary.evaluation.multilabel import multilabel_summary
 from auxiliary.evaluation.multilabel_calibration import label_calibration
+from auxiliary.evaluation.multilabel_report import evaluate_multilabel_predictions
+from auxiliary.evaluation.multilabel_thresholds import thresholds_from_dict
 
 #: What a multi-label selection ranks by when the user kept the single-label default.
 MULTILABEL_SELECT_METRIC = "val_macro_auroc"
@@ -63,3 +69,27 @@ def multilabel_val_metrics(run_dir: str | Path, summary: dict[str, Any], n_bins:
         "n_val": int(len(Y)),
         "n_labels": len(labels),
     }
+
+
+def multilabel_run_report(run_dir: str | Path, cfg: Any, split: str = "val") -> dict[str, Any]:
+    """Every figure of a multi-label run's ``<split>_predictions.csv`` (notebooks 03 and 04): the report of
+    :func:`auxiliary.evaluation.multilabel_report.evaluate_multilabel_predictions` at the run's own
+    thresholds, per ``cfg.eval.fairness_col`` group when the table has it, plus ``Y``, ``P``, ``labels``,
+    ``table``, the run's per-label ``temperatures`` and ``fairness_col`` (None without groups)."""
+    run = Path(run_dir)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("task") != "multilabel":
+        raise SelectionError(f"{run} is not a multi-label run (summary.json task {summary.get('task', 'single')!r})")
+    f = run / f"{split}_predictions.csv"
+    if not f.is_file():
+        raise SelectionError(f"{run} has no {split} predictions ({f.name} missing)")
+    labels = [str(x) for x in summary["labels"]]
+    table = pd.read_csv(f, keep_default_na=False, dtype={"label": str, "path": str, "pred": str, "tone_group": str})
+    Y = table[labels].to_numpy(dtype=np.int64)
+    P = table[[f"prob_{lab}" for lab in labels]].to_numpy(dtype=np.float64)
+    col = cfg.eval.fairness_col
+    groups = table[col] if col in table.columns else None
+    thr = thresholds_from_dict(summary["thresholds"], labels) if summary.get("thresholds") else None
+    report = evaluate_multilabel_predictions(Y, P, labels, cfg.eval, groups=groups, thresholds=thr)
+    return {**report, "Y": Y, "P": P, "labels": labels, "table": table, "temperatures": summary.get("temperatures"),
+            "fairness_col": col if groups is not None else None}

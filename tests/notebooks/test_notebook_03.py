@@ -37,3 +37,16 @@ def test_notebook_03_selects_a_model_and_records_results(series):
     assert all(g["flagged_small"] == (g["support"] < small) for g in res["groups"])
     for fig in ("03_model_selection", "03_winner_calibration", "03_winner_pr_curves", "03_winner_fairness"):
         assert (Path(series.out) / "figures" / f"{fig}.png").is_file(), fig
+
+
+def test_notebook_03_multilabel(ml_series):
+    """TASK multilabel: candidates ranked by validation macro AUROC, per-label calibration and fairness."""
+    res = ml_series.run("03_model_selection")
+    assert res["task"] == "multilabel" and res["n_failed"] == 0
+    assert res["metric"] == "val_macro_auroc"
+    rows = {r["model"]: r for r in res["table"]}
+    assert res["value"] == max(r["val_macro_auroc"] for r in rows.values())
+    for r in rows.values():
+        assert 0.0 <= r["val_macro_auroc"] <= 1.0 and r["val_balanced_acc"] is None
+    assert set(res["temperature"]) == {"acne", "erythema", "hyperpigmentation", "wrinkles"}
+    assert 0.0 <= res["val_ece_after"] <= 1.0
