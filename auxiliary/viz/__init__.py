@@ -40,6 +40,7 @@ from auxiliary.viz.plots_evaluation import (
 )
 from auxiliary.viz.plots_multilabel import (
     plot_fairness_gap,
+    plot_gradcam_label_gallery,
     plot_gradcam_labels,
     plot_group_label_heatmap,
     plot_label_comparison,
@@ -72,6 +73,7 @@ __all__ = [
     "plot_comparison_tradeoff",
     "plot_condition_montage",
     "plot_fairness_gap",
+    "plot_gradcam_label_gallery",
     "plot_gradcam_labels",
     "plot_group_label_heatmap",
     "plot_label_comparison",

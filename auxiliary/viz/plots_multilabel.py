@@ -8,6 +8,7 @@ per-label probabilities; the tables those of :mod:`auxiliary.evaluation.multilab
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -20,6 +21,7 @@ from torch import nn
 from auxiliary.evaluation.fairness import group_order
 from auxiliary.evaluation.multilabel import label_auroc, label_average_precision, multilabel_arrays
 from auxiliary.evaluation.multilabel_calibration import label_ece, label_reliability
+from auxiliary.images import read_image
 from auxiliary.inference.explain import as_rgb, gradcam_labels, overlay
 from auxiliary.viz.plots_comparison import plot_tiles
 
@@ -212,3 +214,18 @@ def plot_label_comparison(table: pd.DataFrame, metric: str = "auroc", group: str
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
+
+
+def plot_gradcam_label_gallery(cmp: Any, model: str, n: int = 4, ax: Any = None) -> Any:
+    """Grad-CAM per label of one model of a multi-label comparison (notebook 05): the first ``n`` test
+    images showing at least one label, captioned with each label's probability, threshold and truth."""
+    pred = cmp.predictions[model]
+    labels = [str(x) for x in cmp.runs[model]["classes"]]
+    shown = pred[(pred[labels].sum(axis=1) > 0) & pred[[f"prob_{lab}" for lab in labels]].notna().all(axis=1)].head(n)
+    torch_model, info = cmp.torch_model(model)
+    glob = (info.get("thresholds") or {}).get("global") or {}
+    return plot_gradcam_labels(
+        torch_model, [read_image(p) for p in shown["path"]], info["img_size"], info["mean"], info["std"], labels,
+        probs=shown[[f"prob_{lab}" for lab in labels]].to_numpy(),
+        thresholds=[float(glob.get(lab, 0.5)) for lab in labels], truths=shown[labels].to_numpy(),
+        titles=[Path(p).name for p in shown["path"]], ax=ax, title=f"{model}: Grad-CAM per label (test images)")

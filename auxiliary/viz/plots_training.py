@@ -19,7 +19,8 @@ from sklearn.metrics import confusion_matrix
 
 def plot_curves(metrics: Any, kind: str = "loss", freeze_epochs: int | None = None, ax: Any = None) -> Any:
     """Training curves from ``logs/metrics.csv``: ``kind="loss"`` (train/val loss) or ``"accuracy"``
-    (train/val accuracy, val balanced accuracy and macro-F1). Returns the figure."""
+    (train/val accuracy, val balanced accuracy and macro-F1; for a multi-label run train accuracy per
+    (image, label), val subset accuracy, macro-F1 and macro AUROC). Returns the figure."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
@@ -28,7 +29,9 @@ def plot_curves(metrics: Any, kind: str = "loss", freeze_epochs: int | None = No
             "accuracy": ["train_acc", "val_acc", "val_balanced_acc", "val_macro_f1"]}.get(kind)
     if cols is None:
         raise ValueError(f"kind must be loss or accuracy, got {kind!r}")
-    for c in cols:
+    if kind == "accuracy" and "val_subset_accuracy" in metrics:  # a multi-label run: its own measures
+        cols = ["train_acc", "val_subset_accuracy", "val_macro_f1", "val_macro_auroc"]
+    for c in [c for c in cols if c in metrics]:
         ax.plot(metrics["epoch"], metrics[c], marker="o", label=c)
     if freeze_epochs is None and "phase" in metrics:
         freeze_epochs = int((metrics["phase"] == "head").sum())

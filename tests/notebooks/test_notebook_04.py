@@ -36,3 +36,19 @@ def test_notebook_04_fine_tunes_and_records_results(series):
         assert prov["notebook"] == "04_fine_tuning" and prov["training_run"] == res["run_dir"], fig
         assert prov["run_id"] == run.name and len(prov["config_hash"]) == len(prov["data_version"]) == 12, fig
     assert res["recent_runs"] >= 1  # the table of recent runs lists at least this one
+
+
+def test_notebook_04_multilabel(ml_series):
+    """TASK multilabel: a BCE run with per-label temperatures and thresholds, recall per label."""
+    import torch
+
+    res = ml_series.run("04_fine_tuning")
+    labels = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
+    assert res["task"] == "multilabel"
+    assert 0.0 <= res["test_macro_auroc"] <= 1.0 and 0.0 <= res["val_macro_auroc"] <= 1.0
+    assert set(res["per_class_recall"]["validation"]) == set(labels)
+    ckpt = torch.load(Path(res["run_dir"]) / "best.pt", weights_only=True)
+    assert ckpt["task"] == "multilabel" and ckpt["classes"] == labels
+    assert len(ckpt["temperatures"]) == 4 and set(ckpt["thresholds"]["global"]) == set(labels)
+    for fig in ("04_learning_curves", "04_confusion_matrix", "04_per_class_recall"):
+        assert (Path(ml_series.out) / "figures" / f"{fig}.png").is_file(), fig

@@ -36,3 +36,14 @@ def test_notebook_05_comparison(series):
     figures = series.out / "figures"
     for name in res["figures"]:
         assert (figures / f"{name}.png").stat().st_size > 1000
+
+
+def test_notebook_05_multilabel(ml_series):
+    """TASK multilabel: the comparison table gains a label level; Grad-CAM per label of the best model."""
+    res = ml_series.run("05_comparison")
+    assert res["task"] == "multilabel"
+    assert res["index_levels"] == ["model", "split", "group", "label", "metric"]
+    for model, m in res["per_model"].items():
+        assert 0.0 <= m["macro_auroc"] <= 1.0, model
+    for name in res["figures"]:
+        assert (Path(ml_series.out) / "figures" / f"{name}.png").is_file(), name
