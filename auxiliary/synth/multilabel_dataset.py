@@ -15,6 +15,10 @@ absent), ``tone_group``, ``ita`` (the clean skin, as in the single-label dataset
 simulator's, the canvas's and the camera's parameters, prefixed by label); ``lesions.csv`` (acne lesions
 and pigment macules, with their label); with photos ``skipped.csv``. ``metadata.csv`` is written last.
 
+The procedural canvas of a multi-label face has no freckles: freckles (ephelides) are hyperpigmentation,
+and a face labelled without it must not show them (naevi, moles, stay). The same seed gives the
+same subjects otherwise.
+
 Determinism: every draw comes from :func:`~auxiliary.synth.samplers.subject_stream` of ``(seed, subject,
 stream, variant)``, so the same seed gives the same bytes whatever ``workers`` is; tone groups cycle over
 subjects as in the single-label dataset.
@@ -78,7 +82,7 @@ def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | 
     seed = int(cfg.seed)
     if canvas is None:
         canvas = render_skin(cfg.size, subject_tone(subject), subject_stream(seed, subject, "skin"),
-                             face_layout=float(cfg.face_layout))
+                             face_layout=float(cfg.face_layout), freckles=False)  # freckles: unlabelled hyperpigmentation
     common = {k: v for k, v in canvas.meta.items() if not k.startswith("_")}
     canvas, ita = settle_tone(canvas)
     draw = subject_stream(seed, subject, "labels", variant)

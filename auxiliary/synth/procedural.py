@@ -148,8 +148,9 @@ def face_regions(u: np.ndarray, v: np.ndarray, yaw: float) -> dict[str, np.ndarr
             "under_eye": under * face, "face": face}
 
 
-def render_face(rng: np.random.Generator, S: int, group: str, base: dict[str, float]) -> SkinCanvas:
-    """A face-like layout: background, hair, skin with eyes, brows, nose, lips and a neck."""
+def render_face(rng: np.random.Generator, S: int, group: str, base: dict[str, float], freckles: bool = True) -> SkinCanvas:
+    """A face-like layout: background, hair, skin with eyes, brows, nose, lips and a neck (``freckles``: see
+    :func:`auxiliary.synth.skin.fine_texture`)."""
     fr = face_frame(rng, S)
     yaw = fr["yaw"]
     hairline = float(rng.uniform(-0.85, -0.55))
@@ -215,7 +216,7 @@ def render_face(rng: np.random.Generator, S: int, group: str, base: dict[str, fl
     out = np.ascontiguousarray(full[..., :3])
     area, ok, neck_full = full[..., 3], full[..., 4], full[..., 5]
     ppm = 2.0 * fr["ax"] / FACE_WIDTH_MM
-    meta.update(fine_texture(rng, out, base, ppm, group, reg, ok, area))
+    meta.update(fine_texture(rng, out, base, ppm, group, reg, ok, area, freckles))
     # Lighting: gradient, shape shading and a soft specular shine on the T-zone.
     light = light_vector(rng)
     shine = float(rng.uniform(0.0, 0.45) if rng.random() < 0.6 else 0.0)
@@ -233,7 +234,7 @@ def render_face(rng: np.random.Generator, S: int, group: str, base: dict[str, fl
                       light=tuple(float(x) for x in light), base_lab=(L0, a0, b0), tone_group=group, layout="face", meta=meta)
 
 
-def render_patch(rng: np.random.Generator, S: int, group: str, base: dict[str, float]) -> SkinCanvas:
+def render_patch(rng: np.random.Generator, S: int, group: str, base: dict[str, float], freckles: bool = True) -> SkinCanvas:
     """A close-up of skin (a cheek, the forehead...) 30-80 mm across, sometimes with the face contour."""
     field_mm = float(rng.uniform(30.0, 80.0))
     ppm = S / field_mm
@@ -266,7 +267,7 @@ def render_patch(rng: np.random.Generator, S: int, group: str, base: dict[str, f
         area = np.ones((S, S), np.float32)
         ok = area
         bg_name = "none"
-    meta.update(fine_texture(rng, lab, base, ppm, group, reg, ok, area))
+    meta.update(fine_texture(rng, lab, base, ppm, group, reg, ok, area, freckles))
     light = light_vector(rng)
     shine = float(rng.uniform(0.0, 0.35) if rng.random() < 0.5 else 0.0)
     height = smooth_noise(rng, (lo, lo), rng.uniform(1.0, 2.0)) * 0.15
@@ -286,9 +287,13 @@ def render_patch(rng: np.random.Generator, S: int, group: str, base: dict[str, f
 
 
 def render_skin(
-    size: int, tone_group: str, rng: np.random.Generator, *, layout: str | None = None, face_layout: float = 0.5
+    size: int, tone_group: str, rng: np.random.Generator, *, layout: str | None = None, face_layout: float = 0.5,
+    freckles: bool = True,
 ) -> SkinCanvas:
     """Clean procedural skin of ``tone_group``: a face-like layout (probability ``face_layout``) or a close-up.
+
+    ``freckles=False`` draws no freckles (the multi-label task, where freckles would be unlabelled
+    hyperpigmentation); every other random draw stays the same.
 
     The medians of L* and b* over the skin are set to the drawn base colour, so the ITA
     measured from the pixels is the drawn one up to noise (margins in :data:`auxiliary.synth.skin.ITA_DRAW`).
@@ -297,9 +302,9 @@ def render_skin(
         layout = "face" if rng.random() < face_layout else "patch"
     base = sample_tone(tone_group, rng)
     if layout == "face":
-        canvas = render_face(rng, int(size), tone_group, base)
+        canvas = render_face(rng, int(size), tone_group, base, freckles)
     elif layout == "patch":
-        canvas = render_patch(rng, int(size), tone_group, base)
+        canvas = render_patch(rng, int(size), tone_group, base, freckles)
     else:
         raise ValueError(f"unknown layout {layout!r} (face or patch)")
     canvas.meta.update({"L_target": round(base["L"], 3), "a_base": round(base["a"], 3), "b_target": round(base["b"], 3),

@@ -261,9 +261,12 @@ def low_variation(rng: np.random.Generator, n: int, base: dict[str, float], regi
 
 def fine_texture(
     rng: np.random.Generator, lab: np.ndarray, base: dict[str, float], ppm: float, group: str,
-    regions: dict[str, np.ndarray], valid: np.ndarray, area: np.ndarray,
+    regions: dict[str, np.ndarray], valid: np.ndarray, area: np.ndarray, freckles: bool = True,
 ) -> dict[str, Any]:
-    """Full-resolution texture on the skin, in place: mottling, pores, micro-relief, freckles, naevi, red macules."""
+    """Full-resolution texture on the skin, in place: mottling, pores, micro-relief, freckles, naevi, red macules.
+
+    ``freckles=False`` leaves the freckles out but draws their random numbers all the same, so the rest of
+    the texture does not change."""
     L0 = base["L"]
     vis = redness_visibility(L0)
     shape = lab.shape[:2]
@@ -302,10 +305,11 @@ def fine_texture(
         r_px = max(0.6, rng.uniform(0.5, 1.1) * ppm)
         f = splat_dots(shape, ys, xs, rng.uniform(0.4, 1.0, len(ys)), r_px)
         depth = rng.uniform(5.0, 12.0) * (L0 / 65.0)
-        lab[..., 0] -= depth * f
-        lab[..., 2] += 0.55 * depth * f
-        lab[..., 1] += 0.2 * depth * f
-    meta["freckles"] = n_freck
+        if freckles:
+            lab[..., 0] -= depth * f
+            lab[..., 2] += 0.55 * depth * f
+            lab[..., 1] += 0.2 * depth * f
+    meta["freckles"] = n_freck if freckles else 0
     # Naevi (moles); on brown and dark skin they also stand for small dark papules (DPN).
     n_naevi = int(rng.integers(1, 5)) if rng.random() < 0.4 else 0
     if n_naevi:

@@ -68,3 +68,23 @@ def test_single_label_table_has_no_condition_columns(tmp_path):
     s = synthetic_summary(t)
     assert s["task"] == "single" and s["per_class"] == {"acne": 2, "erythema": 2, "none": 2}
     assert set(describe_synthetic(t).index) == {"acne", "erythema", "none"}
+
+
+def test_freckle_free_canvas_differs_only_by_its_freckles():
+    """freckles=False (the multi-label canvas) leaves every other draw of the clean skin as it was."""
+    import numpy as np
+
+    from auxiliary.synth.procedural import render_skin
+
+    for seed in range(40):  # find subjects that have freckles
+        a = render_skin(96, "very_light", np.random.default_rng([seed, 1]), layout="patch")
+        if a.meta["freckles"]:
+            break
+    assert a.meta["freckles"] > 0
+    b = render_skin(96, "very_light", np.random.default_rng([seed, 1]), layout="patch", freckles=False)
+    assert b.meta["freckles"] == 0 and b.meta["naevi"] == a.meta["naevi"] and b.meta["pores"] == a.meta["pores"]
+    d = a.lab[..., 0] - b.lab[..., 0]
+    d = d - np.median(d)  # the skin's median L* is set back to the drawn tone after the texture
+    assert d.min() < -1.0  # the freckles (darker spots) are gone ...
+    assert d.max() < 0.1  # ... they only ever darkened the skin ...
+    assert (d < -1.0).mean() < 0.3  # ... in spots, not everywhere
