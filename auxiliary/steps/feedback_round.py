@@ -28,17 +28,19 @@ from tqdm.auto import tqdm
 
 from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.data.merge import merge_feedback
+from auxiliary.data.multilabel import label_matrix
 from auxiliary.data.readers import load_split
 from auxiliary.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.metrics import summary_metrics
+from auxiliary.evaluation.multilabel import multilabel_summary
 from auxiliary.files import atomic_copy, sha256_file
 from auxiliary.images import read_image
 from auxiliary.inference.predictor import Predictor
 from auxiliary.layout import data_dir, resolve_path, runs_dir, split_dir
 from auxiliary.steps.finetuning import ensure_run, trained_checkpoint
 from auxiliary.steps.records import record_step
-from auxiliary.synth.dataset import generate_dataset
+from auxiliary.synth.dataset import generate_dataset, multilabel_columns
 from auxiliary.training.checkpoints import read_checkpoint
 
 
@@ -119,7 +121,8 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
                         add_broken: bool = True, progress: bool = True) -> tuple[Path, pd.DataFrame]:
     """``n`` fresh synthetic images (another seed than the training set) copied flat into ``out_dir/inbox``
     with neutral names, as new photos would arrive; returns ``(inbox, truth)`` where ``truth`` maps
-    each inbox file (``source``) to its true ``label`` (also written to ``out_dir/truth.csv``).
+    each inbox file (``source``) to its true ``label`` (also written to ``out_dir/truth.csv``); with
+    ``cfg.synth.task`` multilabel, ``n`` faces and one 0/1 column per label as well.
     ``add_broken`` also drops a text file named ``broken_upload.jpg`` in the inbox, as real inboxes
     have them (sorting must list it in ``rejected.csv``)."""
 
@@ -128,7 +131,9 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
         raise FeedbackError(f"n_new must be at least 1, got {n}")
     out = Path(out_dir)
     gen = out / "generated"
-    scfg = replace(cfg.synth, seed=int(cfg.synth.seed) + int(seed_offset), n_per_class=max(1, math.ceil(n / 3)))
+    multilabel = cfg.synth.task == "multilabel"  # one face per image: n faces, not n / 3 per class
+    scfg = replace(cfg.synth, seed=int(cfg.synth.seed) + int(seed_offset),
+                   n_per_class=n if multilabel else max(1, math.ceil(n / 3)))
     if (gen / "metadata.csv").is_file():
         meta = pd.read_csv(gen / "metadata.csv")
     else:
@@ -144,7 +149,8 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
         dest = inbox / f"new_{i:04d}{src.suffix.lower() or '.png'}"
         if not dest.is_file():
             atomic_copy(src, dest)
-        rows.append({"source": str(dest.resolve()), "label": str(r["label"]), "generated": str(src)})
+        rows.append({"source": str(dest.resolve()), "label": str(r["label"]), "generated": str(src),
+                     **({lab: int(r[lab]) for lab in multilabel_columns(meta)} if multilabel else {})})
     if add_broken and not (inbox / "broken_upload.jpg").exists():
         (inbox / "broken_upload.jpg").write_text("an upload that was interrupted: not an image\n", encoding="utf-8")
     truth = pd.DataFrame(rows)
@@ -185,11 +191,16 @@ def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path,
 
 def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test", *, batch: int = 32,
                    progress: bool = False) -> dict[str, float]:
-    """Summary metrics (accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss) of a checkpoint on one split."""
+    """Summary metrics (accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss) of a checkpoint on one split;
+    of a multi-label checkpoint, :func:`auxiliary.evaluation.multilabel.multilabel_summary` at its thresholds."""
     tables, _classes = load_split(split_dir)
     table = tables[split]
     pred = Predictor.from_checkpoint(ckpt)
     probs, _errors = pred.predict_paths(list(table["path"]), batch_size=batch, progress=progress)
+    if pred.multilabel:  # macro/micro AUROC, F1 at the checkpoint's thresholds, subset accuracy, Hamming loss
+        out = multilabel_summary(label_matrix(table, pred.classes), probs, pred.classes, pred.threshold_rows(len(table)))
+        out["n"] = int(len(table))
+        return out
     y = labels_to_index(list(table["label"]), pred.classes, unknown="minus_one")
     out = summary_metrics(y, probs, pred.classes)
     out["n"] = int(len(table))

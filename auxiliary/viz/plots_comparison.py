@@ -282,7 +282,8 @@ def plot_before_after(before: dict[str, float], after: dict[str, float],
 
 
 def plot_queue(queue: pd.DataFrame, n: int = 8, size: int = 96, ax: Any = None, title: str | None = None) -> Any:
-    """The first ``n`` images of a review queue with the model's guess, top probability and (if known) the truth."""
+    """The first ``n`` images of a review queue with the model's guess, top probability (multi-label: the
+    labels it predicts and the smallest margin to a threshold) and (if known) the truth."""
     q = queue.head(n)
     cols = max(1, min(len(q), 8))
     rows = max(1, math.ceil(len(q) / cols))
@@ -302,7 +303,8 @@ def plot_queue(queue: pd.DataFrame, n: int = 8, size: int = 96, ax: Any = None, 
             continue
         a.imshow(img)
         truth = f"\ntrue {r['label']}" if r.get("label") else ""
-        a.set_title(f"{r['predicted']} {r['top_prob']:.2f}{truth}", fontsize=7,
+        score = f"{r['top_prob']:.2f}" if "top_prob" in r else f"margin {r['margin']:.2f}"  # multi-label: no top class
+        a.set_title(f"{r['predicted'] or 'none'} {score}{truth}", fontsize=7,
                     color="#c44e52" if r.get("mistake") else "black")
     fig.suptitle(title or f"Review queue (first {len(q)} of {len(queue)}, most informative first)", fontsize=9)
     fig.tight_layout()

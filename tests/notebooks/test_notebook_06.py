@@ -30,3 +30,17 @@ def test_notebook_06_full_feedback_round(series):
         assert m["n"] > 0 and 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["balanced_accuracy"] <= 1.0
     assert res["before"]["n"] == res["after"]["n"]  # the same untouched test split
     assert res["delta_balanced_accuracy"] == pytest.approx(res["after"]["balanced_accuracy"] - res["before"]["balanced_accuracy"])
+
+
+def test_notebook_06_multilabel(ml_series):
+    """TASK multilabel: every new image accounted for once, copies in every positive label's folder, a review queue."""
+    res = ml_series.run("06_sorting_feedback")
+    assert res["task"] == "multilabel" and res["accounted_for_all"]
+    assert res["n_inputs"] == res["n_new"] + 1  # plus the broken upload
+    q = res["sort_quality"]
+    assert q["n_labelled"] == res["n_new"] == q["n_sorted"] + q["n_low_confidence"]
+    assert set(q["per_label_sorted"]) == {"acne", "erythema", "hyperpigmentation", "wrinkles"}
+    assert q["wrong_total"] == q["wrong_in_label_folders"] + q["wrong_caught_by_low_confidence"]
+    assert res["n_queue"] == q["n_low_confidence"] + q["wrong_in_label_folders"]
+    assert res["merge_added"] == 0 and res["after_run"] == str(Path(res["after_run"]))
+    assert 0.0 <= res["before"]["macro_auroc"] <= 1.0
