@@ -20,7 +20,7 @@ unknown label columns, unknown label names and tables without labels are refused
 
 When no label list is given to a 0/1 CSV, the label columns are the columns whose every value is
 0 or 1 (also ``0.0``/``1.0``/``true``/``false``), leaving out the sample-table columns and
-bookkeeping columns (:data:`NOT_LABELS`, ``*_strength``, ``*_count``, ``*_est``).
+bookkeeping columns (:data:`NOT_LABELS`, ``*_strength``, ``*_count``, ``*_est``, ``*_visible``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ NOT_LABELS: frozenset[str] = frozenset(
     [*CORE_COLUMNS, "labels", "split", "lesion_id", "patient_id", "patient", "subject", "subject_id",
      "image_id", "md5", "phash", "dhash", "height", "width", "source_path", "seed"]
 )
-_NOT_LABEL_SUFFIXES = ("_strength", "_count", "_est")
+_NOT_LABEL_SUFFIXES = ("_strength", "_count", "_est", "_visible")
 _ONE = {"1", "1.0", "true"}
 _ZERO = {"0", "0.0", "false"}
 #: Label names of MedMNIST multi-label files (ChestMNIST: the 14 NIH ChestX-ray14 findings).

@@ -9,7 +9,7 @@ under the pigment, the papules above both, the folds' shading last), then the ca
 
 Written to ``out``: ``images/face_<subject>[_v<variant>].png``, ``metadata.csv`` (``path``, ``label``
 = the present labels joined by ``|`` or ``none``, one 0/1 column per label, ``<label>_strength`` (0 when
-absent), ``tone_group``, ``ita`` (the clean skin, as in the single-label dataset), ``ita_image``,
+absent), ``<label>_visible`` (share of the skin it visibly changed), ``tone_group``, ``ita`` (the clean skin, as in the single-label dataset), ``ita_image``,
 ``tone_group_est``, ``group`` (the subject, or the source photo), ``source``, ``subject``, ``layout``,
 ``seed``), readable by :func:`auxiliary.data.multilabel.read_multilabel_csv`; ``params.csv`` (every
 simulator's, the canvas's and the camera's parameters, prefixed by label); ``lesions.csv`` (acne lesions
@@ -18,6 +18,11 @@ and pigment macules, with their label); with photos ``skipped.csv``. ``metadata.
 The procedural canvas of a multi-label face has no freckles: freckles (ephelides) are hyperpigmentation,
 and a face labelled without it must not show them (naevi, moles, stay). The same seed gives the
 same subjects otherwise.
+
+A condition must be visible to count (:func:`visible_draw`): a draw that moves less than
+:data:`MIN_VISIBLE` (0.5 %) of the skin by delta E 3 is drawn again, up to :data:`VISIBLE_TRIES` times
+(faint forehead lines or two small marks on a whole face otherwise become labels nobody can see);
+``<label>_visible`` in ``metadata.csv`` records the share that moved.
 
 Determinism: every draw comes from :func:`~auxiliary.synth.samplers.subject_stream` of ``(seed, subject,
 stream, variant)``, so the same seed gives the same bytes whatever ``workers`` is; tone groups cycle over
@@ -65,6 +70,13 @@ from auxiliary.synth.samplers import (
 from auxiliary.synth.skin import SkinCanvas
 from auxiliary.synth.wrinkles import WrinklesSampler
 
+#: A drawn condition counts as present only when it can be seen: it must move at least this share of the
+#: skin by :data:`VISIBLE_DELTA_E` (before the camera); weaker draws are drawn again (label noise otherwise:
+#: a label whose evidence is below what the eye, or a network, can see).
+MIN_VISIBLE: float = 0.005
+VISIBLE_DELTA_E: float = 3.0
+VISIBLE_TRIES: int = 4
+
 #: the order the simulators run in on one face
 APPLY_ORDER: tuple[str, ...] = ("erythema", "hyperpigmentation", "acne", "wrinkles")
 LESION_COLUMNS = ["path", "label", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]
@@ -74,6 +86,31 @@ def face_samplers(cfg: SynthConfig) -> dict[str, Any]:
     """Label -> its sampler (acne and erythema with ``cfg``'s ranges, the other two with their defaults)."""
     return {"acne": AcneSampler.from_config(cfg), "erythema": ErythemaSampler.from_config(cfg),
             "hyperpigmentation": HyperpigmentationSampler(), "wrinkles": WrinklesSampler()}
+
+
+def visible_share(before: np.ndarray, after: np.ndarray, skin: np.ndarray) -> float:
+    """Share of the skin whose colour moved by at least :data:`VISIBLE_DELTA_E` (CIELAB delta E)."""
+    sk = skin > 0.5
+    if not sk.any():
+        return 0.0
+    dE = np.sqrt(((after - before) ** 2).sum(axis=2))
+    return float((dE[sk] >= VISIBLE_DELTA_E).mean())
+
+
+def visible_draw(sampler: Any, canvas: SkinCanvas, seed: int, subject: int, label: str, variant: int
+                 ) -> tuple[Any, float]:
+    """One condition drawn on ``canvas`` so that it can be seen: the first of :data:`VISIBLE_TRIES` draws
+    that moves at least :data:`MIN_VISIBLE` of the skin by delta E 3, else the most visible of them.
+    Returns the simulator's result and its visible share."""
+    best, best_share = None, -1.0
+    for attempt in range(VISIBLE_TRIES):
+        res = sampler(canvas, rng=subject_stream(seed, subject, label, variant + 1000 * attempt))
+        share = visible_share(canvas.lab, res.image, canvas.skin)
+        if share > best_share:
+            best, best_share = res, share
+        if share >= MIN_VISIBLE:
+            break
+    return best, best_share
 
 
 def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | None = None, source: str = "procedural",
@@ -93,10 +130,11 @@ def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | 
     strengths = dict.fromkeys(MULTILABELS, 0.0)
     params: dict[str, Any] = {}
     lesions: list[dict[str, Any]] = []
+    visible = dict.fromkeys(MULTILABELS, 0.0)
     for label in APPLY_ORDER:
         if not present[label]:
             continue
-        res = samplers[label](current, rng=subject_stream(seed, subject, label, variant))
+        res, visible[label] = visible_draw(samplers[label], current, seed, subject, label, variant)
         current = replace(current, lab=res.image)
         changed |= res.mask
         strengths[label] = round(float(res.params.get("strength", 0.0)), 4)
@@ -111,6 +149,7 @@ def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | 
         "label": "|".join(names) or "none",
         **{lab: int(present[lab]) for lab in MULTILABELS},
         **{f"{lab}_strength": strengths[lab] for lab in MULTILABELS},
+        **{f"{lab}_visible": round(visible[lab], 5) for lab in MULTILABELS},
         **subject_fields(canvas, ita, ita_img, source, subject),
         "layout": canvas.layout,
         "is_augmented": False,

@@ -88,3 +88,15 @@ def test_freckle_free_canvas_differs_only_by_its_freckles():
     assert d.min() < -1.0  # the freckles (darker spots) are gone ...
     assert d.max() < 0.1  # ... they only ever darkened the skin ...
     assert (d < -1.0).mean() < 0.3  # ... in spots, not everywhere
+
+
+def test_multilabel_positives_are_visible(ml_table):
+    """Every drawn condition moves part of the skin by delta E 3 (redrawn when too faint); absent ones nothing."""
+    from auxiliary.synth.multilabel_dataset import MIN_VISIBLE
+
+    for lab in multilabel_columns(ml_table):
+        on = ml_table[lab].astype(int) == 1
+        assert (ml_table.loc[~on, f"{lab}_visible"] == 0).all(), lab
+        if on.any():
+            assert (ml_table.loc[on, f"{lab}_visible"] > 0).all(), lab
+            assert (ml_table.loc[on, f"{lab}_visible"] >= MIN_VISIBLE).mean() >= 0.75, lab
