@@ -228,7 +228,7 @@ class SortConfig:
     """Sorting new images and the feedback loop (notebook 06, ``sort``, ``feedback``, ``serve``)."""
 
     conf: float = bounded(0.6, at_least=0, at_most=1)
-    """Calibrated top probability (0 to 1) below which an image goes to low_confidence/."""
+    """Calibrated top probability (0 to 1) below which an image goes to low_confidence/. Multi-label: an image goes there when a label's probability lies within 2*conf-1 of the way from its threshold to 0 or 1."""
     sort_batch: int = bounded(16, at_least=1, at_most=MAX_BATCH)
     """Batch size of sorting inference (1 to 4096)."""
     recursive: bool = False

@@ -214,7 +214,7 @@ def add_hyperpigmentation(
     """Draw the ``kinds`` of hyperpigmentation on ``lab`` (in place) at ``strength`` (0-1).
 
     Melanin densities (optical density, see :mod:`auxiliary.synth.chromophores`): melasma
-    ``0.06 + 0.38 * strength`` at full coverage, lentigines ``0.25 + 0.6 * strength``, PIH
+    ``0.12 + 0.5 * strength`` at full coverage, lentigines ``0.25 + 0.6 * strength``, PIH
     ``0.12 + 0.45 * strength``; macule counts default to ``strength`` times 4-16 lentigines and
     2-10 PIH marks. The mask holds the pixels whose colour moved by more than delta E 1.
     """
@@ -229,7 +229,7 @@ def add_hyperpigmentation(
     lesions: list[Lesion] = []
     if s > 0 and "melasma" in kinds:
         m, pattern = melasma_map(canvas, rng, s)
-        mel += m * np.float32(0.06 + 0.38 * s)
+        mel += m * np.float32(0.12 + 0.5 * s)
         params.update(melasma_pattern=pattern, melasma_area=round(float((m > 0.3).mean()), 4))
     if s > 0 and "lentigines" in kinds:
         n = lentigo_count if lentigo_count is not None else int(round(s * rng.integers(4, 17)))
