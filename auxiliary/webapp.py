@@ -54,8 +54,6 @@ from auxiliary.steps.demo import (
 from auxiliary.steps.demo_labels import label_banner, label_bars_html
 
 DEFAULT_HOST = "127.0.0.1"
-
-
 DEFAULT_PORT = 7860
 
 

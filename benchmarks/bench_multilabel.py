@@ -1,10 +1,11 @@
 """Multi-label skin conditions on synthetic faces: per-label AUROC and F1, and the tone fairness gap.
 
-    python benchmarks/bench_multilabel.py [--out /tmp/bench_multilabel] [--n 1200] [--seed 0]
+    python benchmarks/bench_multilabel.py [--out /tmp/bench_multilabel] [--n 2400] [--seed 0]
         [--set train.img_size=160 ...] [--smoke]
 
-One fixed recipe (``RECIPE`` below, on the ``demo`` profile: the demo's model, offline ImageNet
-weights and epochs), run through the same commands a user types, in one process::
+One fixed recipe (``RECIPE`` below, on the ``demo`` profile: the demo's model and offline ImageNet
+weights, 160 px, 12 epochs; run M5 of ``benchmarks/multilabel_runs.md``, about 9 minutes on a quiet
+2-core CPU), run through the same commands a user types, in one process::
 
     simulate --task multilabel --n N      (acne, erythema, hyperpigmentation, wrinkles drawn independently)
     split    --data SYN --out SPLIT       (iterative stratification by subject: every label keeps its share)
@@ -49,7 +50,7 @@ from auxiliary.training.checkpoints import read_checkpoint
 #: The fixed recipe on top of the demo profile (``--set`` changes it; say so when you report a run).
 RECIPE = {
     "data.val": 0.2, "data.test": 0.25, "data.balance": "both",
-    "train.img_size": 160, "train.max_epochs": 8, "train.freeze_epochs": 1, "train.patience": 0,
+    "train.img_size": 160, "train.max_epochs": 12, "train.freeze_epochs": 1, "train.patience": 0,
     "train.batch": 32,
 }
 SMOKE = {"synth.size": 96, "data.val": 0.3, "data.test": 0.3, "data.cache": False, "data.balance": "class",
@@ -60,7 +61,7 @@ SMOKE = {"synth.size": 96, "data.val": 0.3, "data.test": 0.3, "data.cache": Fals
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="/tmp/bench_multilabel", help="output folder (default /tmp/bench_multilabel)")
-    p.add_argument("--n", type=int, default=1200, help="synthetic faces (default 1200)")
+    p.add_argument("--n", type=int, default=2400, help="synthetic faces (default 2400)")
     p.add_argument("--seed", type=int, default=0, help="seed of simulation, split and training (default 0)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
