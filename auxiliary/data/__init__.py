@@ -14,7 +14,8 @@ Data knows no model. Modules, one job each:
   ``multilabel_splits``: iterative stratification of whole groups, label- and tone-balanced weights;
   ``multilabel_split_folder``: the multi-label split folder (``classes.json`` task ``multilabel``).
 - ``augment``: the augmentation presets (albumentations); ``loaders``: the cached Dataset and DataLoaders.
-- ``feedback``: images filed by a reviewer with provenance; ``merge``: merging them into a new split version.
+- ``feedback``: images filed by a reviewer with provenance; ``feedback_labels``: the label-set folders of
+  multi-label corrections; ``merge``: merging them into a new split version.
 
 Public names used by the notebooks: ``read_dataset``, ``load_split``, ``split_summary``, ``check_split_dir``,
 ``read_report``, ``tone_column``, ``balanced_counts``, ``class_weights``, ``build_loader``, ``tone_agreement``,

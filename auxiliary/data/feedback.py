@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from auxiliary.data.feedback_labels import LABEL_SET_SEP, parse_label_folder
 from auxiliary.errors import AuxiliaryError
 from auxiliary.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
 from auxiliary.images import IMAGE_EXTENSIONS, read_image
@@ -57,8 +58,9 @@ def _check_label(label: str, classes: Sequence[str] | None = None) -> str:
     lab = str(label).strip()
     if not lab or safe_name(lab, default="") != lab:
         raise FeedbackError(f"label {label!r} cannot be a folder name (no slashes, leading dots or dashes)")
-    if classes is not None and lab not in [str(c) for c in classes]:
-        raise FeedbackError(f"unknown label {lab!r}: the classes are {', '.join(str(c) for c in classes)}")
+    if classes is not None and lab not in [str(c) for c in classes] and parse_label_folder(lab, classes) is None:
+        raise FeedbackError(f"unknown label {lab!r}: the classes are {', '.join(str(c) for c in classes)} "
+                            f"(a multi-label set: labels joined by {LABEL_SET_SEP}, or none)")
     return lab
 
 

@@ -12,7 +12,7 @@
   (``Comparison``), ``comparison_multilabel`` its rows of multi-label runs (a ``label`` level);
   ``onnx_export`` (``export``): ONNX with a parity check.
 - ``sorting`` (06, ``sort``) and ``feedback_round`` (06, ``feedback``): sorting new images, learning from corrections;
-  ``feedback_multilabel``: the sort quality and review queue of a multi-label model.
+  ``feedback_multilabel``: the sort quality, review queue and simulated reviewer of a multi-label model.
 - ``records``: what every step and notebook logs to the trackers (MLflow, TensorBoard); ``run_list`` (``runs``):
   the finished runs from the run folders or the MLflow store.
 - ``demo``: what the web demo does, without the web (``demo_labels``: for a multi-label model); ``arguments``:
@@ -60,6 +60,7 @@ EXPORTS: dict[str, str] = {
     "sort_quality": "feedback_round",
     "multilabel_sort_quality": "feedback_multilabel",
     "multilabel_review_queue": "feedback_multilabel",
+    "simulate_multilabel_review": "feedback_multilabel",
     "retrain_after_merge": "feedback_round",
     "evaluate_split": "feedback_round",
     "list_runs": "run_list",

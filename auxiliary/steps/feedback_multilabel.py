@@ -10,8 +10,9 @@ its threshold. With the true labels of the inbox known (the notebook's simulated
 * :func:`multilabel_review_queue` - the images worth a look: every ``low_confidence`` image and the
   sorted ones with a wrong label, the smallest margin to a threshold first (the sort's own ``margin``).
 
-Filing multi-label corrections back into the training split is not supported yet: the feedback
-folder (:mod:`auxiliary.data.feedback`) holds one class per image.
+* :func:`simulate_multilabel_review` - the notebook's simulated reviewer: every queued image filed under
+  its true label set (``feedback/acne+wrinkles/``, ``feedback/none/``: :mod:`auxiliary.data.feedback_labels`),
+  which :func:`auxiliary.data.merge.merge_feedback` adds to a new version of the multi-label training split.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auxiliary.data.feedback import file_image
+from auxiliary.data.feedback_labels import label_set_folder
 from auxiliary.evaluation.multilabel import f1_counts
 
 
@@ -98,3 +101,20 @@ def multilabel_review_queue(predictions: pd.DataFrame, truth: pd.DataFrame | Non
     first = [str(d).split("|")[0] for d in df["destination"]]
     df["image"] = [str(base / d) if base is not None and d else s for s, d in zip(df["source"], first)]
     return df
+
+
+def simulate_multilabel_review(queue: pd.DataFrame, feedback_dir: str | Path, labels: Sequence[str], *,
+                               reviewer: str = "simulated") -> pd.DataFrame:
+    """File every queued image whose truth is known under its true label set (what a reviewer would do);
+    returns one row per filed image (``source``, ``label`` = the label-set folder, ``model_guess``, ``file``, ``why``)."""
+    rows = []
+    for _, r in queue.iterrows():
+        if f"true_{labels[0]}" not in r or pd.isna(r[f"true_{labels[0]}"]):
+            continue
+        folder = label_set_folder([lab for lab in labels if int(r[f"true_{lab}"]) == 1], labels)
+        guess = label_set_folder([lab for lab in labels if int(r[f"pred_{lab}"]) == 1], labels)
+        dest = file_image(r["source"], folder, feedback_dir, source=r["source"], model_guess=guess,
+                          probs={lab: r[f"prob_{lab}"] for lab in labels}, reviewer=reviewer, classes=labels)
+        rows.append({"source": r["source"], "label": folder, "model_guess": guess, "file": str(dest),
+                     "why": r.get("why", "")})
+    return pd.DataFrame(rows, columns=["source", "label", "model_guess", "file", "why"])
