@@ -228,8 +228,7 @@ def _fit_loaders(
     task = resolve_task(tcfg, task)
     multilabel = task == "multilabel"
     monitor = run_monitor(tcfg, task)
-    if run_loss(tcfg, task) != tcfg.loss:  # the criterion only: cfg (config.yaml, reuse) keeps the user's value
-        tcfg = replace(tcfg, loss=run_loss(tcfg, task))
+    tcfg = replace(tcfg, loss=run_loss(tcfg, task))  # the criterion's loss; cfg (config.yaml, reuse) keeps the user's
     classes = list(classes)
     out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
     last_path, best_path = out / "last.pt", out / "best.pt"

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _tiny_multilabel import LABELS, multilabel_split
 from PIL import Image
 
 from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.data.feedback_labels import label_set_columns, label_set_folder, parse_label_folder
 from auxiliary.data.merge import merge_feedback
 from auxiliary.data.readers import load_split
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
-from _tiny_multilabel import LABELS, multilabel_split  # noqa: E402
 
 
 def test_label_set_folder_round_trip():

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from _tiny_multilabel import LABELS, multilabel_split
 
 from auxiliary import config_overrides
 from auxiliary.steps import selection
 from auxiliary.steps.selection_multilabel import MULTILABEL_SELECT_METRIC, selection_metric
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
-from _tiny_multilabel import LABELS, multilabel_split  # noqa: E402
 
 
 def _cfg(**over):
