@@ -25,9 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from auxiliary import config_overrides
 from auxiliary.data import loaders, readers, splits
@@ -86,6 +89,14 @@ EXPERIMENTS: dict[str, dict] = {
     "lite0_pre_224_la": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224, max_epochs=14,
                              freeze_epochs=1, lr_head=1e-3, lr_ft=4e-4, patience=0, label_smoothing=0.1,
                              loss="logit_adjusted", data={"data.augment": "color", "data.balance": "none"}),
+    # Declared 2026-12-01 before it ran (issue 21: from 0.70 to 0.75 on every seed): the EMA recipe of
+    # configs/ham10000_cpu.yaml (lite0_pre_224_ema) trained on train + validation (the 898 validation images
+    # join the 4,186 of train; validation is still evaluated but chooses nothing), the fixed 7-epoch
+    # schedule, and the LAST epoch's (EMA) weights with flip TTA reported. Seed 0, as lite0_pre_224_ema
+    # (its last + TTA: 0.711 / 0.949). One seed: it says whether +21 % data is worth the next two.
+    "lite0_pre_224_ema_trainval": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224, max_epochs=7,
+                                       freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0, ema_decay=0.995,
+                                       trainval=True, report="last, flip TTA"),
     "lite0_scratch_128": dict(model="tf_efficientnet_lite0", pretrained="false", img_size=128, max_epochs=10,
                               freeze_epochs=0, lr_ft=2e-3),
     "resnet18_scratch_128": dict(model="resnet18", pretrained="false", img_size=128, max_epochs=10,
@@ -144,6 +155,21 @@ def make_split(data: Path, out: Path) -> Path:
     return sdir
 
 
+def trainval_split(sdir: Path) -> Path:
+    """``<split>-trainval``: train = train + validation rows of ``sdir`` (validation kept, for the logs only), the
+    same test rows; for experiments with ``trainval=True`` (a fixed schedule, nothing chosen on validation)."""
+    out = sdir.parent / f"{sdir.name}-trainval"
+    if (out / "classes.json").is_file():
+        return out
+    tables, _ = readers.load_split(sdir)
+    out.mkdir(parents=True, exist_ok=True)
+    readers.write_table(pd.concat([tables["train"], tables["val"]], ignore_index=True), out / "train.csv")
+    for s in ("val", "test"):
+        readers.write_table(tables[s], out / f"{s}.csv")
+    shutil.copyfile(sdir / "classes.json", out / "classes.json")
+    return out
+
+
 def experiment_config(name: str, threads: int = 0, over: dict | None = None):
     """The resolved config of experiment ``name``: the ``full`` profile, COMMON, the experiment's
     overrides (``over`` when the epoch budget changed them) and the data settings."""
@@ -151,6 +177,7 @@ def experiment_config(name: str, threads: int = 0, over: dict | None = None):
     if over is None:
         over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
         over.pop("report", None)
+        over.pop("trainval", None)
     data_over = dict(EXPERIMENTS[name].get("data", {}))
     over = {k: v for k, v in over.items() if k != "data"}
     cfg = config_overrides.resolve("full", overrides=over)
@@ -164,6 +191,8 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
     over = {**COMMON, **EXPERIMENTS[name], "threads": threads}
     over.pop("data", None)
     over.pop("report", None)
+    if over.pop("trainval", False):
+        sdir = trainval_split(sdir)
     run_dir = out / "runs" / name
     resume = (run_dir / "last.pt").is_file()
     if not resume and budget_min > 0:
