@@ -45,7 +45,7 @@ browser:
 # After setting Repository under [project.urls] in pyproject.toml (a fork): write it into every notebook's
 # install cell and the README's "Open in Colab" badges (tests/test_colab.py checks they agree).
 colab-links:
-	$(PYTHON) -m auxiliary.colab
+	$(PYTHON) -m auxiliary.faces.colab
 
 lint: venv
 	$(PY) -m ruff check .

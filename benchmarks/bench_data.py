@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from auxiliary.config import DataConfig
+from auxiliary.base.config import DataConfig
 from auxiliary.data import loaders, readers
-from auxiliary.training import models
+from auxiliary.models import factory as models
 
 ROOT = Path(__file__).resolve().parents[1]
 HAM = ROOT.parent / "shared" / "data" / "ham10000"

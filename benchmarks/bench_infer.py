@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from auxiliary.inference import backends, export, onnx_model
-from auxiliary.training import models
+from auxiliary.inference import backends
+from auxiliary.models import export, onnx_model
+from auxiliary.models import factory as models
 
 
 def main(argv: list[str] | None = None) -> int:

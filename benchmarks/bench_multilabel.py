@@ -40,12 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxiliary import cli
 from auxiliary.data.multilabel import label_matrix
 from auxiliary.data.readers import load_split
 from auxiliary.evaluation.multilabel import multilabel_summary, per_label_metrics
 from auxiliary.evaluation.multilabel_thresholds import fairness_gap, thresholds_from_dict
-from auxiliary.training.checkpoints import read_checkpoint
+from auxiliary.faces import cli
+from auxiliary.models.checkpoint import read_checkpoint
 
 #: The fixed recipe on top of the demo profile (``--set`` changes it; say so when you report a run).
 RECIPE = {

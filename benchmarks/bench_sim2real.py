@@ -36,15 +36,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.files import write_json_atomic
+from auxiliary.base.images import is_image_name
 from auxiliary.data.readers import read_dataset
 from auxiliary.data.splits import make_splits
-from auxiliary.errors import AuxiliaryError
-from auxiliary.files import write_json_atomic
-from auxiliary.images import is_image_name
 from auxiliary.steps import sim2real
 from auxiliary.steps.evaluate import evaluate_checkpoint
-from auxiliary.steps.finetuning import train_run
+from auxiliary.steps.train import train_run
 from auxiliary.synth.dataset import generate_dataset, read_synthetic_metadata
 
 #: the fixed recipe (on top of the demo profile): offline ImageNet weights, 224 px (a 2 mm papule

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from auxiliary.inference import sorter
-from auxiliary.training import checkpoints, models
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 ROOT = Path(__file__).resolve().parents[1]
 

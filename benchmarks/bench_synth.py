@@ -29,8 +29,8 @@ from pathlib import Path
 
 import cv2
 
-from auxiliary import config_overrides, images
-from auxiliary.config import SynthConfig
+from auxiliary.base import config_overrides, images
+from auxiliary.base.config import SynthConfig
 from auxiliary.data import readers, splits
 from auxiliary.synth import dataset, procedural, samplers
 from auxiliary.training import loop

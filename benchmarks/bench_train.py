@@ -30,9 +30,10 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from auxiliary import config_overrides
-from auxiliary.devices import device_kind, device_label, resolve_device
-from auxiliary.training import acceleration, engine, epochs, losses, models, optimization
+from auxiliary.base import config_overrides
+from auxiliary.base.devices import device_kind, device_label, resolve_device
+from auxiliary.models import factory as models
+from auxiliary.training import acceleration, engine, epochs, losses, optimization
 
 
 def make_loader(n: int, size: int, batch: int) -> DataLoader:

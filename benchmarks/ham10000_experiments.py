@@ -32,10 +32,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
-from auxiliary.training import epochs, loop, models
+from auxiliary.models import factory as models
+from auxiliary.training import epochs, loop
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ham10000"
@@ -218,7 +219,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
 def evaluate_last(run_dir: Path, sdir: Path) -> dict:
     """Test metrics of the *last* epoch's weights (``last.pt``; its EMA weights when the run kept an
     average, as those are what it validated), plain and with flip TTA (``"tta"``: the four flip views
-    of :func:`auxiliary.inference.preprocess.tta_views`, probabilities averaged, temperature 1).
+    of :func:`auxiliary.models.preprocess.tta_views`, probabilities averaged, temperature 1).
 
     Cached in ``run_dir/last_epoch_test.json``. Choosing between best and last after looking at test
     numbers is not a fair model selection: each experiment declares its ``report`` before it runs.

@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data.multilabel_read import read_multilabel_dataset
 from auxiliary.data.multilabel_split_folder import make_multilabel_splits
-from auxiliary.tone import TONE_GROUPS
 
 LABELS = ["acne", "erythema", "wrinkles"]
 

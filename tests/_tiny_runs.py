@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from auxiliary import images
-from auxiliary.training import checkpoints, models
+from auxiliary.base import images
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 CLASSES = ["acne", "erythema", "none"]
 TONES = ["light", "brown", "dark"]

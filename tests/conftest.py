@@ -10,7 +10,7 @@ import pytest
 import torch
 from data_fixtures import synthetic_split
 
-from auxiliary import runner
+from auxiliary.faces import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_HAM = ROOT.parent / "shared" / "data" / "ham10000"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data import readers, splits
-from auxiliary.tone import TONE_GROUPS
 
 CLASSES = ("acne", "erythema", "none")
 

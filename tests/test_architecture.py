@@ -20,27 +20,32 @@ import pytest
 import auxiliary
 
 PACKAGE = Path(auxiliary.__file__).resolve().parent
-BASE = {"config", "profiles", "config_overrides", "bounds", "layout", "files", "errors", "images", "tone", "provenance", "mlflow_store", "devices"}
-FACES = {"cli", "webapp", "notebook", "runner", "colab", "__main__"}
-#: layer -> the layers it may import (itself included)
+#: The rooms, bottom to top. The top level holds only ``__init__`` (the base's) and ``__main__`` (a face).
+ROOMS = ("base", "synth", "data", "evaluation", "tasks", "models", "training", "inference", "viz", "steps", "faces")
+#: room -> the rooms it may import (itself included)
 ALLOWED: dict[str, set[str]] = {
     "base": {"base"},
     "synth": {"synth", "base"},
     "data": {"data", "base"},
     "evaluation": {"evaluation", "base"},
-    "training": {"training", "data", "evaluation", "base"},
-    "inference": {"inference", "training", "data", "evaluation", "base"},
-    "viz": {"viz", "inference", "training", "evaluation", "data", "synth", "base"},
-    "steps": {"steps", "viz", "inference", "training", "evaluation", "data", "synth", "base"},
-    "faces": {"faces", "steps", "viz", "inference", "training", "evaluation", "data", "synth", "base"},
+    "tasks": {"tasks", "data", "evaluation", "base"},
+    "models": {"models", "tasks", "data", "evaluation", "base"},
+    "training": {"training", "models", "tasks", "data", "evaluation", "base"},
+    "inference": {"inference", "models", "tasks", "data", "evaluation", "base"},
+    "viz": {"viz", "inference", "training", "models", "tasks", "evaluation", "data", "synth", "base"},
+    "steps": {"steps", "viz", "inference", "training", "models", "tasks", "evaluation", "data", "synth", "base"},
+    "faces": set(ROOMS),
 }
-#: third-party modules a layer must not import, whatever the arrows say
+#: third-party modules a room must not import, whatever the arrows say
 FORBIDDEN_LIBRARIES = {
+    "base": {"timm", "lightning_fabric", "matplotlib", "seaborn", "ipywidgets", "IPython"},
     "training": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
     "evaluation": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
     "data": {"matplotlib", "seaborn", "ipywidgets", "IPython", "timm"},
     "synth": {"ipywidgets", "IPython", "timm"},
-    "inference": {"matplotlib", "seaborn", "ipywidgets", "IPython"},
+    "tasks": {"matplotlib", "seaborn", "ipywidgets", "IPython", "timm", "lightning_fabric"},
+    "models": {"matplotlib", "seaborn", "ipywidgets", "IPython", "lightning_fabric"},
+    "inference": {"matplotlib", "seaborn", "ipywidgets", "IPython", "lightning_fabric"},
 }
 #: optional heavy extras that may be imported inside a function (each guarded in one place)
 LAZY_EXTRAS = {"gradio", "onnxruntime", "playwright", "papermill", "ipywidgets", "IPython", "mlflow"}
@@ -59,12 +64,8 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:  # auxiliary/__init__.py
         return "base"
-    if len(parts) == 2:
-        if parts[1] in FACES:
-            return "faces"
-        if parts[1] in BASE:
-            return "base"
-        return parts[1]  # a subpackage's __init__
+    if parts[1] == "__main__":
+        return "faces"
     return parts[1]
 
 
@@ -145,6 +146,13 @@ def test_every_module_imports():
             importlib.import_module(name)
 
 
+def test_top_level_holds_only_the_entry_points_and_the_rooms():
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    rooms = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+    assert loose == []
+    assert rooms == sorted(ROOMS)
+
+
 def test_no_import_circles():
     assert cycles(graph()) == []
 
@@ -210,6 +218,8 @@ def test_nothing_private_crosses_a_module():
     assert wrong == []
 
 
+#: Modules named after a command-line verb (``select``), imported only by their dotted name.
+VERB_MODULES = {"auxiliary.steps.select", "auxiliary.faces.cli.select"}
 INSTALLED_TOP_LEVEL = set(importlib.metadata.packages_distributions()) - {"auxiliary"}
 
 
@@ -217,7 +227,7 @@ def test_no_module_shadows_the_standard_library_or_an_installed_package():
     wrong = []
     for m in MODULES:
         leaf = m.rsplit(".", 1)[-1]
-        if leaf.startswith("__"):
+        if leaf.startswith("__") or m in VERB_MODULES:
             continue
         if leaf in sys.stdlib_module_names or leaf in INSTALLED_TOP_LEVEL:
             wrong.append(m)
@@ -236,7 +246,7 @@ def test_public_names_have_one_meaning():
     assert {k: v for k, v in where.items() if len(v) > 1} == {}
 
 
-@pytest.mark.parametrize("package", ["synth", "data", "evaluation", "training", "inference", "steps", "viz"])
+@pytest.mark.parametrize("package", [r for r in ROOMS])
 def test_subpackage_docstring_names_every_module(package):
     """Each subpackage's ``__init__`` docstring lists its modules, and its public names import from it."""
     pkg = importlib.import_module(f"auxiliary.{package}")

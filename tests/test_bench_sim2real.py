@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from _photos import face_photo
 
-from auxiliary.images import write_png
+from auxiliary.base.images import write_png
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sim2real.py"
 TONES = [(235, 200, 180), (200, 150, 120), (150, 100, 70), (95, 62, 45)]

@@ -1,4 +1,4 @@
-"""auxiliary.cli: the command line; --help lists the steps; bad settings give one line and a non-zero exit."""
+"""auxiliary.faces.cli: the command line; --help lists the steps; bad settings give one line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from auxiliary import cli
+from auxiliary.faces import cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

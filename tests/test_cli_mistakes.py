@@ -15,8 +15,9 @@ import pytest
 import torch
 from _tiny_runs import make_run, make_split
 
-from auxiliary import cli
-from auxiliary.training import checkpoints, models
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 
 class Exploit:

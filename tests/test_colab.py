@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import colab, layout
+from auxiliary.base import layout
+from auxiliary.faces import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = colab.pyproject_url(ROOT / "pyproject.toml")

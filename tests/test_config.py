@@ -1,4 +1,4 @@
-"""auxiliary.config: the profiles, documented frozen sections, saving, section hashes, the HAM10000 recipe."""
+"""auxiliary.base.config: the profiles, documented frozen sections, saving, section hashes, the HAM10000 recipe."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import config, config_overrides
+from auxiliary.base import config, config_overrides
 
 
 def test_profiles_differ_and_override_defaults():

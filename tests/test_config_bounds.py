@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import bounds as bounds_mod
-from auxiliary import cli, config, config_overrides, images
-from auxiliary.config import ConfigError, cli_flag
-from auxiliary.steps import arguments
+from auxiliary.base import bounds as bounds_mod
+from auxiliary.base import config, config_overrides, images
+from auxiliary.base.config import ConfigError, cli_flag
+from auxiliary.faces import cli
+from auxiliary.faces.cli import flags as arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERS = (int, float)

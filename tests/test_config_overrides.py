@@ -1,11 +1,11 @@
-"""auxiliary.config_overrides: precedence profile < YAML < --set / notebook parameters, aliases, clear errors."""
+"""auxiliary.base.config_overrides: precedence profile < YAML < --set / notebook parameters, aliases, clear errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from auxiliary import config_overrides
-from auxiliary.config import ConfigError
+from auxiliary.base import config_overrides
+from auxiliary.base.config import ConfigError
 
 
 def test_precedence_profile_yaml_set(tmp_path):

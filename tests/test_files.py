@@ -1,8 +1,8 @@
-"""auxiliary.files: safe names cannot escape their folder; name clashes never overwrite (sorter.place_copy)."""
+"""auxiliary.base.files: safe names cannot escape their folder; name clashes never overwrite (sorter.place_copy)."""
 
 from __future__ import annotations
 
-from auxiliary import files as files_mod
+from auxiliary.base import files as files_mod
 from auxiliary.inference import sorter
 
 

@@ -1,4 +1,4 @@
-"""auxiliary.files: properties of safe file names, for any text (Hypothesis)."""
+"""auxiliary.base.files: properties of safe file names, for any text (Hypothesis)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auxiliary.files import MAX_NAME_BYTES, safe_name
+from auxiliary.base.files import MAX_NAME_BYTES, safe_name
 
 ANY_NAME = st.text(min_size=0, max_size=300)
 

@@ -1,4 +1,4 @@
-"""auxiliary.images: reading any image into RGB uint8, with a reason when it cannot be read."""
+"""auxiliary.base.images: reading any image into RGB uint8, with a reason when it cannot be read."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auxiliary.images import ImageReadError, read_image, read_image_bytes
+from auxiliary.base.images import ImageReadError, read_image, read_image_bytes
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""auxiliary.layout: the project folders resolve from anywhere; outputs follow AUXILIARY_OUTPUT."""
+"""auxiliary.base.layout: the project folders resolve from anywhere; outputs follow AUXILIARY_OUTPUT."""
 
 from __future__ import annotations
 
-from auxiliary import layout
+from auxiliary.base import layout
 from conftest import ROOT
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auxiliary import config_overrides, profiles
+from auxiliary.base import config_overrides, profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["simulate", "split", "select", "train", "evaluate", "export", "sort"]

@@ -1,4 +1,4 @@
-"""auxiliary.provenance and notebook.save_figure: every figure names the notebook, run, config hash and data
+"""auxiliary.base.provenance and notebook.save_figure: every figure names the notebook, run, config hash and data
 version that made it, in the PNG and in a sidecar; ``python -m auxiliary runs --figure`` reads it back."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 from _tiny_runs import make_split
 from PIL import Image
 
-from auxiliary import cli, config_overrides, layout, notebook, provenance
+from auxiliary.base import config_overrides, layout, provenance
+from auxiliary.faces import cli, notebook
 
 
 def figure():

@@ -1,4 +1,4 @@
-"""auxiliary.runner: the papermill runner passes parameters and names the notebook and cell that failed."""
+"""auxiliary.faces.runner: the papermill runner passes parameters and names the notebook and cell that failed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from auxiliary import layout, runner
+from auxiliary.base import layout
+from auxiliary.faces import runner
 
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
@@ -34,7 +35,7 @@ OK = '''# %% tags=["parameters"]
 PROFILE = "demo"
 MAX_EPOCHS = None
 # %%
-from auxiliary import notebook
+from auxiliary.faces import notebook
 cfg = notebook.setup(globals(), "00_ok")
 notebook.finish("00_ok", {"max_epochs": cfg.train.max_epochs, "profile": cfg.profile}, cfg)
 '''

@@ -1,11 +1,11 @@
-"""auxiliary.tone: ITA groups, the ITA of a Lab colour, the estimate ignoring the centre and masked pixels."""
+"""auxiliary.base.tone: ITA groups, the ITA of a Lab colour, the estimate ignoring the centre and masked pixels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from auxiliary import tone
+from auxiliary.base import tone
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""auxiliary.webapp: launching on localhost without share or analytics, the serve command, its errors."""
+"""auxiliary.faces.webapp: launching on localhost without share or analytics, the serve command, its errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from _tiny_runs import tiny_checkpoint
 
-from auxiliary import cli, webapp
+from auxiliary.faces import cli, webapp
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -24,7 +24,7 @@ def ckpt(tmp_path_factory):
 def test_launch_binds_localhost_without_share_or_analytics(ckpt, tmp_path):
     import httpx
 
-    port = webapp._free_port()
+    port = webapp.free_port()
     demo = webapp.launch(ckpt, inline=False, block=False, port=port, examples=False, quiet=True, feedback_dir=tmp_path / "fb")
     try:
         assert demo.server_name == "127.0.0.1" and demo.server_port == port
@@ -55,7 +55,7 @@ def test_serve_command_starts_on_localhost_and_stops_cleanly(ckpt, tmp_path):
 
     import httpx
 
-    port = webapp._free_port()
+    port = webapp.free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp_path))
     env.pop("GRADIO_TEMP_DIR", None)  # set in this process by an in-process launch
     cmd = [sys.executable, "-m", "auxiliary", "serve", "--ckpt", str(ckpt), "--port", str(port), "--no-examples",
@@ -118,7 +118,7 @@ def test_forged_feedback_request_leaves_no_traceback_in_the_server_log(ckpt, tmp
     gets a message, the server log no traceback."""
     import httpx
 
-    port = webapp._free_port()
+    port = webapp.free_port()
     demo = webapp.launch(ckpt, inline=False, block=False, port=port, examples=False, quiet=True, feedback_dir=tmp_path / "fb")
     try:
         fn_index = next(i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") == "on_feedback")

@@ -1,4 +1,4 @@
-"""auxiliary.webapp end to end: the web demo on a free localhost port, driven by a real headless Chromium.
+"""auxiliary.faces.webapp end to end: the web demo on a free localhost port, driven by a real headless Chromium.
 
 Uses Debian's chromium (``apt-get install chromium``) through Playwright's Python package; no
 browser is downloaded. Every request that leaves 127.0.0.1 is blocked and recorded, so the test
@@ -17,12 +17,14 @@ import httpx
 import numpy as np
 import pytest
 
-from auxiliary import config_overrides, webapp
-from auxiliary.config import SynthConfig
-from auxiliary.images import write_png
+from auxiliary.base import config_overrides
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.images import write_png
+from auxiliary.faces import webapp
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 from auxiliary.steps import demo as demo_mod
 from auxiliary.synth import dataset
-from auxiliary.training import checkpoints, models
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]

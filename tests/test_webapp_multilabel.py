@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from auxiliary import webapp
-from auxiliary.images import write_png
+from auxiliary.base.images import write_png
+from auxiliary.faces import webapp
 from auxiliary.inference.predictor import Predictor
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 from auxiliary.steps import demo, demo_labels
-from auxiliary.training import checkpoints, models
 
 LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
 TEMPERATURES = [1.0, 2.0, 1.0, 1.0]
@@ -113,7 +114,7 @@ def test_grad_cam_targets_the_most_probable_label(pred, tmp_path):
 def test_launch_turns_filing_off_for_a_multilabel_model(ckpt, tmp_path):
     import httpx
 
-    port = webapp._free_port()
+    port = webapp.free_port()
     app = webapp.launch(ckpt, inline=False, block=False, port=port, examples=False, quiet=True,
                         feedback_dir=tmp_path / "fb")
     try:

@@ -2,7 +2,7 @@
 
 ``train_transform(preset, img_size, mean, std)`` = area resize to ``img_size`` square, the
 preset's random ops, normalise, to tensor. ``eval_transform`` = area resize + normalise + to
-tensor, numerically identical to :func:`auxiliary.inference.preprocess.preprocess`, so validation, test and
+tensor, numerically identical to :func:`auxiliary.models.preprocess.preprocess`, so validation, test and
 inference see the same pixels.
 
 Presets:
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from albumentations.pytorch import ToTensorV2
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 
 PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "none")
 
@@ -124,7 +124,7 @@ def train_transform(
 
 
 def eval_transform(img_size: int, mean: Sequence[float], std: Sequence[float]) -> A.Compose:
-    """Resize (``INTER_AREA``) + normalise + ``ToTensorV2``: the same numbers as :func:`auxiliary.inference.preprocess.preprocess`."""
+    """Resize (``INTER_AREA``) + normalise + ``ToTensorV2``: the same numbers as :func:`auxiliary.models.preprocess.preprocess`."""
     return A.Compose([_resize(img_size), _normalize(mean, std), ToTensorV2()], seed=0)
 
 

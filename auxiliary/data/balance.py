@@ -17,12 +17,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.images import read_image, write_png
 from auxiliary.data.augment import augment_image
 from auxiliary.data.formats import abspath
 from auxiliary.data.readers import finish_table, load_split, split_task, write_table
 from auxiliary.data.report import DatasetError
-from auxiliary.errors import AuxiliaryError
-from auxiliary.images import read_image, write_png
 
 BALANCE_MODES: tuple[str, ...] = ("none", "class", "tone", "both")
 
@@ -193,7 +193,7 @@ def oversample(
 
 def ensure_oversampled(split_dir: str | Path, data_cfg: Any, progress: bool = True) -> Path:
     """Apply ``data_cfg.oversample_to`` to a split folder once (no-op when 0 or already done
-    with that target); returns the folder. Used by :func:`auxiliary.steps.datasets.ensure_splits`."""
+    with that target); returns the folder. Used by :func:`auxiliary.steps.split.ensure_splits`."""
     d = Path(split_dir)
     target = int(getattr(data_cfg, "oversample_to", 0) or 0)
     if target <= 0:

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
+from auxiliary.base.images import IMAGE_EXTENSIONS, read_image
 from auxiliary.data.feedback_labels import LABEL_SET_SEP, parse_label_folder
-from auxiliary.errors import AuxiliaryError
-from auxiliary.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
-from auxiliary.images import IMAGE_EXTENSIONS, read_image
 
 PROVENANCE = "provenance.csv"
 
@@ -72,7 +72,7 @@ def _png_bytes(rgb: np.ndarray) -> bytes:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise FeedbackError(f"image array must be (H, W, 3) RGB, got shape {arr.shape}")
-    buf = io.BytesIO()  # same encoder settings as auxiliary.images.write_png: same array -> same bytes
+    buf = io.BytesIO()  # same encoder settings as auxiliary.base.images.write_png: same array -> same bytes
     Image.fromarray(np.ascontiguousarray(arr[..., :3])).save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
 

@@ -10,7 +10,7 @@ Formats (:func:`detect_format` picks one for ``format="auto"``):
 * ``isic2018``: ISIC 2018 Task 3: image folder + one-hot ground-truth CSV (image, MEL, NV, ...),
   with the lesion-groupings CSV used for ``group`` when present.
 * ``medmnist``: a MedMNIST ``.npz`` (DermaMNIST): arrays are decoded once into PNGs under
-  ``auxiliary.layout.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
+  ``auxiliary.base.layout.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
 * ``synthetic``: a folder written by :mod:`auxiliary.synth.dataset` (``metadata.csv`` + class folders).
 
 Each ``list_*`` function only lists (paths, labels, groups, the problems seen while listing);
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.images import is_image_name
 from auxiliary.data.report import DatasetError, Problem
-from auxiliary.images import is_image_name
 
 FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "medmnist", "synthetic")
 

@@ -17,15 +17,15 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from auxiliary.base.files import PART_SUFFIX, temp_path
+from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.layout import data_dir
 from auxiliary.data.augment import eval_transform, train_transform
 from auxiliary.data.balance import make_sampler, stratified_subset, weighted_sampler
 from auxiliary.data.formats import hash_strings
 from auxiliary.data.multilabel import label_matrix
 from auxiliary.data.multilabel_splits import multilabel_sample_weights
 from auxiliary.data.report import DatasetError
-from auxiliary.files import PART_SUFFIX, temp_path
-from auxiliary.images import ImageReadError, read_image
-from auxiliary.layout import data_dir
 
 
 # ----------------------------------------------------------------------------------- cache
@@ -242,7 +242,7 @@ def build_loader(
     multi-label one (:func:`auxiliary.data.multilabel_splits.multilabel_sample_weights`).
 
     ``train=True``: ``data_cfg.augment`` preset and ``data_cfg.balance`` sampler (plain shuffling
-    for ``none``). ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.inference.preprocess.preprocess`),
+    for ``none``). ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.models.preprocess.preprocess`),
     table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
     stratified portion; ``data_cfg.cache`` decodes once into the uint8 memmap cache
     (``cache_dir``, default ``data/cache``).

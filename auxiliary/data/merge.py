@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from auxiliary.base.files import atomic_copy, check_output_dir, sha256_file, write_csv_atomic
+from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.data.feedback import (
     FEEDBACK_SUBDIR,
     HASH_CHARS,
@@ -33,8 +35,6 @@ from auxiliary.data.feedback import (
 )
 from auxiliary.data.feedback_labels import LABEL_SET_SEP, label_set_columns, parse_label_folder
 from auxiliary.data.readers import load_split, split_task
-from auxiliary.files import atomic_copy, check_output_dir, sha256_file, write_csv_atomic
-from auxiliary.images import ImageReadError, read_image
 
 
 # ============================================================================ merge

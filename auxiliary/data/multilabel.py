@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from auxiliary.base.images import write_png
+from auxiliary.base.layout import data_dir
 from auxiliary.data.formats import SPLITS, abspath, hash_strings, infer_types, read_csv_text
 from auxiliary.data.readers import CORE_COLUMNS, finish_table
 from auxiliary.data.report import DatasetError
-from auxiliary.images import write_png
-from auxiliary.layout import data_dir
 
 #: Text of the ``label`` column (and of a ``labels`` cell) for an image without any condition.
 NO_LABEL = "none"

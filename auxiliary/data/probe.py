@@ -15,11 +15,11 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
+from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.layout import data_dir
+from auxiliary.base.tone import TONE_GROUPS, estimate_ita
 from auxiliary.data.formats import hash_strings
-from auxiliary.files import write_csv_atomic
-from auxiliary.images import ImageReadError, read_image
-from auxiliary.layout import data_dir
-from auxiliary.tone import TONE_GROUPS, estimate_ita
 
 
 # ----------------------------------------------------------------------------------- probing images

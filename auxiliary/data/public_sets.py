@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from auxiliary.base.images import write_png
+from auxiliary.base.layout import data_dir
 from auxiliary.data.formats import (
     SPLITS,
     Listing,
@@ -25,8 +27,6 @@ from auxiliary.data.formats import (
     read_csv_text,
 )
 from auxiliary.data.report import DatasetError, Problem
-from auxiliary.images import write_png
-from auxiliary.layout import data_dir
 
 #: HAM10000 / ISIC 2018 diagnosis codes (also DermaMNIST's label order 0..6).
 HAM_CLASSES: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")

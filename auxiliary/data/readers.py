@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.data.formats import (
     FORMATS,
     SPLITS,
@@ -47,8 +49,6 @@ from auxiliary.data.formats import (
 from auxiliary.data.probe import probe_images
 from auxiliary.data.public_sets import list_ham, list_isic, list_medmnist
 from auxiliary.data.report import DatasetError, DatasetProblemsError, DatasetReport, Problem
-from auxiliary.files import write_csv_atomic
-from auxiliary.tone import TONE_GROUPS, ita_group
 
 CORE_COLUMNS: tuple[str, ...] = (
     "path", "label", "group", "tone_group", "ita", "tone_group_est", "ita_est", "is_augmented",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 
 
 # ----------------------------------------------------------------------------------- errors, report

@@ -10,7 +10,7 @@ perceptual hashes in :mod:`auxiliary.data.duplicates`.
 
 Writing a split (:func:`make_splits`) only writes CSV/JSON files in ``out_dir``; images are never
 touched. The command line's ``split`` step and the split folder of a config are
-:mod:`auxiliary.steps.datasets`.
+:mod:`auxiliary.steps.split`.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
 
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.files import write_json_atomic
 from auxiliary.data.duplicates import NEAR_THRESHOLD, find_duplicates
 from auxiliary.data.formats import SPLITS
 from auxiliary.data.readers import finish_table, load_split, write_table
-from auxiliary.errors import AuxiliaryError
-from auxiliary.files import write_json_atomic
 
 _MAX_FOLDS = 20
 

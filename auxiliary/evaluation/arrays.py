@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 
 
 class MetricsInputError(AuxiliaryError, ValueError):

@@ -1,11 +1,11 @@
 """The tables that compare models: the long (model, split, group, metric) table and the selection table's columns.
 
 :func:`metric_rows` and :func:`to_frame` build the comparison of notebook 05 from prediction arrays
-(:mod:`auxiliary.steps.comparison` writes it and describes its rows); for multi-label models
+(:mod:`auxiliary.steps.compare` writes it and describes its rows); for multi-label models
 :func:`multilabel_metric_rows` gives it a ``label`` level (:data:`MULTILABEL_LEVELS`: a label, ``macro``,
 ``micro`` or ``all``) and :func:`multilabel_wide` reads it back as model x metric. :data:`METRIC_COLUMNS`,
 :func:`metric_column` and :data:`TABLE_COLUMNS` name the columns of the model-selection table of
-notebook 03 (:mod:`auxiliary.steps.selection`); :func:`most_confident_mistakes`,
+notebook 03 (:mod:`auxiliary.steps.select`); :func:`most_confident_mistakes`,
 :func:`low_confidence_rows` and :func:`sample_rows` pick the rows the galleries show.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation.fairness import gaps, group_metrics
 from auxiliary.evaluation.metrics import per_class_metrics, summary_metrics
 from auxiliary.evaluation.multilabel_report import evaluate_multilabel_predictions

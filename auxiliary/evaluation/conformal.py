@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auxiliary.errors import SortError
+from auxiliary.base.errors import SortError
 
 
 # ============================================================================ conformal

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.evaluation.arrays import MetricsInputError, as_arrays, class_indices
 from auxiliary.evaluation.metrics import LOWER_IS_BETTER, per_class_metrics, summary_metrics
 from auxiliary.evaluation.operating_point import confusion_rates, positive_score, recall_threshold
-from auxiliary.tone import TONE_GROUPS
 
 #: Key of the threshold used for every sample in the single-threshold baseline, and as the
 #: fallback for groups too small (or without positives) to get their own.

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auxiliary.config import EvalConfig
+from auxiliary.base.config import EvalConfig
 from auxiliary.evaluation.arrays import MetricsInputError
 from auxiliary.evaluation.multilabel import multilabel_summary, per_label_metrics
 from auxiliary.evaluation.multilabel_calibration import label_calibration

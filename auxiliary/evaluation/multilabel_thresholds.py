@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.evaluation.arrays import MetricsInputError
 from auxiliary.evaluation.fairness import best_f1_threshold, group_order
 from auxiliary.evaluation.multilabel import per_label_metrics, prepared
-from auxiliary.tone import TONE_GROUPS
 
 #: Default groups of :func:`fairness_gap`: the darkest tone group and a medium one.
 DARKEST: str = TONE_GROUPS[-1]

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from auxiliary.config import EvalConfig
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.config import EvalConfig
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation.arrays import MetricsInputError
 from auxiliary.evaluation.calibration import reliability_table
 from auxiliary.evaluation.fairness import gaps, group_metrics, group_metrics_long, group_threshold_report

@@ -19,10 +19,10 @@ Public names used by the notebooks: ``Predictor``, ``load_predictor``, ``export_
 
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.explain import describe_target, gradcam_overlay
-from auxiliary.inference.export import export_onnx
-from auxiliary.inference.onnx_model import onnx_metadata
 from auxiliary.inference.predictor import Predictor
 from auxiliary.inference.sorter import sort_folder
+from auxiliary.models.export import export_onnx
+from auxiliary.models.onnx_model import onnx_metadata
 
 __all__ = [
     "describe_target",

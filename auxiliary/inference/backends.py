@@ -1,8 +1,8 @@
 """PyTorch or ONNX Runtime: timing both, choosing the faster once per checkpoint and machine, and loading a predictor on either.
 
-Both run on the device of the one device rule (:func:`auxiliary.devices.resolve_device`): PyTorch on the
+Both run on the device of the one device rule (:func:`auxiliary.base.devices.resolve_device`): PyTorch on the
 GPU when there is one, ONNX Runtime on its CUDA provider when it has one (``onnxruntime-gpu``), else on
-the CPU with a one-line note (:func:`auxiliary.inference.onnx_model.onnx_session`).
+the CPU with a one-line note (:func:`auxiliary.models.onnx_model.onnx_session`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from auxiliary.devices import device_label, module_device, resolve_device
-from auxiliary.files import sha256_file, write_json_atomic
-from auxiliary.inference.export import ensure_onnx
-from auxiliary.inference.onnx_model import ExportError, onnx_logits, onnx_session, session_device
+from auxiliary.base.devices import device_label, module_device, resolve_device
+from auxiliary.base.files import sha256_file, write_json_atomic
 from auxiliary.inference.predictor import Predictor, checkpoint_settings
-from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.models.export import ensure_onnx
+from auxiliary.models.onnx_model import ExportError, onnx_logits, onnx_session, session_device
 
 #: Batch size at which ``backend="auto"`` times both backends.
 AUTO_BATCH = 16
@@ -130,7 +130,7 @@ def load_predictor(
     """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt`` on ``backend`` torch, onnx or auto.
 
     ``onnx``: runs an ONNX file through onnxruntime, used only when it matches the checkpoint
-    (:func:`auxiliary.inference.export.onnx_mismatch`: recorded source SHA-256, classes, input size
+    (:func:`auxiliary.models.export.onnx_mismatch`: recorded source SHA-256, classes, input size
     and normalisation). Without ``onnx_path`` it is the file beside the checkpoint, exported when
     missing and re-exported, with a one-line note, when it does not match; an explicit ``onnx_path``
     that does not match is never replaced: an :class:`ExportError` in one line.

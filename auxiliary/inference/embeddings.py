@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from auxiliary.images import read_image
-from auxiliary.inference.preprocess import batched, preprocess
-from auxiliary.training.models import create_model, data_config
+from auxiliary.base.images import read_image
+from auxiliary.models.factory import create_model, data_config
+from auxiliary.models.preprocess import batched, preprocess
 
 #: the backbone of :func:`embed_images`: real ImageNet weights that work offline
 EMBEDDING_MODEL = "tf_efficientnet_lite0"
@@ -41,7 +41,7 @@ def embed_images(
 ) -> np.ndarray:
     """(n, d) float32 features of ``images`` (paths or RGB uint8 arrays), resized to ``img_size``.
 
-    Unreadable files raise :class:`auxiliary.images.ImageReadError` (one line naming the file).
+    Unreadable files raise :class:`auxiliary.base.images.ImageReadError` (one line naming the file).
     """
     net = model if model is not None else embedding_model()
     cfg = data_config(net)

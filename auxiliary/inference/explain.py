@@ -39,8 +39,8 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from auxiliary.errors import AuxiliaryError
-from auxiliary.inference.preprocess import preprocess
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.models.preprocess import preprocess
 
 
 class ExplainError(AuxiliaryError, RuntimeError):

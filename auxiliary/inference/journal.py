@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from auxiliary.errors import SortError
+from auxiliary.base.errors import SortError
 
 STATE_DIR = ".sort"
 

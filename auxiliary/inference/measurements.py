@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.evaluation.comparison_table import (
     metric_row,
 )
-from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.backends import onnx_logits_fn, speed, torch_logits_fn
-from auxiliary.inference.preprocess import batched, preprocess, tta_views
-from auxiliary.training.models import count_parameters
+from auxiliary.models.factory import count_parameters
+from auxiliary.models.preprocess import batched, preprocess, tta_views
 
 
 def size_rows(model_label: str, split: str, model: Any, ckpt: Path, onnx_path: Path | None) -> list[dict[str, Any]]:

@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from auxiliary.base.errors import SortError
+from auxiliary.base.files import safe_name
+from auxiliary.base.tone import ita_group
 from auxiliary.data.probe import estimate_tone
-from auxiliary.errors import SortError
-from auxiliary.files import safe_name
 from auxiliary.inference.sort_report import LOW_CONFIDENCE, NO_LABEL
-from auxiliary.tone import ita_group
 
 
 def band_width(conf: float) -> float:

@@ -4,10 +4,10 @@ Evaluation, comparison, sorting and the web demo all go through :class:`Predicto
 image is resized and normalised exactly as in validation during training (area resize to
 ``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated by the
 checkpoint's temperature. :meth:`Predictor.from_checkpoint` loads the PyTorch model (on the device of
-the one device rule, :func:`auxiliary.devices.resolve_device`: a CUDA GPU when there is one); a
+the one device rule, :func:`auxiliary.base.devices.resolve_device`: a CUDA GPU when there is one); a
 predictor on ONNX Runtime (``backend="onnx"``), or on whichever backend is faster here
 (``"auto"``), comes from :func:`auxiliary.inference.backends.load_predictor` (the export itself is
-:mod:`auxiliary.inference.export`).
+:mod:`auxiliary.models.export`).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from auxiliary.devices import resolve_device
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.devices import resolve_device
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.evaluation.multilabel import decisions
 from auxiliary.evaluation.multilabel_calibration import sigmoid
 from auxiliary.evaluation.multilabel_thresholds import LabelThresholds, thresholds_from_dict
-from auxiliary.images import ImageReadError, read_image
-from auxiliary.inference.preprocess import batched, preprocess, tta_views
-from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.models.preprocess import batched, preprocess, tta_views
 
 #: ``Predictor.task`` values: one class per image (softmax) or several labels per image (one sigmoid each).
 TASKS: tuple[str, ...] = ("single", "multilabel")

@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from auxiliary.errors import SortError
+from auxiliary.base.errors import SortError
 
 #: ``OUT/shards/<i>-of-<n>/``: where shard ``i`` of ``n`` writes.
 SHARDS_DIR = "shards"

@@ -26,8 +26,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from auxiliary.errors import SortError
-from auxiliary.files import atomic_copy, safe_name, write_text_atomic
+from auxiliary.base.errors import SortError
+from auxiliary.base.files import atomic_copy, safe_name, write_text_atomic
 from auxiliary.inference.journal import (
     JOURNAL,
     STATE,

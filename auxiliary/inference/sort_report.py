@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from auxiliary.base.files import atomic_write
 from auxiliary.evaluation.conformal import Conformal
-from auxiliary.files import atomic_write
 from auxiliary.inference.journal import SortJournal, record_destinations, record_folders
 
 #: the folder of images whose top probability is under the threshold

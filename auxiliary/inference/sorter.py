@@ -1,6 +1,6 @@
 """Sorting a folder of new images into class folders with a trained checkpoint, safely and resumably.
 
-Notebook 06 and ``python -m auxiliary sort`` (:mod:`auxiliary.steps.sorting`) call
+Notebook 06 and ``python -m auxiliary sort`` (:mod:`auxiliary.steps.sort`) call
 ``sort_folder(ckpt, INPUT, OUT)``, which copies every file under ``INPUT`` (never moves, never
 modifies it) to
 
@@ -48,9 +48,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from auxiliary.errors import SortError
-from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
-from auxiliary.files import (
+from auxiliary.base.errors import SortError
+from auxiliary.base.files import (
     PART_SUFFIX,
     atomic_copy,
     safe_name,
@@ -58,14 +57,15 @@ from auxiliary.files import (
     with_suffix,
     write_text_atomic,
 )
-from auxiliary.images import ImageReadError, is_image_name, read_image
+from auxiliary.base.images import ImageReadError, is_image_name, read_image
+from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal, with_destinations
 from auxiliary.inference.multilabel_sort import MultilabelRule, estimated_tone_group, multilabel_rule
 from auxiliary.inference.predictor import Predictor
-from auxiliary.inference.preprocess import preprocess
 from auxiliary.inference.shards import shard_dir, shard_of
 from auxiliary.inference.sort_report import LOW_CONFIDENCE, NO_LABEL, SortResult, write_sort_reports
+from auxiliary.models.preprocess import preprocess
 
 
 def _dest_name(src: Path) -> str:
@@ -99,7 +99,7 @@ def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Pat
     Returns ``(destination, copied)``; ``copied`` is False when a file with the same bytes was already
     there under that name (an earlier, interrupted run). A clash with different bytes appends the
     first 8 hex digits of the hash, then a counter. ``copy(src, dest)`` must never replace an existing
-    ``dest`` (raise ``FileExistsError``): :func:`auxiliary.files.atomic_copy` (the default), or a hard link.
+    ``dest`` (raise ``FileExistsError``): :func:`auxiliary.base.files.atomic_copy` (the default), or a hard link.
     """
     copy = copy or atomic_copy
     candidates = [name, with_suffix(name, sha[:8])] + [with_suffix(name, f"{sha[:8]}-{i}") for i in range(2, 1000)]

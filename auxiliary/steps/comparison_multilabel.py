@@ -1,6 +1,6 @@
 """The multi-label side of ``compare`` (notebook 05): truths, predictions and table rows of multi-label runs.
 
-:func:`auxiliary.steps.comparison.compare_runs` calls these for a run whose checkpoint's task is
+:func:`auxiliary.steps.compare.compare_runs` calls these for a run whose checkpoint's task is
 ``multilabel``. The data is then a multi-label split list (one 0/1 column per label); probabilities are
 the checkpoint's per-label sigmoids at its own temperatures, decisions its own per-label and per (tone
 group, label) thresholds (global ones where it records none: 0.5). The table gains a ``label`` level

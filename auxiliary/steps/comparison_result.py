@@ -1,4 +1,4 @@
-"""The result of a comparison (:func:`auxiliary.steps.comparison.compare_runs`): its tidy table, wide views, headline numbers, models, files.
+"""The result of a comparison (:func:`auxiliary.steps.compare.compare_runs`): its tidy table, wide views, headline numbers, models, files.
 
 :class:`Comparison` holds the long table (levels :data:`~auxiliary.evaluation.comparison_table.LEVELS`,
 or :data:`~auxiliary.evaluation.comparison_table.MULTILABEL_LEVELS` for multi-label runs), the
@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from auxiliary.base.files import label_slug, write_text_atomic
 from auxiliary.evaluation.comparison_table import SIZE_METRICS, SPEED_METRICS, CompareError, multilabel_wide
-from auxiliary.files import label_slug, write_text_atomic
+from auxiliary.models.checkpoint import load_checkpoint
 from auxiliary.steps.comparison_multilabel import MULTILABEL_KEY_METRICS
-from auxiliary.training.checkpoints import load_checkpoint
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Comparison:
         return str(s.astype(float).idxmax())
 
     def key_results(self, metrics: Sequence[str] | None = None) -> dict:
-        """The headline numbers per model (for :func:`auxiliary.notebook.finish` and reports); default metrics
+        """The headline numbers per model (for :func:`auxiliary.faces.notebook.finish` and reports); default metrics
         balanced_accuracy, macro_f1, macro_auroc, ece (multi-label: ``MULTILABEL_KEY_METRICS``)."""
         metrics = metrics or (MULTILABEL_KEY_METRICS if self.multilabel else
                               ("balanced_accuracy", "macro_f1", "macro_auroc", "ece"))

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from auxiliary.config import SynthConfig
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.images import ImageReadError, read_image, read_image_bytes
 from auxiliary.data.feedback import FeedbackError, file_image
-from auxiliary.errors import AuxiliaryError
-from auxiliary.images import ImageReadError, read_image, read_image_bytes
 from auxiliary.inference.explain import gradcam_overlay
 from auxiliary.steps.demo_labels import label_card_lines, label_result
 from auxiliary.synth.dataset import generate_dataset
@@ -123,7 +123,7 @@ def load_upload(
 ) -> tuple[np.ndarray, list[str]]:
     """An upload (path, bytes or array) as RGB uint8 plus notes on conversions.
 
-    Raises :class:`~auxiliary.images.ImageReadError` with a readable ``reason`` for files that
+    Raises :class:`~auxiliary.base.images.ImageReadError` with a readable ``reason`` for files that
     are too big, have too many or too few pixels, are not images, or are corrupt.
     """
     notes: list[str] = []

@@ -7,7 +7,7 @@ per label with a marker at its threshold and the text "threshold 0.42"; labels a
 threshold are highlighted as present, and "No condition found" is said when none is. The low-confidence
 banner uses the sorting rule (:mod:`auxiliary.inference.multilabel_sort`): a label whose probability lies
 within the ``conf`` band around its threshold makes the image one for a person to review.
-:func:`auxiliary.steps.demo.analyse` calls :func:`label_result`; :mod:`auxiliary.webapp` shows
+:func:`auxiliary.steps.demo.analyse` calls :func:`label_result`; :mod:`auxiliary.faces.webapp` shows
 :func:`label_bars_html` and :func:`label_banner`.
 """
 

@@ -43,24 +43,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from auxiliary.config import EvalConfig
+from auxiliary.base.config import EvalConfig
+from auxiliary.base.devices import resolve_device
+from auxiliary.base.files import write_json_atomic
+from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.data.balance import tone_column
 from auxiliary.data.formats import csv_header
 from auxiliary.data.multilabel import joined_labels, label_matrix, read_multilabel_csv
 from auxiliary.data.readers import read_table
 from auxiliary.data.report import DatasetError
-from auxiliary.devices import resolve_device
 from auxiliary.evaluation.multilabel import decisions
 from auxiliary.evaluation.multilabel_calibration import fit_label_temperatures, sigmoid
 from auxiliary.evaluation.multilabel_report import evaluate_multilabel_predictions
 from auxiliary.evaluation.multilabel_thresholds import LabelThresholds, thresholds_to_dict
 from auxiliary.evaluation.report import EvaluationError
-from auxiliary.files import write_json_atomic
-from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.explain import ExplainError
 from auxiliary.inference.predictor import Predictor
-from auxiliary.inference.preprocess import batched, preprocess
-from auxiliary.training.checkpoints import load_checkpoint
+from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.models.preprocess import batched, preprocess
 from auxiliary.viz.plots_multilabel import (
     plot_fairness_gap,
     plot_gradcam_labels,

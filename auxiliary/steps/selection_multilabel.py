@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auxiliary.config import TrainConfig
+from auxiliary.base.config import TrainConfig
 from auxiliary.data.readers import split_task
 from auxiliary.evaluation.comparison_table import SelectionError
 from auxiliary.evaluation.multilabel import multilabel_summary

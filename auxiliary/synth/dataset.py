@@ -40,8 +40,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from auxiliary.config import SynthConfig
-from auxiliary.images import write_png
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.images import write_png
+from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
 from auxiliary.synth.folders import (
@@ -59,7 +60,6 @@ from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import CLASSES, MULTILABELS, camera, camera_params, render_subject
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb
-from auxiliary.tone import TONE_GROUPS, ita_group
 
 
 # ----------------------------------------------------------------------------- dataset

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from auxiliary.config import SYNTH_TASKS, SynthConfig
-from auxiliary.errors import AuxiliaryError
-from auxiliary.files import write_csv_atomic
-from auxiliary.images import ImageReadError, is_image_name, read_image
+from auxiliary.base.config import SYNTH_TASKS, SynthConfig
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.images import ImageReadError, is_image_name, read_image
 from auxiliary.synth.lesion import value_range
 from auxiliary.synth.photo import Photo, load_photo
 from auxiliary.synth.samplers import CLASSES, MULTILABELS, subject_stream

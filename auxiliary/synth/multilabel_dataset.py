@@ -41,8 +41,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from auxiliary.config import SynthConfig
-from auxiliary.images import write_png
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.images import write_png
 from auxiliary.synth.folders import (
     check_out_dir,
     check_synth_config,

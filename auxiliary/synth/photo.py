@@ -32,12 +32,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from auxiliary.images import read_image
+from auxiliary.base.images import read_image
+from auxiliary.base.tone import ita_from_lab, ita_group
 from auxiliary.synth.noise import bank_noise, sample_points, splat_dots
 from auxiliary.synth.procedural import face_regions, face_uv
 from auxiliary.synth.skin import FACE_WIDTH_MM, SkinCanvas, light_vector, rgb_image_to_lab
 from auxiliary.synth.skinmask import MaskResult, skin_mask, work_image
-from auxiliary.tone import ita_from_lab, ita_group
 
 VIEWS: tuple[str, ...] = ("portrait", "face", "half", "closeup")
 #: the face crop's side in face widths: the face nearly fills the frame
@@ -197,7 +197,7 @@ class Photo:
 
 
 def load_photo(path: str | Path, size: int) -> Photo:
-    """Read a photo (any format :func:`auxiliary.images.read_image` handles), mask its skin."""
+    """Read a photo (any format :func:`auxiliary.base.images.read_image` handles), mask its skin."""
     rgb = read_image(path)
     work, _ = work_image(rgb)
     res = skin_mask(work)

@@ -9,14 +9,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from auxiliary.config import SynthConfig
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.tone import TONE_GROUPS, estimate_ita, ita_group
 from auxiliary.synth.acne import add_acne
 from auxiliary.synth.erythema import add_erythema
 from auxiliary.synth.lesion import Lesion, SimResult, draw_value, value_range
 from auxiliary.synth.noise import bank_noise
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, rgb_image_to_lab
-from auxiliary.tone import TONE_GROUPS, estimate_ita, ita_group
 
 CLASSES: tuple[str, ...] = ("acne", "erythema", "none")
 #: the labels of ``simulate --task multilabel``, in the order of ``prevalence`` and of metadata.csv's columns

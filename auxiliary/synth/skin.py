@@ -2,7 +2,7 @@
 
 :class:`SkinCanvas` is what every simulator draws on. Everything is in CIELAB (float32, L* 0-100)
 so that tone and redness have their usual meaning: the base colour of a subject is drawn per ITA
-group (:func:`sample_tone`, ``ITA = atan((L*-50)/b*)``, see :mod:`auxiliary.tone`), texture and
+group (:func:`sample_tone`, ``ITA = atan((L*-50)/b*)``, see :mod:`auxiliary.base.tone`), texture and
 lighting are added as L*, a*, b* deltas, and at the end the medians of L* and b* over the skin are
 put back on the drawn target (:func:`correct_tone`), so the ITA measured from the pixels falls in
 the requested group. The canvases themselves (a close-up patch or a face-like layout) are
@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.synth.noise import (
     bank_noise,
     fbm,
@@ -41,7 +42,6 @@ from auxiliary.synth.noise import (
     stamp_macule,
     upsample,
 )
-from auxiliary.tone import TONE_GROUPS
 
 #: ITA range drawn per group: the group bounds minus a margin, so that texture, lesions and the
 #: camera (noise, JPEG) cannot push the measured ITA across a boundary.

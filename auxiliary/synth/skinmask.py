@@ -14,7 +14,7 @@ Two OpenCV tools, combined:
 
 Eyes, brows, lips and nostrils are cut out (detected or at their usual place in the face
 ellipse), as are hair and background (colour), and the mask is eroded away from its border.
-The tone group of a photo is estimated by ITA over the masked skin (:func:`auxiliary.tone.estimate_ita`).
+The tone group of a photo is estimated by ITA over the masked skin (:func:`auxiliary.base.tone.estimate_ita`).
 :func:`canvas_from_rgb` wraps any RGB image as a canvas; :mod:`auxiliary.synth.photo` prepares the
 user's photos (views, light) for the dataset.
 """
@@ -30,9 +30,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from auxiliary.base.tone import ita_from_lab, ita_group
 from auxiliary.synth.procedural import face_regions, face_uv
 from auxiliary.synth.skin import FACE_WIDTH_MM, SkinCanvas, lab_image_to_rgb, light_vector, rgb_image_to_lab
-from auxiliary.tone import ita_from_lab, ita_group
 
 METHOD_FACE = "haar face + adaptive skin colour"
 

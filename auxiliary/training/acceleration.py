@@ -1,4 +1,4 @@
-"""How training uses the hardware: the accelerator (the device rule of :mod:`auxiliary.devices`), the precision
+"""How training uses the hardware: the accelerator (the device rule of :mod:`auxiliary.base.devices`), the precision
 rule, ``channels_last`` and ``torch.compile`` with its fall-back.
 
 ``precision: auto`` is ``32-true`` on the CPU and on MPS, ``bf16-mixed`` on a CUDA GPU that supports
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from auxiliary.config import TrainConfig
-from auxiliary.devices import DeviceError, device_kind, device_label, resolve_device
-from auxiliary.errors import TrainError
+from auxiliary.base.config import TrainConfig
+from auxiliary.base.devices import DeviceError, device_kind, device_label, resolve_device
+from auxiliary.base.errors import TrainError
 
 #: Fabric precisions this package accepts, besides ``auto``.
 PRECISIONS: tuple[str, ...] = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")

@@ -6,8 +6,7 @@ loop runs on this CPU, one GPU, several GPUs (DDP) and several nodes (``fabric r
 ``accelerator: auto`` follows the one device rule (``device``: CUDA, then MPS, then CPU) and
 ``precision: auto`` the precision rule, both in :mod:`auxiliary.training.acceleration`.
 
-:func:`resolve_task` decides whether a run is single- or multi-label (refusing a loss or task that does not fit
-the data), :func:`run_loss` the loss it trains with and :func:`run_monitor` the metric it watches.
+Which task a run trains, its loss and the metric it watches are the task's (:func:`auxiliary.tasks.choose_task`).
 """
 
 from __future__ import annotations
@@ -17,16 +16,10 @@ from typing import Any
 
 from lightning_fabric import Fabric
 
-from auxiliary.config import TRAIN_TASKS, TrainConfig
-from auxiliary.errors import TrainError
+from auxiliary.base.config import TRAIN_TASKS, TrainConfig
+from auxiliary.base.errors import TrainError
+from auxiliary.tasks import ALL_LOSSES, ALL_MONITORS
 from auxiliary.training.acceleration import resolve_accelerator, resolve_precision
-from auxiliary.training.losses import LOSSES
-from auxiliary.training.multilabel_losses import MULTILABEL_LOSSES
-
-MONITORS: tuple[str, ...] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss", "train_acc")
-#: What a multi-label run may watch (the first is its default).
-MULTILABEL_MONITORS: tuple[str, ...] = ("val_macro_auroc", "val_micro_auroc", "val_macro_f1", "val_hamming_loss",
-                                        "val_subset_accuracy", "val_loss", "train_loss", "train_acc")
 
 
 def parse_devices(devices: Any) -> int | str | list[int]:
@@ -81,11 +74,10 @@ def check_config(tcfg: TrainConfig) -> None:
         problems.append(f"img_size must be at least 16 (got {tcfg.img_size})")
     if tcfg.lr_head <= 0 or tcfg.lr_ft <= 0:
         problems.append("lr_head and lr_ft must be positive")
-    if tcfg.loss not in LOSSES + MULTILABEL_LOSSES:
-        problems.append(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(LOSSES + MULTILABEL_LOSSES)})")
-    monitors = tuple(dict.fromkeys(MONITORS + MULTILABEL_MONITORS))
-    if tcfg.monitor not in monitors:
-        problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(monitors)})")
+    if tcfg.loss not in ALL_LOSSES:
+        problems.append(f"unknown loss {tcfg.loss!r} (choose from: {', '.join(ALL_LOSSES)})")
+    if tcfg.monitor not in ALL_MONITORS:
+        problems.append(f"unknown monitor {tcfg.monitor!r} (choose from: {', '.join(ALL_MONITORS)})")
     if tcfg.task not in TRAIN_TASKS:
         problems.append(f"unknown task {tcfg.task!r} (choose from: {', '.join(TRAIN_TASKS)})")
     if not 0 <= tcfg.label_smoothing < 1:
@@ -94,46 +86,6 @@ def check_config(tcfg: TrainConfig) -> None:
         problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
     if problems:
         raise TrainError("; ".join(problems))
-
-
-def resolve_task(tcfg: TrainConfig, data_task: str | None = None) -> str:
-    """``single`` or ``multilabel``: what a run trains, from ``tcfg.task`` and the split's task (``data_task``,
-    :func:`auxiliary.data.readers.split_task`; ``None`` for ready loaders: then ``auto`` follows the loss).
-    A task, or a loss, that does not fit the data is refused with one line."""
-    loss_task = "multilabel" if tcfg.loss in MULTILABEL_LOSSES else "single"
-    task = tcfg.task if tcfg.task != "auto" else (data_task or loss_task)
-    if data_task is not None and task != data_task:
-        raise TrainError(f"task {tcfg.task} does not fit this split: its classes.json says {data_task} "
-                         "(use --task auto, or split the dataset again)")
-    if task == "multilabel" and loss_task != "multilabel" and tcfg.loss != TrainConfig.loss:
-        raise TrainError(f"loss {tcfg.loss} is single-label but the data is multi-label (one sigmoid per label): "
-                         f"use --loss {', '.join(MULTILABEL_LOSSES[:-1])} or {MULTILABEL_LOSSES[-1]}")
-    if task == "single" and loss_task != "single":
-        raise TrainError(f"loss {tcfg.loss} is multi-label but the data has one class per image: "
-                         f"use --loss {', '.join(LOSSES[:-1])} or {LOSSES[-1]}")
-    return task
-
-
-def run_loss(tcfg: TrainConfig, task: str) -> str:
-    """The loss a run of ``task`` trains with: ``tcfg.loss``, except that a multi-label run left at the
-    single-label default (ce) trains with bce (as :func:`run_monitor` does for the monitor), so that
-    ``TASK = "multilabel"`` alone is enough in the notebooks; another single-label loss is refused by
-    :func:`resolve_task`."""
-    return "bce" if task == "multilabel" and tcfg.loss == TrainConfig.loss else tcfg.loss
-
-
-def run_monitor(tcfg: TrainConfig, task: str) -> str:
-    """The metric a run of ``task`` watches: ``tcfg.monitor``, except that a multi-label run left at the
-    single-label default (val_balanced_acc) watches val_macro_auroc; one that fits no metric of the task is refused."""
-    if task == "multilabel":
-        monitor = MULTILABEL_MONITORS[0] if tcfg.monitor == TrainConfig.monitor else tcfg.monitor
-        allowed = MULTILABEL_MONITORS
-    else:
-        monitor, allowed = tcfg.monitor, MONITORS
-    if monitor not in allowed:
-        kind = "multi-label" if task == "multilabel" else "single-label"
-        raise TrainError(f"monitor {tcfg.monitor} is not a metric of a {kind} run (choose from: {', '.join(allowed)})")
-    return monitor
 
 
 def monitor_mode(monitor: str) -> str:

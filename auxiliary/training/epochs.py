@@ -1,13 +1,13 @@
-"""One pass over a loader on Lightning Fabric: :func:`train` runs one training epoch (accumulation, clipping, EMA), :func:`validate` one evaluation pass whose metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
+"""One pass over a loader on Lightning Fabric: :func:`train` runs one training epoch (accumulation, clipping, EMA),
+:func:`validate` one evaluation pass.
 
-Multi-label batches (float targets (B, L), one sigmoid per label) are told apart by the targets' shape: the
-training accuracy is then the share of right (image, label) decisions at probability 0.5, and validation
-reports :func:`multilabel_epoch_metrics` (macro / micro AUROC, macro F1 at 0.5, Hamming loss, subset accuracy).
+What counts as a right answer in training and the metrics of an evaluation pass are the run's task's
+(:meth:`auxiliary.tasks.Task.correct`, :meth:`~auxiliary.tasks.Task.pass_metrics`); without one, the task is
+the one whose targets the batches hold (:func:`auxiliary.tasks.task_of_targets`: (B, L) targets are multi-label).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,39 +18,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from auxiliary.data.loaders import ShardedSampler, gather_order
-from auxiliary.evaluation.calibration import softmax
-from auxiliary.evaluation.metrics import summary_metrics
-from auxiliary.evaluation.multilabel import multilabel_summary
-from auxiliary.evaluation.multilabel_calibration import sigmoid
-from auxiliary.training.models import set_backbone_eval
-
-
-# ====================================================================================== metrics
-def epoch_metrics(labels: np.ndarray, logits: np.ndarray, n_classes: int) -> dict[str, float]:
-    """acc, balanced_acc, macro_f1 and macro_auroc of an evaluation pass's ``logits`` (softmax first)."""
-    return probability_metrics(labels, softmax(logits) if len(labels) else logits, n_classes)
-
-
-def probability_metrics(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
-    """acc, balanced_acc, macro_f1 and macro_auroc of class probabilities, computed by
-    :func:`auxiliary.evaluation.metrics.summary_metrics` (the names of a run's ``metrics.csv``)."""
-    if len(labels) == 0:
-        return {"acc": math.nan, "balanced_acc": math.nan, "macro_f1": math.nan, "macro_auroc": math.nan}
-    m = summary_metrics(labels, probs, [str(k) for k in range(n_classes)])
-    return {"acc": m["accuracy"], "balanced_acc": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
-            "macro_auroc": m["macro_auroc"]}
-
-
-def multilabel_epoch_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
-    """macro_auroc, micro_auroc, macro_ap, macro_f1, micro_f1 (at probability 0.5), hamming_loss and
-    subset_accuracy of an evaluation pass's (N, L) ``logits`` (sigmoid first) against 0/1 ``labels``
-    (:func:`auxiliary.evaluation.multilabel.multilabel_summary`), plus ``acc`` = 1 - hamming_loss."""
-    names = [str(k) for k in range(logits.shape[1] if logits.ndim == 2 else 0)]
-    m = multilabel_summary(labels, sigmoid(logits), names) if len(labels) and names else {}
-    keys = ("macro_auroc", "micro_auroc", "macro_ap", "macro_f1", "micro_f1", "hamming_loss", "subset_accuracy")
-    out = {k: float(m.get(k, math.nan)) for k in keys}
-    out["acc"] = 1.0 - out["hamming_loss"]
-    return out
+from auxiliary.models.factory import set_backbone_eval
+from auxiliary.tasks import Task, task_of_targets
 
 
 # ====================================================================================== loop
@@ -108,6 +77,7 @@ def train(
     ema: Any = None,
     progress: bool = True,
     desc: str = "train",
+    task: Task | None = None,
 ) -> dict[str, float]:
     """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
     ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
@@ -150,10 +120,7 @@ def train(
         b = int(y.shape[0])
         seen += b
         total_loss += loss.detach().float() * b
-        if y.ndim == 2:  # multi-label: share of right (image, label) decisions at probability 0.5
-            correct += ((logits.detach() > 0) == (y > 0.5)).float().mean(1).sum()
-        else:
-            correct += (logits.detach().argmax(1) == y).sum()
+        correct += (task or task_of_targets(y)).correct(logits.detach(), y)
         if progress and (i % 5 == 0 or i + 1 == n_batches):
             bar.set_postfix(loss=f"{total_loss.item() / max(seen, 1):.3f}", lr=f"{lr:.2e}")
     bar.close()
@@ -184,11 +151,12 @@ def validate(
     channels_last: bool = False,
     progress: bool = True,
     desc: str = "validate",
+    task: Task | None = None,
 ) -> dict[str, Any]:
     """One evaluation pass: loss, acc, balanced_acc, macro_f1, macro_auroc plus ``logits``,
     ``labels`` and ``index`` (row positions from the loader's meta, else 0..N-1), in loader order.
-    Multi-label targets (B, L): ``labels`` is the (N, L) int 0/1 matrix and the metrics are those of
-    :func:`multilabel_epoch_metrics`; ``n_classes`` is then the number of labels.
+    Multi-label targets (B, L): ``labels`` is the (N, L) int 0/1 matrix and the metrics are the task's
+    (:meth:`auxiliary.tasks.Task.pass_metrics`); ``n_classes`` is then the number of labels.
 
     With several processes and a loader of :func:`auxiliary.data.loaders.shard_loader`, each rank
     evaluates its share (with rank 0's BatchNorm statistics, :func:`sync_buffers`) and every rank gets
@@ -215,14 +183,12 @@ def validate(
     n = len(labels_np)
     if len(index_np) and (index_np < 0).any():
         index_np = np.arange(len(labels_np))
-    k = int(n_classes or (logits_np.shape[1] if logits_np.ndim == 2 else 0))
-    multilabel = labels_np.ndim == 2
-    out: dict[str, Any] = (multilabel_epoch_metrics(labels_np, logits_np) if multilabel
-                           else epoch_metrics(labels_np, logits_np, k))
+    task = task or task_of_targets(labels_np)
+    out: dict[str, Any] = task.pass_metrics(labels_np, logits_np)
     out["loss"] = float("nan")
     if n and criterion is not None:  # the mean over the whole set (also when it was evaluated in shares)
         dev = getattr(fabric, "device", torch.device("cpu"))
-        target = torch.from_numpy(labels_np.astype(np.float32) if multilabel else labels_np).to(dev)
+        target = task.target_tensor(labels_np).to(dev)
         out["loss"] = float(criterion(torch.from_numpy(logits_np).to(dev), target))
     out.update(logits=logits_np, labels=labels_np, index=index_np, images=n)
     return out

@@ -12,10 +12,10 @@ entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.bui
 the device, precision, ``channels_last`` and ``torch.compile`` of :mod:`auxiliary.training.acceleration`.
 Validation metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
 
-Multi-label data (the split's ``classes.json`` task, or ``train.task``; :func:`auxiliary.training.engine.resolve_task`)
-trains one sigmoid per label with bce, asymmetric or focal_bce and a per-label ``pos_weight``; its epoch rows,
-``best.pt`` (per-label temperatures and thresholds), predictions and test metrics are
-:mod:`auxiliary.training.multilabel_run`'s, and it watches ``val_macro_auroc`` unless told otherwise.
+The run's task (:func:`auxiliary.tasks.choose_task`: the split's ``classes.json`` task, or ``train.task``) is chosen
+once and owns what differs between tasks: the loss and its weights, the metrics of each epoch and the monitor's
+default, what ``best.pt`` records besides the weights (a temperature; per-label temperatures and thresholds),
+the predictions tables and the test metrics (:mod:`auxiliary.tasks`).
 
 Several processes (``strategy: ddp``, or launched by ``fabric run`` / ``torchrun``): each rank trains on a
 disjoint share of every epoch's sampler order and evaluates its share of validation and test, gathered
@@ -45,27 +45,17 @@ from typing import Any
 import torch
 from torch import nn
 
-import auxiliary.training.multilabel_run as ml
-from auxiliary.config import Config, save
-from auxiliary.data.balance import class_weights, sampled_class_prior
+from auxiliary.base.config import Config, save
+from auxiliary.base.errors import TrainError
+from auxiliary.base.files import jsonable, write_csv_atomic, write_json_atomic
 from auxiliary.data.loaders import build_loader, shard_loader
 from auxiliary.data.readers import load_split, split_task
-from auxiliary.errors import TrainError
-from auxiliary.files import jsonable, write_json_atomic
+from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.models.factory import create_model, data_config, set_backbone_trainable
+from auxiliary.tasks import Task, choose_task
 from auxiliary.training.acceleration import Hardware, hardware
-from auxiliary.training.checkpoints import load_checkpoint
-from auxiliary.training.engine import (
-    check_config,
-    make_fabric,
-    monitor_mode,
-    parse_devices,
-    resolve_task,
-    run_loss,
-    run_monitor,
-)
+from auxiliary.training.engine import check_config, make_fabric, monitor_mode, parse_devices
 from auxiliary.training.epochs import train, validate
-from auxiliary.training.losses import build_criterion
-from auxiliary.training.models import create_model, data_config, set_backbone_trainable
 from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
 from auxiliary.training.runs import (
     load_last,
@@ -77,7 +67,6 @@ from auxiliary.training.runs import (
     save_last,
 )
 from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
-from auxiliary.training.single_label_run import epoch_line, epoch_row, predictions_macro_auroc, test_results
 from auxiliary.training.tracking import log_abort, log_end, log_epoch, log_start, run_loggers
 
 
@@ -105,8 +94,7 @@ def fit(
     out = Path(out_dir)
     refuse_existing(out, resume, overwrite)
     tables, classes = load_split(split_dir)
-    task = resolve_task(tcfg, split_task(split_dir))
-    run_monitor(tcfg, task)  # a monitor the task has no metric for is refused before anything is built
+    task = choose_task(tcfg, split_task(split_dir))  # a loss or monitor the task has not is refused here
     for name in ("train", "val"):
         if len(tables[name]) == 0:
             raise TrainError(f"the {name} split of {split_dir} is empty: training needs train and val samples")
@@ -129,14 +117,9 @@ def fit(
     if len(tables["test"]):
         test_loader = build_loader(tables["test"], classes, train=False, batch_size=tcfg.batch,
                                         progress=progress, **common)
-    weights = class_weights(tables["train"], classes) if tcfg.loss in ("weighted_ce", "focal") else None
-    prior = (sampled_class_prior(tables["train"], classes, cfg.data.balance)
-             if tcfg.loss == "logit_adjusted" else None)
-    pos_weight = ml.multilabel_pos_weight(tables["train"], classes, cfg.data.balance) if task == "multilabel" else None
     return fit_loaders(
         cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
-        val_table=tables["val"], test_table=tables["test"], class_weights=weights, class_prior=prior,
-        pos_weight=pos_weight, task=task, mean=norm["mean"],
+        val_table=tables["val"], test_table=tables["test"], train_table=tables["train"], task=task, mean=norm["mean"],
         std=norm["std"], resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
         callbacks=callbacks,
     )
@@ -153,10 +136,8 @@ def fit_loaders(
     test_loader: Any = None,
     val_table: Any = None,
     test_table: Any = None,
-    class_weights: torch.Tensor | None = None,
-    class_prior: torch.Tensor | None = None,
-    pos_weight: torch.Tensor | None = None,
-    task: str | None = None,
+    train_table: Any = None,
+    task: Task | str | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     resume: bool = False,
@@ -168,12 +149,13 @@ def fit_loaders(
 ) -> dict[str, Any]:
     """The whole run on ready loaders (any iterables of ``(x, y[, meta])`` with a length).
 
-    ``model`` defaults to ``auxiliary.training.models.create_model(cfg.train.model, len(classes),
+    ``model`` defaults to ``auxiliary.models.factory.create_model(cfg.train.model, len(classes),
     cfg.train.pretrained)``.
     ``stop_after_epochs`` simulates an interruption after that many epochs of this call (tests).
-    ``class_weights`` / ``class_prior`` / ``pos_weight``: see :func:`auxiliary.training.losses.build_criterion`.
-    ``task``: the data's task (``single`` / ``multilabel``, checked against ``cfg.train``); ``None``: from
-    ``cfg.train.task``, ``auto`` then following the loss (targets (B, L) of 0/1 with a multi-label loss).
+    ``train_table``: the training rows, whose class or label shares weigh the loss (``weighted_ce``, ``focal``,
+    ``logit_adjusted``, a multi-label ``pos_weight``); without it those losses train unweighted where they can.
+    ``task``: the data's task (a :class:`~auxiliary.tasks.Task` or its name, checked against ``cfg.train``);
+    ``None``: from ``cfg.train.task``, ``auto`` then following the loss.
     ``callbacks``: see :func:`fit`.
     """
     threads = int(cfg.train.threads)
@@ -184,8 +166,7 @@ def fit_loaders(
     try:
         return _fit_loaders(
             cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
-            val_table=val_table, test_table=test_table, class_weights=class_weights, class_prior=class_prior,
-            pos_weight=pos_weight, task=task, mean=mean, std=std,
+            val_table=val_table, test_table=test_table, train_table=train_table, task=task, mean=mean, std=std,
             resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
             stop_after_epochs=stop_after_epochs, callbacks=callbacks, loggers=loggers,
         )
@@ -208,10 +189,8 @@ def _fit_loaders(
     test_loader: Any,
     val_table: Any,
     test_table: Any,
-    class_weights: torch.Tensor | None,
-    class_prior: torch.Tensor | None,
-    pos_weight: torch.Tensor | None,
-    task: str | None,
+    train_table: Any,
+    task: Task | str | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     resume: bool,
@@ -225,10 +204,9 @@ def _fit_loaders(
     t_start = time.perf_counter()
     tcfg = cfg.train
     check_config(tcfg)
-    task = resolve_task(tcfg, task)
-    multilabel = task == "multilabel"
-    monitor = run_monitor(tcfg, task)
-    tcfg = replace(tcfg, loss=run_loss(tcfg, task))  # the criterion's loss; cfg (config.yaml, reuse) keeps the user's
+    task = choose_task(tcfg, task.name if isinstance(task, Task) else task)
+    monitor = task.monitor(tcfg)
+    tcfg = replace(tcfg, loss=task.loss_name(tcfg))  # the criterion's loss; cfg (config.yaml, reuse) keeps the user's
     classes = list(classes)
     out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -251,7 +229,7 @@ def _fit_loaders(
     if fabric.is_global_zero:
         save(cfg, out / "config.yaml")
 
-    criterion = build_criterion(tcfg, class_weights, class_prior, pos_weight)
+    criterion = task.criterion(tcfg, train_table, classes, cfg.data.balance)
     plain_criterion = criterion
     world, rank = fabric.world_size, fabric.global_rank  # several processes: disjoint shares (data.loaders)
     train_loader_f = fabric.setup_dataloaders(shard_loader(train_loader, world, rank, drop_last=True),
@@ -315,19 +293,19 @@ def _fit_loaders(
             fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
             accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=hw.channels_last,
             frozen_backbone=phase == "head", ema=ema, progress=progress,
-            desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]",
+            desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]", task=task,
         )
         phase_step = tr["step"]
         if ema is None:
             va = validate(fabric, fmodel, val_loader_f, plain_criterion.to(fabric.device), n_classes=len(classes),
-                          channels_last=hw.channels_last, progress=progress, desc="validate")
+                          channels_last=hw.channels_last, progress=progress, desc="validate", task=task)
         else:  # the averaged weights are the ones validated, kept as best.pt and tested
             with fabric.autocast():
                 va = validate(fabric, ema.module, val_loader_f, plain_criterion.to(fabric.device),
                               n_classes=len(classes), channels_last=hw.channels_last, progress=progress,
-                              desc="validate (EMA)")
+                              desc="validate (EMA)", task=task)
         seconds = time.perf_counter() - t0
-        row = (ml.multilabel_epoch_row if multilabel else epoch_row)(epoch + 1, phase, tr, va, seconds)
+        row = task.epoch_row(epoch + 1, phase, tr, va, seconds)
         history.append(row)
         value = float(row[monitor])
         improved = (value > best_value) if mode == "max" else (value < best_value)
@@ -336,13 +314,12 @@ def _fit_loaders(
         if improved:
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
             if fabric.is_global_zero:
-                saver = ml.save_multilabel_best if multilabel else save_best
-                saver(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va, row,
-                      val_table)
+                save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va, row,
+                          val_table, task)
         else:
             bad_epochs += 1
         in_last_phase = phase == plan[-1][0]
-        fabric.print((ml.multilabel_epoch_line if multilabel else epoch_line)(row, tcfg.max_epochs, improved))
+        fabric.print(task.epoch_line(row, tcfg.max_epochs, improved))
         epoch += 1
         if in_last_phase and tcfg.patience > 0 and bad_epochs >= tcfg.patience and epoch < tcfg.max_epochs:
             stopped_early = True
@@ -365,9 +342,8 @@ def _fit_loaders(
 
 def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]],
               best_epoch: int, best_value: float, stopped_early: bool, test_loader: Any, test_table: Any,
-              val_table: Any, split_dir: Any, t_start: float, hw: Hardware, task: str, monitor: str) -> dict[str, Any]:
+              val_table: Any, split_dir: Any, t_start: float, hw: Hardware, task: Task, monitor: str) -> dict[str, Any]:
     best_path = out / "best.pt"
-    multilabel = task == "multilabel"
     if not best_path.is_file():
         raise TrainError(f"no best checkpoint in {out}: every validation value of {monitor} was NaN")
     best_model, info = load_checkpoint(best_path)
@@ -378,17 +354,20 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
         tl = fabric.setup_dataloaders(shard_loader(test_loader, fabric.world_size, fabric.global_rank, drop_last=False),
                                       use_distributed_sampler=False)
         te = validate(fabric, fm, tl, None, n_classes=len(classes), channels_last=hw.channels_last,
-                      progress=False, desc="test")
-        test = (ml.multilabel_test_results if multilabel else test_results)(te, info, classes, test_table, out,
-                                                                 fabric.is_global_zero)
+                      progress=False, desc="test", task=task)
+        probs = task.probabilities(te["logits"], info)
+        test = {**task.test_metrics(te["labels"], probs, classes, info), "images": int(te["images"])}
+        if fabric.is_global_zero:
+            write_csv_atomic(out / "test_predictions.csv",
+                             task.predictions_frame(probs, te["labels"], te["index"], classes, info, test_table))
     val_pred = read_predictions(out / "val_predictions.csv", classes)
-    val_auroc = (ml.multilabel_macro_auroc if multilabel else predictions_macro_auroc)(val_pred, classes)
+    val_auroc = task.predictions_auroc(val_pred, classes)
     summary = run_summary(out, cfg, classes, history, best_epoch=best_epoch, best_value=best_value,
                           stopped_early=stopped_early, test=test, val_auroc=val_auroc, temperature=temperature,
                           split_dir=split_dir, seconds_this_call=time.perf_counter() - t_start,
-                          device=str(fabric.device), world_size=int(fabric.world_size), task=task, monitor=monitor)
-    if multilabel:
-        summary.update(ml.multilabel_summary_fields(history, best_epoch, test, info))
+                          device=str(fabric.device), world_size=int(fabric.world_size), task=task.name,
+                          monitor=monitor)
+    summary.update(task.summary_fields(history, best_epoch, test, info))
     summary.update(hw.record())  # the resolved precision, device name, channels_last, compiled or not
     if fabric.is_global_zero:
         fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)

@@ -11,8 +11,8 @@ import torch
 from timm.utils import ModelEmaV3
 from torch import nn
 
-from auxiliary.config import TrainConfig
-from auxiliary.errors import TrainError
+from auxiliary.base.config import TrainConfig
+from auxiliary.base.errors import TrainError
 
 MIN_LR_RATIO = 0.01
 

@@ -15,7 +15,7 @@ Run folder (``runs/<name>/``)::
     summary.json         task, best epoch and metrics, test metrics, epochs run, seconds, speed
 
 A multi-label run (one sigmoid per label) also writes ``thresholds.json`` and records per-label temperatures
-and thresholds in ``best.pt``; its metrics and predictions columns are in :mod:`auxiliary.training.multilabel_run`.
+and thresholds in ``best.pt``; its metrics and predictions columns are its task's (:mod:`auxiliary.tasks`).
 
 Every ``.pt`` file loads with ``torch.load(path, weights_only=True)``: only tensors and Python
 literals (RNG states are stored as tensors).
@@ -36,31 +36,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from auxiliary.config import Config, TrainConfig, to_dict
-from auxiliary.config_overrides import coerce, load_config
-from auxiliary.errors import AuxiliaryError, TrainError
-from auxiliary.evaluation.calibration import fit_temperature, softmax
-from auxiliary.files import temp_path, write_csv_atomic
+from auxiliary.base.config import Config, TrainConfig, to_dict
+from auxiliary.base.config_overrides import coerce, load_config
+from auxiliary.base.errors import AuxiliaryError, TrainError
+from auxiliary.base.files import temp_path, write_csv_atomic, write_json_atomic
+from auxiliary.models.checkpoint import library_versions, save_checkpoint
+from auxiliary.tasks import Task
 from auxiliary.training.acceleration import precision_here
-from auxiliary.training.checkpoints import library_versions, save_checkpoint
-from auxiliary.training.multilabel_run import MULTILABEL_METRIC_COLUMNS
 from auxiliary.training.optimization import WarmupCosine
 from auxiliary.training.seeding import rng_state
-
-METRIC_COLUMNS: tuple[str, ...] = (
-    "epoch",
-    "phase",
-    "lr",
-    "train_loss",
-    "val_loss",
-    "train_acc",
-    "val_acc",
-    "val_balanced_acc",
-    "val_macro_f1",
-    "seconds",
-    "images_per_second",
-)
-
 
 #: Files and folders of a run that :func:`auxiliary.training.loop.fit` writes (and ``overwrite`` removes).
 RUN_OUTPUTS: tuple[str, ...] = (
@@ -103,38 +87,16 @@ def prepare_run_dir(out_dir: str | Path, *, resume: bool = False, overwrite: boo
     return out
 
 
-def predictions_frame(
-    probs: np.ndarray, labels: np.ndarray, index: np.ndarray, classes: Sequence[str], table: Any = None
-) -> Any:
-    """``path, label, tone_group, prob_<class>..., pred`` rows in table order (when a table is given)."""
-    order = np.argsort(index, kind="stable")
-    idx, p, y = index[order], probs[order], labels[order]
-    df = pd.DataFrame({"index": idx})
-    if table is not None and len(table):
-        t = table.reset_index(drop=True).iloc[idx]
-        df["path"] = t["path"].astype(str).to_numpy()
-        df["label"] = t["label"].astype(str).to_numpy()
-        df["tone_group"] = t["tone_group"].astype(str).to_numpy() if "tone_group" in t else "unknown"
-    else:
-        df["path"] = ""
-        df["label"] = [classes[i] for i in y]
-        df["tone_group"] = "unknown"
-    for j, c in enumerate(classes):
-        df[f"prob_{c}"] = p[:, j]
-    df["pred"] = [classes[i] for i in p.argmax(axis=1)] if len(p) else []
-    return df.drop(columns=["index"])
-
-
 # ====================================================================================== naming, reuse and resume state of fit
 def with_model(cfg: Config, model: str) -> Config:
-    """``cfg`` with ``train.model`` replaced (e.g. by :func:`auxiliary.steps.selection.selected_model`)."""
+    """``cfg`` with ``train.model`` replaced (e.g. by :func:`auxiliary.steps.select.selected_model`)."""
     return replace(cfg, train=replace(cfg.train, model=str(model)))
 
 
 def run_name(cfg: Config) -> str:
-    """Default run name ``<model>-<profile>``: the folder :func:`auxiliary.layout.run_dir` and notebook 05 use.
+    """Default run name ``<model>-<profile>``: the folder :func:`auxiliary.base.layout.run_dir` and notebook 05 use.
 
-    The name does not hold the dataset: :func:`auxiliary.steps.finetuning.ensure_run` retrains in place (saying so) when the
+    The name does not hold the dataset: :func:`auxiliary.steps.train.ensure_run` retrains in place (saying so) when the
     folder holds a run made with other settings (e.g. ``DATA`` switched to HAM10000)."""
     return f"{cfg.train.model}-{cfg.profile}"
 
@@ -248,25 +210,37 @@ def save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: T
 
 
 def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: Config, classes: list[str],
-               mean: Sequence[float], std: Sequence[float], va: dict[str, Any], row: dict[str, Any],
-               val_table: Any) -> None:
-    temperature = fit_temperature(va["logits"], va["labels"])
+              mean: Sequence[float], std: Sequence[float], va: dict[str, Any], row: dict[str, Any],
+              val_table: Any, task: Task) -> None:
+    """``best.pt`` of the best epoch with what its task fits on the validation pass ``va`` (a temperature; per-label
+    temperatures and thresholds), ``val_predictions.csv`` and the task's own files (``thresholds.json``)."""
+    calibration = task.calibrate(va["logits"], va["labels"], classes, _tone_groups(val_table, va["index"]),
+                                 cfg.eval.min_group_size)
     metrics = {k: v for k, v in row.items() if k != "phase"}
     metrics["val_macro_auroc"] = va["macro_auroc"]
     save_checkpoint(
         path, model, model_name=tcfg.model, classes=classes, img_size=tcfg.img_size, mean=tuple(mean),
-        std=tuple(std), config=to_dict(cfg), metrics=metrics, temperature=temperature,
-        extra={"kind": "best", "epoch": int(row["epoch"])},
+        std=tuple(std), config=to_dict(cfg), metrics=metrics, temperature=float(calibration.get("temperature", 1.0)),
+        extra={"kind": "best", "epoch": int(row["epoch"]), "task": task.name,
+               **{k: v for k, v in calibration.items() if k != "temperature"}},
     )
-    probs = softmax(va["logits"], temperature)
+    probs = task.probabilities(va["logits"], calibration)
     write_csv_atomic(out / "val_predictions.csv",
-                     predictions_frame(probs, va["labels"], va["index"], classes, val_table))
+                     task.predictions_frame(probs, va["labels"], va["index"], classes, calibration, val_table))
+    for name, content in task.run_files(calibration, classes).items():
+        write_json_atomic(out / name, content)
+
+
+def _tone_groups(table: Any, index: np.ndarray) -> np.ndarray:
+    """The tone group of each validation row (``unknown`` without a table or column)."""
+    if table is None or not len(table) or "tone_group" not in table:
+        return np.full(len(index), "unknown", dtype=object)
+    return table.reset_index(drop=True).iloc[index]["tone_group"].astype(str).to_numpy(dtype=object)
 
 
 def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
-    multilabel = bool(history) and "val_hamming_loss" in history[0]
-    df = pd.DataFrame(history, columns=list(MULTILABEL_METRIC_COLUMNS if multilabel else METRIC_COLUMNS))
-    write_csv_atomic(out / "logs" / "metrics.csv", df)
+    """``logs/metrics.csv``: one row per epoch, the columns of the run's task (the rows' keys, in order)."""
+    write_csv_atomic(out / "logs" / "metrics.csv", pd.DataFrame(history))
 
 
 def read_predictions(path: Path, classes: Sequence[str]) -> Any:

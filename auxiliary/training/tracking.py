@@ -4,18 +4,17 @@ The loop hands Fabric the loggers of :func:`run_loggers` and logs through them, 
 tracker directly:
 
 * ``csv`` (always on): :class:`RunCSVLogger` writes ``logs/metrics.csv``, the same file as ever (one row
-  per epoch, the columns of :data:`auxiliary.training.runs.METRIC_COLUMNS` (of
-  :data:`auxiliary.training.multilabel_run.MULTILABEL_METRIC_COLUMNS` for a multi-label run), rewritten atomically; a
+  per epoch, the columns of :attr:`auxiliary.tasks.Task.metric_columns` of the run's task), rewritten atomically; a
   resumed run keeps its earlier rows). Fabric's own ``CSVLogger`` is not used: it sorts the columns,
   adds a ``step`` column, appends in place and deletes an existing ``metrics.csv`` when it starts.
 * ``tensorboard``: Fabric's ``TensorBoardLogger`` into ``logs/tensorboard/`` of the run folder
   (``tensorboard --logdir runs`` shows every run): each epoch's metrics and learning rate, the
   config as text and, at the end, as hyperparameters with the final metrics, the figures as
   images and the per-tone-group table as text.
-* ``mlflow``: :class:`MlflowLogger`, a Fabric logger over :class:`auxiliary.mlflow_store.TrackedRun`:
+* ``mlflow``: :class:`MlflowLogger`, a Fabric logger over :class:`auxiliary.base.mlflow_store.TrackedRun`:
   the epoch metrics, the resolved config as parameters, the tags ``model_arch``, ``balance``,
   ``task`` (the classes), ``profile``, ``data_version`` (the split's hash,
-  :func:`auxiliary.provenance.data_version`) and, at the end, the final metrics and the artifacts:
+  :func:`auxiliary.base.provenance.data_version`) and, at the end, the final metrics and the artifacts:
   figures, ``logs/tone_groups.csv`` (per tone group and label for a multi-label run), ``metrics.csv``,
   ``best.pt``, ``thresholds.json`` (multi-label), ``best.onnx`` (exported by the
   steps layer's callback), ``config.yaml``, ``summary.json``. The run id is kept in
@@ -40,13 +39,13 @@ from lightning_fabric.loggers.logger import rank_zero_experiment
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 from PIL import Image
 
-from auxiliary.config import Config, to_dict
+from auxiliary.base.config import Config, to_dict
+from auxiliary.base.files import write_csv_atomic, write_json_atomic
+from auxiliary.base.mlflow_store import TrackedRun, TrackingError
+from auxiliary.base.provenance import config_hash, data_version
 from auxiliary.evaluation.arrays import labels_to_index
 from auxiliary.evaluation.fairness import group_metrics
 from auxiliary.evaluation.multilabel_thresholds import per_group_label_metrics
-from auxiliary.files import write_csv_atomic, write_json_atomic
-from auxiliary.mlflow_store import TrackedRun, TrackingError
-from auxiliary.provenance import config_hash, data_version
 from auxiliary.training.runs import write_metrics
 
 #: Files of a finished run logged as MLflow artifacts (figures and tables under ``logs/``).

@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 from torch import nn
 
+from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.evaluation.comparison_table import (
     CompareError,
     low_confidence_rows,
@@ -22,7 +23,6 @@ from auxiliary.evaluation.comparison_table import (
     sample_rows,
 )
 from auxiliary.evaluation.fairness import group_order
-from auxiliary.images import ImageReadError, read_image
 from auxiliary.inference.explain import as_rgb, gradcam_batch, overlay
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.synth.hyperpigmentation import add_hyperpigmentation
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.skin import lab_image_to_rgb
 from auxiliary.synth.wrinkles import add_wrinkles
-from auxiliary.tone import TONE_GROUPS
 from auxiliary.viz.plots_synth import plot_images
 
 #: condition -> its canvas-level simulator

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.tone import ITA_BOUNDS, TONE_GROUPS
 from auxiliary.data.augment import augment_only
 from auxiliary.data.balance import sample_weights, tone_column
 from auxiliary.data.multilabel import label_matrix
 from auxiliary.data.multilabel_splits import multilabel_sample_weights
-from auxiliary.images import ImageReadError, read_image
-from auxiliary.tone import ITA_BOUNDS, TONE_GROUPS
 
 
 # ----------------------------------------------------------------------------------- plots

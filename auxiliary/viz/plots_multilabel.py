@@ -18,10 +18,10 @@ import seaborn as sns
 from sklearn.metrics import precision_recall_curve, roc_curve
 from torch import nn
 
+from auxiliary.base.images import read_image
 from auxiliary.evaluation.fairness import group_order
 from auxiliary.evaluation.multilabel import label_auroc, label_average_precision, multilabel_arrays
 from auxiliary.evaluation.multilabel_calibration import label_ece, label_reliability
-from auxiliary.images import read_image
 from auxiliary.inference.explain import as_rgb, gradcam_labels, overlay
 from auxiliary.viz.plots_comparison import plot_tiles
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from auxiliary.images import read_image
+from auxiliary.base.images import read_image
+from auxiliary.base.tone import ITA_BOUNDS, TONE_GROUPS
 from auxiliary.synth.dataset import multilabel_columns, preview
 from auxiliary.synth.samplers import CLASSES
-from auxiliary.tone import ITA_BOUNDS, TONE_GROUPS
 
 
 def plot_images(images: list[np.ndarray], titles: list[str] | None = None, ncols: int | None = None,

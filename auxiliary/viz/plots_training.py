@@ -1,6 +1,6 @@
 """Figures of a training run: loss and accuracy curves, the validation confusion matrix, per-class recall.
 
-:class:`RunFigures` is the Fabric callback that :func:`auxiliary.steps.finetuning.train_run` passes to
+:class:`RunFigures` is the Fabric callback that :func:`auxiliary.steps.train.train_run` passes to
 :func:`auxiliary.training.loop.fit`: it writes a finished run's ``logs/*.png`` (:func:`save_run_figures`).
 """
 

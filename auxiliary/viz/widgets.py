@@ -13,14 +13,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data.balance import tone_column
 from auxiliary.data.feedback import file_image
-from auxiliary.errors import AuxiliaryError
-from auxiliary.images import ImageReadError, read_image
 from auxiliary.synth.acne import ACNE_KINDS
 from auxiliary.synth.dataset import preview
 from auxiliary.synth.samplers import CLASSES
-from auxiliary.tone import TONE_GROUPS
 from auxiliary.viz.plots_data import plot_dataset_samples
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from data_fixtures import noise_image
 
-from auxiliary import images
-from auxiliary.config import DataConfig
+from auxiliary.base import images
+from auxiliary.base.config import DataConfig
+from auxiliary.base.tone import estimate_ita
 from auxiliary.data import augment, loaders, readers
-from auxiliary.inference import preprocess
-from auxiliary.tone import estimate_ita
+from auxiliary.models import preprocess
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

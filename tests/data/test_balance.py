@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from auxiliary.config import DataConfig
+from auxiliary.base.config import DataConfig
 from auxiliary.data import balance, loaders, readers, splits
 from auxiliary.data import report as report_mod
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 from data_fixtures import class_folders, noise_image, save
 
-from auxiliary import images
+from auxiliary.base import images
 from auxiliary.data import duplicates, readers, splits
 
 

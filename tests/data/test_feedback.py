@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auxiliary import images as images_mod
+from auxiliary.base import images as images_mod
 from auxiliary.data import feedback
 
 

@@ -11,10 +11,10 @@ from data_fixtures import (
     class_folders,
 )
 
-from auxiliary import images
-from auxiliary.config import DataConfig
+from auxiliary.base import images
+from auxiliary.base.config import DataConfig
 from auxiliary.data import loaders, readers
-from auxiliary.inference import preprocess
+from auxiliary.models import preprocess
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

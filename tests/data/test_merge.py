@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from auxiliary import cli
 from auxiliary.data import feedback, merge, readers
+from auxiliary.faces import cli
 
 CLASSES = ["acne", "erythema", "none"]
 

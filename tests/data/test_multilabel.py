@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.data import multilabel, readers
 from auxiliary.data.report import DatasetError
-from auxiliary.errors import AuxiliaryError
 
 
 def write(path: Path, text: str) -> Path:

@@ -14,7 +14,7 @@ import pytest
 import torch
 from test_multilabel_read import ml_csv, npz
 
-from auxiliary.config import DataConfig
+from auxiliary.base.config import DataConfig
 from auxiliary.data import balance, loaders, multilabel_read, readers, splits
 from auxiliary.data.multilabel_split_folder import make_multilabel_splits
 from auxiliary.data.multilabel_splits import expected_shares

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from auxiliary.base.tone import ita_from_lab, rgb_to_lab
 from auxiliary.data import probe
-from auxiliary.tone import ita_from_lab, rgb_to_lab
 
 
 def test_estimate_tone_ignores_centre_and_dark_border():

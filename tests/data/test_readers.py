@@ -21,12 +21,12 @@ from data_fixtures import (
     synthetic_layout,
 )
 
-from auxiliary import layout
-from auxiliary.config import DataConfig
+from auxiliary.base import layout
+from auxiliary.base.config import DataConfig
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data import formats, loaders, probe, public_sets, readers, splits
 from auxiliary.data import report as report_mod
-from auxiliary.errors import AuxiliaryError
-from auxiliary.tone import TONE_GROUPS
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

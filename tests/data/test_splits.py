@@ -16,8 +16,8 @@ from data_fixtures import (
     synthetic_layout,
 )
 
-from auxiliary import cli
 from auxiliary.data import readers, splits
+from auxiliary.faces import cli
 
 
 @pytest.fixture(scope="module")

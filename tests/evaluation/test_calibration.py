@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _tiny_runs import EXAMPLE_LABELS, EXAMPLE_PROBS
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation import calibration
 
 Y, P = EXAMPLE_LABELS, EXAMPLE_PROBS

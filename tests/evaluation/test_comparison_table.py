@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auxiliary.config import EvalConfig
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.config import EvalConfig
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation import comparison_table, multilabel
 from auxiliary.evaluation.multilabel_thresholds import LabelThresholds
 

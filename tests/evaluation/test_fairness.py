@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation import fairness, metrics, operating_point
 
 CLASSES = ["acne", "erythema", "none"]

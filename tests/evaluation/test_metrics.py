@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from _tiny_runs import EXAMPLE_LABELS, EXAMPLE_PROBS
 
-from auxiliary.errors import AuxiliaryError
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation import arrays, metrics, operating_point
 from auxiliary.viz import plots_evaluation
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auxiliary.config import EvalConfig
+from auxiliary.base.config import EvalConfig
 from auxiliary.evaluation import multilabel, multilabel_report
 from auxiliary.evaluation.multilabel_thresholds import LabelThresholds
 

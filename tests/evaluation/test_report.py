@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _tiny_runs import CLASSES
 
-from auxiliary.config import EvalConfig
+from auxiliary.base.config import EvalConfig
 from auxiliary.evaluation import metrics, report
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from auxiliary.inference.preprocess import preprocess
-from auxiliary.training import checkpoints, models
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
+from auxiliary.models.preprocess import preprocess
 
 LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

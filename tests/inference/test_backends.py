@@ -11,10 +11,12 @@ import pytest
 import torch
 from _tiny_runs import CLASSES, tiny_run_with_split
 
-from auxiliary import errors, files
-from auxiliary import images as images_mod
-from auxiliary.inference import backends, export, onnx_model, predictor, sorter
-from auxiliary.training import checkpoints, models
+from auxiliary.base import errors, files
+from auxiliary.base import images as images_mod
+from auxiliary.inference import backends, predictor, sorter
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import export, onnx_model
+from auxiliary.models import factory as models
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,12 @@ import pytest
 import torch
 from _tiny_runs import CLASSES, make_run, make_split, tiny_checkpoint
 
-from auxiliary import cli, devices
-from auxiliary.inference import backends, export, onnx_model
+from auxiliary.base import devices
+from auxiliary.faces import cli
+from auxiliary.inference import backends
 from auxiliary.inference.predictor import Predictor
-from auxiliary.steps import selection
+from auxiliary.models import export, onnx_model
+from auxiliary.steps import select as selection
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU: asking for one is fine")
 

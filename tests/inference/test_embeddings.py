@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auxiliary.images import write_png
+from auxiliary.base.images import write_png
 from auxiliary.inference import embeddings
 
 

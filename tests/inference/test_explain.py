@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from auxiliary.inference import explain
-from auxiliary.training import models
+from auxiliary.models import factory as models
 from auxiliary.viz import plots_comparison
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from auxiliary.inference import explain
-from auxiliary.training import models
+from auxiliary.models import factory as models
 from auxiliary.viz import plots_multilabel
 
 ZERO, ONE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # no normalisation: the model sees the pixels / 255

@@ -1,4 +1,4 @@
-"""auxiliary.inference.export: ONNX metadata, dynamic batch, parity with PyTorch on real images, failing parity, CLI."""
+"""auxiliary.models.export: ONNX metadata, dynamic batch, parity with PyTorch on real images, failing parity, CLI."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import pytest
 import torch
 from _tiny_runs import CLASSES, make_run, tiny_run_with_split
 
-from auxiliary import cli, files
-from auxiliary import images as images_mod
-from auxiliary.inference import export, onnx_model
-from auxiliary.training import checkpoints, models
+from auxiliary.base import files
+from auxiliary.base import images as images_mod
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import export, onnx_model
+from auxiliary.models import factory as models
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,13 @@ import pytest
 from _multilabel_checkpoint import LABELS, multilabel_checkpoint, noise_image
 from PIL import Image
 
-from auxiliary import cli, files
+from auxiliary.base import files
 from auxiliary.evaluation.multilabel_calibration import sigmoid
-from auxiliary.inference import backends, export, onnx_model, predictor, sorter
-from auxiliary.inference.preprocess import preprocess
-from auxiliary.training import checkpoints
+from auxiliary.faces import cli
+from auxiliary.inference import backends, predictor, sorter
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import export, onnx_model
+from auxiliary.models.preprocess import preprocess
 
 THRESHOLDS = {"global": {"acne": 0.3, "erythema": 0.6, "hyperpigmentation": 0.5, "wrinkles": 0.45},
               "per_group": {"dark": {"acne": 0.2, "erythema": 0.6, "hyperpigmentation": 0.5, "wrinkles": 0.45}},

@@ -8,7 +8,8 @@ import torch
 from _tiny_runs import tiny_checkpoint
 
 from auxiliary.evaluation import calibration
-from auxiliary.inference import predictor, preprocess
+from auxiliary.inference import predictor
+from auxiliary.models import preprocess
 
 CLASSES = ["acne", "erythema", "none"]
 

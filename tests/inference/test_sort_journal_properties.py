@@ -12,10 +12,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auxiliary.files import PART_SUFFIX
-from auxiliary.images import IMAGE_EXTENSIONS, write_png
+from auxiliary.base.files import PART_SUFFIX
+from auxiliary.base.images import IMAGE_EXTENSIONS, write_png
 from auxiliary.inference import sort_report, sorter
-from auxiliary.training import checkpoints, models
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 CLASSES = ["acne", "erythema", "none"]
 N_IMAGES = 7

@@ -16,11 +16,12 @@ from _multilabel_checkpoint import LABELS, multilabel_checkpoint, noise_image
 from _tiny_runs import tiny_checkpoint
 from PIL import Image
 
-from auxiliary import cli, errors
-from auxiliary import files as files_mod
+from auxiliary.base import errors
+from auxiliary.base import files as files_mod
+from auxiliary.base.tone import ita_group
 from auxiliary.data.probe import estimate_tone
+from auxiliary.faces import cli
 from auxiliary.inference import multilabel_sort, predictor, sort_merge, sort_report, sorter
-from auxiliary.tone import ita_group
 
 SKIN = np.full((40, 40, 3), (205, 160, 135), dtype=np.uint8)  # a flat skin colour: its tone group is estimable
 TONE = ita_group(estimate_tone(SKIN))

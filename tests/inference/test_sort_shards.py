@@ -12,7 +12,8 @@ import pytest
 from _tiny_runs import tiny_checkpoint
 from PIL import Image
 
-from auxiliary import cli, errors
+from auxiliary.base import errors
+from auxiliary.faces import cli
 from auxiliary.inference import shards, sort_merge, sorter
 
 

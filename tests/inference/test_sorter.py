@@ -13,10 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from auxiliary import cli, errors
-from auxiliary import files as files_mod
+from auxiliary.base import errors
+from auxiliary.base import files as files_mod
+from auxiliary.faces import cli
 from auxiliary.inference import sort_report, sorter
-from auxiliary.training import checkpoints, models
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 CLASSES = ["acne", "erythema", "none"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auxiliary import tone
+from auxiliary.base import tone
 
 pytestmark = pytest.mark.notebooks
 
@@ -35,8 +35,8 @@ def test_notebook_01_beside_real_photos(tmp_path, monkeypatch):
 
     from _photos import face_photo
 
-    from auxiliary import runner
-    from auxiliary.images import write_png
+    from auxiliary.base.images import write_png
+    from auxiliary.faces import runner
 
     real = tmp_path / "real"
     for label, tone_rgb in [("clear", (220, 180, 160)), ("rosacea", (200, 140, 130)), ("acne", (150, 100, 70))]:

@@ -31,7 +31,7 @@ def test_notebook_04_fine_tunes_and_records_results(series):
     assert ckpt["model_name"] == res["model"] and ckpt["classes"] == ["acne", "erythema", "none"]
     for fig in ("04_learning_curves", "04_confusion_matrix", "04_per_class_recall"):
         assert (Path(series.out) / "figures" / f"{fig}.png").is_file(), fig
-        # each figure names the run it shows, its config hash and data version (auxiliary.provenance)
+        # each figure names the run it shows, its config hash and data version (auxiliary.base.provenance)
         prov = json.loads((Path(series.out) / "figures" / f"{fig}.png.json").read_text())
         assert prov["notebook"] == "04_fine_tuning" and prov["training_run"] == res["run_dir"], fig
         assert prov["run_id"] == run.name and len(prov["config_hash"]) == len(prov["data_version"]) == 12, fig

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from auxiliary import images
+from auxiliary.base import images
 from auxiliary.data.multilabel import joined_labels
-from auxiliary.inference.preprocess import preprocess
-from auxiliary.training import checkpoints, models
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
+from auxiliary.models.preprocess import preprocess
 
 LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
 TONES = ["intermediate", "dark", "light"]

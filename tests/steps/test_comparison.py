@@ -1,4 +1,4 @@
-"""auxiliary.steps.comparison: the comparison table of two tiny runs: index levels, values checked against direct computation."""
+"""auxiliary.steps.compare: the comparison table of two tiny runs: index levels, values checked against direct computation."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import pytest
 from _tiny_runs import CLASSES, make_run, make_split
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from auxiliary import cli, config_overrides, files, layout
+from auxiliary.base import config_overrides, files, layout
 from auxiliary.data import readers
 from auxiliary.evaluation import comparison_table
-from auxiliary.inference import export, onnx_model, predictor
-from auxiliary.steps import comparison
-from auxiliary.training import checkpoints, models
+from auxiliary.faces import cli
+from auxiliary.inference import predictor
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import export, onnx_model
+from auxiliary.models import factory as models
+from auxiliary.steps import compare as comparison
 from auxiliary.viz import plots_comparison
 
 IDX = pd.IndexSlice

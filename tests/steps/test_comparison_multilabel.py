@@ -1,4 +1,4 @@
-"""auxiliary.steps.comparison on multi-label runs: the table gains a label level; mixing tasks is refused."""
+"""auxiliary.steps.compare on multi-label runs: the table gains a label level; mixing tasks is refused."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from _multilabel_runs import LABELS, make_multilabel_run, make_multilabel_split, shifted_logits, split_arrays
 from _tiny_runs import make_run
 
-from auxiliary import cli, config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.evaluation import comparison_table, multilabel
-from auxiliary.steps import comparison
+from auxiliary.faces import cli
+from auxiliary.steps import compare as comparison
 
 THRESHOLDS = {"global": {lab: 0.2 for lab in LABELS}, "per_group": {"dark": {lab: 0.25 for lab in LABELS}}}
 

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from auxiliary import cli, config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.data import readers
 from auxiliary.data.balance import OversampleError
-from auxiliary.steps import datasets, finetuning
+from auxiliary.faces import cli
+from auxiliary.steps import split as datasets
+from auxiliary.steps import train as finetuning
 
 
 def test_simulate_split_train_on_the_command_line(tmp_path, capsys):

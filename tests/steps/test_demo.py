@@ -7,10 +7,10 @@ import pytest
 from _tiny_runs import tiny_checkpoint
 from PIL import Image
 
-from auxiliary import webapp
-from auxiliary.config import SynthConfig
+from auxiliary.base.config import SynthConfig
+from auxiliary.base.images import read_image, write_png
 from auxiliary.data import feedback
-from auxiliary.images import read_image, write_png
+from auxiliary.faces import webapp
 from auxiliary.inference.predictor import Predictor
 from auxiliary.steps import demo as demo_mod
 

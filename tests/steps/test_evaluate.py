@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from _tiny_runs import CLASSES, make_run, make_split
 
-from auxiliary import cli, files
-from auxiliary.config import EvalConfig
+from auxiliary.base import files
+from auxiliary.base.config import EvalConfig
 from auxiliary.evaluation import arrays, calibration, metrics, report
+from auxiliary.faces import cli
 from auxiliary.steps import evaluate
 
 

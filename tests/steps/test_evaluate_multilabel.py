@@ -16,9 +16,9 @@ import pytest
 from _multilabel_runs import LABELS, make_multilabel_run, make_multilabel_split, shifted_logits, split_arrays
 from _tiny_runs import make_split
 
-from auxiliary import cli
 from auxiliary.evaluation import multilabel
 from auxiliary.evaluation.multilabel_calibration import sigmoid
+from auxiliary.faces import cli
 
 #: erythema runs at temperature 2: its probabilities become 0.395 / 0.25, which only its own threshold 0.3 splits
 TEMPERATURES = [1.0, 2.0, 1.0, 1.0]

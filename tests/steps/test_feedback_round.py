@@ -1,4 +1,4 @@
-"""auxiliary.steps.feedback_round: the review queue's order, the review panel filing what is clicked."""
+"""auxiliary.steps.feedback: the review queue's order, the review panel filing what is clicked."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from auxiliary import cli
 from auxiliary.data import feedback
-from auxiliary.steps import feedback_round
-from auxiliary.training import checkpoints, models
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
+from auxiliary.steps import feedback as feedback_round
 from auxiliary.viz import widgets
 
 CLASSES = ["acne", "erythema", "none"]

@@ -1,4 +1,4 @@
-"""auxiliary.steps.finetuning: one rule to reuse a trained run (same recorded settings), in every step."""
+"""auxiliary.steps.train: one rule to reuse a trained run (same recorded settings), in every step."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from auxiliary import cli, config_overrides, layout
-from auxiliary.config import save
-from auxiliary.errors import TrainError
+from auxiliary.base import config_overrides, layout
+from auxiliary.base.config import save
+from auxiliary.base.errors import TrainError
 from auxiliary.evaluation.comparison_table import CompareError
-from auxiliary.steps import comparison, finetuning
+from auxiliary.faces import cli
+from auxiliary.steps import compare as comparison
+from auxiliary.steps import train as finetuning
 from auxiliary.training import runs
 
 

@@ -1,4 +1,4 @@
-"""auxiliary.steps.records: every step records its run in the trackers (here ``evaluate``, and the one-call
+"""auxiliary.training.records: every step records its run in the trackers (here ``evaluate``, and the one-call
 ``record_step``), read back with ``mlflow.search_runs`` and TensorBoard's ``EventAccumulator``."""
 
 from __future__ import annotations
@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from _tiny_runs import tiny_run_with_split
 
-from auxiliary import cli, config_overrides, provenance
-from auxiliary.steps import records
+from auxiliary.base import config_overrides, provenance
+from auxiliary.faces import cli
+from auxiliary.training import records
 
 mlflow = pytest.importorskip("mlflow", reason="the tracking extra is not installed: pip install -e '.[tracking]'")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",

@@ -1,4 +1,4 @@
-"""``python -m auxiliary runs`` (auxiliary.steps.run_list): the finished runs from the run folders alone,
+"""``python -m auxiliary runs`` (auxiliary.steps.runs): the finished runs from the run folders alone,
 newest first, and notebook 05's four-level table of them; no MLflow needed."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from _tiny_runs import make_split
 
-from auxiliary import cli, provenance
-from auxiliary.steps import run_list
+from auxiliary.base import provenance
+from auxiliary.faces import cli
+from auxiliary.steps import runs as run_list
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_runs_are_listed_newest_first_with_model_data_metrics_and_time(tmp_path)
 def test_the_command_lists_runs_without_mlflow(tmp_path):
     fake_run(tmp_path / "runs" / "resnet18-smoke", "resnet18", None, when=1_700_000_000)
     code = ("import sys; sys.modules['mlflow'] = None\n"  # as if the tracking extra were not installed
-            "from auxiliary import cli; sys.exit(cli.main(['runs', '--root', sys.argv[1]]))")
+            "from auxiliary.faces import cli; sys.exit(cli.main(['runs', '--root', sys.argv[1]]))")
     res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs")], capture_output=True, text=True,
                          timeout=120, cwd=ROOT)
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,4 @@
-"""auxiliary.steps.selection: the table, the winner, the selection file and re-run skipping (training faked)."""
+"""auxiliary.steps.select: the table, the winner, the selection file and re-run skipping (training faked)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from auxiliary import cli, config, config_overrides, errors, layout
+from auxiliary.base import config, config_overrides, errors, layout
 from auxiliary.evaluation import comparison_table
-from auxiliary.steps import selection
-from auxiliary.training import checkpoints, models
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
+from auxiliary.steps import select as selection
 from auxiliary.viz import plots_evaluation
 
 CLASSES = ["acne", "erythema", "none"]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from _tiny_multilabel import LABELS, multilabel_split
 
-from auxiliary import config_overrides
-from auxiliary.steps import selection
+from auxiliary.base import config_overrides
+from auxiliary.steps import select as selection
 from auxiliary.steps.selection_multilabel import MULTILABEL_SELECT_METRIC, selection_metric
 
 

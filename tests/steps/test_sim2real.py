@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auxiliary.images import write_png
+from auxiliary.base.images import write_png
 from auxiliary.steps import sim2real
 
 

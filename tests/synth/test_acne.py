@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from auxiliary import tone
+from auxiliary.base import tone
 from auxiliary.synth import acne as acne_mod
 from auxiliary.synth import erythema, procedural, samplers
 

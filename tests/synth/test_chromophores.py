@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.synth import chromophores
-from auxiliary.tone import TONE_GROUPS
 
 #: a typical skin colour (L*, a*, b*) per ITA group
 SKIN = {"very_light": (76.0, 9.0, 15.0), "light": (67.0, 11.0, 17.0), "intermediate": (58.0, 12.0, 19.0),

@@ -14,8 +14,9 @@ import pytest
 from _photos import face_photo
 from PIL import Image
 
-from auxiliary import cli, tone
-from auxiliary.config import SynthConfig
+from auxiliary.base import tone
+from auxiliary.base.config import SynthConfig
+from auxiliary.faces import cli
 from auxiliary.synth import acne as acne_mod
 from auxiliary.synth import dataset, samplers, skinmask
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from _photos import face_photo
 
+from auxiliary.base.tone import TONE_GROUPS, estimate_ita
 from auxiliary.synth import erythema, procedural, skinmask
 from auxiliary.synth import hyperpigmentation as hp
 from auxiliary.synth.skin import lab_image_to_rgb
-from auxiliary.tone import TONE_GROUPS, estimate_ita
 
 #: mean |dL*| over the changed pixels at strength 0.9 (melasma only), per tone group: light skin darkens more
 DL_RANGE = {"very_light": (3.0, 6.5), "light": (3.0, 6.5), "intermediate": (2.6, 6.0), "tan": (2.4, 5.5),

@@ -14,8 +14,8 @@ import pytest
 from _photos import face_photo
 from PIL import Image
 
-from auxiliary import tone
-from auxiliary.config import SynthConfig
+from auxiliary.base import tone
+from auxiliary.base.config import SynthConfig
 from auxiliary.data.multilabel import read_multilabel_csv
 from auxiliary.synth import dataset, multilabel_dataset
 from auxiliary.synth.folders import SynthError

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from _photos import face_photo
 
-from auxiliary.config import SynthConfig, TrainConfig
+from auxiliary.base.config import SynthConfig, TrainConfig
 from auxiliary.synth import acne, photo, samplers
 from auxiliary.synth.lesion import Lesion
 from auxiliary.synth.skinmask import skin_mask

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from auxiliary import tone
-from auxiliary.config import SynthConfig
+from auxiliary.base import tone
+from auxiliary.base.config import SynthConfig
 from auxiliary.synth import procedural, samplers
 
 SMALL = SynthConfig(n_per_class=6, size=64, seed=5)

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from auxiliary import tone
-from auxiliary.config import SynthConfig
+from auxiliary.base import tone
+from auxiliary.base.config import SynthConfig
 from auxiliary.synth import samplers
 
 SMALL = SynthConfig(n_per_class=6, size=64, seed=5)

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from auxiliary.config_overrides import profile_config
+from auxiliary.base.config_overrides import profile_config
 from auxiliary.synth.dataset import (
     describe_synthetic,
     multilabel_columns,

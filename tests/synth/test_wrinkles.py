@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from _photos import face_photo
 
+from auxiliary.base.tone import TONE_GROUPS, estimate_ita
 from auxiliary.synth import hyperpigmentation, procedural, skinmask
 from auxiliary.synth import wrinkles as wr
 from auxiliary.synth.skin import lab_image_to_rgb
-from auxiliary.tone import TONE_GROUPS, estimate_ita
 
 #: mean |dL*| over the changed pixels at strength 0.9, per tone group: shading moves L* less on dark skin
 DL_RANGE = {"very_light": (2.0, 6.0), "light": (2.0, 6.0), "intermediate": (1.8, 5.5), "tan": (1.7, 5.0),

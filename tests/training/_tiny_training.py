@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.training import loop
 from auxiliary.viz.plots_training import RunFigures
 

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from auxiliary import cli
+from auxiliary.faces import cli
 from auxiliary.training import loop
 from auxiliary.viz import plots_training
 

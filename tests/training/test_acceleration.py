@@ -1,4 +1,4 @@
-"""The device rule (auxiliary.devices), the precision and channels_last rules, and torch.compile with its fall-back
+"""The device rule (auxiliary.base.devices), the precision and channels_last rules, and torch.compile with its fall-back
 (auxiliary.training.acceleration), on this CPU: the GPU branches are reached by pretending CUDA is there."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 from _tiny_training import make_cfg, run
 
-from auxiliary import devices, errors
+from auxiliary.base import devices, errors
 from auxiliary.training import acceleration
 
 

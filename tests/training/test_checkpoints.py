@@ -1,4 +1,4 @@
-"""auxiliary.training.checkpoints: the checkpoint format, weights-only loading, clear errors."""
+"""auxiliary.models.checkpoint: the checkpoint format, weights-only loading, clear errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from _tiny_runs import tiny_checkpoint
 
-from auxiliary import cli
-from auxiliary.training import checkpoints, models
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
 
 CLASSES = ["acne", "erythema", "none"]
 

@@ -22,11 +22,12 @@ import torch
 from _tiny_runs import make_split
 from lightning_fabric import Fabric
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.data.loaders import build_loader
 from auxiliary.data.readers import load_split
 from auxiliary.evaluation.calibration import softmax
-from auxiliary.training import checkpoints, epochs, losses
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.training import epochs, losses
 from auxiliary.training.seeding import epoch_seed, reseed_loader
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")

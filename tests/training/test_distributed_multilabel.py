@@ -13,11 +13,12 @@ import pytest
 from _tiny_multilabel import LABELS, multilabel_split
 from lightning_fabric import Fabric
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.data.loaders import build_loader
 from auxiliary.data.readers import load_split
 from auxiliary.evaluation.multilabel_calibration import sigmoid
-from auxiliary.training import checkpoints, epochs, losses
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.training import epochs, losses
 
 pytestmark = pytest.mark.slow
 

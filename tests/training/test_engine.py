@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _tiny_training import make_cfg
 
-from auxiliary import errors
+from auxiliary.base import errors
 from auxiliary.training import engine
 
 

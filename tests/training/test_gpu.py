@@ -12,8 +12,9 @@ import torch
 from _tiny_runs import tiny_checkpoint
 from _tiny_training import make_cfg, run
 
-from auxiliary.inference import backends, export, onnx_model
+from auxiliary.inference import backends
 from auxiliary.inference.predictor import Predictor
+from auxiliary.models import export, onnx_model
 
 pytestmark = pytest.mark.gpu
 

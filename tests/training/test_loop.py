@@ -14,9 +14,11 @@ import pytest
 import torch
 from _tiny_training import CLASSES, Toy, make_cfg, run
 
-from auxiliary import cli, config_overrides, errors
+from auxiliary.base import config_overrides, errors
 from auxiliary.evaluation.calibration import softmax
-from auxiliary.training import checkpoints, engine, epochs, loop, runs
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.training import engine, epochs, loop, runs
 
 
 def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):

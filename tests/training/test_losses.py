@@ -6,7 +6,7 @@ import pytest
 import torch
 from _tiny_training import make_cfg
 
-from auxiliary import errors
+from auxiliary.base import errors
 from auxiliary.training import losses
 
 

@@ -1,4 +1,4 @@
-"""auxiliary.training.models: the model factory, head/backbone helpers and freezing, pretrained handling."""
+"""auxiliary.models.factory: the model factory, head/backbone helpers and freezing, pretrained handling."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import timm.models._builder
 import torch
 from _tiny_training import loaders
 
-from auxiliary.training import (
-    epochs,
-    models,
-    optimization,
-    pretrained,
-)
+from auxiliary.models import factory as models
+from auxiliary.models import pretrained
+from auxiliary.training import epochs, optimization
 
 
 def test_fresh_head_is_xavier_initialised_for_the_class_count():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from auxiliary.errors import TrainError
+from auxiliary.base.errors import TrainError
 from auxiliary.training import multilabel_losses as ml
 
 

@@ -13,14 +13,16 @@ import torch
 from _tiny_multilabel import LABELS, ToyMultilabel, loaders, multilabel_split
 from _tiny_training import make_cfg
 
-from auxiliary import cli, config_overrides, errors
+from auxiliary.base import config_overrides, errors
 from auxiliary.evaluation.multilabel_calibration import sigmoid
 from auxiliary.evaluation.multilabel_thresholds import (
     LabelThresholds,
     thresholds_from_dict,
     thresholds_to_dict,
 )
-from auxiliary.training import checkpoints, engine, loop, multilabel_run
+from auxiliary.faces import cli
+from auxiliary.models import checkpoint as checkpoints
+from auxiliary.training import engine, loop, multilabel_run
 from auxiliary.training.losses import build_criterion
 from auxiliary.training.multilabel_losses import MultilabelBCE
 

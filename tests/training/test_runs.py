@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _tiny_training import make_cfg, run
 
-from auxiliary import config_overrides
+from auxiliary.base import config_overrides
 from auxiliary.training import runs
 
 

@@ -1,4 +1,4 @@
-"""Experiment tracking of a training run (auxiliary.training.tracking, auxiliary.mlflow_store): what ``train --tracking
+"""Experiment tracking of a training run (auxiliary.training.tracking, auxiliary.base.mlflow_store): what ``train --tracking
 tensorboard,mlflow`` logs, read back with the trackers' own readers (TensorBoard's ``EventAccumulator``,
 ``mlflow.search_runs``); resume, failure and csv-only runs; the one-line errors of a missing tracker."""
 
@@ -15,8 +15,9 @@ import pytest
 from _tiny_runs import make_split
 from _tiny_training import make_cfg, run
 
-from auxiliary import cli, config_overrides, mlflow_store, provenance
-from auxiliary.steps import run_list
+from auxiliary.base import config_overrides, mlflow_store, provenance
+from auxiliary.faces import cli
+from auxiliary.steps import runs as run_list
 from auxiliary.training import runs
 
 mlflow = pytest.importorskip("mlflow", reason="the tracking extra is not installed: pip install -e '.[tracking]'")

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from auxiliary.config import EvalConfig
+from auxiliary.base.config import EvalConfig
 from auxiliary.evaluation import comparison_table, multilabel_report
 from auxiliary.viz import plots_multilabel
 

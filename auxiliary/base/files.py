@@ -1,0 +1,191 @@
+"""Files written safely: one atomic write, safe file names, copies and content hashes.
+
+Every output file of the package is written through :func:`atomic_write` (a temporary file beside
+the target, then an atomic rename), so a crash never leaves half a file, and a re-run completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auxiliary.base.errors import AuxiliaryError
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: paths as strings, NumPy scalars and arrays as Python values,
+    NaN and infinity as ``None``, objects with ``to_dict`` (pandas) through it."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return jsonable(value.to_dict())
+    return value
+
+
+# ----------------------------------------------------------------------------- atomic writes
+PART_SUFFIX = ".part"
+
+
+def temp_path(dest: str | Path) -> Path:
+    """The temporary file an atomic write of ``dest`` goes through: ``.<name>.<pid>.part`` beside it."""
+    dest = Path(dest)
+    return dest.parent / f".{dest.name}.{os.getpid()}{PART_SUFFIX}"
+
+
+@contextlib.contextmanager
+def atomic_write(dest: str | Path) -> Iterator[Path]:
+    """Write ``dest`` atomically: the block writes the yielded temporary path, which then replaces
+    ``dest`` in one rename. If the block fails, ``dest`` is left as it was and the temporary file removed.
+
+    >>> with atomic_write(folder / "table.csv") as tmp:  # doctest: +SKIP
+    ...     frame.to_csv(tmp, index=False)
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(dest)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(path: str | Path, data: Any, indent: int | None = 2) -> None:
+    """Write ``data`` (through :func:`jsonable`) as JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(jsonable(data), indent=indent))
+
+
+def write_csv_atomic(path: str | Path, frame: Any) -> None:
+    """Write a DataFrame as CSV (no index) to ``path`` atomically."""
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+# ----------------------------------------------------------------------------- where a step writes
+class OutputPathError(AuxiliaryError, ValueError):
+    """An output folder that cannot be used: a file, or the input itself or inside it."""
+
+
+def check_output_dir(out: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
+    """``out`` resolved, after checking that a step may write its files there: not an existing file,
+    not one of ``inputs`` (files or folders the step reads) and not inside an input folder, so a
+    step never writes among the user's own files. Nothing is created here."""
+    target = Path(out).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputPathError(f"{option} {out} is an existing file, not a folder: choose a folder name")
+    for given in inputs:
+        if given is None:
+            continue
+        src = Path(given).expanduser().resolve()
+        if target == src or (src.is_dir() and target.is_relative_to(src)):
+            raise OutputPathError(f"{option} {out} is inside the input {given}: choose a folder outside it")
+    return target
+
+
+# ----------------------------------------------------------------------------- runs and data
+def label_slug(text: str) -> str:
+    """A file-name-safe version of a label (``resnet18 (04)`` -> ``resnet18_04``)."""
+    s = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(text)).strip("._")
+    return s or "model"
+
+
+#: Longest file name written (bytes, UTF-8); most file systems allow 255.
+MAX_NAME_BYTES = 180
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+def safe_name(name: str, default: str = "image") -> str:
+    """A file or folder name that is safe to create inside a folder: no separators, no control
+    characters, no leading dot or dash, not ``.``/``..``, NFC unicode, at most MAX_NAME_BYTES bytes.
+
+    >>> safe_name("../../etc/passwd")
+    'passwd'
+    >>> safe_name("-rf .png")
+    '_rf .png'
+    """
+    name = unicodedata.normalize("NFC", str(name))
+    name = name.replace("\\", "/").split("/")[-1]  # a path: keep its last part only
+    name = _UNSAFE.sub("_", name).strip()
+    name = re.sub(r"^[.\-]+", lambda m: "_" * len(m.group(0)), name)
+    if not name or set(name) <= {"_", " "}:
+        name = default + (name if name else "")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    ext = ext[:16]
+    while len(name.encode("utf-8")) > MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+        name = f"{stem}.{ext}" if dot else stem
+    return name
+
+
+def with_suffix(name: str, suffix: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{suffix}.{ext}" if dot and stem else f"{name}-{suffix}"
+
+
+def atomic_copy(src: str | Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file in the same folder and an atomic rename that
+    never replaces an existing file (hard link when the file system allows it)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        with contextlib.suppress(OSError):
+            shutil.copystat(src, tmp)
+        try:
+            os.link(tmp, dest)  # fails if dest exists: never overwrites
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (FAT, some network drives): check then rename
+            if dest.exists():
+                raise FileExistsError(str(dest)) from None
+            os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (content identity for idempotent copies and provenance)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

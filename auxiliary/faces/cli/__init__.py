@@ -1,0 +1,115 @@
+"""``python -m auxiliary VERB``: every notebook step without Jupyter, calling the same functions.
+
+Each verb has one module here, named after it (``auxiliary.faces.cli.sort`` for ``sort``), holding its flags
+(``configure_parser(parser)``) and its call into one step function (``run_cli(args, cfg) -> int``, which prints
+what the step returns); ``flags`` builds the ``--field-name`` flags of the config sections. Every step also takes ``--profile``, ``--config FILE.yaml``,
+``--set key=value`` and one ``--field-name`` flag per field of its config sections.
+Problems the user can fix are printed as one line starting with ``error:``; exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from auxiliary.base.config import Config
+from auxiliary.base.config_overrides import parse_set, resolve
+from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.profiles import PROFILES
+from auxiliary.faces.cli.flags import add_cli_flags, cli_overrides
+
+#: step -> (module, config sections whose fields become flags, one-line help)
+STEPS: dict[str, tuple[str, list[str], str]] = {
+    "simulate": ("auxiliary.faces.cli.simulate", ["synth"], "generate synthetic acne / erythema / clear-skin images (notebook 01)"),
+    "split": ("auxiliary.faces.cli.split", ["data"], "read a dataset and write leakage-free train/val/test lists (notebook 02)"),
+    "train": ("auxiliary.faces.cli.train", ["train", "data", "track"], "fine-tune a timm model with Lightning Fabric (notebook 04)"),
+    "select": ("auxiliary.faces.cli.select", ["train", "data", "eval", "track"], "compare architectures on an equal budget (notebook 03)"),
+    "evaluate": ("auxiliary.faces.cli.evaluate", ["eval", "track"], "metrics, calibration and fairness of a checkpoint on a split"),
+    "compare": ("auxiliary.faces.cli.compare", ["eval", "track"], "compare trained models side by side (notebook 05)"),
+    "export": ("auxiliary.faces.cli.export", [], "export a checkpoint to ONNX with a parity check"),
+    "sort": ("auxiliary.faces.cli.sort", ["sort", "track"], "copy new images into class folders and low_confidence/ (notebook 06)"),
+    "feedback": ("auxiliary.faces.cli.feedback", ["sort", "data", "track"], "merge reviewed images into a new training split version"),
+    "serve": ("auxiliary.faces.cli.serve", ["sort"], "web demo: upload a photo, see classes and heat map"),
+    "runs": ("auxiliary.faces.cli.runs", [], "list the finished training runs: id, model, data, key metrics, when"),
+    "run-all": ("auxiliary.faces.cli.run_all", [], "run the notebook series 01-06 with papermill (what `make demo` calls)"),
+}
+
+
+def _step_module(step: str):
+    mod_name = STEPS[step][0]
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == mod_name:
+            return None
+        raise
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (``error: ...; see --help``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser(step: str | None = None) -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m auxiliary",
+        description="Skin-condition classification steps (the notebook series without Jupyter).",
+        epilog="Run `python -m auxiliary STEP --help` for the options of a step.",
+    )
+    sub = parser.add_subparsers(dest="step", metavar="STEP", title="steps")
+    for name, (_, sections, help_text) in STEPS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if step is not None and name != step:
+            continue  # only import the module of the step actually run
+        mod = _step_module(name)
+        if mod is not None and hasattr(mod, "configure_parser"):
+            mod.configure_parser(p)
+        common = p.add_argument_group("configuration")
+        common.add_argument("--profile", default=None, help=f"named profile: {', '.join(PROFILES)} (default demo)")
+        common.add_argument("--config", default=None, metavar="FILE.yaml", help="YAML file of overrides")
+        common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
+        add_cli_flags(common, sections)
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    overrides = parse_set(getattr(args, "set", []))
+    overrides.update(cli_overrides(args))
+    return resolve(getattr(args, "profile", None), getattr(args, "config", None), overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    step = next((a for a in argv if not a.startswith("-")), None)
+    if step not in STEPS:
+        step = None
+    parser = build_parser(step)
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    if args.step is None:
+        parser.print_help()
+        return 0
+    mod = _step_module(args.step)
+    if mod is None or not hasattr(mod, "run_cli"):
+        print(f"error: step {args.step!r} is not available in this version", file=sys.stderr)
+        return 2
+    try:
+        cfg = resolve_config(args)
+        return int(mod.run_cli(args, cfg) or 0)
+    except AuxiliaryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to complete (finished work is kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

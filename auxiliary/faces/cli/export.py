@@ -1,0 +1,52 @@
+"""``python -m auxiliary export``: its flags and its call into :mod:`auxiliary.steps.export`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from auxiliary.base.config import DEVICES
+from auxiliary.base.layout import resolve_path
+from auxiliary.faces.cli import flags as arguments
+from auxiliary.models.export import PARITY_ATOL, export_onnx
+from auxiliary.models.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, ExportError
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="checkpoint to export (runs/NAME/best.pt)")
+    parser.add_argument("--out", default=None,
+                        help="ONNX file to write (default: beside the checkpoint, runs/NAME/best.onnx, the file "
+                             "sorting and evaluation with --backend onnx/auto use)")
+    parser.add_argument("--images", default=None,
+                        help="folder of images or CSV with a path column for the parity check "
+                             "(default: the run's val_predictions.csv)")
+    parser.add_argument("--opset", type=arguments.onnx_opset, default=DEFAULT_OPSET,
+                        help=f"ONNX opset, 7 to 20 (default {DEFAULT_OPSET})")
+    parser.add_argument("--atol", type=arguments.probability_tolerance, default=PARITY_ATOL,
+                        help=f"largest allowed probability difference, above 0 and at most 1 (default {PARITY_ATOL:g})")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="where the parity check runs: auto (CUDA, then MPS, then CPU), cpu, cuda, mps "
+                             "[default: eval.device, auto]")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing file that does not match the checkpoint (another checkpoint, "
+                             "classes, input size or normalisation)")
+
+
+def run_cli(args: argparse.Namespace, cfg: Any) -> int:
+    ckpt = resolve_path(args.ckpt)
+    out = resolve_path(args.out) if args.out else None
+    device = args.device or cfg.eval.device
+    if str(device).split(":", 1)[0].lower() not in DEVICES:
+        raise ExportError(f"--device: unknown device {device!r} (choose from: {', '.join(DEVICES)})")
+    res = export_onnx(ckpt, out, images=args.images, overwrite=args.overwrite, opset=args.opset, atol=args.atol,
+                      device=device)
+    print(res)
+    meta = res.metadata
+    if meta.get("task") == "multilabel":
+        print(f"  multi-label: labels {meta.get('classes')}; img_size {meta.get('img_size')}; per-label temperatures "
+              f"{meta.get('temperatures')}; probabilities are per-label sigmoids (parity checked on them)")
+    else:
+        print(f"  classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}")
+    print(f"  mean {meta.get('mean')}; std {meta.get('std')}; input {INPUT_NAME!r} (dynamic batch), output {OUTPUT_NAME!r}")
+    return 0
+

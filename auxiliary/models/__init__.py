@@ -1,0 +1,8 @@
+"""Models, below training and inference: the timm factory, offline pretrained weights, checkpoints, ONNX.
+
+- ``factory``: one factory from a timm name (``create_model``), the head, freezing the backbone, the model's
+  data config; ``pretrained``: the offline ImageNet weights of EfficientNet-Lite0/1/2.
+- ``checkpoint``: what ``best.pt`` holds, written and read with ``weights_only=True`` (``Checkpoint``, opened once).
+- ``preprocess``: how an image becomes a model input; ``onnx_model``: ONNX files and their metadata;
+  ``export``: the export and its parity check.
+"""

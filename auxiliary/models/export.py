@@ -1,0 +1,351 @@
+"""ONNX export of a checkpoint with a parity check against PyTorch on real images.
+
+:func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt``, by default to
+``runs/NAME/best.onnx`` beside the checkpoint; see :mod:`auxiliary.steps.export`) writes an
+ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing and temperature
+in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.models.onnx_model`); a
+multi-label checkpoint's task, per-label temperatures and thresholds too.
+
+Before the file is moved into place, the ONNX Runtime probabilities are compared with
+PyTorch's on real images (the run's validation images by default, or ``--images``); if the
+largest absolute difference exceeds ``1e-4`` (per-label sigmoid probabilities for a multi-label model,
+softmax ones otherwise) the export fails with :class:`OnnxParityError`
+and no file is left behind. The graph is traced on the CPU; the check runs on the device of the one
+device rule (PyTorch on the GPU in float32 without TF32, ONNX Runtime on its CUDA provider when it has one).
+
+An exported file stands in for its checkpoint only when :func:`onnx_mismatch` finds nothing: its
+metadata records the checkpoint's SHA-256, classes, input size and normalisation. :func:`ensure_onnx`
+exports beside the checkpoint when the file there is missing or does not match (with a one-line note).
+
+A predictor on ONNX Runtime (``backend="onnx"`` or ``"auto"``, which times both backends once on
+this machine and keeps the faster) is :func:`auxiliary.inference.backends.load_predictor`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from auxiliary.data.readers import read_table
+from auxiliary.base.devices import module_device, resolve_device
+from auxiliary.base.files import atomic_write, sha256_file
+from auxiliary.base.images import IMAGE_EXTENSIONS, ImageReadError, read_image
+from auxiliary.models.onnx_model import (
+    DEFAULT_OPSET,
+    ExportError,
+    default_onnx_path,
+    export_model,
+    onnx_logits,
+    onnx_metadata,
+    onnx_probabilities,
+    onnx_session,
+)
+from auxiliary.models.preprocess import preprocess
+from auxiliary.models.checkpoint import load_checkpoint, read_checkpoint
+
+#: Largest allowed absolute difference between PyTorch and ONNX Runtime probabilities.
+PARITY_ATOL = 1e-4
+
+
+#: Images used for the parity check.
+PARITY_IMAGES = 8
+
+
+class OnnxParityError(ExportError):
+    """ONNX Runtime's probabilities differ from PyTorch's by more than the tolerance."""
+
+
+# ---------------------------------------------------------------------------------- parity
+def _read_paths(paths: Sequence[str | Path], n: int) -> list[np.ndarray]:
+    out = []
+    for p in paths:
+        try:
+            out.append(read_image(p))
+        except ImageReadError:
+            continue
+        if len(out) >= n:
+            break
+    return out
+
+
+def _spread(items: Sequence[Any], n: int) -> list[Any]:
+    """Up to ``n`` items spread evenly over ``items`` (covers every class of a sorted table)."""
+    if len(items) <= n:
+        return list(items)
+    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in idx]
+
+
+def _table_paths(csv_path: Path) -> list[str]:
+    try:
+        return [str(p) for p in read_table(csv_path)["path"]]
+    except (ImportError, AttributeError):  # pragma: no cover - data module not available
+        pass
+    except Exception:  # noqa: BLE001 - not a split table: fall back to a plain CSV with a path column
+        pass
+    df = pd.read_csv(csv_path)
+    if "path" not in df.columns:
+        raise ExportError(f"{csv_path} has no 'path' column")
+    return [str(p if Path(p).is_absolute() else (csv_path.parent / p)) for p in df["path"].astype(str)]
+
+
+def parity_images(
+    ckpt: str | Path | None = None, images: Any = None, n: int = PARITY_IMAGES
+) -> tuple[list[np.ndarray], str]:
+    """Real RGB images for the parity check and a description of where they came from.
+
+    ``images``: a list of RGB arrays or paths, a folder of images, or a CSV with a ``path`` column.
+    Default: the run's ``val_predictions.csv`` beside ``ckpt``. Only when no real image can be
+    found are ``n`` deterministic generated images used (and the source says so).
+    """
+    if images is not None and not isinstance(images, (str, Path)):
+        items = list(images)
+        arrays = [np.asarray(i) for i in items if isinstance(i, np.ndarray)]
+        paths = [i for i in items if isinstance(i, (str, Path))]
+        arrays += _read_paths(_spread(paths, n), n)
+        if not arrays:
+            raise ExportError("no readable image among the parity images given")
+        return arrays[:n], f"{len(arrays[:n])} given images"
+    if images is not None:
+        src = Path(images)
+        if src.is_dir():
+            files = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif src.is_file() and src.suffix.lower() == ".csv":
+            files = _table_paths(src)
+        else:
+            raise ExportError(f"parity images: {src} is neither a folder of images nor a CSV with a path column")
+        arrays = _read_paths(_spread(files, 4 * n), n)
+        if not arrays:
+            raise ExportError(f"no readable image found in {src} for the parity check")
+        return arrays, f"{len(arrays)} images from {src}"
+    if ckpt is not None:
+        val = Path(ckpt).parent / "val_predictions.csv"
+        if val.is_file():
+            try:
+                arrays = _read_paths(_spread(_table_paths(val), 4 * n), n)
+            except Exception:  # noqa: BLE001 - unreadable predictions file: use generated images
+                arrays = []
+            if arrays:
+                return arrays, f"{len(arrays)} validation images from {val}"
+    rng = np.random.default_rng(0)
+    arrays = []
+    for _ in range(n):  # smooth colour fields with blobs: image-like statistics, not white noise
+        low = rng.uniform(60, 220, size=(6, 6, 3)).astype(np.float32)
+
+        img = cv2.resize(low, (96, 96), interpolation=cv2.INTER_CUBIC)
+        img += rng.normal(0, 8, size=img.shape).astype(np.float32)
+        arrays.append(np.clip(img, 0, 255).astype(np.uint8))
+    return arrays, f"{n} generated images (no real image found beside the checkpoint)"
+
+
+def check_parity(
+    model: Any,
+    onnx_path: str | Path,
+    images: Sequence[np.ndarray],
+    *,
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    temperature: float = 1.0,
+    atol: float = PARITY_ATOL,
+    sess: Any = None,
+    task: str = "single",
+    temperatures: Sequence[float] | None = None,
+) -> float:
+    """Largest absolute difference of probabilities, PyTorch vs ONNX Runtime, on ``images``: softmax ones at
+    ``temperature``, or for ``task="multilabel"`` the per-label sigmoids at ``temperatures``.
+
+    Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
+    :class:`OnnxParityError` when the difference exceeds ``atol``.
+    """
+
+    if len(images) == 0:
+        raise ExportError("parity check needs at least one image")
+    batch = np.stack([preprocess(im, img_size, mean, std) for im in images]).astype(np.float32)
+    model.eval()
+    device = module_device(model)
+    with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # true float32
+        ref = model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+    sess = sess or onnx_session(onnx_path, device=str(device))
+    try:
+        got = onnx_logits(sess, batch)
+        got_one = onnx_logits(sess, batch[:1])
+    except Exception as exc:  # noqa: BLE001
+        raise OnnxParityError(f"{onnx_path}: ONNX Runtime failed on real inputs: {str(exc).splitlines()[0][:200]}") from None
+    if got.shape != ref.shape:
+        raise OnnxParityError(f"{onnx_path}: ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
+    def probs(logits: np.ndarray) -> np.ndarray:
+        return onnx_probabilities(logits, temperature, task, temperatures)
+
+    p_ref = probs(ref)
+    diff = max(float(np.max(np.abs(p_ref - probs(got)))), float(np.max(np.abs(p_ref[:1] - probs(got_one)))))
+    if not np.isfinite(diff) or diff > atol:
+        raise OnnxParityError(
+            f"ONNX parity check failed for {onnx_path}: max |p_torch - p_onnx| = {diff:.3g} > {atol:g} "
+            f"on {len(images)} images; the ONNX file does not reproduce the PyTorch model"
+        )
+    return diff
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` did."""
+
+    path: Path
+    max_abs_diff: float | None
+    parity_source: str
+    reused: bool = False
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def __str__(self) -> str:
+        if self.reused:
+            return f"{self.path} is up to date (exported from the same checkpoint)"
+        return (f"wrote {self.path} ({self.path.stat().st_size / 1e6:.1f} MB) in {self.seconds:.1f} s; parity on "
+                f"{self.parity_source} ({self.device}): max |p_torch - p_onnx| = {self.max_abs_diff:.2e}")
+
+
+def _same_floats(a: Any, b: Sequence[float]) -> bool:
+    try:
+        return len(a) == len(b) and bool(np.allclose([float(v) for v in a], [float(v) for v in b], rtol=1e-6, atol=1e-9))
+    except (TypeError, ValueError):
+        return False
+
+
+def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] | None = None,
+                  sha: str | None = None) -> str | None:
+    """Why the ONNX file ``onnx_path`` may not stand in for checkpoint ``ckpt``; None when it may.
+
+    The one rule for reusing an exported model: its metadata records the SHA-256 of ``ckpt`` itself
+    (it was exported from this very file) and the checkpoint's classes, input size (``img_size``)
+    and normalisation (``mean``, ``std``). A file without that metadata (exported elsewhere, or
+    edited) never matches. ``info`` (the checkpoint's entries, as :func:`load_checkpoint` returns
+    them) and ``sha`` save reading the checkpoint again.
+    """
+    path = Path(onnx_path)
+    if not path.exists():
+        return "it does not exist"
+    if not path.is_file():
+        return "it is not a file"
+    try:
+        meta = onnx_metadata(path)
+    except ExportError as exc:
+        return f"it cannot be read ({exc})"
+    if info is None:
+        info = read_checkpoint(ckpt)
+    if not any(k in meta for k in ("classes", "img_size", "source_sha256")):
+        return "it carries no metadata of this package (classes, input size, source checkpoint)"
+    why = []
+    task = str(info.get("task", "single"))
+    if str(meta.get("task", "single")) != task:
+        why.append(f"it records the task {meta.get('task', 'single')!r}, the checkpoint is {task!r}")
+    elif task == "multilabel" and not _same_floats(meta.get("temperatures"), _temperatures(info)):
+        why.append(f"its temperatures {meta.get('temperatures')} differ from the checkpoint's {_temperatures(info)}")
+    if meta.get("classes") is None:
+        why.append("it records no classes")
+    elif list(meta["classes"]) != list(info["classes"]):
+        why.append(f"its classes {list(meta['classes'])} differ from the checkpoint's {list(info['classes'])}")
+    if meta.get("img_size") is None:
+        why.append("it records no input size")
+    elif int(meta["img_size"]) != int(info["img_size"]):
+        why.append(f"its input size {meta['img_size']} differs from the checkpoint's {info['img_size']}")
+    if not (_same_floats(meta.get("mean"), info["mean"]) and _same_floats(meta.get("std"), info["std"])):
+        why.append(f"its normalisation (mean {meta.get('mean')}, std {meta.get('std')}) differs from the "
+                   f"checkpoint's (mean {list(info['mean'])}, std {list(info['std'])})")
+    recorded = meta.get("source_sha256")
+    if not recorded:
+        why.append("it records no source checkpoint")
+    elif recorded != (sha or sha256_file(ckpt)):
+        why.append(f"it was exported from another checkpoint ({meta.get('source_checkpoint') or 'unknown'})")
+    return "; ".join(why) or None
+
+
+def export_onnx(
+    ckpt: str | Path,
+    out: str | Path | None = None,
+    *,
+    images: Any = None,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+    atol: float = PARITY_ATOL,
+    n_parity: int = PARITY_IMAGES,
+    device: str = "auto",
+) -> ExportResult:
+    """Export checkpoint ``ckpt`` to ``out`` (default beside it: ``runs/NAME/best.onnx``) and check parity.
+
+    An existing ``out`` that matches the checkpoint (:func:`onnx_mismatch`) is kept as is; any other
+    file is only replaced with ``overwrite=True``. The file is written under a temporary name and
+    moved into place only after the parity check passed.
+    """
+    ckpt = Path(ckpt)
+    out = Path(out) if out is not None else default_onnx_path(ckpt)
+    if out.suffix.lower() != ".onnx":
+        raise ExportError(f"--out must end in .onnx, got {out}")
+    device = resolve_device(device)
+    model, info = load_checkpoint(ckpt)
+    sha = sha256_file(ckpt)
+    if out.exists():
+        if out.is_dir():
+            raise ExportError(f"--out {out} is a folder; name an .onnx file")
+        why = onnx_mismatch(out, ckpt, info=info, sha=sha)
+        if why is None and not overwrite:
+            return ExportResult(out, None, "", reused=True, metadata=onnx_metadata(out))
+        if why is not None and not overwrite:
+            raise ExportError(f"{out} exists and was not exported from {ckpt} ({why}); pass --overwrite "
+                              f"(overwrite=True) to replace it")
+    t0 = time.perf_counter()
+    temperature = float(info.get("temperature", 1.0))
+    task = str(info.get("task", "single"))
+    temperatures = _temperatures(info) if task == "multilabel" else None
+    with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
+        export_model(
+            model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
+            temperature=temperature, model_name=info["model_name"], opset=opset,
+            metadata={"source_checkpoint": str(ckpt), "source_sha256": sha},
+            task=task, temperatures=temperatures, thresholds=info.get("thresholds"),
+        )
+        arrays, source = parity_images(ckpt, images, n=n_parity)
+        model.to(device)  # traced on the CPU, checked on the device
+        diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
+                            temperature=temperature, atol=atol, task=task, temperatures=temperatures)
+    return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
+                        device=device)
+
+
+def _temperatures(info: dict[str, Any]) -> list[float]:
+    """A multi-label checkpoint's per-label temperatures (1 per label where none are recorded)."""
+    temps = info.get("temperatures")
+    return [float(t) for t in temps] if temps is not None else [1.0] * len(info["classes"])
+
+
+def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None,
+                info: dict[str, Any] | None = None, device: str = "auto") -> Path:
+    """An ONNX file of ``ckpt`` that matches it (:func:`onnx_mismatch`), at ``onnx_path`` (default: beside the
+    checkpoint, ``runs/NAME/best.onnx``), exported when missing.
+
+    A file there that does not match is re-exported, with a one-line note, when ``replace_stale``
+    (default: only the file beside the checkpoint, which this package manages); otherwise it is an
+    :class:`ExportError` saying why, and the file is left alone.
+    """
+    ckpt = Path(ckpt)
+    path = Path(onnx_path) if onnx_path else default_onnx_path(ckpt)
+    if replace_stale is None:
+        replace_stale = onnx_path is None
+    if path.exists():
+        why = onnx_mismatch(path, ckpt, info=info)
+        if why is None:
+            return path
+        if not replace_stale or not path.is_file():
+            raise ExportError(f"{path} does not match {ckpt}: {why}; re-export it with `python -m auxiliary export "
+                              f"--ckpt {ckpt} --out {path} --overwrite`")
+        print(f"note: {path} does not match {ckpt} ({why}); re-exporting it", flush=True)
+    return export_onnx(ckpt, path, overwrite=True, device=device).path
