@@ -17,7 +17,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 endif
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv browser clean-outputs help colab-links
+.PHONY: demo test lint venv browser clean-outputs help colab-links dist
 
 help:
 	@echo "make demo   - run notebooks 01-06 on the demo profile (about 8 min on 2 CPU cores)"
@@ -46,6 +46,13 @@ browser:
 # install cell and the README's "Open in Colab" badges (tests/test_colab.py checks they agree).
 colab-links:
 	$(PYTHON) -m auxiliary.faces.colab
+
+# A wheel of the package and dist/skin-notebooks.zip (the notebooks, the README and that wheel) to hand out: unpacked
+# on Colab (under /content or on Google Drive), every notebook's first cell installs from the wheel.
+dist: venv
+	rm -f dist/auxiliary-*.whl
+	$(PY) -m pip wheel -q --no-deps -w dist .
+	$(PY) -m auxiliary.faces.colab dist dist
 
 lint: venv
 	$(PY) -m ruff check .

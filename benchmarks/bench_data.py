@@ -27,6 +27,7 @@ from pathlib import Path
 from auxiliary.base.config import DataConfig
 from auxiliary.data import loaders, readers
 from auxiliary.models import factory as models
+from auxiliary.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 HAM = ROOT.parent / "shared" / "data" / "ham10000"
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cache build: {len(table)} images decoded + resized in {build_s:.1f} s "
               f"({len(table) / build_s:.0f} images/s, one-off); file {cache_mb:.0f} MB")
 
+        task = TASKS["single"]
         common = dict(img_size=args.size, mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD, train=True,
                       batch_size=args.batch, seed=0, cache_dir=cache_dir, drop_last=True, progress=False)
         rates: dict[str, float] = {}
@@ -121,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         for _round in range(args.rounds):  # interleaved rounds, best kept: the machine is shared
             for name, use_cache, preset in variants:
                 cfg = DataConfig(cache=use_cache, augment=preset, balance="class", num_workers=args.workers)
-                loader = loaders.build_loader(table, classes, data_cfg=cfg, **common)
+                loader = loaders.build_loader(table, targets=task.targets(table, classes),
+                                              weights=task.sample_weights(table, classes, cfg.balance), data_cfg=cfg,
+                                              **common)
                 rates[name] = max(rates.get(name, 0.0), loader_rate(loader, args.batches))
                 del loader
         step = train_step_rate(args.model, args.size, args.batch, args.steps)

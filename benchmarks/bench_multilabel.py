@@ -40,10 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxiliary.data.multilabel import label_matrix
+from auxiliary.data.labels import label_matrix
 from auxiliary.data.readers import load_split
-from auxiliary.evaluation.multilabel import multilabel_summary, per_label_metrics
-from auxiliary.evaluation.multilabel_thresholds import fairness_gap, thresholds_from_dict
+from auxiliary.evaluation.fairness import fairness_gap
+from auxiliary.evaluation.metrics import multilabel_summary, per_label_metrics
+from auxiliary.evaluation.thresholds import thresholds_from_dict
 from auxiliary.faces import cli
 from auxiliary.models.checkpoint import read_checkpoint
 

@@ -37,13 +37,14 @@ from pathlib import Path
 import pandas as pd
 
 from auxiliary.base import config_overrides
+from auxiliary.base.config import Config
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import write_json_atomic
 from auxiliary.base.images import is_image_name
 from auxiliary.data.readers import read_dataset
 from auxiliary.data.splits import make_splits
-from auxiliary.steps import sim2real
-from auxiliary.steps.evaluate import evaluate_checkpoint
+from auxiliary.inference import sim2real
+from auxiliary.steps.evaluate import evaluate
 from auxiliary.steps.train import train_run
 from auxiliary.synth.dataset import generate_dataset, read_synthetic_metadata
 
@@ -124,7 +125,7 @@ def score(ckpt: Path, table: pd.DataFrame, out: Path, classes: list[str]) -> dic
     if (out / "eval" / "predictions.csv").is_file():
         pred = pd.read_csv(out / "eval" / "predictions.csv")
     else:
-        res = evaluate_checkpoint(ckpt, lst, out / "eval", progress=False, overwrite=True)
+        res = evaluate(Config(), ckpt, lst, out / "eval", progress=False, overwrite=True)  # the default eval settings
         pred = res["predictions"]
     return sim2real.real_scores(pred, classes)
 

@@ -53,12 +53,13 @@ def child(args: argparse.Namespace) -> None:
 
 
     torch.set_num_threads(args.threads)
-    pred = sorter.sorting_predictor(args.ckpt, args.backend)
+    ckpt = checkpoints.Checkpoint.open(args.ckpt)  # read and hashed once, handed to both calls
+    pred = sorter.sorting_predictor(ckpt, args.backend)
     pred.predict_batch(np.zeros((2, 3, pred.img_size, pred.img_size), np.float32))  # warm-up
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    res = sorter.sort_folder(args.ckpt, args.input, args.out, predictor=pred, conf=0.6, batch=args.batch,
-                              progress=False)
+    res = sorter.sort_folder(ckpt, args.input, args.out, predictor=pred, conf=0.6, batch=args.batch,
+                             progress=False)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"n": res.summary["n_inputs"], "wall_s": wall, "timing": res.timing, "backend": pred.backend,

@@ -33,7 +33,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from auxiliary.base import config_overrides
 from auxiliary.base.devices import device_kind, device_label, resolve_device
 from auxiliary.models import factory as models
-from auxiliary.training import acceleration, engine, epochs, losses, optimization
+from auxiliary.tasks import losses
+from auxiliary.training import acceleration, engine, epochs, optimization
 
 
 def make_loader(n: int, size: int, batch: int) -> DataLoader:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def ours(cl: bool, loops: dict = loops, clip: float = tcfg.grad_clip) -> float:
             fabric, fm, opt, fl, crit, sched = loops[cl]
-            r = epochs.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
+            r = epochs.train_epoch(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=clip, channels_last=cl, progress=False)
             return r["images_per_second"]
 
         # warm-up (allocator, oneDNN primitive caches)
@@ -179,7 +180,7 @@ def precision_and_compile(args: argparse.Namespace) -> int:
 
 def epoch(run: tuple) -> float:
     fabric, fm, opt, fl, crit, sched, hw = run
-    r = epochs.train(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=1.0, channels_last=hw.channels_last,
+    r = epochs.train_epoch(fabric, fm, opt, fl, crit, lr_fn=sched, grad_clip=1.0, channels_last=hw.channels_last,
                      progress=False)
     return r["images_per_second"]
 

@@ -36,7 +36,9 @@ from auxiliary.base import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models import factory as models
-from auxiliary.training import epochs, loop
+from auxiliary.tasks import TASKS
+from auxiliary.tasks.single import probability_metrics
+from auxiliary.training import loop
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ham10000"
@@ -238,8 +240,9 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
     model = models.create_model(state["model_name"], len(classes))
     model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
     model.eval()
-    loader = loaders.build_loader(tables["test"], classes, img_size=state["img_size"], mean=state["mean"],
-                                   std=state["std"], train=False, data_cfg=cfg.data, batch_size=64, progress=False)
+    loader = loaders.build_loader(tables["test"], targets=TASKS["single"].targets(tables["test"], classes),
+                                  img_size=state["img_size"], mean=state["mean"], std=state["std"], train=False,
+                                  data_cfg=cfg.data, batch_size=64, progress=False)
     logits, flipped, labels = [], [], []
     with torch.no_grad():
         for x, y, _ in loader:
@@ -249,10 +252,10 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
             flipped.append(torch.stack([o.softmax(1) for o in out]).mean(0))
             labels.append(y)
     y = torch.cat(labels).numpy()
-    res = epochs.epoch_metrics(y, torch.cat(logits).numpy(), len(classes))
+    res = TASKS["single"].pass_metrics(y, torch.cat(logits).numpy())
     res["epoch"] = int(state["epoch"])
     res["weights"] = "ema" if state.get("ema") is not None else "model"
-    res["tta"] = epochs.probability_metrics(y, torch.cat(flipped).numpy(), len(classes))
+    res["tta"] = probability_metrics(y, torch.cat(flipped).numpy(), len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 
@@ -275,7 +278,7 @@ def evaluate_best_tta(run_dir: Path, sdir: Path) -> dict:
     if errors:
         raise RuntimeError(f"{len(errors)} test images unreadable: {list(errors.values())[:3]}")
     labels = test["label"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    res = epochs.probability_metrics(labels, probs, len(classes))
+    res = probability_metrics(labels, probs, len(classes))
     cache.write_text(json.dumps(res, indent=2))
     return res
 

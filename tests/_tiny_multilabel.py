@@ -10,8 +10,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from auxiliary.base.tone import TONE_GROUPS
-from auxiliary.data.multilabel_read import read_multilabel_dataset
-from auxiliary.data.multilabel_split_folder import make_multilabel_splits
+from auxiliary.data.readers import read_dataset
+from auxiliary.data.splits import make_splits
 
 LABELS = ["acne", "erythema", "wrinkles"]
 
@@ -61,7 +61,6 @@ def multilabel_folder(root: Path, n: int = 60, seed: int = 0, size: int = 32) ->
 
 def multilabel_split(root: Path, n: int = 60, seed: int = 0) -> Path:
     """A multi-label split folder of :func:`multilabel_folder` (val 0.25, test 0.2)."""
-    table, labels, _ = read_multilabel_dataset(multilabel_folder(root / "data", n, seed), labels=LABELS,
-                                               progress=False)
-    make_multilabel_splits(table, labels, root / "split", val=0.25, test=0.2, seed=0, progress=False)
+    table, report = read_dataset(multilabel_folder(root / "data", n, seed), classes=LABELS, progress=False)
+    make_splits(table, root / "split", val=0.25, test=0.2, seed=0, labels=report.labels, progress=False)
     return root / "split"

@@ -52,6 +52,7 @@ def _isolated_outputs(tmp_path_factory, monkeypatch):
     out = tmp_path_factory.getbasetemp() / "outputs"
     out.mkdir(exist_ok=True)
     monkeypatch.setenv("AUXILIARY_OUTPUT", str(out))
+    monkeypatch.setenv("AUXILIARY_CACHE", str(out / "cache"))
     monkeypatch.setenv("AUXILIARY_ROOT", str(ROOT))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     yield
@@ -87,8 +88,9 @@ class SeriesRunner:
                 if prev == name:
                     pytest.fail(f"notebook {nb} is missing")
                 continue  # a later notebook regenerates what it needs itself
-            old = {k: os.environ.get(k) for k in ("AUXILIARY_OUTPUT", "AUXILIARY_ROOT", "MPLBACKEND")}
-            os.environ.update(AUXILIARY_OUTPUT=str(self.out), AUXILIARY_ROOT=str(ROOT), MPLBACKEND="Agg")
+            old = {k: os.environ.get(k) for k in ("AUXILIARY_OUTPUT", "AUXILIARY_CACHE", "AUXILIARY_ROOT", "MPLBACKEND")}
+            os.environ.update(AUXILIARY_OUTPUT=str(self.out), AUXILIARY_CACHE=str(self.out / "cache"),
+                              AUXILIARY_ROOT=str(ROOT), MPLBACKEND="Agg")
             try:
                 # a smoke cell takes seconds: a stuck one fails the test instead of hanging CI
                 runner.run_notebook(nb, profile="smoke", parameters=self.parameters or None,

@@ -5,12 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data import readers, splits
 
 CLASSES = ("acne", "erythema", "none")
+
+
+def class_targets(table: pd.DataFrame, classes) -> np.ndarray:
+    """Loader targets of a table with one class per image: each row's class index (what the single-label task
+    computes above the data room, :meth:`auxiliary.tasks.single.SingleLabel.targets`)."""
+    return table["label"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
 
 
 def noise_image(seed: int, size: int = 32) -> np.ndarray:
@@ -131,3 +138,37 @@ def synthetic_split(tmp_path: Path) -> Path:
     out = tmp_path / "split"
     splits.make_splits(table, out, val=0.25, test=0.25, seed=0)
     return out
+
+
+# ----------------------------------------------------------------------------- several labels per image
+def grouped_multilabel_table(n_groups: int = 150, seed: int = 0) -> pd.DataFrame:
+    """1-4 rows per group; acne ~35 %, pigment ~15 %, wrinkles ~6 % (more often with pigment); ~50 % no label."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    tones = ["light", "intermediate", "dark"]
+    for g in range(n_groups):
+        tone = tones[g % 3]
+        for j in range(int(rng.integers(1, 5))):
+            acne = rng.random() < 0.35
+            pig = rng.random() < 0.15
+            wr = rng.random() < (0.25 if pig else 0.03)
+            rows.append({"path": f"/d/g{g:03d}_{j}.png", "group": f"g{g:03d}", "tone_group": tone,
+                         "acne": int(acne), "pigment": int(pig), "wrinkles": int(wr)})
+    return pd.DataFrame(rows)
+
+
+def ml_csv(root: Path, header: str, rows: list[str], n_images: int | None = None) -> Path:
+    for i in range(n_images if n_images is not None else len(rows)):
+        save(root / f"img_{i}.png", noise_image(900 + i))
+    (root / "list.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return root / "list.csv"
+
+
+def label_set_npz(path: Path, label_shape=(6, 3)) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for s in ("train", "val", "test"):
+        arrays[f"{s}_images"] = rng.integers(0, 255, (label_shape[0], 8, 8), dtype=np.uint8)
+        arrays[f"{s}_labels"] = (rng.random(label_shape) < 0.5).astype(np.uint8)
+    np.savez(path, **arrays)
+    return path

@@ -13,6 +13,8 @@ import difflib
 import importlib.util
 import json
 import math
+import reprlib
+import stat
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -35,6 +37,63 @@ from auxiliary.base.config import (
 from auxiliary.base.layout import project_root
 from auxiliary.base.profiles import DEFAULT_PROFILE, PROFILES
 
+#: How many nodes a YAML document (a config file, a ``--set`` value) may hold once its aliases are expanded: a
+#: config has a few dozen; an "alias bomb" (each anchor repeating the one before) would expand to billions.
+MAX_YAML_NODES = 10_000
+#: Largest config file read (bytes): a config is a few hundred.
+MAX_CONFIG_BYTES = 1 << 20
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 2, 4, 4, 4
+
+
+def short(value: Any) -> str:
+    """A bounded repr of ``value`` for a one-line message: never the whole of a huge or deeply nested value."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _expanded_size(node: yaml.Node, where: str, limit: int = MAX_YAML_NODES) -> int:
+    """Nodes of ``node`` counting every alias as often as it is used, without building anything: refuses a
+    document above ``limit`` nodes or one that contains itself, before PyYAML constructs a value."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{where}: a YAML alias refers to the value that contains it")
+        active.add(key)
+        children = ([x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode)
+                    else list(n.value) if isinstance(n, yaml.SequenceNode) else [])
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise ConfigError(f"{where}: the YAML expands to more than {limit:,} values (aliases repeating "
+                                  "aliases?): refused before reading it")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` of ``text`` with aliases bounded: the node graph is measured (:func:`_expanded_size`)
+    before any value is built, so an alias bomb is one line, not a 157 MB message or a ``MemoryError``."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
 
 def coerce(value: Any, typ: Any, key: str) -> Any:
     """Convert ``value`` (often a string from the command line or YAML) to the field type."""
@@ -55,27 +114,27 @@ def coerce(value: Any, typ: Any, key: str) -> Any:
             return True
         if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {short(value)}")
     if typ is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {short(value)}")
         try:
             as_float = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+            raise ConfigError(f"{key}: expected an integer, got {short(value)}") from None
         if not math.isfinite(as_float) or as_float != int(as_float):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {short(value)}")
         return int(as_float)
     if typ is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {short(value)}")
         try:
             return float(value)
         except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+            raise ConfigError(f"{key}: expected a number, got {short(value)}") from None
     if typ is str:
         if isinstance(value, (dict, list, tuple)):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {short(value)}")
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
@@ -91,7 +150,7 @@ def coerce(value: Any, typ: Any, key: str) -> Any:
         if len(items) == 1 and len(args) == 2:  # a single value fixes a (min, max) range
             items = items * 2
         if len(items) != len(args):
-            raise ConfigError(f"{key}: expected {len(args)} comma-separated values, got {value!r}")
+            raise ConfigError(f"{key}: expected {len(args)} comma-separated values, got {short(value)}")
         out = tuple(coerce(v, a, key) for v, a in zip(items, args))
         if len(out) == 2 and all(isinstance(v, (int, float)) for v in out) and out[0] > out[1]:
             raise ConfigError(f"{key}: range minimum {out[0]} is above maximum {out[1]}")
@@ -106,18 +165,18 @@ def _split_key(key: str) -> list[tuple[str, str]]:
         sec, name = k.split(".", 1)
         sec = sec.lower()
         if sec not in SECTIONS:
-            raise ConfigError(f"unknown config section {sec!r} in key {key!r} (sections: {', '.join(SECTIONS)})")
+            raise ConfigError(f"unknown config section {short(sec)} in key {short(key)} (sections: {', '.join(SECTIONS)})")
         names = {f.name for f in fields(SECTIONS[sec])}
         name = name.lower()
         if name not in names:
-            raise ConfigError(f"unknown config key {key!r}: section {sec!r} has no field {name!r}")
+            raise ConfigError(f"unknown config key {short(key)}: section {sec!r} has no field {short(name)}")
         return [(sec, name)]
     name = ALIASES.get(k.lower(), k.lower())
     owners = all_keys().get(name)
     if not owners:
         close = difflib.get_close_matches(name, list(all_keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown config key {key!r}{hint}")
+        raise ConfigError(f"unknown config key {short(key)}{hint}")
     return [(sec, name) for sec in owners]
 
 
@@ -138,8 +197,8 @@ def check_bounds(value: Any, bounds: Bounds | None, label: str) -> Any:
         return value
     if isinstance(value, tuple):
         which = "both ends of the range" if len(value) == 2 else "every value"
-        raise ConfigError(f"{label}: {which} must be {rule.describe()}, got {value!r}")
-    raise ConfigError(f"{label} must be {rule.describe()}, got {value!r}")
+        raise ConfigError(f"{label}: {which} must be {rule.describe()}, got {short(value)}")
+    raise ConfigError(f"{label} must be {rule.describe()}, got {short(value)}")
 
 
 def check_combinations(cfg: Config) -> Config:
@@ -151,14 +210,14 @@ def check_combinations(cfg: Config) -> Config:
     for sec in ("train", "eval", "sort"):
         device = str(getattr(cfg, sec).device).lower()
         if device.split(":", 1)[0] not in DEVICES:
-            raise ConfigError(f"{cli_flag('device')} ({sec}.device): unknown device {device!r} "
+            raise ConfigError(f"{cli_flag('device')} ({sec}.device): unknown device {short(device)} "
                               f"(choose from: {', '.join(DEVICES)})")
     if str(cfg.train.channels_last).lower() not in CHANNELS_LAST:
         raise ConfigError(f"{cli_flag('channels_last')} (train.channels_last): expected one of "
-                          f"{', '.join(CHANNELS_LAST)}, got {cfg.train.channels_last!r}")
+                          f"{', '.join(CHANNELS_LAST)}, got {short(cfg.train.channels_last)}")
     for tracker in cfg.track.tracking:
         if tracker not in TRACKERS:
-            raise ConfigError(f"--tracking (track.tracking): unknown tracker {tracker!r} (choose from: {', '.join(TRACKERS)})")
+            raise ConfigError(f"--tracking (track.tracking): unknown tracker {short(tracker)} (choose from: {', '.join(TRACKERS)})")
         if tracker != "csv" and importlib.util.find_spec(tracker) is None:
             raise ConfigError(f"--tracking {tracker} needs the {tracker} package: pip install -e '.[tracking]' "
                               "(or pip install tensorboard mlflow)")
@@ -183,7 +242,7 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any], source: str = "overr
 def profile_config(profile: str) -> Config:
     """The defaults with a named profile applied."""
     if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r} (choose from: {', '.join(PROFILES)})")
+        raise ConfigError(f"unknown profile {short(profile)} (choose from: {', '.join(PROFILES)})")
     return apply_overrides(Config(profile=profile), PROFILES[profile], source=f"profile {profile}")
 
 
@@ -205,10 +264,18 @@ def _flatten_yaml(data: Any, path: str) -> dict[str, Any]:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML override file into flat keys (sections may be nested or dotted)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        st = p.stat()
+    except OSError:
+        raise ConfigError(f"config file not found: {p}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"config file {p} is a folder: pass a YAML file (e.g. configs/ham10000_cpu.yaml)")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end: never opened
+        raise ConfigError(f"config file {p} is not a regular file (a device, pipe or socket): pass a YAML file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {p} is {st.st_size:,} bytes: a config file is at most {MAX_CONFIG_BYTES:,}")
+    try:
+        data = safe_yaml(p.read_text(encoding="utf-8"), str(p))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -224,12 +291,12 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {short(item)}")
         key, raw = item.split("=", 1)
         if not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {short(item)}")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = safe_yaml(raw, f"--set {key.strip()}") if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         out[key.strip()] = value
@@ -293,5 +360,5 @@ def load_config(path: str | Path) -> Config:
     """Load a config saved by :func:`auxiliary.base.config.save`."""
     p = Path(path)
     text = p.read_text(encoding="utf-8")
-    data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    data = json.loads(text) if p.suffix == ".json" else safe_yaml(text, str(p))
     return from_dict(data)

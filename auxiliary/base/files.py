@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auxiliary.base.errors import AuxiliaryError
 
@@ -89,10 +90,66 @@ def write_json_atomic(path: str | Path, data: Any, indent: int | None = 2) -> No
     write_text_atomic(path, json.dumps(jsonable(data), indent=indent))
 
 
-def write_csv_atomic(path: str | Path, frame: Any) -> None:
-    """Write a DataFrame as CSV (no index) to ``path`` atomically."""
+#: CSV rows end in CRLF (RFC 4180, and what ``csv.writer`` writes): a carriage return inside a cell is then quoted,
+#: so that ``"\r=1+1"`` cannot start a row of its own that a spreadsheet would run.
+CSV_LINE_END = "\r\n"
+#: What a spreadsheet reads as a formula at the start of a cell (the OWASP "CSV injection" list).
+FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=1+1``, ``+cmd``, ``@SUM(A1)``, a leading tab) with a
+    ``'`` in front, so that it shows as text; everything else as it is. :func:`restore` undoes it."""
+    if isinstance(cell, str) and cell.lstrip("'").startswith(FORMULA_START):  # quotes already there: one more
+        return "'" + cell
+    return cell
+
+
+def restore(cell: Any) -> Any:
+    """A cell of a CSV this package wrote, as it was before :func:`neutralise`."""
+    if isinstance(cell, str) and cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def safe_frame(frame: Any) -> Any:
+    r"""A copy of a DataFrame whose text cells and column names are :func:`neutralise`\ d (index names too)."""
+    out = frame.copy()
+    for col in out.columns:
+        if _text(out[col].dtype):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(c) for c in out.columns]
+    out.index = out.index.map(neutralise) if _text(out.index.dtype) else out.index
+    out.index.names = [neutralise(n) for n in out.index.names]
+    return out
+
+
+def write_csv_atomic(path: str | Path, frame: Any, index: bool = False) -> None:
+    """Write a DataFrame as CSV to ``path`` atomically, every text cell and header neutralised (:func:`neutralise`):
+    the one way this package writes a CSV, since a reviewer opens them in a spreadsheet."""
     with atomic_write(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        safe_frame(frame).to_csv(tmp, index=index, lineterminator=CSV_LINE_END)
+
+
+def csv_text(frame: Any, index: bool = False) -> str:
+    """The CSV text :func:`write_csv_atomic` would write (for a file written in several parts, or an artifact)."""
+    return safe_frame(frame).to_csv(index=index, lineterminator=CSV_LINE_END)
+
+
+def read_csv(path: str | Path, **kwargs: Any) -> Any:
+    """A CSV this package wrote, read by pandas (``kwargs`` are ``pandas.read_csv``'s) with :func:`restore` applied to
+    its text cells and headers."""
+    frame = pd.read_csv(path, **kwargs)
+    frame.columns = [restore(c) for c in frame.columns]
+    for col in frame.columns:
+        if _text(frame[col].dtype):
+            frame[col] = frame[col].map(restore)
+    return frame
+
+
+def _text(dtype: Any) -> bool:
+    """A column that can hold text: object, or pandas' string dtype (the default for text since pandas 3)."""
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
 
 
 # ----------------------------------------------------------------------------- where a step writes

@@ -5,7 +5,12 @@ works). Two environment variables move things:
 
 * ``AUXILIARY_ROOT``: the project root itself (e.g. on Colab, or an installed package).
 * ``AUXILIARY_OUTPUT``: where ``data/``, ``models/``, ``figures/`` and ``runs/`` are written (the tests
-  point it at a temporary folder so that a test run never touches the user's outputs).
+  point it at a temporary folder so that a test run never touches the user's outputs). Unset, they are
+  written in the checkout the working directory lies in (a notebook's, ``make demo``'s), else in the working
+  directory itself: never in the checkout or ``site-packages`` the package was imported from.
+* ``AUXILIARY_CACHE``: where caches are kept (decoded image caches, image-probe tables, decoded MedMNIST
+  arrays): re-creatable data that is nobody's output; default the per-user cache folder of ``platformdirs``
+  (``~/.cache/auxiliary`` on Linux).
 
 Only the top folders are created (``data_dir()``... with ``create=True``); nothing else is written or
 read here. Output folders of the series are named by profile and a hash of the settings that produced
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import platformdirs
 
 from auxiliary.base.config import Config, section_hash
 
@@ -44,9 +51,27 @@ def project_root(start: str | Path | None = None) -> Path:
 
 
 def output_root() -> Path:
-    """Base folder of generated outputs: ``$AUXILIARY_OUTPUT`` or the project root."""
+    """Base folder of generated outputs: ``$AUXILIARY_OUTPUT``, else the checkout the working directory lies in
+    (``$AUXILIARY_ROOT`` first), else the working directory."""
     env = os.environ.get("AUXILIARY_OUTPUT")
-    return Path(env).expanduser().resolve() if env else project_root()
+    if env:
+        return Path(env).expanduser().resolve()
+    root = os.environ.get("AUXILIARY_ROOT")
+    if root:
+        return Path(root).expanduser().resolve()
+    here = Path.cwd().resolve()
+    return next((p for p in (here, *here.parents) if _looks_like_root(p)), here)
+
+
+def cache_dir(name: str = "", create: bool = True) -> Path:
+    """The cache folder (``$AUXILIARY_CACHE``, else the per-user cache of ``platformdirs``), or its sub-folder
+    ``name``: what can be rebuilt at any time and belongs to no step's ``--out``."""
+    env = os.environ.get("AUXILIARY_CACHE")
+    base = Path(env).expanduser().resolve() if env else Path(platformdirs.user_cache_dir("auxiliary"))
+    d = base / name if name else base
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def _sub(name: str, create: bool) -> Path:

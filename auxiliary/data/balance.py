@@ -1,7 +1,11 @@
-"""Balancing by class, by tone group or both: sample weights and samplers, class weights, stratified subsets and offline oversampling.
+"""Balancing by class or label, by tone group or both: sample weights and samplers, class weights, expected draws,
+stratified subsets and offline oversampling.
 
-Offline oversampling is single-label only (:data:`MULTILABEL_OVERSAMPLING`); the multi-label weights are
-in :mod:`auxiliary.data.multilabel_splits`.
+One class per image: :func:`sample_weights` (1 / n(class), 1 / n(tone group), or their product). Several labels
+per image: :func:`label_sample_weights` (the label rule of :func:`label_balance_weights`, within evenly drawn
+tone groups for ``both``). :func:`expected_draws` counts what either sampler draws per class or label in one
+epoch. Offline oversampling copies rows of one class, so it is refused for label sets
+(:data:`MULTILABEL_OVERSAMPLING`): copies of one image would raise all of its labels at once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import read_image, write_png
 from auxiliary.data.augment import augment_image
 from auxiliary.data.formats import abspath
+from auxiliary.data.labels import SPLIT_TASKS, label_matrix, label_outcomes
 from auxiliary.data.readers import finish_table, load_split, split_task, write_table
 from auxiliary.data.report import DatasetError
 
@@ -114,6 +119,80 @@ def stratified_subset(table: pd.DataFrame, fraction: float, seed: int = 0) -> np
     return np.sort(np.asarray(keep, dtype=np.int64))
 
 
+# ----------------------------------------------------------------------------------- several labels per image
+def _label_weights(Y: np.ndarray) -> np.ndarray:
+    """Per row: the largest 1/n(label) over its labels, "no label" counted as one more label."""
+    ext = np.concatenate([Y, (Y.sum(axis=1) == 0)[:, None].astype(np.int64)], axis=1)
+    n = ext.sum(axis=0).astype(np.float64)
+    inv = np.where(n > 0, 1.0 / np.maximum(n, 1.0), 0.0)
+    return (ext * inv[None, :]).max(axis=1)
+
+
+def label_balance_weights(
+    table: pd.DataFrame, labels: Sequence[str], tone_col: str | None = None
+) -> np.ndarray:
+    """Per-row sampling weights (sum 1) that even out labels and, with ``tone_col``, tone groups.
+
+    Label rule: "no label" counts as one more label; a row weighs the **largest** 1/n(label)
+    among its labels, so each row is drawn as often as its rarest label asks. Every label (and
+    "no label") then gets at least 1/(L+1) of the draws, with L labels present: its rows alone
+    bring it weight >= n(label) * 1/n(label) = 1, out of a total of at most L+1. A label that
+    co-occurs with rarer ones gets more than its share through them.
+
+    Tone rule (``tone_col``: a column name, or ``"auto"`` for ``tone_group`` when known else the
+    estimate ``tone_group_est``): the label weights are computed within each tone group and each
+    group is scaled to the same total, so every tone group gets 1/T of the draws (T groups) and,
+    inside it, the label rule above holds.
+    """
+    n = len(table)
+    if n == 0:
+        return np.zeros(0)
+    Y = label_matrix(table, list(labels))
+    if tone_col is None:
+        w = _label_weights(Y)
+        return w / w.sum()
+    col = tone_column(table) if tone_col == "auto" else tone_col
+    if col not in table:
+        raise DatasetError(f"tone column {col!r} not in the table (columns: {', '.join(map(str, table.columns))})")
+    tone = table[col].astype(str).to_numpy()
+    w = np.zeros(n, dtype=np.float64)
+    for t in np.unique(tone):
+        m = tone == t
+        wt = _label_weights(Y[m])
+        w[m] = wt / wt.sum()
+    return w / w.sum()
+
+
+def label_sample_weights(table: pd.DataFrame, labels: Sequence[str], balance: str) -> np.ndarray | None:
+    """Per-row sampling weights (sum 1) of ``data.balance`` for a table with several labels per image, ``None`` for
+    ``none`` (plain shuffling): ``class`` evens out labels (:func:`label_balance_weights`), ``tone`` tone groups
+    (as for single-label data), ``both`` labels within evenly drawn tone groups."""
+    mode = str(balance).strip().lower()
+    if mode not in BALANCE_MODES:
+        raise DatasetError(f"unknown balance mode {balance!r} (choose from: {', '.join(BALANCE_MODES)})")
+    if mode == "none":
+        return None
+    if mode == "tone":
+        return sample_weights(table, "tone")
+    return label_balance_weights(table, labels, "auto" if mode == "both" else None)
+
+
+def expected_shares(table: pd.DataFrame, classes: Sequence[str], weights: np.ndarray | None) -> pd.Series:
+    """Share of the draws showing each class or label (and ``no label`` for label sets,
+    :func:`auxiliary.data.labels.label_outcomes`) when rows are sampled with ``weights`` (``None``: uniformly)."""
+    shown = label_outcomes(table, classes).astype(np.float64)
+    w = np.ones(len(table)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return pd.Series(w / w.sum() @ shown.to_numpy(), index=shown.columns, name="share")
+
+
+def expected_draws(table: pd.DataFrame, classes: Sequence[str], weights: np.ndarray | None) -> pd.Series:
+    """Expected images showing each class or label (and ``no label`` for label sets) in one epoch of
+    ``len(table)`` draws with per-row ``weights`` (``None``: plain shuffling, every row once)."""
+    if len(table) == 0:
+        return pd.Series(0.0, index=label_outcomes(table, classes).columns, name="draws")
+    return (expected_shares(table, classes, weights) * len(table)).rename("draws")
+
+
 # ----------------------------------------------------------------------------------- oversampling
 class OversampleError(AuxiliaryError):
     """Offline oversampling refused (already done without overwrite, bad target...)."""
@@ -123,6 +202,13 @@ class OversampleError(AuxiliaryError):
 MULTILABEL_OVERSAMPLING = ("offline oversampling (data.oversample_to, --oversample-to) is for single-label data: "
                            "copies of a multi-label image raise all of its labels at once; leave it at 0 and use "
                            "data.balance class or both (label-balanced sampling)")
+
+
+def check_oversampling(label_columns: bool, target: int) -> None:
+    """Refuse offline oversampling (``target`` > 0) of data whose rows hold label columns (several labels per
+    image), in one line, before anything is written."""
+    if label_columns and int(target) > 0:
+        raise OversampleError(MULTILABEL_OVERSAMPLING)
 
 
 def oversample(
@@ -142,8 +228,7 @@ def oversample(
     """
 
     d = Path(split_dir)
-    if split_task(d) == "multilabel":
-        raise OversampleError(MULTILABEL_OVERSAMPLING)
+    check_oversampling(SPLIT_TASKS[split_task(d)].label_columns, target)
     tables, classes = load_split(d)
     train = tables["train"]
     if int(target) <= 0:

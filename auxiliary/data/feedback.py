@@ -28,7 +28,7 @@ from PIL import Image
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
 from auxiliary.base.images import IMAGE_EXTENSIONS, read_image
-from auxiliary.data.feedback_labels import LABEL_SET_SEP, parse_label_folder
+from auxiliary.data.labels import LABEL_SET_SEP, parse_label_folder
 
 PROVENANCE = "provenance.csv"
 

@@ -36,10 +36,10 @@ FORMATS: tuple[str, ...] = ("auto", "folders", "csv", "ham10000", "isic2018", "m
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-
-
-
-
+#: The sample table's columns, first in every table (see :func:`auxiliary.data.readers.finish_table`).
+CORE_COLUMNS: tuple[str, ...] = (
+    "path", "label", "group", "tone_group", "ita", "tone_group_est", "ita_est", "is_augmented",
+)
 
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "test": "test", "testing": "test"}
@@ -298,22 +298,8 @@ def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = 
     return infer_types(out), problems, []
 
 
-
-
-
-
-
-
-
-
 def list_synthetic(root: Path) -> Listing:
-    header = csv_header(root / "metadata.csv")
-    if MULTILABEL_MARKERS <= set(header):
-        raise DatasetError(f"{root} is a multi-label dataset (simulate --task multilabel): read_dataset reads "
-                           "single-label data; read it with auxiliary.data.multilabel_read.read_multilabel_dataset "
-                           "(what `split` does)")
-    df, problems, notes = list_csv(root / "metadata.csv", root)
-    return df, problems, notes
+    return list_csv(root / "metadata.csv", root)
 
 
 #: columns that only a multi-label synthetic metadata.csv has

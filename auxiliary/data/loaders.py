@@ -1,7 +1,9 @@
 """The image Dataset with its uint8 cache, the collate function and DataLoaders (balanced sampling, seeded workers).
 
-Targets follow the split's task (``classes.json``, :func:`auxiliary.data.readers.split_task`), passed in as
-``task``: ``single`` gives the class index (int64), ``multilabel`` one float32 0/1 per label.
+Data knows no task: the targets and the balanced sampler's per-row weights are computed above and passed in as
+arrays (a run's task gives them: ``task.targets(table, classes)``, ``task.sample_weights(table, classes,
+balance)``, :mod:`auxiliary.tasks`). A target row is a class index (int64 targets of shape (N,)) or one 0/1 per
+label (float32 targets of shape (N, L)); the batches stack them as they are.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from auxiliary.base.files import PART_SUFFIX, temp_path
 from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.base.layout import data_dir
 from auxiliary.data.augment import eval_transform, train_transform
-from auxiliary.data.balance import make_sampler, stratified_subset, weighted_sampler
+from auxiliary.data.balance import stratified_subset, weighted_sampler
 from auxiliary.data.formats import hash_strings
-from auxiliary.data.multilabel import label_matrix
-from auxiliary.data.multilabel_splits import multilabel_sample_weights
 from auxiliary.data.report import DatasetError
 
 
@@ -123,46 +123,31 @@ def clear_cache(cache_dir: str | Path | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------- Dataset
-#: What a Dataset's ``task`` may be.
-TASKS: tuple[str, ...] = ("single", "multilabel")
-
-
 class ImageDataset(torch.utils.data.Dataset):
     """Samples of a table: ``(image tensor, target, meta)``; meta has the row ``index``
     (position in ``table``), ``path``, ``group``, ``tone_group`` and ``is_augmented``.
 
-    ``indices`` selects rows (e.g. a stratified fraction); ``cache`` (an :class:`ImageCache` over
-    exactly those rows, in that order) replaces decoding; ``transform`` is an albumentations
-    Compose (:func:`auxiliary.data.augment.train_transform` / ``eval_transform``) or ``None`` for raw uint8 HWC.
-    ``task``: ``single`` (target = class index of ``label``) or ``multilabel`` (target = float32 (L,) 0/1 of the
-    table's label columns, ``classes`` being the labels).
+    ``targets``: one per row of ``table`` (see the module docstring): an int class index, or a float32 array
+    of 0/1 per label. ``indices`` selects rows (e.g. a stratified fraction); ``cache`` (an :class:`ImageCache`
+    over exactly those rows, in that order) replaces decoding; ``transform`` is an albumentations Compose
+    (:func:`auxiliary.data.augment.train_transform` / ``eval_transform``) or ``None`` for raw uint8 HWC.
     """
 
     def __init__(
         self,
         table: pd.DataFrame,
-        classes: Sequence[str],
+        targets: np.ndarray,
         transform: Any = None,
         *,
         indices: Sequence[int] | None = None,
         cache: ImageCache | None = None,
-        task: str = "single",
     ):
-        self.classes = list(classes)
-        if task not in TASKS:
-            raise DatasetError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
-        self.task = task
+        self.targets = np.asarray(targets)
+        if len(self.targets) != len(table) or self.targets.dtype.kind not in "iuf":
+            raise DatasetError(f"targets must be numbers, one per row of the table ({len(table)} rows), got "
+                               f"{len(self.targets)} of type {self.targets.dtype}")
         self.indices = np.arange(len(table)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.paths = table["path"].astype(str).to_numpy()
-        if task == "multilabel":
-            self.targets = label_matrix(table, self.classes).astype(np.float32)
-        else:
-            lookup = {c: i for i, c in enumerate(self.classes)}
-            labels = table["label"].astype(str).tolist()
-            unknown = sorted({lab for lab in labels if lab not in lookup})
-            if unknown:
-                raise DatasetError(f"labels {unknown[:5]} are not in the class list {self.classes}")
-            self.targets = np.asarray([lookup[lab] for lab in labels], dtype=np.int64)
         self.groups = table["group"].astype(str).to_numpy() if "group" in table else self.paths
         self.tones = table["tone_group"].astype(str).to_numpy() if "tone_group" in table else None
         self.augmented = (table["is_augmented"].astype(bool).to_numpy() if "is_augmented" in table
@@ -192,8 +177,8 @@ class ImageDataset(torch.utils.data.Dataset):
             "tone_group": str(self.tones[idx]) if self.tones is not None else "unknown",
             "is_augmented": bool(self.augmented[idx]),
         }
-        target = self.targets[idx].copy() if self.task == "multilabel" else int(self.targets[idx])
-        return x, target, meta
+        target = self.targets[idx]  # a row of label flags stays an array, a class index becomes an int
+        return x, (target.copy() if target.ndim else target.item()), meta
 
 
 # ----------------------------------------------------------------------------------- loader
@@ -223,8 +208,9 @@ def _worker_init(worker_id: int) -> None:
 
 def build_loader(
     table: pd.DataFrame,
-    classes: Sequence[str],
     *,
+    targets: np.ndarray,
+    weights: np.ndarray | None = None,
     img_size: int,
     mean: Sequence[float],
     std: Sequence[float],
@@ -235,16 +221,15 @@ def build_loader(
     cache_dir: str | Path | None = None,
     drop_last: bool = False,
     progress: bool = True,
-    task: str = "single",
 ) -> torch.utils.data.DataLoader:
-    """DataLoader of ``(x float32 (B,3,S,S), y int64 (B,), meta)`` over ``table``; with ``task="multilabel"``
-    ``y`` is float32 (B, L), one 0/1 per label of ``classes``, and the sampler of ``data_cfg.balance`` is the
-    multi-label one (:func:`auxiliary.data.multilabel_splits.multilabel_sample_weights`).
+    """DataLoader of ``(x float32 (B,3,S,S), y, meta)`` over ``table``: ``y`` stacks ``targets`` (one per row: int64
+    (B,) class indices, or float32 (B, L) label flags).
 
-    ``train=True``: ``data_cfg.augment`` preset and ``data_cfg.balance`` sampler (plain shuffling
-    for ``none``). ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.models.preprocess.preprocess`),
+    ``train=True``: ``data_cfg.augment`` preset, and a balanced sampler drawing rows with ``weights`` (one per
+    row of ``table``: the ``data_cfg.balance`` weights of the run's task; ``None``: plain shuffling).
+    ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.models.preprocess.preprocess`),
     table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
-    stratified portion; ``data_cfg.cache`` decodes once into the uint8 memmap cache
+    stratified portion (its rows keep their weights); ``data_cfg.cache`` decodes once into the uint8 memmap cache
     (``cache_dir``, default ``data/cache``).
     """
     table = table.reset_index(drop=True)
@@ -262,18 +247,13 @@ def build_loader(
     cache = None
     if getattr(data_cfg, "cache", False) and len(idx):
         cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir).build(progress=progress)
-    ds = ImageDataset(table, classes, tf, indices=idx, cache=cache, task=task)
+    ds = ImageDataset(table, targets, tf, indices=idx, cache=cache)
     g = torch.Generator()
     g.manual_seed(int(seed))
-    sampler = None
-    shuffle = False
-    if train and task == "multilabel":
-        w = multilabel_sample_weights(table.iloc[idx], classes, getattr(data_cfg, "balance", "none"))
-        sampler = weighted_sampler(w, seed) if w is not None else None
-        shuffle = sampler is None
-    elif train:
-        sampler = make_sampler(table.iloc[idx], getattr(data_cfg, "balance", "none"), seed)
-        shuffle = sampler is None
+    if weights is not None and len(weights) != len(table):
+        raise DatasetError(f"{len(weights)} sampling weights for a table of {len(table)} rows")
+    sampler = weighted_sampler(np.asarray(weights)[idx], seed) if train and weights is not None else None
+    shuffle = train and sampler is None
     workers = int(getattr(data_cfg, "num_workers", 0))
     return torch.utils.data.DataLoader(
         ds,

@@ -33,7 +33,7 @@ from auxiliary.data.feedback import (
     image_ext,
     read_provenance,
 )
-from auxiliary.data.feedback_labels import LABEL_SET_SEP, label_set_columns, parse_label_folder
+from auxiliary.data.labels import SPLIT_TASKS
 from auxiliary.data.readers import load_split, split_task
 
 
@@ -193,7 +193,7 @@ def merge_feedback(
 ) -> dict[str, Any]:
     """Add the images of ``feedback_dir/<class>/`` to the training split of ``split_dir`` as a new version.
     A multi-label split reads ``feedback_dir/<label set>/`` instead (``acne+wrinkles``, ``none``:
-    :mod:`auxiliary.data.feedback_labels`); the new rows get one 0/1 column per label.
+    :mod:`auxiliary.data.labels`); the new rows get one 0/1 column per label.
 
     Rules: only classes of the split; unreadable files are dropped; an image whose bytes are already in
     train, val or test is dropped; the same bytes under two labels are dropped (conflict). A symbolic
@@ -222,19 +222,18 @@ def merge_feedback(
     if out_given is not None:
         _check_out_path(out_given, base, fdir)
     tables, classes = load_split(base)
-    multilabel = split_task(base) == "multilabel"  # feedback/<label set>/, e.g. acne+wrinkles or none
+    kind = SPLIT_TASKS[split_task(base)]  # what a folder name says: a class, or a label set (acne+wrinkles, none)
     split_sha, missing = _split_hashes(tables, progress=progress)
     listing, left_out = feedback_listing(fdir)
     decisions: list[dict[str, Any]] = []
     by_sha: dict[str, list[int]] = {}
     for _, r in listing.iterrows():
         rec = {"file": r["file"], "label": r["label"], "sha256": "", "status": "", "reason": "", "link": r["link"]}
-        if multilabel and parse_label_folder(r["label"], classes) is None:
-            rec.update(status="dropped", reason=f"unknown label set {r['label']!r} (labels joined by "
-                                                f"{LABEL_SET_SEP} in the order {', '.join(classes)}, or none)")
-        elif not multilabel and r["label"] not in classes:
-            rec.update(status="dropped", reason=f"unknown class {r['label']!r} (classes: {', '.join(classes)})")
+        shown = kind.folder(r["label"], classes)
+        if shown is None:
+            rec.update(status="dropped", reason=kind.unknown_folder.format(name=r["label"], classes=", ".join(classes)))
         else:
+            rec["_shown"], rec["_fields"] = shown
             try:
                 read_image(r["path"])
                 rec["sha256"] = sha256_file(r["path"])
@@ -270,8 +269,7 @@ def merge_feedback(
         "classes": classes,
         "n_feedback_files": n_images,
         "added": len(added),
-        "added_per_class": {c: sum((c in (parse_label_folder(d["label"], classes) or [])) if multilabel
-                                   else d["label"] == c for d in added) for c in classes},
+        "added_per_class": {c: sum(c in d["_shown"] for d in added) for c in classes},
         "dropped": sum(d["status"] == "dropped" for d in decisions),
         "dropped_reasons": _reason_counts(decisions),
         "skipped": len(left_out),
@@ -318,7 +316,7 @@ def merge_feedback(
             pv = last_prov.get(d["sha256"], {})
             new_rows.append({
                 "path": rel.as_posix(), "label": d["label"], "group": f"feedback-{d['sha256'][:12]}",
-                **(label_set_columns(d["label"], classes) if multilabel else {}),
+                **d["_fields"],  # the label text, and a label set's 0/1 columns
                 "tone_group": "unknown", "ita": "", "is_augmented": "False", "origin": "feedback",
                 "sha256": d["sha256"], "feedback_source": pv.get("source", ""), "model_guess": pv.get("model_guess", ""),
                 "reviewer": pv.get("reviewer", ""), "filed": pv.get("time", ""),

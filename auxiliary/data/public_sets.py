@@ -1,11 +1,16 @@
-"""The download layouts of public dermatology datasets and how to list them: HAM10000, ISIC 2018 Task 3, MedMNIST (DermaMNIST).
+"""The download layouts of public datasets and how to list them: HAM10000, ISIC 2018 Task 3, MedMNIST.
+
+A MedMNIST ``.npz`` is decoded once into PNG files (:func:`decode_medmnist`), whatever its labels: one class per
+image (DermaMNIST, :func:`list_medmnist`) or a 0/1 row of labels (ChestMNIST, :func:`list_medmnist_label_sets`).
 """
 
 from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +31,7 @@ from auxiliary.data.formats import (
     is_isic_header,
     read_csv_text,
 )
+from auxiliary.data.labels import check_label_names, label_set_table
 from auxiliary.data.report import DatasetError, Problem
 
 #: HAM10000 / ISIC 2018 diagnosis codes (also DermaMNIST's label order 0..6).
@@ -126,9 +132,8 @@ def _medmnist_label_names(stem: str, n: int) -> list[str]:
     return [f"class_{k}" for k in range(n)]
 
 
-def list_medmnist(source: Path, progress: bool = True) -> Listing:
-    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
-
+def medmnist_arrays(npz: Path) -> tuple[Any, list[str], dict[str, np.ndarray]]:
+    """``(arrays, splits, {split: labels array})`` of a MedMNIST ``.npz``, refused in one line when it is not one."""
     try:
         arrays = np.load(npz, allow_pickle=False)
         keys = set(arrays.files)
@@ -136,38 +141,98 @@ def list_medmnist(source: Path, progress: bool = True) -> Listing:
         raise DatasetError(f"cannot read MedMNIST file {npz}: {str(exc).splitlines()[0][:120]}") from None
     splits = [s for s in SPLITS if f"{s}_images" in keys and f"{s}_labels" in keys]
     if not splits:
-        raise DatasetError(f"{npz}: not a MedMNIST file (no train_images/train_labels arrays; found {sorted(keys)[:6]})")
-    all_labels = []
-    for s in splits:
-        lab = np.asarray(arrays[f"{s}_labels"])
+        raise DatasetError(f"{npz}: not a MedMNIST file (no train_images/train_labels arrays; "
+                           f"found {sorted(keys)[:6]})")
+    return arrays, splits, {s: np.asarray(arrays[f"{s}_labels"]) for s in splits}
+
+
+def decode_medmnist(npz: Path, arrays: Any, splits: Sequence[str], folders: Sequence[str] | None = None,
+                    out_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, Path]:
+    """The images of a MedMNIST file as PNG files, decoded once: ``(listing with path (absolute), group, split,
+    the folder)``. Image ``i`` of split ``s`` is ``<s>/<folders[k]>/<s>_<i>.png`` (``k`` counting over the
+    splits in order; no class folder without ``folders``). ``out_dir`` defaults to
+    ``data_dir()/medmnist/<stem>-<key>`` (the key follows the file's path, size and mtime); a folder already
+    holding ``listing.csv`` is reused, an earlier partial decode replaced."""
+    if out_dir is None:
+        st = npz.stat()
+        key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
+        out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
+    out = Path(out_dir)
+    listing = out / "listing.csv"
+    total = sum(len(arrays[f"{s}_labels"]) for s in splits)
+    if not listing.is_file():
+        tmp = out.with_name(out.name + ".partial")
+        rows = []
+        k = 0
+        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
+            for s in splits:
+                for i, img in enumerate(np.asarray(arrays[f"{s}_images"])):
+                    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+                    rel = Path(s, *([folders[k]] if folders is not None else []), f"{s}_{i:05d}.png")
+                    write_png(tmp / rel, np.ascontiguousarray(rgb.astype(np.uint8)))
+                    rows.append({"path": rel.as_posix(), "group": f"{s}_{i:05d}", "split": s})
+                    k += 1
+                    bar.update(1)
+        tmp.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=["path", "group", "split"]).to_csv(tmp / "listing.csv", index=False)
+        if out.exists():  # an older partial decode of the same file: replace it
+            shutil.rmtree(out)
+        tmp.rename(out)
+    df = read_csv_text(listing)[["path", "group", "split"]]
+    if len(df) != total:
+        raise DatasetError(f"{out}: listing.csv has {len(df)} rows but {npz} has {total} images; delete the folder")
+    df["path"] = [abspath(out / p) for p in df["path"]]
+    return df, out
+
+
+def list_medmnist(source: Path, progress: bool = True) -> Listing:
+    """A single-label MedMNIST file (DermaMNIST): one class index per image, decoded into class folders."""
+    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
+    arrays, splits, labels = medmnist_arrays(npz)
+    for lab in labels.values():
         if lab.ndim == 2 and lab.shape[1] > 1:
             raise DatasetError(f"{npz}: multi-label MedMNIST files are not supported (labels shape {lab.shape})")
-        all_labels.append(lab.reshape(-1).astype(int))
-    n_classes = int(max(int(a.max()) for a in all_labels if a.size) + 1)
-    names = _medmnist_label_names(npz.stem, n_classes)
-    st = npz.stat()
-    key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
-    out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
-    listing = out_dir / "listing.csv"
-    if not listing.is_file():
-        tmp = out_dir.with_name(out_dir.name + ".partial")
-        rows = []
-        total = sum(len(a) for a in all_labels)
-        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
-            for s, labels in zip(splits, all_labels):
-                imgs = np.asarray(arrays[f"{s}_images"])
-                for i, (img, lab) in enumerate(zip(imgs, labels)):
-                    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
-                    rel = Path(s) / names[lab] / f"{s}_{i:05d}.png"
-                    write_png(tmp / rel, np.ascontiguousarray(rgb.astype(np.uint8)))
-                    rows.append({"path": rel.as_posix(), "label": names[lab], "group": f"{s}_{i:05d}", "split": s})
-                    bar.update(1)
-        pd.DataFrame(rows).to_csv(tmp / "listing.csv", index=False)
-        if out_dir.exists():  # an older partial decode of the same file: replace it
-
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    df = read_csv_text(listing)
-    df["path"] = [abspath(out_dir / p) for p in df["path"]]
+    y = np.concatenate([labels[s].reshape(-1).astype(int) for s in splits])
+    names = _medmnist_label_names(npz.stem, int(y.max() + 1) if y.size else 0)
+    classes = [names[k] for k in y]
+    df, out_dir = decode_medmnist(npz, arrays, splits, classes, progress=progress)
+    df.insert(1, "label", classes)
     notes = [f"decoded {len(df)} images of {npz.name} into {out_dir} (kept its splits: {', '.join(splits)})"]
     return df, [], notes
+
+
+#: Label names of MedMNIST multi-label files (ChestMNIST: the 14 NIH ChestX-ray14 findings).
+MEDMNIST_LABELS: dict[str, tuple[str, ...]] = {
+    "chestmnist": ("atelectasis", "cardiomegaly", "effusion", "infiltration", "mass", "nodule", "pneumonia",
+                   "pneumothorax", "consolidation", "edema", "emphysema", "fibrosis", "pleural", "hernia"),
+}
+
+
+def list_medmnist_label_sets(
+    npz: str | Path, labels: Sequence[str] | None = None, out_dir: str | Path | None = None, progress: bool = False,
+) -> tuple[pd.DataFrame, list[str]]:
+    """A MedMNIST multi-label file (ChestMNIST: (n, labels) 0/1 label arrays) -> (listing with one int 0/1 column
+    per label, labels), its images decoded once (:func:`decode_medmnist`, no class folders); the file's own split
+    is kept in ``split``. Label names: ``labels``, the file's known names (:data:`MEDMNIST_LABELS`), else
+    ``label_<k>``."""
+    src = Path(npz)
+    arrays, splits, Ys = medmnist_arrays(src)
+    for s, Y in Ys.items():
+        if Y.ndim != 2 or Y.shape[1] < 2:
+            raise DatasetError(f"{src}: {s}_labels has shape {Y.shape}, not (n, labels): a single-label file "
+                               "(read it with read_dataset)")
+        if not np.isin(Y, (0, 1)).all():
+            raise DatasetError(f"{src}: {s}_labels holds values other than 0/1 ({np.unique(Y)[:5].tolist()})")
+    n_labels = {Y.shape[1] for Y in Ys.values()}
+    if len(n_labels) != 1:
+        raise DatasetError(f"{src}: the splits have different label counts {sorted(n_labels)}")
+    L = n_labels.pop()
+    known = next((v for k, v in MEDMNIST_LABELS.items() if src.stem.lower().startswith(k) and len(v) == L), None)
+    names = check_label_names(labels if labels is not None else (known or [f"label_{k}" for k in range(L)]))
+    if len(names) != L:
+        raise DatasetError(f"{src}: {L} label columns but {len(names)} label names given")
+    df, _ = decode_medmnist(src, arrays, splits, None, out_dir, progress)
+    Y = np.concatenate([Ys[s] for s in splits]).astype(np.int64)
+    for j, name in enumerate(names):
+        df[name] = Y[:, j]
+    return label_set_table(df, names)

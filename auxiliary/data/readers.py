@@ -5,6 +5,18 @@ Every supported layout becomes the same table (see CONTRACT "Data contracts")::
     path (absolute) | label | group | tone_group | ita | tone_group_est | ita_est | is_augmented | extras...
 
 The layouts and how each is listed (``format="auto"`` detects them) are in :mod:`auxiliary.data.formats`.
+A dataset with **several labels per image** (:func:`label_set_format`) is read by the same :func:`read_dataset`:
+
+* ``synthetic``: a folder written by ``simulate --task multilabel`` (``metadata.csv`` with the columns of
+  :data:`~auxiliary.data.formats.MULTILABEL_MARKERS`); its labels are the 0/1 columns that have a
+  ``<label>_strength`` beside them;
+* ``csv``: a CSV file with a path column and either one 0/1 column per label and no single-label column,
+  or a ``labels`` column (``acne|wrinkles``), or a ``label`` column that is exactly the joined 0/1 columns
+  (a split list of this package) where some row has no label or several;
+* ``medmnist``: a MedMNIST ``.npz`` whose label arrays are (n, labels) with at least two columns (ChestMNIST).
+
+Its table keeps one int 0/1 column per label (:mod:`auxiliary.data.labels`), its report names them
+(``report.labels``; empty for one class per image) and counts positives per label.
 :func:`read_dataset` opens every image once (:func:`auxiliary.data.probe.probe_images`, cached by path,
 size and mtime under ``data/cache``): missing files, unknown labels, duplicate rows and unreadable
 images are listed in one :class:`~auxiliary.data.report.DatasetReport` and dropped (``drop_bad=True``)
@@ -15,15 +27,15 @@ moved by lighting, white balance and the lesion itself.
 
 :func:`read_table` / :func:`write_table` convert a split CSV (paths relative to its folder) and
 :func:`load_split` reads a whole split folder; :func:`split_task` says whether it is single- or multi-label
-(``classes.json``'s ``task``). :func:`check_listing` is the checking half of :func:`read_dataset`, shared with
-the multi-label reader :mod:`auxiliary.data.multilabel_read`. The image Dataset and its loaders are in
-:mod:`auxiliary.data.loaders`, balancing in :mod:`auxiliary.data.balance`.
+(``classes.json``'s ``task``, what it means for the lists: :data:`auxiliary.data.labels.SPLIT_TASKS`).
+The image Dataset and its loaders are in :mod:`auxiliary.data.loaders`, balancing in :mod:`auxiliary.data.balance`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,7 +45,9 @@ import pandas as pd
 from auxiliary.base.files import write_csv_atomic
 from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.data.formats import (
+    CORE_COLUMNS,
     FORMATS,
+    MULTILABEL_MARKERS,
     SPLITS,
     abspath,
     csv_header,
@@ -45,14 +59,21 @@ from auxiliary.data.formats import (
     list_csv,
     list_folders,
     list_synthetic,
+    read_csv_text,
+)
+from auxiliary.data.labels import (
+    SPLIT_TASKS,
+    detect_label_columns,
+    joined_labels,
+    label_matrix,
+    label_set_table,
 )
 from auxiliary.data.probe import probe_images
-from auxiliary.data.public_sets import list_ham, list_isic, list_medmnist
+from auxiliary.data.public_sets import list_ham, list_isic, list_medmnist, list_medmnist_label_sets
 from auxiliary.data.report import DatasetError, DatasetProblemsError, DatasetReport, Problem
 
-CORE_COLUMNS: tuple[str, ...] = (
-    "path", "label", "group", "tone_group", "ita", "tone_group_est", "ita_est", "is_augmented",
-)
+#: The formats that can hold a dataset with several labels per image.
+LABEL_SET_FORMATS: tuple[str, ...] = ("synthetic", "csv", "medmnist")
 
 
 # ----------------------------------------------------------------------------------- the table
@@ -99,7 +120,9 @@ def read_dataset(
     """Read any supported dataset into the sample table, with a report of what was wrong.
 
     ``root``: base folder of relative paths in a CSV list (default: the CSV's folder).
-    ``classes``: allowed labels of a CSV list (others are "unknown label").
+    ``classes``: allowed labels of a CSV list (others are "unknown label"); for a dataset with several labels
+    per image, its label columns and their order (default: the synthetic labels, the CSV's detected 0/1 columns
+    or ``labels`` names, the MedMNIST file's names; ``report.labels`` names them).
     ``check_images``: open every image (unreadable ones become problems; perceptual hash and
     estimated tone are stored). Raises :class:`~auxiliary.data.report.DatasetError` (unreadable layout) or,
     with ``drop_bad=False``, :class:`~auxiliary.data.report.DatasetProblemsError` naming the problems.
@@ -108,6 +131,11 @@ def read_dataset(
     fmt = normalize_format(format)
     if not src.exists():
         raise DatasetError(f"dataset not found: {src}")
+    sets = label_set_format(src, fmt)
+    if sets is not None:
+        listing, labels, notes = list_label_sets(src, sets, root=root, labels=classes, progress=progress)
+        return check_listing(src, sets, listing, [], notes, drop_bad, check_images=check_images, progress=progress,
+                             labels=labels)
     if fmt == "auto":
         fmt = detect_format(src)
     if fmt == "folders":
@@ -162,9 +190,10 @@ def check_listing(
     """The checked sample table and report of a listing (what :func:`read_dataset` does after listing):
     duplicate rows, missing and unreadable files, probe columns (hashes, estimated tone).
 
-    ``labels``: the label columns of a multi-label listing (:mod:`auxiliary.data.multilabel_read`); the
-    report then counts positives per label instead of rows per class."""
-    report = DatasetReport(source=str(src), format=fmt, n_listed=len(listing), dropped=drop_bad, notes=notes)
+    ``labels``: the label columns of a listing with several labels per image; the report then names them and
+    counts positives per label instead of rows per class."""
+    report = DatasetReport(source=str(src), format=fmt, n_listed=len(listing), dropped=drop_bad, notes=notes,
+                           labels=list(labels or []))
     if listing.empty:
         raise DatasetError(f"no images found in {src} (format {fmt})")
     listing = listing.reset_index(drop=True)
@@ -206,7 +235,7 @@ def check_listing(
     if table.empty:
         raise DatasetError(f"no usable images in {src}: {report.summary()}")
     report.n_kept = len(table)
-    if labels is not None:
+    if labels:
         report.class_counts = {str(lab): int(pd.to_numeric(table[lab]).sum()) for lab in labels}
         absent = [lab for lab, n in report.class_counts.items() if n == 0]
         if absent:
@@ -252,10 +281,6 @@ def write_table(table: pd.DataFrame, csv_path: str | Path) -> Path:
     return p
 
 
-#: What a split folder's ``classes.json`` may say under ``task`` (absent: ``single``).
-SPLIT_TASKS: tuple[str, ...] = ("single", "multilabel")
-
-
 def _classes_doc(split_dir: str | Path) -> dict:
     d = Path(split_dir)
     cls_file = d / "classes.json"
@@ -279,7 +304,7 @@ def split_task(split_dir: str | Path) -> str:
 
 
 def _int_label_columns(table: pd.DataFrame, labels: Sequence[str], where: Path) -> pd.DataFrame:
-    """The 0/1 label columns of a multi-label split table as ints (refusing anything else)."""
+    """The 0/1 label columns of a multi-label split table as ints (refusing anything else; none: unchanged)."""
     out = table.copy()
     for lab in labels:
         if lab not in out:
@@ -304,10 +329,122 @@ def load_split(split_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str
     d = Path(split_dir)
     doc = _classes_doc(d)
     classes = doc["classes"]
+    columns = classes if SPLIT_TASKS[doc["task"]].label_columns else []
     tables = {}
     for s in SPLITS:
         f = d / f"{s}.csv"
-        tables[s] = read_table(f) if f.is_file() else finish_table(pd.DataFrame(columns=["path", "label"]))
-        if doc["task"] == "multilabel":
-            tables[s] = _int_label_columns(tables[s], classes, f)
+        table = read_table(f) if f.is_file() else finish_table(pd.DataFrame(columns=["path", "label"]))
+        tables[s] = _int_label_columns(table, columns, f)
     return tables, classes
+
+
+# ----------------------------------------------------------------------------------- several labels per image
+def synthetic_labels(root: Path) -> list[str]:
+    """The labels of a multi-label synthetic folder: the columns of its ``metadata.csv`` with a ``_strength`` twin."""
+    header = csv_header(root / "metadata.csv")
+    return [c for c in header if not c.endswith("_strength") and f"{c}_strength" in header]
+
+
+def is_label_set_csv(path: Path) -> bool:
+    """Whether a CSV file lists several labels per image (see the module docstring)."""
+    header = csv_header(path)
+    if "path" not in header:
+        return False
+    if "labels" in header:
+        return True
+    try:
+        df = read_csv_text(path)
+    except DatasetError:
+        return False
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    cols = detect_label_columns(df)
+    if not cols or len(df) == 0:
+        return False
+    if not is_list_header(header):
+        return True
+    if "label" not in df:
+        return False
+    Y = label_matrix(df, cols)
+    same = list(df["label"].astype(str).str.strip()) == joined_labels(Y, cols)
+    return bool(same and (Y.sum(axis=1) != 1).any())
+
+
+def is_label_set_npz(path: Path) -> bool:
+    """Whether a ``.npz`` holds (n, labels) 0/1 label arrays with at least two labels."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            key = next((k for k in ("train_labels", "val_labels", "test_labels") if k in arrays.files), None)
+            shape = arrays[key].shape if key else ()
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+    return len(shape) == 2 and shape[1] >= 2
+
+
+def label_set_format(source: str | Path, format: str = "auto") -> str | None:
+    """``synthetic``, ``csv`` or ``medmnist`` when ``source`` holds several labels per image in that layout, else
+    ``None`` (one class per image, or nothing readable: :func:`read_dataset` then says what is wrong)."""
+    src = Path(source).expanduser()
+    fmt = normalize_format(format)
+    if not src.exists() or fmt not in ("auto", *LABEL_SET_FORMATS):
+        return None
+    if src.is_dir():
+        meta = src / "metadata.csv"
+        if fmt in ("auto", "synthetic") and meta.is_file() and MULTILABEL_MARKERS <= set(csv_header(meta)):
+            return "synthetic"
+        if fmt == "csv":
+            lists = [c for c in find_csvs(src, 0) if is_label_set_csv(c)]
+            return "csv" if len(lists) == 1 else None
+        if fmt in ("auto", "medmnist"):
+            npz = sorted(src.glob("*.npz"))
+            return "medmnist" if len(npz) == 1 and is_label_set_npz(npz[0]) else None
+        return None
+    suffix = src.suffix.lower()
+    if suffix == ".npz" and fmt in ("auto", "medmnist"):
+        return "medmnist" if is_label_set_npz(src) else None
+    if suffix in (".csv", ".txt") and fmt in ("auto", "csv"):
+        return "csv" if is_label_set_csv(src) else None
+    return None
+
+
+def list_label_set_csv(csv_path: str | Path, labels: Sequence[str] | None = None, root: str | Path | None = None
+                       ) -> tuple[pd.DataFrame, list[str]]:
+    """The listing of a CSV with several labels per image (0/1 columns or a ``labels`` column) and its labels;
+    paths relative to its folder (or ``root``)."""
+    p = Path(csv_path)
+    df = read_csv_text(p)
+    df.columns = [str(c).strip() for c in df.columns]
+    lower = {c.lower(): c for c in df.columns}
+    if "path" not in df and "path" in lower:
+        df = df.rename(columns={lower["path"]: "path"})
+    if "path" not in df:
+        raise DatasetError(f"{p}: a multi-label CSV needs a path column, found {list(df.columns)[:8]}")
+    base = Path(root) if root else p.parent
+    df["path"] = [abspath(v if os.path.isabs(v) else base / v.strip()) for v in df["path"]]
+    try:
+        return label_set_table(df, labels)
+    except DatasetError as exc:
+        raise DatasetError(f"{p}: {exc}") from None
+
+
+def read_multilabel_csv(csv_path: str | Path, labels: Sequence[str] | None = None, root: str | Path | None = None
+                        ) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV with several labels per image as (sample table with one int 0/1 column per label, labels), its
+    images not opened (:func:`read_dataset` checks them)."""
+    listing, names = list_label_set_csv(csv_path, labels, root)
+    return finish_table(listing), names
+
+
+def list_label_sets(src: Path, fmt: str, *, root: str | Path | None = None, labels: Sequence[str] | None = None,
+                    progress: bool = True) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``(listing, labels, notes)`` of a dataset with several labels per image in layout ``fmt``
+    (:data:`LABEL_SET_FORMATS`)."""
+    if fmt == "synthetic":
+        listing, names = list_label_set_csv(src / "metadata.csv", labels or synthetic_labels(src), root=src)
+        return listing, names, []
+    if fmt == "csv":
+        csv = src if src.is_file() else next(c for c in find_csvs(src, 0) if is_label_set_csv(c))
+        listing, names = list_label_set_csv(csv, labels, root=root)
+        return listing, names, []
+    npz = src if src.is_file() else sorted(src.glob("*.npz"))[0]
+    listing, names = list_medmnist_label_sets(npz, labels, progress=progress)
+    return listing, names, [f"decoded {npz.name} once into PNG files (kept for later runs)"]

@@ -49,6 +49,8 @@ class DatasetReport:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
+    #: The label columns of a dataset with several labels per image (empty: one class per image, in ``label``).
+    labels: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -1,15 +1,17 @@
 """Leakage-free train/val/test lists of a sample table, written to a split folder, with leakage and duplicate checks.
 
-Splits are stratified by label and grouped (``lesion_id``, patient, or any ``group_col``) with
-scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold`: a fraction ``f`` is taken
-as ``k`` of ``n`` folds with ``k/n`` closest to ``f`` (``n`` <= 20), so no group is ever shared
-between two splits. Files that are byte-identical are put in the same group first. After
-splitting, :func:`check_splits` counts leaked groups and lists exact and near-duplicate images
-that still sit in different splits (e.g. two photos of one lesion without a lesion id), found by
-perceptual hashes in :mod:`auxiliary.data.duplicates`.
+Rows are assigned grouped and stratified by :mod:`auxiliary.data.stratification` (by class, or by label for a
+table with several labels per image), so no group is ever shared between two splits. After splitting,
+:func:`check_splits` counts leaked groups and lists exact and near-duplicate images that still sit in different
+splits (e.g. two photos of one lesion without a lesion id), found by perceptual hashes in
+:mod:`auxiliary.data.duplicates`.
 
 Writing a split (:func:`make_splits`) only writes CSV/JSON files in ``out_dir``; images are never
-touched. The command line's ``split`` step and the split folder of a config are
+touched. A split of a table with several labels per image (``labels``) is the same folder with three
+differences: ``classes.json`` is ``{"classes": [labels in order], "task": "multilabel"}``; every list keeps one
+int 0/1 column per label beside ``label`` (the present labels joined by ``|``, or ``none``); the report counts
+positives per label (``counts``), rows without a label (``no_label``) and the prevalence of each label per split
+(``label_shares``). The command line's ``split`` step and the split folder of a config are
 :mod:`auxiliary.steps.split`.
 """
 
@@ -18,140 +20,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
 
-from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import write_json_atomic
 from auxiliary.data.duplicates import NEAR_THRESHOLD, find_duplicates
 from auxiliary.data.formats import SPLITS
+from auxiliary.data.labels import (
+    LABEL_SET_TASK,
+    NO_LABEL_ROW,
+    check_label_names,
+    label_matrix,
+    label_outcomes,
+)
 from auxiliary.data.readers import finish_table, load_split, write_table
-
-_MAX_FOLDS = 20
-
-
-class SplitError(AuxiliaryError):
-    """A split cannot be made or written (bad fractions, existing output, missing column...)."""
-
-
-# ----------------------------------------------------------------------------------- splitting
-def _fold_plan(frac: float, n_groups: int) -> tuple[int, int]:
-    """(k, n): take k of n folds, k/n closest to ``frac`` (smallest n on ties)."""
-    best = (1, 2)
-    best_err = float("inf")
-    for n in range(2, max(2, min(_MAX_FOLDS, n_groups)) + 1):
-        for k in range(1, n):
-            err = abs(k / n - frac)
-            if err < best_err - 1e-12:
-                best, best_err = (k, n), err
-    return best
-
-
-def _take(labels: np.ndarray, groups: np.ndarray, frac: float, seed: int) -> np.ndarray:
-    """Boolean mask of a grouped, stratified ``frac`` of the rows."""
-    n = len(labels)
-    if frac <= 1e-9 or n == 0:
-        return np.zeros(n, dtype=bool)
-    if frac >= 1 - 1e-9:
-        return np.ones(n, dtype=bool)
-    n_groups = len(set(groups.tolist()))
-    if n_groups < 2:
-        return np.full(n, frac >= 0.5)
-    largest_class = int(np.unique(labels, return_counts=True)[1].max())
-    if min(n_groups, largest_class) < 2:  # too few to stratify: a plain grouped shuffle split
-        gss = GroupShuffleSplit(n_splits=1, test_size=frac, random_state=int(seed))
-        held = next(gss.split(np.zeros(n), labels, groups))[1]
-        mask = np.zeros(n, dtype=bool)
-        mask[held] = True
-        return mask
-    k, n_splits = _fold_plan(frac, min(n_groups, largest_class))
-    splitter: Any = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
-    if n_groups == n:  # one row per group: the same split, without the per-group search (much faster)
-        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
-    mask = np.zeros(n, dtype=bool)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has fewer members than n_splits"
-        for i, (_, held) in enumerate(splitter.split(np.zeros(n), labels, groups)):
-            if i >= k:
-                break
-            mask[held] = True
-    return mask
-
-
-def merge_exact_duplicates(table: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, int]:
-    """Give byte-identical files (same md5) one group, so they cannot land in two splits."""
-    if "md5" not in table or table["md5"].isna().all():
-        return groups, 0
-    parent: dict[str, str] = {}
-
-    def find(a: str) -> str:
-        while parent.get(a, a) != a:
-            parent[a] = parent.get(parent[a], parent[a])
-            a = parent[a]
-        return a
-
-    merged = 0
-    md5 = table["md5"].astype(str).to_numpy()
-    first_group: dict[str, str] = {}
-    for g, h in zip(groups, md5):
-        if h in ("", "nan", "None"):
-            continue
-        if h in first_group:
-            ra, rb = find(first_group[h]), find(g)
-            if ra != rb:
-                parent[rb] = ra
-                merged += 1
-        else:
-            first_group[h] = g
-    return np.asarray([find(g) for g in groups], dtype=object), merged
-
-
-def resolve_group_col(table: pd.DataFrame, group_col: str | None) -> str:
-    """``group_col``, else ``lesion_id`` when present, else ``group``."""
-    if group_col:
-        if group_col not in table:
-            raise SplitError(f"group column {group_col!r} not in the table (columns: {', '.join(map(str, table.columns))})")
-        return group_col
-    return "lesion_id" if "lesion_id" in table else "group"
-
-
-def assign_splits(
-    table: pd.DataFrame, val: float = 0.2, test: float = 0.1, group_col: str | None = None, seed: int = 0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Split name per row (augmented rows follow their group into train, or ``""`` = dropped)."""
-    for name, v in (("val", val), ("test", test)):
-        if not 0 <= float(v) <= 1:
-            raise SplitError(f"{name} fraction must be between 0 and 1, got {v}")
-    if float(val) + float(test) > 1 + 1e-9:
-        raise SplitError(f"val + test fractions exceed 1 ({val} + {test})")
-    gcol = resolve_group_col(table, group_col)
-    raw = table[gcol].astype(str).to_numpy(dtype=object)
-    empty = np.isin(raw, ["", "nan", "None", "<NA>"])
-    groups = np.where(empty, table["path"].astype(str).to_numpy(dtype=object), raw)
-    groups, merged = merge_exact_duplicates(table, groups)
-    labels = table["label"].astype(str).to_numpy()
-    aug = table["is_augmented"].astype(bool).to_numpy() if "is_augmented" in table else np.zeros(len(table), bool)
-    orig = np.flatnonzero(~aug)
-    out = np.full(len(table), "", dtype=object)
-    is_test = _take(labels[orig], groups[orig], float(test), seed)
-    out[orig[is_test]] = "test"
-    rest = orig[~is_test]
-    rel_val = float(val) / (1 - float(test)) if float(test) < 1 else 0.0
-    is_val = _take(labels[rest], groups[rest], min(1.0, rel_val), seed + 1)
-    out[rest[is_val]] = "val"
-    out[rest[~is_val]] = "train"
-    train_groups = set(groups[out == "train"].tolist())
-    aug_idx = np.flatnonzero(aug)
-    kept_aug = np.asarray([groups[i] in train_groups for i in aug_idx], dtype=bool)
-    out[aug_idx[kept_aug]] = "train"
-    info = {"group_col": gcol, "merged_exact_duplicate_groups": merged,
-            "augmented_dropped": int((~kept_aug).sum()), "groups": groups}
-    return out, info
+from auxiliary.data.stratification import SplitError, assign_splits, resolve_group_col
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -175,23 +62,28 @@ def augmented_outside_train(splits: dict[str, pd.DataFrame]) -> int:
                    if s != "train" and "is_augmented" in df))
 
 
-def split_summary(splits: dict[str, pd.DataFrame], classes: list[str]) -> pd.DataFrame:
-    """Table of images per class (rows) and split (columns), with totals and group counts. A multi-label split
-    (every table has a 0/1 column per class) counts the images showing each label, plus ``no label``."""
-    multilabel = all(c in df.columns for df in splits.values() for c in classes)
-    if multilabel:
-        data = {s: pd.Series([int(pd.to_numeric(df[c]).sum()) for c in classes]
-                             + [int((df[list(classes)].apply(pd.to_numeric).sum(axis=1) == 0).sum())],
-                             index=[*classes, "no label"]) for s, df in splits.items()}
-        out = pd.DataFrame(data).fillna(0).astype(int)
-    else:
-        data = {s: df["label"].astype(str).value_counts().reindex(classes, fill_value=0) for s, df in splits.items()}
-        out = pd.DataFrame(data).reindex(classes).fillna(0).astype(int)
-    out.loc["total"] = [len(df) for df in splits.values()] if multilabel else out.sum()
+def split_summary(splits: dict[str, pd.DataFrame], classes: Sequence[str]) -> pd.DataFrame:
+    """Table of images per class (rows) and split (columns), with totals, group counts and oversampled rows. A
+    split with several labels per image (every table has a 0/1 column per class) counts the images showing each
+    label, plus ``no label`` (:func:`auxiliary.data.labels.label_outcomes`)."""
+    out = pd.DataFrame({s: label_outcomes(df, classes).sum() for s, df in splits.items()}).fillna(0).astype(int)
+    out.loc["total"] = [len(df) for df in splits.values()]
     out.loc["groups"] = [df["group"].nunique() if "group" in df else 0 for df in splits.values()]
     out.loc["oversampled"] = [int(df["is_augmented"].astype(bool).sum()) if "is_augmented" in df else 0
                               for df in splits.values()]
     return out
+
+
+def label_shares(splits: dict[str, pd.DataFrame], classes: Sequence[str]) -> pd.DataFrame:
+    """Share of the images showing each class or label (rows, plus ``no label`` for label sets, and ``rows``) in
+    each split (columns): the prevalence that a split with several labels per image keeps for every label."""
+    data = {}
+    index: list[str] = []
+    for s, df in splits.items():
+        shown = label_outcomes(df, classes)
+        index = [*map(str, shown.columns), "rows"]
+        data[s] = [*(shown.mean() if len(df) else [np.nan] * shown.shape[1]), float(len(df))]
+    return pd.DataFrame(data, index=index)
 
 
 def check_splits(
@@ -239,6 +131,7 @@ def make_splits(
     seed: int = 0,
     overwrite: bool = False,
     *,
+    labels: Sequence[str] | None = None,
     use_existing: bool | None = None,
     duplicate_threshold: int = NEAR_THRESHOLD,
     check_duplicates: bool = True,
@@ -248,9 +141,11 @@ def make_splits(
     ``classes.json`` and ``split_report.json`` (counts, leakage, duplicates).
 
     ``val``/``test`` are fractions of the samples (grouped, so approximately); train gets the
-    rest. ``use_existing`` (default: when the table has a ``split`` column, e.g. train/val
-    folders or a MedMNIST file) keeps the dataset's own split instead. Refuses to replace an
-    existing split unless ``overwrite``. Returns ``{"train": df, "val": df, "test": df}``.
+    rest (:func:`auxiliary.data.stratification.assign_splits`). ``labels``: the 0/1 label columns of a table
+    with several labels per image (see the module docstring for what its folder records). ``use_existing``
+    (default: when the table has a ``split`` column, e.g. train/val folders or a MedMNIST file) keeps the
+    dataset's own split instead. Refuses to replace an existing split unless ``overwrite``. Returns
+    ``{"train": df, "val": df, "test": df}``.
     """
     out = Path(out_dir)
     if table is None or len(table) == 0:
@@ -262,6 +157,9 @@ def make_splits(
     if existing and not overwrite:
         raise SplitError(f"{out} already holds a split ({', '.join(existing)}); pass overwrite=True / --overwrite")
     tbl = finish_table(table)
+    names = None if labels is None else check_label_names(labels)
+    for lab in names or []:
+        tbl[lab] = label_matrix(tbl, [lab])[:, 0]
     notes: list[str] = []
     has_split = "split" in tbl and tbl["split"].astype(str).isin(SPLITS).any()
     keep_own = has_split if use_existing is None else bool(use_existing and has_split)
@@ -274,22 +172,23 @@ def make_splits(
         info = {"group_col": gcol, "merged_exact_duplicate_groups": 0, "augmented_dropped": dropped_aug}
         notes.append("kept the dataset's own split (fractions ignored; pass use_existing=False / --resplit to redo it)")
     else:
-        assigned, info = assign_splits(tbl, val=val, test=test, group_col=gcol, seed=seed)
-        info.pop("groups")
+        assigned, info = assign_splits(tbl, val=val, test=test, group_col=gcol, seed=seed, labels=names)
         if info["merged_exact_duplicate_groups"]:
             notes.append(f"{info['merged_exact_duplicate_groups']} byte-identical files were grouped with their twin")
     if info["augmented_dropped"]:
         notes.append(f"{info['augmented_dropped']} oversampled rows dropped: their source is not in train")
     tbl = tbl.drop(columns=["split"], errors="ignore")
     result = {s: tbl.loc[assigned == s].reset_index(drop=True) for s in SPLITS}
-    classes = sorted(tbl.loc[~tbl["is_augmented"], "label"].astype(str).unique().tolist())
+    classes = names or sorted(tbl.loc[~tbl["is_augmented"], "label"].astype(str).unique().tolist())
     # checks
     leak = leakage(result, gcol)
     if leak["count"]:
         notes.append(f"{leak['count']} {gcol} values are shared between splits (the dataset's own split leaks)")
     dups = cross_split_duplicates(result, duplicate_threshold, check_duplicates, progress)
+    shown = {s: label_outcomes(df, classes) for s, df in result.items()}
+    counts = {s: {c: int(o[c].sum()) for c in classes} for s, o in shown.items()}
     for s, df in result.items():
-        missing = sorted(set(classes) - set(df["label"].astype(str))) if len(df) else []
+        missing = [c for c in classes if counts[s][c] == 0]
         if len(df) and missing:
             notes.append(f"{s} has no image of: {', '.join(missing)}")
     report = {
@@ -298,10 +197,12 @@ def make_splits(
         "seed": int(seed),
         "group_col": gcol,
         "used_existing_split": bool(keep_own),
+        **({"task": LABEL_SET_TASK} if names else {}),
         "classes": classes,
         "sizes": {s: int(len(df)) for s, df in result.items()},
         "groups": {s: int(df[gcol].nunique()) if len(df) else 0 for s, df in result.items()},
-        "counts": {s: {c: int((df["label"] == c).sum()) for c in classes} for s, df in result.items()},
+        "counts": counts,
+        **(label_set_report(result, classes) if names else {}),
         "augmented_rows": {s: int(df["is_augmented"].sum()) for s, df in result.items()},
         "leakage": int(leak["count"]),
         "leakage_examples": leak["examples"],
@@ -310,8 +211,20 @@ def make_splits(
         "augmented_dropped": int(info["augmented_dropped"]),
         "notes": notes,
     }
-    write_split_folder(out, result, report, dups, {"classes": classes}, overwrite)
+    doc = {"classes": classes, **({"task": LABEL_SET_TASK} if names else {})}
+    write_split_folder(out, result, report, dups, doc, overwrite)
     return result
+
+
+def label_set_report(result: dict[str, pd.DataFrame], labels: Sequence[str]) -> dict[str, Any]:
+    """What ``split_report.json`` adds for several labels per image: rows without a label (``no_label``) and the
+    prevalence of each label per split (``label_shares``)."""
+    shares = label_shares(result, labels)
+    return {
+        "no_label": {s: int(label_outcomes(df, labels)[NO_LABEL_ROW].sum()) for s, df in result.items()},
+        "label_shares": {s: {k: (None if pd.isna(v) else float(v)) for k, v in shares[s].drop("rows").items()}
+                         for s in shares.columns},
+    }
 
 
 def cross_split_duplicates(result: dict[str, pd.DataFrame], threshold: int, check: bool, progress: bool) -> pd.DataFrame:

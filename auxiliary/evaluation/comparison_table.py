@@ -6,7 +6,8 @@
 ``micro`` or ``all``) and :func:`multilabel_wide` reads it back as model x metric. :data:`METRIC_COLUMNS`,
 :func:`metric_column` and :data:`TABLE_COLUMNS` name the columns of the model-selection table of
 notebook 03 (:mod:`auxiliary.steps.select`); :func:`most_confident_mistakes`,
-:func:`low_confidence_rows` and :func:`sample_rows` pick the rows the galleries show.
+:func:`low_confidence_rows` and :func:`sample_rows` pick the rows the galleries show from a
+:func:`prediction_table`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import pandas as pd
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.evaluation.fairness import gaps, group_metrics
 from auxiliary.evaluation.metrics import per_class_metrics, summary_metrics
-from auxiliary.evaluation.multilabel_report import evaluate_multilabel_predictions
-from auxiliary.evaluation.multilabel_thresholds import LabelThresholds
+from auxiliary.evaluation.report import evaluate_multilabel_predictions
+from auxiliary.evaluation.thresholds import LabelThresholds
 
 
 class SelectionError(AuxiliaryError):
@@ -285,6 +286,11 @@ def multilabel_metric_rows(
     return rows, pd.concat(worst_parts, ignore_index=True)
 
 
+def class_wide(table: pd.DataFrame, group: str = "all") -> pd.DataFrame:
+    """model x metric of a comparison of single-label models for one group (``all``, ``class:acne``, ``gap:...``)."""
+    return table.xs(group, level="group")["value"].unstack("metric").droplevel("split")
+
+
 def multilabel_wide(table: pd.DataFrame, group: str = "all", label: str | None = None) -> pd.DataFrame:
     """model x metric of a multi-label comparison for one group: of one ``label`` (a label, ``macro``,
     ``micro``, ``all``), or with ``label=None`` the headline: the ``all`` rows, then the ``macro`` and
@@ -301,6 +307,24 @@ def multilabel_wide(table: pd.DataFrame, group: str = "all", label: str | None =
 
 
 # ----------------------------------------------------------------------------- error analysis
+def prediction_table(
+    table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str], fairness_col: str | None = None
+) -> pd.DataFrame:
+    """One row per image: path, label, group column, pred, conf (top probability), correct, prob_<class>...: the
+    single-label predictions the galleries pick from."""
+    out = pd.DataFrame({"path": table["path"].astype(str).to_numpy(), "label": table["label"].astype(str).to_numpy()})
+    if fairness_col and fairness_col in table.columns:
+        out[fairness_col] = table[fairness_col].to_numpy()
+    ok = np.all(np.isfinite(probs), axis=1)
+    idx = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+    out["pred"] = [classes[i] if i >= 0 else "" for i in idx]
+    out["conf"] = np.where(ok, np.nan_to_num(probs, nan=0.0).max(axis=1), np.nan)
+    out["correct"] = ok & (out["pred"] == out["label"]).to_numpy()
+    for k, c in enumerate(classes):
+        out[f"prob_{c}"] = probs[:, k]
+    return out
+
+
 def _per_class_top(df: pd.DataFrame, n: int, ascending: bool, by: str = "label") -> pd.DataFrame:
     if df.empty:
         return df

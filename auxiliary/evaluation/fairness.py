@@ -10,10 +10,14 @@ group of three images never decides a headline number silently.
   macro AUROC, ECE, log loss.
 * :func:`group_metrics_long` - tidy per-group, per-class precision/recall/F1/support/AUROC/AP.
 * :func:`gaps` - per metric: max, min, gap (max - min), ratio (min / max), best and worst group.
-* :func:`fit_group_thresholds` / :func:`apply_group_thresholds` / :func:`evaluate_group_thresholds` -
-  binary decision thresholds on P(positive classes) chosen per group on validation (maximum
-  F1, or the highest threshold reaching a target recall) and evaluated on test beside the
-  single global threshold.
+* :func:`per_group_label_metrics` - several labels per image: tidy (group, label) table of support, AUROC, AP,
+  F1... at given thresholds (global, or each row's group's).
+* :func:`fairness_gap` - several labels per image: per label and macro, F1 of ``group_a`` minus F1 of
+  ``group_b`` (default darkest vs intermediate tone group), with the global thresholds and with the per-group
+  ones. The gap is signed (negative when ``group_a`` does worse); compare its absolute value with a target such
+  as 0.15.
+
+Decision thresholds chosen per group (and what they change per group) are :mod:`auxiliary.evaluation.thresholds`.
 """
 
 from __future__ import annotations
@@ -26,62 +30,27 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.tone import TONE_GROUPS
-from auxiliary.evaluation.arrays import MetricsInputError, as_arrays, class_indices
-from auxiliary.evaluation.metrics import LOWER_IS_BETTER, per_class_metrics, summary_metrics
-from auxiliary.evaluation.operating_point import confusion_rates, positive_score, recall_threshold
+from auxiliary.evaluation.arrays import (
+    MetricsInputError,
+    finite_rows,
+    group_order,
+    group_values,
+    grouped_arrays,
+    prepared,
+)
+from auxiliary.evaluation.metrics import (
+    LOWER_IS_BETTER,
+    per_class_metrics,
+    per_label_metrics,
+    summary_metrics,
+)
+from auxiliary.evaluation.thresholds import LabelThresholds
 
-#: Key of the threshold used for every sample in the single-threshold baseline, and as the
-#: fallback for groups too small (or without positives) to get their own.
-GLOBAL = "__global__"
-
-
-#: Row label of the whole test set in :func:`evaluate_group_thresholds`.
-ALL = "all groups"
-
-
-UNKNOWN = "unknown"
-
-
-class GroupThresholds(dict):
-    """``{GLOBAL: t, group: t_group}``; ``.fallback`` names the groups given the global threshold."""
-
-    def __init__(self, *args: Any, fallback: Sequence[str] = (), **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.fallback = set(fallback)
-
+#: Default groups of :func:`fairness_gap`: the darkest tone group and a medium one.
+DARKEST: str = TONE_GROUPS[-1]
+MEDIUM: str = "intermediate"
 
 GROUP_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "ece", "log_loss")
-
-
-# ----------------------------------------------------------------------------- helpers
-def _groups(groups: Any, n: int) -> np.ndarray:
-    g = pd.Series(groups, dtype="object") if not isinstance(groups, pd.Series) else groups.astype("object")
-    if len(g) != n:
-        raise MetricsInputError(f"{len(g)} group values but {n} samples")
-    g = g.where(g.notna(), UNKNOWN).map(lambda v: UNKNOWN if str(v).strip() in ("", "nan", "None") else str(v))
-    return g.to_numpy(dtype=object)
-
-
-def _prepare(y_true: Any, probs: Any, groups: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(y, p, g) with rows that have NaN probabilities or an unknown (negative) label removed."""
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(y_true)
-    if p.ndim != 2 or len(y) != len(p):
-        raise MetricsInputError(f"{len(y)} labels but probabilities of shape {p.shape}")
-    g = _groups(groups, len(y))
-    y = np.where(pd.isna(y), -1, y).astype(np.int64) if y.dtype.kind == "f" else y.astype(np.int64)
-    keep = (y >= 0) & np.all(np.isfinite(p), axis=1)
-    y, p, g = y[keep], p[keep], g[keep]
-    as_arrays(y, p, n_classes)  # shape / range checks
-    return y, p, g
-
-
-def group_order(values: Sequence[Any]) -> list[str]:
-    """Groups in a natural order: the tone scale for tone groups, else sorted; ``unknown`` last."""
-    uniq = list(dict.fromkeys(str(v) for v in values))
-    tone = [t for t in TONE_GROUPS if t in uniq]
-    rest = sorted(v for v in uniq if v not in tone and v != UNKNOWN)
-    return tone + rest + ([UNKNOWN] if UNKNOWN in uniq else [])
 
 
 # ----------------------------------------------------------------------------- per-group metrics
@@ -94,7 +63,7 @@ def group_metrics(
     n_bins: int = 15,
 ) -> pd.DataFrame:
     """One row per group (index ``group``): support, flagged_small and :func:`auxiliary.evaluation.metrics.summary_metrics`."""
-    y, p, g = _prepare(y_true, probs, groups, len(classes))
+    y, p, g = grouped_arrays(y_true, probs, groups, len(classes))
     rows = []
     for name in group_order(g):
         m = g == name
@@ -115,7 +84,7 @@ def group_metrics_long(
     Metrics: precision, recall, f1, support, auroc, average_precision (from
     :func:`auxiliary.evaluation.metrics.per_class_metrics` on each group's samples).
     """
-    y, p, g = _prepare(y_true, probs, groups, len(classes))
+    y, p, g = grouped_arrays(y_true, probs, groups, len(classes))
     parts = []
     for name in group_order(g):
         m = g == name
@@ -182,153 +151,74 @@ def gaps(group_df: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.Dat
     return out
 
 
-# ----------------------------------------------------------------------------- per-group thresholds
-def best_f1_threshold(y_bin: Any, score: Any) -> float:
-    """Threshold t maximising F1 of ``score >= t`` (the lowest such t on ties; NaN without positives)."""
-    yb = np.asarray(y_bin, dtype=bool)
-    s = np.asarray(score, dtype=np.float64)
-    if not yb.any():
-        return math.nan
-    order = np.argsort(-s, kind="stable")
-    s_sorted, y_sorted = s[order], yb[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(~y_sorted)
-    # cut only where the next score differs (all tied scores are flagged together)
-    last_of_tie = np.r_[s_sorted[1:] != s_sorted[:-1], True]
-    f1 = 2 * tp / (tp + fp + yb.sum())
-    f1 = np.where(last_of_tie, f1, -1.0)
-    best = np.flatnonzero(f1 >= f1.max() - 1e-12)[-1]
-    return float(s_sorted[best])
-
-
-def _threshold(y_bin: np.ndarray, score: np.ndarray, objective: str, target_recall: float) -> float:
-    if objective == "f1":
-        return best_f1_threshold(y_bin, score)
-    return recall_threshold(y_bin, score, target_recall)
-
-
-def fit_group_thresholds(
-    y_true_val: Any,
-    probs_val: Any,
-    groups_val: Any,
-    classes: Sequence[str],
-    positive_classes: Sequence[str] | str,
-    objective: str = "f1",
-    target_recall: float | None = None,
+# ----------------------------------------------------------------------------- several labels per image
+def per_group_label_metrics(
+    Y: Any,
+    P: Any,
+    groups: Any,
+    labels: Sequence[str],
+    thresholds: Any = 0.5,
     min_group_size: int = 20,
-) -> GroupThresholds:
-    """Thresholds on P(positive classes) chosen on validation: ``{GLOBAL: t, group: t_group, ...}``.
+    target_recall: float = 0.9,
+) -> pd.DataFrame:
+    """Tidy table, one row per (group, label): group, label, support (rows of the group),
+    n_positives, flagged_small, auroc, average_precision, threshold, precision, recall, f1,
+    precision_at_recall. ``thresholds``: a :class:`~auxiliary.evaluation.thresholds.LabelThresholds`
+    (each row's group's thresholds) or anything :func:`auxiliary.evaluation.metrics.per_label_metrics` takes."""
+    g_all = group_values(groups, len(np.asarray(P)))
+    t_all = thresholds.for_rows(g_all) if isinstance(thresholds, LabelThresholds) else thresholds
+    y, p, t = prepared(Y, P, labels, t_all)
+    g = g_all[finite_rows(P)]
+    parts = []
+    for grp in group_order(g):
+        m = g == grp
+        per = per_label_metrics(y[m], p[m], labels, t[m], target_recall).reset_index()
+        per = per.rename(columns={"support": "n_positives"})
+        per.insert(0, "group", grp)
+        per.insert(2, "support", int(m.sum()))
+        per.insert(4, "flagged_small", bool(m.sum() < min_group_size))
+        parts.append(per.drop(columns=["prevalence"]))
+    cols = ["group", "label", "support", "n_positives", "flagged_small", "auroc", "average_precision",
+            "threshold", "precision", "recall", "f1", "precision_at_recall"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
-    ``objective="f1"`` maximises each group's F1; ``objective="recall"`` takes the highest
-    threshold whose recall reaches ``target_recall`` (default 0.999). A group smaller than
-    ``min_group_size`` or without positives gets the global threshold (see
-    :func:`evaluate_group_thresholds`, which flags it).
-    """
-    if objective not in ("f1", "recall"):
-        raise MetricsInputError(f"objective must be 'f1' or 'recall', got {objective!r}")
-    target = 0.999 if target_recall is None else float(target_recall)
-    if objective == "recall" and not 0 < target <= 1:
-        raise MetricsInputError(f"target_recall must be in (0, 1], got {target}")
-    y, p, g = _prepare(y_true_val, probs_val, groups_val, len(classes))
-    pos_idx = class_indices(classes, positive_classes)
-    y_bin = np.isin(y, pos_idx)
-    score = p[:, pos_idx].sum(axis=1)
-    t_global = _threshold(y_bin, score, objective, target)
-    if math.isnan(t_global):
-        raise MetricsInputError(f"no validation samples of {positive_classes}: cannot choose a threshold")
-    out = GroupThresholds({GLOBAL: t_global})
-    for name in group_order(g):
-        m = g == name
-        t = _threshold(y_bin[m], score[m], objective, target) if m.sum() >= min_group_size else math.nan
-        if math.isnan(t):
-            out.fallback.add(name)
-        out[name] = t_global if math.isnan(t) else t
+
+def fairness_gap(
+    Y: Any,
+    P: Any,
+    groups: Any,
+    labels: Sequence[str],
+    thresholds: LabelThresholds,
+    group_a: str = DARKEST,
+    group_b: str = MEDIUM,
+) -> pd.DataFrame:
+    """Per label (and ``macro``, the mean over labels where both F1 are defined): F1 of ``group_a``
+    and ``group_b`` and the gap F1(a) - F1(b), with the global thresholds (``*_global``) and the
+    per-group ones (``*_group``); n_positives_a / n_positives_b say what each F1 rests on."""
+    g_all = group_values(groups, len(np.asarray(P)))
+    for name in (group_a, group_b):
+        if name not in set(g_all):
+            raise MetricsInputError(f"group {name!r} has no sample (groups: {', '.join(group_order(g_all))})")
+    tables = {}
+    for kind, use in (("global", False), ("group", True)):
+        long = per_group_label_metrics(Y, P, g_all, labels, thresholds.for_rows(g_all, use_groups=use))
+        tables[kind] = long.set_index(["group", "label"])
+    names = [str(x) for x in labels]
+    out = pd.DataFrame(index=pd.Index(names, name="label"))
+    pos = tables["global"]["n_positives"]
+    out["n_positives_a"] = [int(pos.get((group_a, lab), 0)) for lab in names]
+    out["n_positives_b"] = [int(pos.get((group_b, lab), 0)) for lab in names]
+    for kind, tab in tables.items():
+        f1 = tab["f1"]
+        out[f"f1_a_{kind}"] = [float(f1.get((group_a, lab), math.nan)) for lab in names]
+        out[f"f1_b_{kind}"] = [float(f1.get((group_b, lab), math.nan)) for lab in names]
+        out[f"gap_{kind}"] = out[f"f1_a_{kind}"] - out[f"f1_b_{kind}"]
+    both = out[["f1_a_global", "f1_b_global", "f1_a_group", "f1_b_group"]].notna().all(axis=1)
+    macro = out.loc[both].mean(numeric_only=True)
+    macro[["n_positives_a", "n_positives_b"]] = out[["n_positives_a", "n_positives_b"]].sum()
+    for kind in tables:
+        macro[f"gap_{kind}"] = macro[f"f1_a_{kind}"] - macro[f"f1_b_{kind}"]
+    out.loc["macro"] = macro
+    out[["n_positives_a", "n_positives_b"]] = out[["n_positives_a", "n_positives_b"]].astype(int)
+    out.attrs.update(group_a=str(group_a), group_b=str(group_b))
     return out
-
-
-def apply_group_thresholds(
-    probs: Any,
-    groups: Any,
-    classes: Sequence[str],
-    positive_classes: Sequence[str] | str,
-    thresholds: dict[str, float],
-    use_groups: bool = True,
-) -> np.ndarray:
-    """Boolean "positive" decision per sample: P(positive classes) >= its group's threshold
-    (the global one for groups not in ``thresholds``, or for every sample when ``use_groups=False``)."""
-    p = np.asarray(probs, dtype=np.float64)
-    g = _groups(groups, len(p))
-    score = positive_score(p, classes, positive_classes)
-    t_global = thresholds[GLOBAL]
-    thr = np.array([thresholds.get(x, t_global) if use_groups else t_global for x in g], dtype=np.float64)
-    return np.nan_to_num(score, nan=-np.inf) >= thr
-
-
-def evaluate_group_thresholds(
-    y_true: Any,
-    probs: Any,
-    groups: Any,
-    classes: Sequence[str],
-    positive_classes: Sequence[str] | str,
-    thresholds: dict[str, float],
-    min_group_size: int = 20,
-) -> pd.DataFrame:
-    """Per group (and ``all groups``): precision/recall/F1 with the single global threshold beside
-    the same with per-group thresholds; ``fallback`` marks groups that use the global threshold."""
-    y, p, g = _prepare(y_true, probs, groups, len(classes))
-    pos_idx = class_indices(classes, positive_classes)
-    y_bin = np.isin(y, pos_idx)
-    score = p[:, pos_idx].sum(axis=1)
-    t_global = thresholds[GLOBAL]
-    thr_group = np.array([thresholds.get(x, t_global) for x in g], dtype=np.float64)
-    flag_global = score >= t_global
-    flag_group = score >= thr_group
-    rows = []
-    for name in [*group_order(g), ALL]:
-        m = np.ones(len(g), dtype=bool) if name == ALL else g == name
-        r_g = confusion_rates(y_bin[m], flag_global[m])
-        r_p = confusion_rates(y_bin[m], flag_group[m])
-        t_own = thresholds.get(name, t_global) if name != ALL else math.nan
-        rows.append(
-            {
-                "group": name,
-                "support": int(m.sum()),
-                "n_positives": int(y_bin[m].sum()),
-                "flagged_small": bool(m.sum() < min_group_size) if name != ALL else False,
-                "fallback": bool(name != ALL and (name not in thresholds or name in getattr(thresholds, "fallback", ()))),
-                "threshold_global": t_global,
-                "threshold_group": t_own,
-                "precision_global": r_g["precision"],
-                "recall_global": r_g["recall"],
-                "f1_global": r_g["f1"],
-                "precision_group": r_p["precision"],
-                "recall_group": r_p["recall"],
-                "f1_group": r_p["f1"],
-                "f1_change": r_p["f1"] - r_g["f1"],
-            }
-        )
-    return pd.DataFrame(rows).set_index("group")
-
-
-def group_threshold_report(
-    y_val: Any,
-    probs_val: Any,
-    groups_val: Any,
-    y_test: Any,
-    probs_test: Any,
-    groups_test: Any,
-    classes: Sequence[str],
-    positive_classes: Sequence[str] | str,
-    objective: str = "f1",
-    target_recall: float | None = None,
-    min_group_size: int = 20,
-) -> pd.DataFrame:
-    """Fit thresholds on validation (:func:`fit_group_thresholds`) and evaluate them on test."""
-    thr = fit_group_thresholds(
-        y_val, probs_val, groups_val, classes, positive_classes, objective=objective, target_recall=target_recall,
-        min_group_size=min_group_size,
-    )
-    table = evaluate_group_thresholds(y_test, probs_test, groups_test, classes, positive_classes, thr, min_group_size)
-    table.attrs["thresholds"] = thr
-    table.attrs["objective"] = objective
-    return table

@@ -1,6 +1,6 @@
-"""Metrics a clinician would ask for, computed from predicted class probabilities.
+"""Metrics a clinician would ask for, computed from predicted probabilities: one class per image, or several labels.
 
-Every function takes integer labels ``y_true`` (index into ``classes``) and probabilities
+One class per image: every function takes integer labels ``y_true`` (index into ``classes``) and probabilities
 ``probs`` of shape (N, C) and returns plain floats or tidy pandas objects. scikit-learn does
 the arithmetic wherever it has the function. Rows whose probabilities contain NaN (unreadable
 images, see :meth:`auxiliary.inference.predictor.Predictor.predict_paths`) or whose label is
@@ -12,8 +12,25 @@ the classes where the per-class value is defined: balanced accuracy and macro AU
 classes present in ``y_true``; macro-F1 over the classes present in ``y_true`` or predicted
 (a class predicted but never true scores F1 = 0), as scikit-learn does by default.
 
-Elsewhere: calibration (ECE, reliability tables, temperature scaling) in
-:mod:`auxiliary.evaluation.calibration`; the high-recall operating point in
+Several labels per image (``Y`` (n, L) 0/1 truths and ``P`` (n, L) per-label probabilities):
+
+* :func:`per_label_metrics` - per label: support, prevalence, AUROC, average precision, the threshold,
+  precision / recall / F1 of ``P >= threshold``, and the best precision at a recall of at least
+  ``target_recall`` (0.9 by default);
+* :func:`multilabel_summary` - macro (mean over labels where defined) and micro (all (row, label) pairs pooled)
+  AUROC, average precision and F1, subset accuracy (every label of a row right) and Hamming loss (share of
+  wrong (row, label) decisions).
+
+Their thresholds are one number for every label, one per label (sequence, or a mapping label -> threshold),
+default 0.5, or per row (n, L), e.g. per tone group
+(:meth:`auxiliary.evaluation.thresholds.LabelThresholds.for_rows`). The same conventions hold: AUROC and AP are
+NaN without positives (AUROC also without negatives), recall and F1 without positives, precision with nothing
+flagged; macro averages skip NaN. AUROC and AP of one column of scores are :func:`label_auroc` and
+:func:`label_average_precision`, for a class (one vs rest) as for a label.
+
+Elsewhere: calibration (ECE, reliability tables, temperature scaling, per-label ECE) in
+:mod:`auxiliary.evaluation.calibration`; decision thresholds in
+:mod:`auxiliary.evaluation.thresholds`; the high-recall operating point in
 :mod:`auxiliary.evaluation.operating_point`; metrics by group in :mod:`auxiliary.evaluation.fairness`;
 the figures in :mod:`auxiliary.viz.plots_evaluation`.
 """
@@ -35,7 +52,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from auxiliary.evaluation.arrays import MetricsInputError, as_arrays
+from auxiliary.evaluation.arrays import MetricsInputError, as_arrays, prepared
 from auxiliary.evaluation.calibration import expected_calibration_error, log_loss
 
 SUMMARY_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "ece", "log_loss")
@@ -45,23 +62,51 @@ SUMMARY_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "ece
 LOWER_IS_BETTER = frozenset({"ece", "log_loss", "brier"})
 
 
-# ----------------------------------------------------------------------------- scores
-def _binary_auroc(y_bin: np.ndarray, score: np.ndarray) -> float:
-    if y_bin.size == 0 or y_bin.all() or not y_bin.any():
-        return math.nan
-    return float(roc_auc_score(y_bin, score))
+MULTILABEL_SUMMARY_KEYS = (
+    "macro_auroc", "micro_auroc", "macro_ap", "micro_ap", "macro_f1", "micro_f1", "micro_precision",
+    "micro_recall", "macro_precision_at_recall", "subset_accuracy", "hamming_loss",
+)
 
 
-def _binary_ap(y_bin: np.ndarray, score: np.ndarray) -> float:
-    if y_bin.size == 0 or not y_bin.any():
+# ----------------------------------------------------------------------------- scores of one column
+def label_auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """AUROC of one column of scores against 0/1 truths (NaN without positives or without negatives)."""
+    if y.size == 0 or y.all() or not y.any():
         return math.nan
-    return float(average_precision_score(y_bin, score))
+    return float(roc_auc_score(y, p))
+
+
+def label_average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision of one column of scores against 0/1 truths (NaN without positives)."""
+    if y.size == 0 or not y.any():
+        return math.nan
+    return float(average_precision_score(y, p))
+
+
+def precision_at_recall(y: np.ndarray, p: np.ndarray, target_recall: float = 0.9) -> float:
+    """Best precision among thresholds whose recall is at least ``target_recall`` (NaN without positives)."""
+    if y.size == 0 or not y.any():
+        return math.nan
+    prec, rec, _ = precision_recall_curve(y, p)
+    ok = rec >= float(target_recall) - 1e-12
+    return float(prec[ok].max())
+
+
+def f1_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """precision, recall, F1 from counts (NaN where undefined: recall and F1 without positives)."""
+    prec = tp / (tp + fp) if tp + fp else math.nan
+    rec = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else math.nan
+    return {"precision": prec, "recall": rec, "f1": f1}
+
+
+# ----------------------------------------------------------------------------- one class per image
 
 
 def per_class_auroc(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.Series:
     """One-vs-rest AUROC of each class (NaN when the class is absent or is every sample)."""
     y, p = as_arrays(y_true, probs, len(classes))
-    return pd.Series([_binary_auroc(y == k, p[:, k]) for k in range(len(classes))], index=list(classes), name="auroc")
+    return pd.Series([label_auroc(y == k, p[:, k]) for k in range(len(classes))], index=list(classes), name="auroc")
 
 
 def summary_metrics(y_true: Any, probs: Any, classes: Sequence[str], n_bins: int = 15) -> dict[str, float]:
@@ -77,7 +122,7 @@ def summary_metrics(y_true: Any, probs: Any, classes: Sequence[str], n_bins: int
     present = np.unique(y)
     recalls = [float(np.mean(pred[y == k] == k)) for k in present]
     labels_f1 = np.union1d(present, np.unique(pred))
-    aurocs = [_binary_auroc(y == k, p[:, k]) for k in present]
+    aurocs = [label_auroc(y == k, p[:, k]) for k in present]
     aurocs = [a for a in aurocs if not math.isnan(a)]
     return {
         "accuracy": float(np.mean(pred == y)),
@@ -116,8 +161,8 @@ def per_class_metrics(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.Dat
                 "recall": rec,
                 "f1": f1,
                 "support": n_true,
-                "auroc": _binary_auroc(y == k, p[:, k]) if len(p) else math.nan,
-                "average_precision": _binary_ap(y == k, p[:, k]) if len(p) else math.nan,
+                "auroc": label_auroc(y == k, p[:, k]) if len(p) else math.nan,
+                "average_precision": label_average_precision(y == k, p[:, k]) if len(p) else math.nan,
             }
         )
     df = pd.DataFrame(rows).set_index("class")
@@ -173,3 +218,71 @@ def roc_curves(y_true: Any, probs: Any, classes: Sequence[str]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["class", "threshold", "fpr", "tpr"])
     return pd.concat(parts, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- several labels per image
+def per_label_metrics(
+    Y: Any, P: Any, labels: Sequence[str], thresholds: Any = 0.5, target_recall: float = 0.9
+) -> pd.DataFrame:
+    """One row per label (index ``label``): support, prevalence, auroc, average_precision,
+    threshold (mean over rows when per-row), precision, recall, f1, precision_at_recall."""
+    y, p, t = prepared(Y, P, labels, thresholds)
+    flag = p >= t
+    rows = []
+    for j, name in enumerate(labels):
+        yj, fj = y[:, j].astype(bool), flag[:, j]
+        counts = f1_counts(int((yj & fj).sum()), int((~yj & fj).sum()), int((yj & ~fj).sum()))
+        rows.append({
+            "label": str(name),
+            "support": int(yj.sum()),
+            "prevalence": float(yj.mean()) if len(yj) else math.nan,
+            "auroc": label_auroc(yj, p[:, j]),
+            "average_precision": label_average_precision(yj, p[:, j]),
+            "threshold": _column_threshold(t[:, j]),
+            **counts,
+            "precision_at_recall": precision_at_recall(yj, p[:, j], target_recall),
+        })
+    df = pd.DataFrame(rows).set_index("label")
+    df.attrs["target_recall"] = float(target_recall)
+    return df
+
+
+def _column_threshold(t: np.ndarray) -> float:
+    """The threshold of one label: itself when every row shares it, else the mean over rows."""
+    if not len(t):
+        return math.nan
+    return float(t[0]) if np.all(t == t[0]) else float(t.mean())
+
+
+def _nanmean(values: Any) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def multilabel_summary(
+    Y: Any, P: Any, labels: Sequence[str], thresholds: Any = 0.5, target_recall: float = 0.9
+) -> dict[str, float]:
+    """Macro and micro AUROC / AP / F1, micro precision and recall, macro precision at
+    ``target_recall``, subset accuracy and Hamming loss (keys :data:`MULTILABEL_SUMMARY_KEYS`, plus ``n``)."""
+    y, p, t = prepared(Y, P, labels, thresholds)
+    if len(y) == 0:
+        return {**{k: math.nan for k in MULTILABEL_SUMMARY_KEYS}, "n": 0}
+    per = per_label_metrics(Y, P, labels, thresholds, target_recall)
+    flag = p >= t
+    yb = y.astype(bool)
+    micro = f1_counts(int((yb & flag).sum()), int((~yb & flag).sum()), int((yb & ~flag).sum()))
+    return {
+        "macro_auroc": _nanmean(per["auroc"]),
+        "micro_auroc": label_auroc(yb.ravel(), p.ravel()),
+        "macro_ap": _nanmean(per["average_precision"]),
+        "micro_ap": label_average_precision(yb.ravel(), p.ravel()),
+        "macro_f1": _nanmean(per["f1"]),
+        "micro_f1": micro["f1"],
+        "micro_precision": micro["precision"],
+        "micro_recall": micro["recall"],
+        "macro_precision_at_recall": _nanmean(per["precision_at_recall"]),
+        "subset_accuracy": float(np.all(flag == yb, axis=1).mean()),
+        "hamming_loss": float((flag != yb).mean()),
+        "n": int(len(y)),
+    }

@@ -1,20 +1,22 @@
 """The web demo's Gradio page and server for a trained checkpoint (``python -m auxiliary serve --ckpt runs/NAME/best.pt``).
 
-Upload a photo (or pick a synthetic example made at start-up): calibrated class probabilities (a
-multi-label model: one bar per label, its threshold marked, present labels highlighted, "No condition
-found" when none; :mod:`auxiliary.steps.demo_labels`), the Grad-CAM heat map, a "low confidence — have
-it reviewed" banner below ``cfg.sort.conf``, the model's validation metrics, and a plain statement that
-this is not a diagnosis. A button files the image with a chosen label into ``cfg.sort.feedback_dir``
-(:func:`auxiliary.data.feedback.file_image`; single-label models only).
+Upload a photo (or pick a synthetic example made at start-up): calibrated class probabilities (in the
+view the model's task asks for, :attr:`~auxiliary.tasks.task.Task.probability_view`: a single-label model's
+class list, or a multi-label model's bars, one per label, its threshold marked, present labels highlighted,
+"No condition found" when none), the Grad-CAM heat map, a "low confidence — have it reviewed" banner
+below ``cfg.sort.conf``, the model's validation metrics, and a plain statement that this is not a
+diagnosis. A button files the image with a chosen label into ``cfg.sort.feedback_dir``
+(:func:`auxiliary.data.feedback.file_image`; only for a task that describes an image by one class).
 
 Safety defaults: the server binds to 127.0.0.1, never runs in debug mode, makes no share link,
 sends no analytics and loads nothing from the internet (fonts and scripts ship with Gradio).
-Uploads are checked by :func:`auxiliary.steps.demo.load_upload`: size and pixel-count limits, and
+Uploads are checked by :func:`auxiliary.steps.serve.load_upload`: size and pixel-count limits, and
 bad files (not an image, corrupt, truncated, unusual modes) become a readable message in the page.
 
-The page logic is :mod:`auxiliary.steps.demo` (tested without a browser); here :func:`build_app`
-lays it out with Gradio 6 (``pip install -e .[web]``) and :func:`launch` serves it, also inline in a
-notebook: ``demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)``, then ``demo.close()``.
+The page logic is :mod:`auxiliary.steps.serve` (tested without a browser; :func:`~auxiliary.steps.serve.serve`
+opens the checkpoint once); here :func:`build_app` lays it out with Gradio 6 (``pip install -e .[web]``) and
+:func:`launch` serves it, also inline in a notebook:
+``demo = webapp.launch("runs/NAME/best.pt", cfg=cfg, inline=True)``, then ``demo.close()``.
 """
 
 from __future__ import annotations
@@ -31,23 +33,21 @@ from typing import Any
 
 from auxiliary.base.config import Config
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.layout import resolve_path
-from auxiliary.inference.predictor import Predictor
-from auxiliary.steps.demo import (
+from auxiliary.models.checkpoint import Checkpoint
+from auxiliary.steps.serve import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     DISCLAIMER,
-    LOW_CONFIDENCE_TITLE,
     DemoError,
     analyse,
     display_copy,
     explain_status,
     file_feedback,
-    make_examples,
     megabytes,
     model_card,
+    serve,
 )
-from auxiliary.steps.demo_labels import label_banner, label_bars_html
+from auxiliary.tasks.task import NO_CONDITION
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -83,11 +83,48 @@ def status_html(result: dict[str, Any] | None) -> str:
     notes = "; ".join(result.get("notes") or [])
     if not result["ok"]:
         return _banner("error", "Could not read this file", result["message"], "Accepted: JPEG, PNG, BMP, TIFF, WebP.")
-    if result.get("task") == "multilabel":
-        return _banner(*label_banner(result), notes)
-    if result["low_confidence"]:
-        return _banner("low", f"⚠ {LOW_CONFIDENCE_TITLE}", result["detail"], notes)
-    return _banner("ok", f"Most likely: {result['top']} ({result['top_prob']:.0%})", result["detail"], notes)
+    return _banner(*result["banner"], notes)
+
+
+def label_bars_html(result: dict[str, Any] | None) -> str:
+    """One bar per label: its probability, a marker at its threshold and the text "threshold 0.42"; present
+    labels highlighted, labels too close to their threshold marked "unsure", "No condition found" when none
+    (a multi-label result of the multi-label task's :meth:`~auxiliary.tasks.task.Task.analysis`)."""
+    if not result or not result.get("ok", True) or "thresholds" not in result:
+        return ""
+    rows = []
+    for label, p in result["probs"].items():
+        t, on = result["thresholds"][label], bool(result["present"][label])
+        unsure = label in result["uncertain"]
+        colour = "#b91c1c" if on else "#94a3b8"
+        state = "present" if on else "absent"
+        tag = (" · <b>unsure</b>" if unsure else "") + (" · <b>present</b>" if on else "")
+        rows.append(
+            f'<div class="aux-label aux-{state}" data-label="{html.escape(label)}" data-present="{int(on)}" '
+            f'style="margin:6px 0;{"font-weight:600;" if on else ""}">'
+            f'<div>{html.escape(label)}: {p:.0%} <span style="font-size:0.85em">(threshold {t:.2f}){tag}</span></div>'
+            f'<div style="position:relative;height:14px;background:#f1f5f9;border-radius:4px">'
+            f'<div style="width:{100 * p:.1f}%;height:100%;background:{colour};border-radius:4px"></div>'
+            f'<div class="aux-threshold" title="threshold {t:.2f}" style="position:absolute;top:-3px;bottom:-3px;'
+            f'left:{100 * t:.1f}%;width:2px;background:#0f172a"></div></div></div>')
+    if not result["positives"]:
+        rows.append(f'<p class="aux-none" style="margin:6px 0;font-weight:600">{NO_CONDITION}</p>')
+    return '<div class="aux-label-bars">' + "".join(rows) + "</div>"
+
+
+def _class_list(gr: Any, classes: list[str]) -> tuple[Any, Any]:
+    return (gr.Label(num_top_classes=len(classes), label="Calibrated class probabilities", elem_id="aux-probs"),
+            lambda res: res["probs"])
+
+
+def _label_bars(gr: Any, classes: list[str]) -> tuple[Any, Any]:
+    return (gr.HTML("", label="Calibrated label probabilities and thresholds", elem_id="aux-probs"),
+            label_bars_html)
+
+
+#: How the page shows an image's probabilities, by the view a task asks for
+#: (:attr:`~auxiliary.tasks.task.Task.probability_view`): the component and what it is given of a result.
+PROBABILITY_VIEWS = {"classes": _class_list, "label_bars": _label_bars}
 
 
 # ----------------------------------------------------------------------------- gradio app
@@ -131,7 +168,7 @@ def build_app(
     gr = _import_gradio()
     explain_ok, explain_why = explain_status()
     classes = list(predictor.classes)
-    multilabel = bool(getattr(predictor, "multilabel", False))
+    view = PROBABILITY_VIEWS[predictor.task.probability_view]
 
     def on_file(file_path: str | None):
         name = Path(file_path).name if file_path else ""
@@ -143,7 +180,7 @@ def build_app(
         state = {"path": str(file_path), "name": name, "top": res["top"], "probs": res["probs"]}
         return (
             status_html(res),
-            label_bars_html(res) if multilabel else res["probs"],
+            probs_value(res),
             display_copy(res["image"]),
             res["overlay"],
             _note(res["heatmap_note"]),
@@ -203,9 +240,7 @@ def build_app(
                 gr.Markdown(model_card(predictor, conf), elem_id="aux-model-card")
             with gr.Column(scale=1):
                 status = gr.HTML(status_html(None), elem_id="aux-status")
-                probs = (gr.HTML("", label="Calibrated label probabilities and thresholds", elem_id="aux-probs")
-                         if multilabel else gr.Label(num_top_classes=len(classes), label="Calibrated class probabilities",
-                                                     elem_id="aux-probs"))
+                probs, probs_value = view(gr, classes)
                 with gr.Row():
                     photo = gr.Image(label="Your photo", type="numpy", format="png", interactive=False, elem_id="aux-photo")
                     overlay = gr.Image(
@@ -247,7 +282,7 @@ def _no_proxy_for_localhost() -> None:
 
 
 def launch(
-    ckpt: str | Path,
+    ckpt: Checkpoint | str | Path,
     *,
     cfg: Any = None,
     inline: bool | None = None,
@@ -263,7 +298,8 @@ def launch(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     height: int = 900,
 ):
-    """Serve the demo for ``ckpt``; returns the running ``gr.Blocks`` (call ``.close()`` to stop it).
+    """Serve the demo for ``ckpt`` (:func:`auxiliary.steps.serve.serve` opens it once); returns the running
+    ``gr.Blocks`` (call ``.close()`` to stop it).
 
     ``inline=True`` (a notebook) shows the page in the output cell and returns at once;
     otherwise ``block`` (default: not inline) keeps serving until Ctrl+C. The server binds to
@@ -271,26 +307,9 @@ def launch(
     (a public gradio.live link) is off unless asked for explicitly.
     """
     cfg = cfg if cfg is not None else Config()
-    ckpt_path = resolve_path(ckpt)
-    if not ckpt_path.is_file():
-        raise DemoError(f"checkpoint not found: {ckpt_path} (train one with `python -m auxiliary train`)")
-    predictor = Predictor.from_checkpoint(ckpt_path, device=cfg.sort.device)
-    conf = float(cfg.sort.conf if conf is None else conf)
-    if not 0.0 <= conf <= 1.0:
-        raise DemoError(f"conf must be between 0 and 1, got {conf}")
-    # filing is off for a multi-label model: the feedback folder holds one class per image
-    fb_dir = None if predictor.multilabel else resolve_path(
-        feedback_dir if feedback_dir is not None else cfg.sort.feedback_dir)
-    example_files: list[Path] = []
-    if examples:
-        ex_dir = Path(tempfile.mkdtemp(prefix="auxiliary-webapp-examples-"))
-        atexit.register(shutil.rmtree, ex_dir, True)
-        example_files = make_examples(cfg.synth, ex_dir, classes=predictor.classes)
-        if not example_files and not quiet:
-            print("webapp: synthetic examples unavailable; upload your own images")
-    demo = build_app(
-        predictor, conf=conf, feedback_dir=fb_dir, examples=example_files, max_bytes=max_bytes, max_pixels=max_pixels
-    )
+    served = serve(cfg, ckpt, conf=conf, feedback_dir=feedback_dir, examples=examples, quiet=quiet)
+    demo = build_app(served.predictor, conf=served.conf, feedback_dir=served.feedback_dir, examples=served.examples,
+                     max_bytes=max_bytes, max_pixels=max_pixels)
     if host not in ("127.0.0.1", "localhost", "::1") and not quiet:
         print(f"webapp: WARNING binding to {host}: anyone who can reach this machine can use the demo")
     if share and not quiet:
@@ -301,7 +320,7 @@ def launch(
     gr = _import_gradio()
     demo.queue(default_concurrency_limit=1)
     try:
-        _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes, example_files)
+        _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes, served.examples)
     except KeyboardInterrupt:
         demo.close(verbose=False)
         raise
@@ -333,13 +352,6 @@ def _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes
         theme=gr.themes.Default(),
         css=_CSS,
     )
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-
-
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:

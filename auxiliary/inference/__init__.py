@@ -1,17 +1,20 @@
-"""Inference with a trained checkpoint: preprocessing, prediction on PyTorch or ONNX Runtime, Grad-CAM, sorting (notebooks 05 and 06).
+"""Inference with a trained checkpoint: prediction on PyTorch or ONNX Runtime, Grad-CAM, sorting (notebooks 05 and 06).
 
-Modules, one job each:
+Every function here takes the :class:`~auxiliary.models.checkpoint.Checkpoint` the step opened once, and asks
+the checkpoint's :class:`~auxiliary.tasks.task.Task` for what differs between tasks. Modules, one job each:
 
-- ``preprocess``: how an image becomes a model input; ``predictor``: ``Predictor``, the one prediction path.
-- ``onnx_model``: ONNX files and their metadata; ``export``: export with a parity check; ``backends``:
-  PyTorch or ONNX Runtime, whichever is faster here (``load_predictor``).
+- ``predictor``: ``Predictor``, the one prediction path; ``backends``: PyTorch or ONNX Runtime, whichever is
+  faster here (``load_predictor``; the ONNX files themselves are :mod:`auxiliary.models`).
 - ``explain``: Grad-CAM heat maps for any model of the factory; ``embeddings``: offline ImageNet features of
   images (what the synthetic-vs-real distance is measured on).
-- ``measurements``: a model's predictions with and without TTA, its size and speed, as comparison rows.
-- ``sorter``: copying new images into class folders and ``low_confidence/``; ``journal``: its resume journal
+- ``measurements``: the raw logits of image files (and of their flip views), a model's predictions with and
+  without TTA, its size and speed, as comparison rows.
+- ``labelled``: the labelled images a model is evaluated on (any dataset or split list, labels renamed by a label
+  map; the reader of each task); ``sim2real``: synthetic images next to real photos (KID, the figures of a
+  synthetic-trained model on them) for notebook 01 and ``benchmarks/bench_sim2real.py``.
+- ``sorter``: copying new images into the folders the task's sort rule names; ``journal``: its resume journal
   and lock; ``sort_report``: ``predictions.csv``, ``rejected.csv`` and the accounting summary; ``shards``:
-  which inputs ``sort --shard i/n`` sorts; ``sort_merge``: ``sort --merge``, the shards gathered into one output;
-  ``multilabel_sort``: how a multi-label model sorts (every positive label's folder, ``none/``, low confidence).
+  which inputs ``sort --shard i/n`` sorts; ``sort_merge``: ``sort --merge``, the shards gathered into one output.
 
 Public names used by the notebooks: ``Predictor``, ``load_predictor``, ``export_onnx``, ``onnx_metadata``,
 ``describe_target``, ``sort_folder``.

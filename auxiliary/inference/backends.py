@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from auxiliary.base.devices import device_label, module_device, resolve_device
-from auxiliary.base.files import sha256_file, write_json_atomic
-from auxiliary.inference.predictor import Predictor, checkpoint_settings
-from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.base.files import write_json_atomic
+from auxiliary.inference.predictor import Predictor
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.export import ensure_onnx
 from auxiliary.models.onnx_model import ExportError, onnx_logits, onnx_session, session_device
 
@@ -80,16 +80,15 @@ _BACKEND_CACHE: dict[tuple, dict[str, Any]] = {}
 
 
 def choose_backend(
-    model: Any, sess: Any, ckpt: str | Path, onnx_path: str | Path, img_size: int, batch: int = AUTO_BATCH,
+    model: Any, sess: Any, sha: str, onnx_path: str | Path, img_size: int, batch: int = AUTO_BATCH,
     repeats: int = 3,
 ) -> dict[str, Any]:
-    """Time PyTorch and ONNX Runtime once for this checkpoint and keep the faster.
+    """Time PyTorch and ONNX Runtime once for the checkpoint of SHA-256 ``sha`` and keep the faster.
 
     The decision is cached in memory and in ``<onnx>.backend.json`` (keyed by the checkpoint's
     SHA-256, image size, batch, thread count and both devices), so it is measured once per machine.
     """
     threads = torch.get_num_threads()
-    sha = sha256_file(ckpt)
     devices = f"torch {device_label(module_device(model))}, onnx {session_device(sess)}"
     key = (sha, int(img_size), int(batch), threads, devices)
     if key in _BACKEND_CACHE:
@@ -125,9 +124,11 @@ def choose_backend(
 
 
 def load_predictor(
-    ckpt: str | Path, backend: str = "torch", onnx_path: str | Path | None = None, device: str = "auto"
+    checkpoint: Checkpoint | str | Path, backend: str = "torch", onnx_path: str | Path | None = None,
+    device: str = "auto",
 ) -> Predictor:
-    """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt`` on ``backend`` torch, onnx or auto.
+    """A :class:`~auxiliary.inference.predictor.Predictor` for ``checkpoint`` (a :class:`Checkpoint`, or a path
+    opened here) on ``backend`` torch, onnx or auto.
 
     ``onnx``: runs an ONNX file through onnxruntime, used only when it matches the checkpoint
     (:func:`auxiliary.models.export.onnx_mismatch`: recorded source SHA-256, classes, input size
@@ -141,31 +142,28 @@ def load_predictor(
     backend = str(backend).lower()
     if backend not in ("torch", "onnx", "auto"):
         raise ExportError(f"unknown inference backend {backend!r} (choose torch, onnx or auto)")
+    ckpt = Checkpoint.of(checkpoint)
     device = resolve_device(device)
-    model, info = load_checkpoint(ckpt, device=device)
-    kwargs = checkpoint_settings(info)
-    cls = Predictor
+    model = ckpt.model(device)
     if backend == "torch":
-        return cls(model, backend="torch", device=device, **kwargs)
-    info = dict(kwargs.get("info") or {})
+        return Predictor(model, ckpt.info, ckpt.task, device=device)
+    info = dict(ckpt.info)
     try:
-        path = ensure_onnx(ckpt, onnx_path, info=info, device=device)
+        path = ensure_onnx(ckpt, onnx_path, device=device)
         sess = onnx_session(path, device=device)
         width = sess.get_outputs()[0].shape[-1]
-        if isinstance(width, int) and width != len(kwargs["classes"]):  # belt and braces: the graph itself
-            raise ExportError(f"{path} gives {width} class scores, the checkpoint has {len(kwargs['classes'])} classes")
+        if isinstance(width, int) and width != len(ckpt.classes):  # belt and braces: the graph itself
+            raise ExportError(f"{path} gives {width} class scores, the checkpoint has {len(ckpt.classes)} classes")
     except (ExportError, OSError) as exc:
-        reason = f"cannot write the ONNX file for {ckpt}: {exc}" if isinstance(exc, OSError) else str(exc)
+        reason = f"cannot write the ONNX file for {ckpt.path}: {exc}" if isinstance(exc, OSError) else str(exc)
         if backend == "onnx":
             raise ExportError(reason) from None
         print(f"note: not using ONNX Runtime ({reason}); using PyTorch", flush=True)
         info["backend_choice"] = {"backend": "torch", "reason": reason}
-        return cls(model, backend="torch", device=device, **{**kwargs, "info": info})
+        return Predictor(model, info, ckpt.task, device=device)
     info["onnx_path"] = str(path)
-    if backend == "onnx":
-        return cls(sess, backend="onnx", device=session_device(sess), **{**kwargs, "info": info})
-    decision = choose_backend(model, sess, ckpt, path, int(kwargs["img_size"]))
-    info["backend_choice"] = decision
-    if decision["backend"] == "onnx":
-        return cls(sess, backend="onnx", device=session_device(sess), **{**kwargs, "info": info})
-    return cls(model, backend="torch", device=device, **{**kwargs, "info": info})
+    if backend == "auto":
+        info["backend_choice"] = choose_backend(model, sess, ckpt.sha256, path, int(info["img_size"]))
+    if backend == "onnx" or info["backend_choice"]["backend"] == "onnx":
+        return Predictor(sess, info, ckpt.task, backend="onnx", device=session_device(sess))
+    return Predictor(model, info, ckpt.task, device=device)

@@ -20,8 +20,8 @@ generic                       the last Conv2d / norm layer whose output is 4-D a
 :func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size (the map is
 computed at the network's ``img_size`` and resized back), which is what the web demo shows.
 :func:`gradcam_labels` gives one map per label of a multi-label model (each label's own logit).
-The figures built on these maps (galleries, :func:`~auxiliary.viz.plots_comparison.plot_gradcam_grid`)
-are in :mod:`auxiliary.viz.plots_comparison`.
+The figures built on these maps (galleries, :func:`~auxiliary.viz.plots_mosaics.plot_gradcam_grid`)
+are in :mod:`auxiliary.viz.plots_mosaics`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The sorting journal and run lock: what a sort has copied, so an interrupted sort resumes and never copies twice.
 
 One JSON record per finished input. A single-label record names its one ``destination`` (and ``folder``); a
-multi-label record (:mod:`auxiliary.inference.multilabel_sort`) names every file it placed in ``destinations``
+multi-label record (:class:`~auxiliary.tasks.placement.LabelSort`) names every file it placed in ``destinations``
 (an image positive for two labels is in two label folders), with ``duplicates`` (those that were already
 there with the same bytes) and ``folders``; its ``destination``, ``duplicate_of`` and ``folder`` are the
 ``|``-joined lists, for predictions.csv. :func:`record_destinations` and :func:`record_folders` read both kinds.

@@ -1,4 +1,4 @@
-"""Measuring a trained model for the comparison: its predictions with and without flip TTA, its size and its speed on PyTorch and ONNX Runtime, as rows of the comparison table.
+"""Measuring a trained model: the raw logits of image files (and of their flip views), its predictions with and without flip TTA, its size and its speed on PyTorch and ONNX Runtime, as rows of the comparison table.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from auxiliary.base.images import ImageReadError, read_image
@@ -49,17 +48,16 @@ def speed_rows(
     return rows
 
 
-def predict_plain_and_tta(
-    predictor: Any, paths_: Sequence[str], tta: bool = False, batch_size: int = 32, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Calibrated probabilities without and (if ``tta``) with flip TTA, reading each image once.
-
-    Same numbers as ``predictor.predict_paths(paths, tta=False/True)``; unreadable images get NaN rows.
-    """
-
+def view_logits(
+    predictor: Any, paths_: Sequence[str], batch_size: int = 32, tta: bool = False, progress: bool = True
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Raw logits of image files, reading each image once: (1, n, C), or with ``tta`` (4, n, C), one slice per flip
+    view (:func:`auxiliary.models.preprocess.tta_views`, the plain image first). An unreadable image gets NaN rows
+    and its reason in the dict. Raw, so that any calibration can be applied afterwards
+    (``predictor.task.probabilities(logits, calibration)``): the checkpoint's, or one refitted on validation."""
     n, c = len(paths_), len(predictor.classes)
-    plain = np.full((n, c), np.nan)
-    flipped = np.full((n, c), np.nan) if tta else None
+    out = np.full((4 if tta else 1, n, c), np.nan)
+    errors: dict[int, str] = {}
     bar = tqdm(total=n, desc=f"predict {predictor.name}", unit="img", disable=not progress)
     for chunk in batched(range(n), batch_size):
         ok, arrays = [], []
@@ -67,32 +65,29 @@ def predict_plain_and_tta(
             try:
                 arrays.append(preprocess(read_image(paths_[i]), predictor.img_size, predictor.mean, predictor.std))
                 ok.append(i)
-            except ImageReadError:
-                pass
+            except ImageReadError as exc:
+                errors[i] = exc.reason
         if arrays:
             batch = np.stack(arrays)
-            views = tta_views(batch) if tta else [batch]
-            probs = [predictor.probabilities(predictor.logits(np.ascontiguousarray(v))) for v in views]
-            plain[ok] = probs[0]
-            if tta:
-                flipped[ok] = np.mean(probs, axis=0)
+            for v, view in enumerate(tta_views(batch) if tta else [batch]):
+                out[v, ok] = predictor.logits(np.ascontiguousarray(view))
         bar.update(len(chunk))
     bar.close()
-    return plain, flipped
+    return out, errors
 
 
-def prediction_table(
-    table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str], fairness_col: str | None = None
-) -> pd.DataFrame:
-    """One row per image: path, label, group column, pred, conf (top probability), correct, prob_<class>..."""
-    out = pd.DataFrame({"path": table["path"].astype(str).to_numpy(), "label": table["label"].astype(str).to_numpy()})
-    if fairness_col and fairness_col in table.columns:
-        out[fairness_col] = table[fairness_col].to_numpy()
-    ok = np.all(np.isfinite(probs), axis=1)
-    idx = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
-    out["pred"] = [classes[i] if i >= 0 else "" for i in idx]
-    out["conf"] = np.where(ok, np.nan_to_num(probs, nan=0.0).max(axis=1), np.nan)
-    out["correct"] = ok & (out["pred"] == out["label"]).to_numpy()
-    for k, c in enumerate(classes):
-        out[f"prob_{c}"] = probs[:, k]
-    return out
+def view_probabilities(task: Any, views: np.ndarray, calibration: Any) -> np.ndarray:
+    """Calibrated probabilities of :func:`view_logits`' views, averaged over the views (flip TTA when several)."""
+    return np.mean([task.probabilities(v, calibration) for v in views], axis=0)
+
+
+def predict_plain_and_tta(
+    predictor: Any, paths_: Sequence[str], tta: bool = False, batch_size: int = 32, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Calibrated probabilities without and (if ``tta``) with flip TTA, reading each image once.
+
+    Same numbers as ``predictor.predict_paths(paths, tta=False/True)``; unreadable images get NaN rows.
+    """
+    views, _ = view_logits(predictor, paths_, batch_size, tta, progress)
+    plain = predictor.probabilities(views[0])
+    return plain, (view_probabilities(predictor.task, views, predictor.info) if tta else None)

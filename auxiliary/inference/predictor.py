@@ -2,17 +2,18 @@
 
 Evaluation, comparison, sorting and the web demo all go through :class:`Predictor`, so an
 image is resized and normalised exactly as in validation during training (area resize to
-``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated by the
-checkpoint's temperature. :meth:`Predictor.from_checkpoint` loads the PyTorch model (on the device of
-the one device rule, :func:`auxiliary.base.devices.resolve_device`: a CUDA GPU when there is one); a
-predictor on ONNX Runtime (``backend="onnx"``), or on whichever backend is faster here
-(``"auto"``), comes from :func:`auxiliary.inference.backends.load_predictor` (the export itself is
-:mod:`auxiliary.models.export`).
+``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated as the checkpoint's
+task says (:meth:`auxiliary.tasks.task.Task.probabilities` with the checkpoint's entries: one temperature
+for a softmax, or per-label temperatures for sigmoids). :meth:`Predictor.from_checkpoint` builds the PyTorch
+model of a :class:`~auxiliary.models.checkpoint.Checkpoint` (on the device of the one device rule,
+:func:`auxiliary.base.devices.resolve_device`: a CUDA GPU when there is one); a predictor on ONNX Runtime
+(``backend="onnx"``), or on whichever backend is faster here (``"auto"``), comes from
+:func:`auxiliary.inference.backends.load_predictor` (the export itself is :mod:`auxiliary.models.export`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,118 +24,55 @@ from tqdm.auto import tqdm
 from auxiliary.base.devices import resolve_device
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import ImageReadError, read_image
-from auxiliary.evaluation.calibration import softmax
-from auxiliary.evaluation.multilabel import decisions
-from auxiliary.evaluation.multilabel_calibration import sigmoid
-from auxiliary.evaluation.multilabel_thresholds import LabelThresholds, thresholds_from_dict
-from auxiliary.models.checkpoint import load_checkpoint
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.preprocess import batched, preprocess, tta_views
-
-#: ``Predictor.task`` values: one class per image (softmax) or several labels per image (one sigmoid each).
-TASKS: tuple[str, ...] = ("single", "multilabel")
-
-
-#: A label's threshold when the checkpoint records none.
-DEFAULT_THRESHOLD = 0.5
+from auxiliary.tasks.task import Task
 
 
 class Predictor:
-    """Calibrated class probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime).
+    """Calibrated class (or label) probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime).
 
-    ``task="single"``: one softmax over the classes at ``temperature`` (rows sum to 1).
-    ``task="multilabel"``: one probability per label, ``sigmoid(logit_j / temperatures[j])``, each in
-    [0, 1] on its own; ``thresholds`` (the checkpoint's dict: ``global`` per label and ``per_group``
-    per tone group and label, fitted on validation; 0.5 for a label without one) turn them into
-    decisions: :meth:`decide` (0/1 per label), :meth:`label_thresholds`, :meth:`threshold_rows`.
+    ``info`` is the checkpoint's entries (classes, preprocessing, model name, calibration); ``task`` its
+    :class:`~auxiliary.tasks.task.Task` (chosen once, with the checkpoint: :attr:`Checkpoint.task`), which turns
+    logits into probabilities (:meth:`probabilities`) and probabilities into decisions (:meth:`decide`) with ``info``.
     """
 
-    def __init__(
-        self,
-        model: Any,
-        classes: Sequence[str],
-        img_size: int,
-        mean: Sequence[float],
-        std: Sequence[float],
-        temperature: float = 1.0,
-        name: str = "model",
-        backend: str = "torch",
-        info: dict[str, Any] | None = None,
-        device: str = "cpu",
-        task: str = "single",
-        temperatures: Sequence[float] | None = None,
-        thresholds: dict[str, Any] | None = None,
-    ):
-        if task not in TASKS:
-            raise AuxiliaryError(f"unknown task {task!r} (choose {', '.join(TASKS)})")
+    def __init__(self, model: Any, info: Mapping[str, Any], task: Task, *, backend: str = "torch",
+                 device: str = "cpu"):
         self.model = model
-        self.classes = list(classes)
-        self.img_size = int(img_size)
-        self.mean = tuple(mean)
-        self.std = tuple(std)
-        self.temperature = float(temperature)
-        self.name = name
-        self.backend = backend
-        self.info = info or {}
-        self.device = device
+        self.info = dict(info)
         self.task = task
-        self.temperatures = [float(t) for t in temperatures] if temperatures is not None else None
-        if self.multilabel and self.temperatures is None:
-            self.temperatures = [1.0] * len(self.classes)
-        self.thresholds = thresholds or {}
-
-    @property
-    def multilabel(self) -> bool:
-        """True for a multi-label model (one independent probability per label)."""
-        return self.task == "multilabel"
+        self.classes = [str(c) for c in self.info["classes"]]
+        self.img_size = int(self.info["img_size"])
+        self.mean = tuple(float(v) for v in self.info["mean"])
+        self.std = tuple(float(v) for v in self.info["std"])
+        self.name = str(self.info.get("model_name", "model"))
+        self.backend = backend
+        self.device = device
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of raw logits: softmax at ``temperature``, or per-label sigmoids."""
-        if self.multilabel:
-            return sigmoid(logits, self.temperatures)
-        return softmax(logits, self.temperature)
-
-    # ----------------------------------------------------------------- multi-label decisions
-    def label_thresholds(self) -> LabelThresholds:
-        """The checkpoint's thresholds: ``global`` per label (0.5 where none is recorded) and ``per_group``."""
-        if not self.multilabel:
-            raise AuxiliaryError(f"{self.name} is a single-label model: it has no per-label thresholds")
-        return _label_thresholds(self.thresholds, self.classes)
-
-    def threshold_rows(self, n: int, tone_groups: Sequence[str] | None = None) -> np.ndarray:
-        """(n, L) thresholds: the global ones, or with ``tone_groups`` (one per row) each row's tone group's
-        (the global ones for a group the checkpoint has none for, e.g. ``unknown``)."""
-        lt = self.label_thresholds()
-        if tone_groups is None:
-            return np.tile(lt.for_rows(None), (int(n), 1))
-        if len(tone_groups) != int(n):
-            raise AuxiliaryError(f"{len(tone_groups)} tone groups for {n} rows")
-        return lt.for_rows(list(tone_groups), use_groups=True).reshape(int(n), len(self.classes))
+        """Calibrated probabilities of raw logits, as the checkpoint's task calibrates them."""
+        return self.task.probabilities(logits, self.info)
 
     def decide(self, probs: Any, tone_groups: Sequence[str] | None = None) -> np.ndarray:
-        """0/1 per label of a multi-label model: ``probability >= threshold`` with the checkpoint's thresholds
-        (global, or per tone group with ``tone_groups``, one per row). ``probs``: (n, L), (L,) or a dict
-        label -> probability (as :meth:`predict_image` gives); NaN is never positive. Same shape back, int."""
-        if isinstance(probs, dict):
+        """The task's decision of probabilities (rows, one row, or a dict class -> probability as
+        :meth:`predict_image` gives) with the checkpoint's entries (per tone group with ``tone_groups``)."""
+        if isinstance(probs, Mapping):
             probs = [float(probs[c]) for c in self.classes]
-        p = np.asarray(probs, dtype=np.float64)
-        rows = np.atleast_2d(p)
-        if rows.ndim != 2 or rows.shape[1] != len(self.classes):
-            raise AuxiliaryError(f"probabilities of shape {p.shape} do not fit {len(self.classes)} labels")
-        out = decisions(rows, self.threshold_rows(len(rows), tone_groups), self.classes).astype(np.int64)
-        return out[0] if p.ndim == 1 else out
+        return self.task.decide(np.asarray(probs, dtype=np.float64), self.info, self.classes, tone_groups)
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_checkpoint(cls, ckpt: str | Path, device: str = "auto") -> Predictor:
-        """The PyTorch model of ``ckpt`` on ``device`` (``auto``: CUDA, then MPS, then the CPU) with its
-        classes, preprocessing and temperature.
+    def from_checkpoint(cls, checkpoint: Checkpoint | str | Path, device: str = "auto") -> Predictor:
+        """The PyTorch model of ``checkpoint`` (a :class:`Checkpoint`, or a path opened here) on ``device``
+        (``auto``: CUDA, then MPS, then the CPU).
 
         For ONNX Runtime, or whichever backend is faster here, use
         :func:`auxiliary.inference.backends.load_predictor`.
         """
+        ckpt = Checkpoint.of(checkpoint)
         device = resolve_device(device)
-        model, info = load_checkpoint(ckpt, device=device)
-        return cls(model, backend="torch", device=device, **checkpoint_settings(info))
+        return cls(ckpt.model(device), ckpt.info, ckpt.task, device=device)
 
     # ----------------------------------------------------------------- inference
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -192,47 +130,3 @@ class Predictor:
         p = self.predict_arrays([rgb], batch_size=1, tta=tta)[0]
         return {c: float(v) for c, v in zip(self.classes, p)}
 
-
-def checkpoint_settings(info: dict[str, Any]) -> dict[str, Any]:
-    """The :class:`Predictor` arguments recorded in a checkpoint's ``info`` (classes, preprocessing, temperature;
-    task, per-label temperatures and thresholds of a multi-label checkpoint)."""
-    return dict(
-        task=str(info.get("task", "single")),
-        temperatures=info.get("temperatures"),
-        thresholds=info.get("thresholds"),
-        classes=info["classes"],
-        img_size=info["img_size"],
-        mean=info["mean"],
-        std=info["std"],
-        temperature=info.get("temperature", 1.0),
-        name=info["model_name"],
-        info=info,
-    )
-
-
-def _threshold(value: Any, where: str) -> float:
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not 0.0 <= t <= 1.0:
-        raise AuxiliaryError(f"the checkpoint's threshold {where} is {value!r}, not a number between 0 and 1")
-    return t
-
-
-def _label_thresholds(d: dict[str, Any] | None, labels: Sequence[str]) -> LabelThresholds:
-    """A multi-label checkpoint's ``thresholds`` dict (``global``, ``per_group``, ``fallback``) as a
-    :class:`LabelThresholds` (:func:`auxiliary.evaluation.multilabel_thresholds.thresholds_from_dict`), after
-    checking it: every threshold a number in [0, 1], no label the model lacks; a label without a global
-    threshold gets 0.5, one without a group's gets the global one."""
-    d = d or {}
-    names = [str(c) for c in labels]
-    glob_in = d.get("global") or {}
-    groups_in = d.get("per_group") or {}
-    unknown = sorted(({str(k) for k in glob_in} | {str(k) for t in groups_in.values() for k in t}) - set(names))
-    if unknown:
-        raise AuxiliaryError(f"the checkpoint's thresholds name labels it does not have: {', '.join(unknown)} "
-                             f"(labels: {', '.join(names)})")
-    glob = {c: _threshold(glob_in[c], f"of {c}") if c in glob_in else DEFAULT_THRESHOLD for c in names}
-    groups = {str(g): {c: _threshold(v, f"of {c} in {g}") for c, v in t.items()} for g, t in groups_in.items()}
-    return thresholds_from_dict({"global": glob, "per_group": groups, "fallback": d.get("fallback") or {}}, names)

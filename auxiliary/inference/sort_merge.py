@@ -41,6 +41,7 @@ from auxiliary.inference.journal import (
 from auxiliary.inference.shards import SHARDS_DIR, shard_folders
 from auxiliary.inference.sort_report import SortResult, write_sort_reports
 from auxiliary.inference.sorter import list_images, place_copy
+from auxiliary.tasks import task_named
 
 
 def link_or_copy(src: str | Path, dest: Path) -> None:
@@ -134,7 +135,7 @@ def merge_shards(input_dir: str | Path, out_dir: str | Path, *, recursive: bool 
     listed = list_images(src_root, recursive=recursive, exclude=[out])
     run_keys = {by_source.get(os.path.abspath(p), f"{os.path.abspath(p)}|in no shard") for p in listed}
     summary = write_sort_reports(out, journal, classes, names, run_keys, state["model"], report.get("rule", ""),
-                                 report.get("threshold"), None, task=state.get("task", "single"))
+                                 report.get("threshold"), task_named(state.get("task")))
     missing = [p for p in listed if os.path.abspath(p) not in by_source]
     summary.update({
         "checkpoint": report.get("checkpoint"), "input_dir": str(src_root), "shards": len(folders),

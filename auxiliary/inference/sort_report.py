@@ -1,8 +1,9 @@
 """The reports of a sort: predictions.csv and rejected.csv streamed from the journal, and the accounting summary that checks every input is accounted for.
 
-``predictions.csv`` has one row per input. Single-label: ``predicted``, ``prob_<class>``, ``top_prob``,
-``margin``, ``prediction_set`` and the ``threshold``. Multi-label (``task="multilabel"``,
-:mod:`auxiliary.inference.multilabel_sort`): ``predicted`` (the positive labels, ``|``-joined, or ``none``),
+``predictions.csv`` has one row per input, in the columns of the sort's task
+(:meth:`~auxiliary.tasks.task.Task.sort_columns`). Single-label: ``predicted``, ``prob_<class>``, ``top_prob``,
+``margin``, ``prediction_set`` and the ``threshold``. Multi-label
+(:class:`~auxiliary.tasks.placement.LabelSort`): ``predicted`` (the positive labels, ``|``-joined, or ``none``),
 ``prob_<label>``, ``pred_<label>`` (0/1), ``threshold_<label>`` (the threshold used for that row),
 ``margin``, ``uncertain`` (the labels too close to their threshold) and ``tone_group_est``; ``destination``
 and ``folder`` list every label folder the image was copied into. ``counts`` in the summary count files
@@ -13,7 +14,6 @@ rejected), so ``sum(decisions) == n_inputs`` for either task.
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,9 @@ from typing import Any
 import pandas as pd
 
 from auxiliary.base.files import atomic_write
-from auxiliary.evaluation.conformal import Conformal
 from auxiliary.inference.journal import SortJournal, record_destinations, record_folders
-
-#: the folder of images whose top probability is under the threshold
-LOW_CONFIDENCE = "low_confidence"
-
-
-#: the folder of a multi-label sort's images that are positive for no label
-NO_LABEL = "none"
+from auxiliary.tasks.placement import LOW_CONFIDENCE
+from auxiliary.tasks.task import Task
 
 
 @dataclass
@@ -64,39 +58,13 @@ def read_sort_predictions(out_dir: str | Path) -> pd.DataFrame:
     return df
 
 
-def _num(v: Any) -> str:
-    return "" if (v is None or (isinstance(v, float) and math.isnan(v))) else f"{v:.6f}"
-
-
-def _columns(classes: list[str], multilabel: bool) -> list[str]:
-    if multilabel:
-        return ["source", "destination", "decision", "folder", "predicted", *[f"prob_{c}" for c in classes],
-                *[f"pred_{c}" for c in classes], *[f"threshold_{c}" for c in classes], "margin", "uncertain",
-                "tone_group_est", "duplicate_of", "reason", "model", "rule", "sha256"]
-    return ["source", "destination", "decision", "folder", "predicted", *[f"prob_{c}" for c in classes], "top_prob",
-            "margin", "prediction_set", "duplicate_of", "reason", "model", "threshold", "rule", "sha256"]
-
-
-def _row(rec: dict[str, Any], n: int, multilabel: bool) -> list[Any]:
-    head = [rec["source"], rec["destination"], rec["decision"], rec["folder"], rec["predicted"],
-            *[_num(v) for v in rec["probs"]]]
-    tail = [rec["duplicate_of"], rec["reason"], rec["model"]]
-    if multilabel:
-        pred = rec.get("pred") or [""] * n
-        thr = rec.get("thresholds") or [None] * n
-        return [*head, *pred, *[_num(v) for v in thr], _num(rec["margin"]), "|".join(rec.get("uncertain") or []),
-                rec.get("tone_group_est", ""), *tail, rec["rule"], rec["sha256"]]
-    return [*head, _num(rec["top_prob"]), _num(rec["margin"]), "|".join(rec["prediction_set"]), *tail,
-            "" if rec["threshold"] is None else rec["threshold"], rec["rule"], rec["sha256"]]
-
-
 def write_sort_reports(out: Path, journal: SortJournal, classes: list[str], folders: dict[str, str],
-                   run_keys: set[str], model_id: str, rule: str, threshold: float | None,
-                   conformal: Conformal | None, task: str = "single") -> dict[str, Any]:
-    """predictions.csv / rejected.csv from the journal (streamed) and the accounting summary."""
-    multilabel = task == "multilabel"
-    cols = _columns(classes, multilabel)
-    places = [*folders.values(), *([NO_LABEL] if multilabel else []), LOW_CONFIDENCE]
+                       run_keys: set[str], model_id: str, rule: str, threshold: float | None,
+                       task: Task) -> dict[str, Any]:
+    """predictions.csv / rejected.csv from the journal (streamed), in the columns of ``task``, and the
+    accounting summary (the folders counted: one per class and the task's :attr:`~Task.sort_folders`)."""
+    cols = task.sort_columns(classes)
+    places = [*folders.values(), *task.sort_folders]
     counts: dict[str, int] = dict.fromkeys(places, 0) | {"rejected": 0}
     decided: dict[str, int] = {"sorted": 0, LOW_CONFIDENCE: 0, "rejected": 0}
     referenced: set[str] = set()
@@ -109,7 +77,7 @@ def write_sort_reports(out: Path, journal: SortJournal, classes: list[str], fold
         wr.writerow(["source", "reason", "sha256"])
         for rec in journal.records():
             n_rows += 1
-            wp.writerow(_row(rec, len(classes), multilabel))
+            wp.writerow(task.sort_row(rec, len(classes)))
             decided[rec["decision"]] = decided.get(rec["decision"], 0) + 1
             if rec["decision"] == "rejected":
                 counts["rejected"] += 1
@@ -134,8 +102,6 @@ def write_sort_reports(out: Path, journal: SortJournal, classes: list[str], fold
         "out_dir": str(out), "model": model_id, "rule": rule, "threshold": threshold, "classes": classes,
         "n_inputs": len(run_keys), "n_rows": n_rows, "counts": counts, "decisions": decided, "files": files,
         "rejected": counts["rejected"], "duplicates": n_dup, "unaccounted_files": unaccounted[:20],
-        "accounted_for_all": bool(accounted), "task": task,
+        "accounted_for_all": bool(accounted), "task": task.name,
     }
-    if conformal is not None:
-        summary["conformal"] = conformal.to_dict()
     return summary

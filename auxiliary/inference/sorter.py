@@ -1,8 +1,8 @@
 """Sorting a folder of new images into class folders with a trained checkpoint, safely and resumably.
 
-Notebook 06 and ``python -m auxiliary sort`` (:mod:`auxiliary.steps.sort`) call
-``sort_folder(ckpt, INPUT, OUT)``, which copies every file under ``INPUT`` (never moves, never
-modifies it) to
+The sort step (:func:`auxiliary.steps.sort.sort`, what notebook 06 and ``python -m auxiliary sort`` call)
+opens the checkpoint once and calls ``sort_folder(checkpoint, INPUT, OUT)``, which copies every file under
+``INPUT`` (never moves, never modifies it) to
 
 * ``OUT/<class>/`` when the calibrated top probability reaches ``conf`` (or, with ``coverage``,
   when the conformal prediction set of :mod:`auxiliary.evaluation.conformal` holds exactly one class),
@@ -10,13 +10,15 @@ modifies it) to
 * nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
   in ``OUT/rejected.csv`` with the reason.
 
-A multi-label checkpoint (``task: multilabel``) copies an image into **each** ``OUT/<label>/`` it is positive
-for (per-label thresholds), into ``OUT/none/`` when it is positive for none, and into ``OUT/low_confidence/``
-instead when a label's probability is too close to its threshold; the rule, the columns and the optional
-per-tone-group thresholds (``tone_thresholds``) are in :mod:`auxiliary.inference.multilabel_sort`.
+Where an image goes is the checkpoint's task's :class:`~auxiliary.tasks.task.SortRule`
+(:meth:`~auxiliary.tasks.task.Task.sort_rule`): a multi-label checkpoint copies an image into **each**
+``OUT/<label>/`` it is positive for (per-label thresholds), into ``OUT/none/`` when it is positive for none,
+and into ``OUT/low_confidence/`` instead when a label's probability is too close to its threshold
+(:class:`~auxiliary.tasks.placement.LabelSort`; with ``tone_thresholds`` the thresholds of each image's tone
+group, estimated here from its pixels by :func:`estimated_tone_group`).
 
 ``OUT/predictions.csv`` holds one row per input (source, destination, predicted class, every class
-probability, decision, model, threshold, sha256) and ``OUT/sort_report.json`` the counts.
+probability, decision, model, threshold, sha256; the columns of the task) and ``OUT/sort_report.json`` the counts.
 
 Safety: copies go through a temporary file and an atomic rename and never replace an existing
 file (a name clash gets the content hash appended); names are sanitised so that nothing can be
@@ -58,14 +60,17 @@ from auxiliary.base.files import (
     write_text_atomic,
 )
 from auxiliary.base.images import ImageReadError, is_image_name, read_image
-from auxiliary.evaluation.conformal import Conformal, conformal_from_csv
+from auxiliary.base.tone import ita_group
+from auxiliary.data.probe import estimate_tone
+from auxiliary.evaluation.conformal import conformal_from_csv
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal, with_destinations
-from auxiliary.inference.multilabel_sort import MultilabelRule, estimated_tone_group, multilabel_rule
 from auxiliary.inference.predictor import Predictor
 from auxiliary.inference.shards import shard_dir, shard_of
-from auxiliary.inference.sort_report import LOW_CONFIDENCE, NO_LABEL, SortResult, write_sort_reports
+from auxiliary.inference.sort_report import SortResult, write_sort_reports
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.preprocess import preprocess
+from auxiliary.tasks.placement import SortRule
 
 
 def _dest_name(src: Path) -> str:
@@ -138,9 +143,16 @@ def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequenc
     return [p for p in out if p.is_file() or p.is_symlink()]
 
 
+def estimated_tone_group(rgb: np.ndarray) -> str:
+    """The tone group estimated from an image's pixels (``unknown`` when too little skin is seen): what
+    ``sort --tone-thresholds`` picks a multi-label checkpoint's per-group thresholds by (the ITA estimate
+    behind ``tone_group_est`` in the data tables, :func:`auxiliary.data.probe.estimate_tone`)."""
+    return ita_group(estimate_tone(rgb))
+
+
 # ============================================================================ predictor
-def sorting_predictor(ckpt: str | Path, backend: str = "auto", device: str = "auto") -> Predictor:
-    """A :class:`~auxiliary.inference.predictor.Predictor` for ``ckpt``. ``auto`` uses ONNX Runtime
+def sorting_predictor(checkpoint: Checkpoint | str | Path, backend: str = "auto", device: str = "auto") -> Predictor:
+    """A :class:`~auxiliary.inference.predictor.Predictor` for ``checkpoint``. ``auto`` uses ONNX Runtime
     when it is faster here, only with an ONNX file that matches the checkpoint (the file beside it,
     re-exported when it does not), and PyTorch, with a one-line note, when none can be had
     (:func:`auxiliary.inference.backends.load_predictor`). ``device``: the one device rule (auto: CUDA,
@@ -149,24 +161,16 @@ def sorting_predictor(ckpt: str | Path, backend: str = "auto", device: str = "au
     if backend not in ("auto", "torch", "onnx"):
         raise SortError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
     if backend == "torch":
-        return Predictor.from_checkpoint(ckpt, device=device)
-    return load_predictor(ckpt, backend=backend, device=device)
+        return Predictor.from_checkpoint(checkpoint, device=device)
+    return load_predictor(checkpoint, backend=backend, device=device)
 
 
 def input_key(source: Path, sha: str) -> str:
     return f"{os.path.abspath(source)}|{sha}"
 
 
-def _file_sha(path: str | Path) -> str:
-    return sha256_file(path)
-
-
-def _ckpt_fingerprint(ckpt: str | Path) -> str:
-    return sha256_file(ckpt)[:16]
-
-
 def sort_folder(
-    ckpt: str | Path | None,
+    checkpoint: Checkpoint | str | Path | None,
     input_dir: str | Path,
     out_dir: str | Path,
     *,
@@ -185,14 +189,15 @@ def sort_folder(
 ) -> SortResult:
     """Copy every file under ``input_dir`` into ``out_dir/<class>/``, ``low_confidence/`` or ``rejected.csv``.
 
-    ``ckpt`` is a checkpoint (``runs/NAME/best.pt``); or pass a ready ``predictor``. With ``coverage``
-    (e.g. 0.9) conformal prediction sets replace the ``conf`` threshold; they are calibrated on
-    ``calib`` (a labelled CSV; default: ``val_predictions.csv`` beside the checkpoint). Re-running
-    with the same arguments completes an interrupted run and adds nothing otherwise. ``device``: where the
-    model runs (the one device rule). ``shard=(i, n)``: only the inputs of shard ``i`` of ``n``, into
-    ``out_dir/shards/<i>-of-<n>/`` (see :mod:`auxiliary.inference.shards`). A multi-label checkpoint sorts
-    by its per-label thresholds, ``conf`` setting the low-confidence band, and ``tone_thresholds`` uses the
-    thresholds of each image's estimated tone group (:mod:`auxiliary.inference.multilabel_sort`).
+    ``checkpoint`` is the :class:`~auxiliary.models.checkpoint.Checkpoint` opened by the step (a path is opened
+    here); or pass a ready ``predictor``. With ``coverage`` (e.g. 0.9) conformal prediction sets replace the
+    ``conf`` threshold; they are calibrated on ``calib`` (a labelled CSV; default: ``val_predictions.csv``
+    beside the checkpoint). Re-running with the same arguments completes an interrupted run and adds nothing
+    otherwise. ``device``: where the model runs (the one device rule). ``shard=(i, n)``: only the inputs of
+    shard ``i`` of ``n``, into ``out_dir/shards/<i>-of-<n>/`` (see :mod:`auxiliary.inference.shards`). A
+    multi-label checkpoint sorts by its per-label thresholds, ``conf`` setting the low-confidence band, and
+    ``tone_thresholds`` uses the thresholds of each image's estimated tone group
+    (:class:`~auxiliary.tasks.placement.LabelSort`).
     """
     t_start = time.perf_counter()
     timing = dict.fromkeys(("list", "hash", "read", "preprocess", "infer", "copy", "report"), 0.0)
@@ -216,41 +221,35 @@ def sort_folder(
     batch = int(batch)
     if batch < 1:
         raise SortError(f"batch must be at least 1, got {batch}")
+    ckpt = Checkpoint.of(checkpoint) if checkpoint is not None else None
     if predictor is None:
         if ckpt is None:
             raise SortError("a checkpoint (--ckpt runs/NAME/best.pt) is needed to sort")
-        ckpt = Path(ckpt).expanduser()
         predictor = sorting_predictor(ckpt, backend, device)
     classes = list(predictor.classes)
-    folders = {c: safe_name(c, default="class") for c in classes}
-    ml = multilabel_rule(predictor, conf, tone_thresholds, coverage) if getattr(predictor, "multilabel", False) else None
-    if tone_thresholds and ml is None:
-        raise SortError("--tone-thresholds is for multi-label models; this checkpoint is single-label")
-    if len(set(folders.values())) != len(folders) or LOW_CONFIDENCE in folders.values():
-        raise SortError(f"class names {classes} do not give distinct folder names beside {LOW_CONFIDENCE}/")
-    model_id = f"{predictor.name}:{_ckpt_fingerprint(ckpt)}" if ckpt is not None else str(predictor.name)
+    rule = predictor.task.sort_rule(predictor.info, classes, conf, coverage=coverage, tone_thresholds=tone_thresholds)
+    model_id = f"{predictor.name}:{ckpt.sha256[:16]}" if ckpt is not None else str(predictor.name)
 
-    conformal: Conformal | None = None
     if coverage is not None:
-        if calib is None and ckpt is not None and (Path(ckpt).parent / "val_predictions.csv").is_file():
-            calib = Path(ckpt).parent / "val_predictions.csv"
+        if calib is None and ckpt is not None and (ckpt.path.parent / "val_predictions.csv").is_file():
+            calib = ckpt.path.parent / "val_predictions.csv"
         if calib is None:
-            raise SortError("conformal sets (--coverage) need a labelled validation CSV: --calib runs/NAME/val_predictions.csv")
-        conformal = conformal_from_csv(predictor, calib, float(coverage), batch=batch, tta=tta, progress=progress)
-    rule = (f"conformal coverage {conformal.coverage:g} (p >= {conformal.threshold:.4f})" if conformal
-            else ml.describe() if ml else f"top probability >= {float(conf):g}")
+            raise SortError("conformal sets (--coverage) need a labelled validation CSV: "
+                            "--calib runs/NAME/val_predictions.csv")
+        rule.conformal = conformal_from_csv(predictor, calib, float(coverage), batch=batch, tta=tta, progress=progress)
 
     if shard is not None:
         out = shard_dir(out, shard)
     # ---- state: refuse to mix runs made with another model or rule into one OUT
     state_dir = out / STATE_DIR
     if out.is_dir() and not (state_dir / STATE).is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
-        raise SortError(f"--out {out} already holds other files and is not a sorting output; choose a new or empty folder")
+        raise SortError(f"--out {out} already holds other files and is not a sorting output; "
+                        "choose a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(exist_ok=True)
-    state = {"model": model_id, "classes": classes, "conf": None if conformal else float(conf),
-             "coverage": None if conformal is None else conformal.coverage, "tta": bool(tta),
-             "shard": None if shard is None else f"{shard[0]}/{shard[1]}", **(ml.state() if ml else {})}
+    state = {"model": model_id, "classes": classes, "conf": None if rule.conformal else float(conf),
+             "coverage": None if rule.conformal is None else rule.conformal.coverage, "tta": bool(tta),
+             "shard": None if shard is None else f"{shard[0]}/{shard[1]}", **rule.state()}
     state_file = state_dir / STATE
     if state_file.is_file():
         try:
@@ -266,18 +265,17 @@ def sort_folder(
         write_text_atomic(state_file, json.dumps(state, indent=2))
     with RunLock(state_dir / "lock"):
         return _sort_locked(
-            predictor, ckpt, src_root, out, state_dir, classes, folders, model_id, conformal, rule, conf=float(conf),
-            batch=batch, recursive=recursive, tta=tta, progress=progress, timing=timing, t_start=t_start, shard=shard,
-            ml=ml,
+            predictor, ckpt, rule, src_root, out, state_dir, model_id, batch=batch, recursive=recursive, tta=tta,
+            progress=progress, timing=timing, t_start=t_start, shard=shard,
         )
 
 
-def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, state_dir: Path, classes: list[str],
-                 folders: dict[str, str], model_id: str, conformal: Conformal | None, rule: str, *, conf: float,
-                 batch: int, recursive: bool, tta: bool, progress: bool, timing: dict[str, float],
-                 t_start: float, shard: tuple[int, int] | None = None, ml: MultilabelRule | None = None) -> SortResult:
+def _sort_locked(predictor: Any, ckpt: Checkpoint | None, rule: SortRule, src_root: Path, out: Path,
+                 state_dir: Path, model_id: str, *, batch: int, recursive: bool, tta: bool, progress: bool,
+                 timing: dict[str, float], t_start: float, shard: tuple[int, int] | None = None) -> SortResult:
+    classes, task, description = rule.classes, predictor.task, rule.describe()
     # leftovers of a crash mid-copy or mid-report (temporary files of files.atomic_write / atomic_copy)
-    for d in [out, *(out / f for f in [*folders.values(), LOW_CONFIDENCE, NO_LABEL])]:
+    for d in [out, *(out / f for f in [*rule.folders.values(), *task.sort_folders])]:
         if d.is_dir():
             for tmp in d.glob(f".*{PART_SUFFIX}"):
                 with contextlib.suppress(OSError):
@@ -290,7 +288,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
     journal = SortJournal(state_dir / JOURNAL)
     run_keys: set[str] = set()
     n_new = n_skipped = n_copied = 0
-    threshold = None if ml else conformal.threshold if conformal else float(conf)
+    threshold = rule.threshold
     bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
     try:
         for start in range(0, len(inputs), batch):
@@ -300,7 +298,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
             t0 = time.perf_counter()
             for src in chunk:
                 try:
-                    sha = _file_sha(src)
+                    sha = sha256_file(src)
                 except OSError as exc:
                     rejected.append((src, "", f"cannot read file ({exc.strerror or exc})"))
                     run_keys.add(input_key(src, ""))
@@ -323,7 +321,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                 timing["read"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
-                tones.append(estimated_tone_group(rgb) if ml and ml.tone_thresholds else "")
+                tones.append(estimated_tone_group(rgb) if rule.tone_thresholds else "")
                 timing["preprocess"] += time.perf_counter() - t0
                 ok.append((src, sha))
             probs = np.zeros((0, len(classes)))
@@ -333,9 +331,7 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                 timing["infer"] += time.perf_counter() - t0
             del arrays
             t0 = time.perf_counter()
-            decided = ml.decide_rows(probs, tones) if ml else [_single_label(p, classes, folders, conformal, conf)
-                                                                for p in probs]
-            for (src, sha), fields in zip(ok, decided):
+            for (src, sha), fields in zip(ok, rule.place(probs, tones)):
                 dests, dups = [], []
                 for folder in fields.get("folders") or [fields["folder"]]:
                     dup = journal.copy_in(sha, folder, out)
@@ -348,16 +344,15 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
                         dups.append(dup)
                 journal.add(with_destinations({
                     "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha, **fields,
-                    "reason": "", "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
+                    "reason": "", "model": model_id, "threshold": threshold, "rule": description, "time": time.time(),
                 }, dests, dups))
                 n_new += 1
             for src, sha, reason in rejected:
-                nothing = ({"folders": [], "pred": [], "thresholds": [], "uncertain": [], "tone_group_est": ""} if ml
-                           else {"top_prob": math.nan, "prediction_set": []})
                 journal.add(with_destinations({
                     "key": input_key(src, sha), "source": os.path.abspath(src), "sha256": sha, "decision": "rejected",
-                    "folder": "", "predicted": "", "probs": [math.nan] * len(classes), "margin": math.nan, **nothing,
-                    "reason": reason, "model": model_id, "threshold": threshold, "rule": rule, "time": time.time(),
+                    "folder": "", "predicted": "", "probs": [math.nan] * len(classes), "margin": math.nan,
+                    **rule.rejected(), "reason": reason, "model": model_id, "threshold": threshold,
+                    "rule": description, "time": time.time(),
                 }, [], []))
                 n_new += 1
             journal.sync()
@@ -368,27 +363,12 @@ def _sort_locked(predictor: Any, ckpt: Path | None, src_root: Path, out: Path, s
         journal.close()
 
     t0 = time.perf_counter()
-    summary = write_sort_reports(out, journal, classes, folders, run_keys, model_id, rule, threshold, conformal,
-                                 task="multilabel" if ml else "single")
-    if ml:
-        summary["thresholds"] = ml.state()["thresholds"]
+    summary = write_sort_reports(out, journal, classes, rule.folders, run_keys, model_id, description, threshold, task)
+    summary.update(rule.summary())
     timing["report"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_start
-    summary.update({"checkpoint": str(ckpt) if ckpt is not None else None, "input_dir": str(src_root),
+    summary.update({"checkpoint": str(ckpt.path) if ckpt is not None else None, "input_dir": str(src_root),
                     "n_processed": n_new, "n_already_done": n_skipped, "n_copied": n_copied,
                     "timing_s": {k: round(v, 4) for k, v in timing.items()}})
     write_text_atomic(out / "sort_report.json", json.dumps(summary, indent=2, default=str))
     return SortResult(out_dir=out, summary=summary, timing=timing)
-
-
-def _single_label(p: np.ndarray, classes: list[str], folders: dict[str, str], conformal: Conformal | None,
-                  conf: float) -> dict[str, Any]:
-    """The journal fields of one image of a single-label sort: its class folder when confident, else low_confidence."""
-    order = np.argsort(-p)
-    top = int(order[0])
-    pred = classes[top]
-    pset = [classes[i] for i in np.flatnonzero(conformal.sets(p[None])[0])] if conformal else []
-    confident = (len(pset) == 1 and pset[0] == pred) if conformal else float(p[top]) >= float(conf)
-    return {"decision": "sorted" if confident else LOW_CONFIDENCE, "folder": folders[pred] if confident else LOW_CONFIDENCE,
-            "predicted": pred, "probs": [float(v) for v in p], "top_prob": float(p[top]),
-            "margin": float(p[order[0]] - p[order[1]]) if len(classes) > 1 else 1.0, "prediction_set": pset}

@@ -1,15 +1,25 @@
-"""Checkpoints: what ``best.pt`` holds and how it is written and read (``torch.load(..., weights_only=True)`` only).
+"""Checkpoints: what ``best.pt`` holds, how it is written, and :class:`Checkpoint`, the file opened once.
 
 A checkpoint is a plain dict of tensors and Python literals (weights, model name, classes,
-image size, normalisation, temperature, config, metrics, library versions), loadable with
-``torch.load(path, weights_only=True)``; :func:`load_checkpoint` rebuilds the model in one call.
+image size, normalisation, temperature, config, metrics, library versions; a multi-label one also its
+task, per-label temperatures and thresholds), loadable with ``torch.load(path, weights_only=True)``.
+
+:meth:`Checkpoint.open` reads the file's bytes once, hashes those very bytes (SHA-256: what an ONNX export
+records as its source and what a sort's model id is made of) and loads them, refusing in one line
+whatever is not a checkpoint of this project. The :class:`Checkpoint` value it returns is what the rooms
+above hand down (predictor, backends, ONNX export, sorting, the web demo): the path, the hash, the
+entries (``info``: all but the weights), the weights and the :class:`~auxiliary.tasks.task.Task` of the
+checkpoint, so that nothing reads or hashes the file a second time. Paths are accepted only at the public
+entry points, which open them there (:meth:`Checkpoint.of`).
 The resume state ``last.pt`` follows the same rule and is written by :mod:`auxiliary.training.runs`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +29,10 @@ from torch import nn
 
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import atomic_write
-from auxiliary.models.factory import create_model, data_config
-from auxiliary.models.pretrained import read_weights_file
+from auxiliary.models.factory import architecture, data_config
+from auxiliary.models.pretrained import load_weights_bytes, read_file_bytes
+from auxiliary.tasks import task_of
+from auxiliary.tasks.task import Task
 
 CHECKPOINT_FORMAT = 1
 
@@ -76,17 +88,63 @@ def save_checkpoint(
 #: What every checkpoint of this project records besides its format number.
 REQUIRED_KEYS = ("state_dict", "model_name", "classes", "img_size", "mean", "std")
 
+#: What a refusal suggests instead.
+HINT = "use a best.pt written by this package (python -m auxiliary train)"
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict, loaded with ``weights_only=True``.
 
-    Raises :class:`CheckpointError` with one line for: not found, a folder, empty, truncated, a text
-    file, not a PyTorch file, a pickle holding code or objects (refused, never run), a file of another
-    kind (bare weights, a tensor), a newer checkpoint format, or missing entries.
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A checkpoint file, opened once (:meth:`open`): everything the rooms above need of it, handed down as one value.
+
+    ``info`` holds every entry but the weights (``classes``, ``img_size``, ``mean``, ``std``, ``model_name``,
+    ``temperature``, ``metrics``...; ``path`` too): it is also the ``calibration`` the :attr:`task` reads
+    (``task.probabilities(logits, checkpoint.info)``).
     """
-    p = Path(path)
-    ckpt = read_weights_file(p, what="checkpoint", error=CheckpointError,
-                             hint="use a best.pt written by this package (python -m auxiliary train)")
+
+    path: Path
+    sha256: str
+    info: dict[str, Any]
+    state_dict: dict[str, torch.Tensor] = field(repr=False)
+    task: Task
+
+    @classmethod
+    def open(cls, path: str | Path) -> Checkpoint:
+        """Read ``path`` once, hash and load those bytes (``weights_only=True``).
+
+        Raises :class:`CheckpointError` with one line for: not found, a folder, empty, truncated, a text
+        file, not a PyTorch file, a pickle holding code or objects (refused, never run), a file of another
+        kind (bare weights, a tensor), a newer checkpoint format, or missing entries.
+        """
+        p = Path(path)
+        data = read_file_bytes(p, "checkpoint", CheckpointError)
+        ckpt = load_weights_bytes(data, p, "checkpoint", CheckpointError, HINT)
+        check_entries(ckpt, p)
+        info = {k: v for k, v in ckpt.items() if k != "state_dict"}
+        info["path"] = str(p)
+        return cls(p, hashlib.sha256(data).hexdigest(), info, ckpt["state_dict"], task_of(info))
+
+    @classmethod
+    def of(cls, source: Checkpoint | str | Path) -> Checkpoint:
+        """``source`` itself when it is already open, else the file it names, opened (a public entry point's
+        way of taking either)."""
+        return source if isinstance(source, Checkpoint) else cls.open(source)
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.info["classes"]]
+
+    def model(self, device: str | torch.device = "cpu") -> nn.Module:
+        """A fresh model of this checkpoint, its weights loaded, in eval mode on ``device``."""
+        model = architecture(self.info["model_name"], len(self.info["classes"]))  # every weight is loaded below
+        missing, unexpected = model.load_state_dict(self.state_dict, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(f"{self.path}: weights do not match {self.info['model_name']} "
+                                  f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+        return model.to(device).eval()
+
+
+def check_entries(ckpt: Any, p: Path) -> None:
+    """Refuse, in one line, what a weights file holds when it is not a checkpoint of this project."""
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{p} is not a checkpoint of this project: it holds a {type(ckpt).__name__}, "
                               "not the dict that training writes (runs/NAME/best.pt)")
@@ -104,19 +162,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"{p} is not a complete checkpoint of this project: it records no {', '.join(missing)}")
-    return ckpt
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint in eval mode; returns ``(model, info)`` (info = all but weights)."""
-    ckpt = read_checkpoint(path)
-    model = create_model(ckpt["model_name"], num_classes=len(ckpt["classes"]), pretrained=False)
-    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: weights do not match {ckpt['model_name']} (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
-        )
-    model.to(device).eval()
-    info = {k: v for k, v in ckpt.items() if k != "state_dict"}
-    info["path"] = str(path)
-    return model, info
+    """The model of a checkpoint in eval mode and its entries, ``(model, info)``: training's one-call reader
+    (the rooms that hand a checkpoint on use :class:`Checkpoint`)."""
+    ckpt = Checkpoint.open(path)
+    return ckpt.model(device), ckpt.info
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's entries and weights as one plain dict (``info`` plus ``state_dict``), for a caller that
+    only reads entries; the rooms that hand a checkpoint on use :class:`Checkpoint`."""
+    ckpt = Checkpoint.open(path)
+    return {**ckpt.info, "state_dict": ckpt.state_dict}

@@ -3,18 +3,21 @@
 :func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt``, by default to
 ``runs/NAME/best.onnx`` beside the checkpoint; see :mod:`auxiliary.steps.export`) writes an
 ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing and temperature
-in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.models.onnx_model`); a
-multi-label checkpoint's task, per-label temperatures and thresholds too.
+in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.models.onnx_model`), and what
+the checkpoint's task records (:meth:`auxiliary.tasks.task.Task.onnx_metadata`: a multi-label checkpoint's task,
+per-label temperatures and thresholds).
 
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
 PyTorch's on real images (the run's validation images by default, or ``--images``); if the
-largest absolute difference exceeds ``1e-4`` (per-label sigmoid probabilities for a multi-label model,
-softmax ones otherwise) the export fails with :class:`OnnxParityError`
+largest absolute difference exceeds ``1e-4`` (the probabilities of the checkpoint's task: a softmax, or
+per-label sigmoids) the export fails with :class:`OnnxParityError`
 and no file is left behind. The graph is traced on the CPU; the check runs on the device of the one
 device rule (PyTorch on the GPU in float32 without TF32, ONNX Runtime on its CUDA provider when it has one).
 
 An exported file stands in for its checkpoint only when :func:`onnx_mismatch` finds nothing: its
-metadata records the checkpoint's SHA-256, classes, input size and normalisation. :func:`ensure_onnx`
+metadata records the checkpoint's SHA-256, classes, input size and normalisation, and its task's entries.
+Every function here takes the :class:`~auxiliary.models.checkpoint.Checkpoint` opened once (a path is opened
+where it is given), so that the checkpoint is read and hashed once per export. :func:`ensure_onnx`
 exports beside the checkpoint when the file there is missing or does not match (with a one-line note).
 
 A predictor on ONNX Runtime (``backend="onnx"`` or ``"auto"``, which times both backends once on
@@ -23,8 +26,9 @@ this machine and keeps the faster) is :func:`auxiliary.inference.backends.load_p
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +38,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from auxiliary.data.readers import read_table
 from auxiliary.base.devices import module_device, resolve_device
-from auxiliary.base.files import atomic_write, sha256_file
+from auxiliary.base.files import atomic_write
 from auxiliary.base.images import IMAGE_EXTENSIONS, ImageReadError, read_image
+from auxiliary.data.readers import read_table
+from auxiliary.evaluation.calibration import softmax
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.onnx_model import (
     DEFAULT_OPSET,
     ExportError,
@@ -45,11 +51,10 @@ from auxiliary.models.onnx_model import (
     export_model,
     onnx_logits,
     onnx_metadata,
-    onnx_probabilities,
     onnx_session,
 )
 from auxiliary.models.preprocess import preprocess
-from auxiliary.models.checkpoint import load_checkpoint, read_checkpoint
+from auxiliary.tasks import task_named
 
 #: Largest allowed absolute difference between PyTorch and ONNX Runtime probabilities.
 PARITY_ATOL = 1e-4
@@ -103,7 +108,7 @@ def parity_images(
     """Real RGB images for the parity check and a description of where they came from.
 
     ``images``: a list of RGB arrays or paths, a folder of images, or a CSV with a ``path`` column.
-    Default: the run's ``val_predictions.csv`` beside ``ckpt``. Only when no real image can be
+    Default: the run's ``val_predictions.csv`` beside the checkpoint file ``ckpt``. Only when no real image can be
     found are ``n`` deterministic generated images used (and the source says so).
     """
     if images is not None and not isinstance(images, (str, Path)):
@@ -154,14 +159,12 @@ def check_parity(
     img_size: int,
     mean: Sequence[float],
     std: Sequence[float],
-    temperature: float = 1.0,
+    probabilities: Callable[[np.ndarray], np.ndarray] = softmax,
     atol: float = PARITY_ATOL,
     sess: Any = None,
-    task: str = "single",
-    temperatures: Sequence[float] | None = None,
 ) -> float:
-    """Largest absolute difference of probabilities, PyTorch vs ONNX Runtime, on ``images``: softmax ones at
-    ``temperature``, or for ``task="multilabel"`` the per-label sigmoids at ``temperatures``.
+    """Largest absolute difference of ``probabilities(logits)``, PyTorch vs ONNX Runtime, on ``images`` (an
+    export passes its checkpoint's task's calibrated probabilities; a plain softmax by default).
 
     Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
     :class:`OnnxParityError` when the difference exceeds ``atol``.
@@ -182,8 +185,9 @@ def check_parity(
         raise OnnxParityError(f"{onnx_path}: ONNX Runtime failed on real inputs: {str(exc).splitlines()[0][:200]}") from None
     if got.shape != ref.shape:
         raise OnnxParityError(f"{onnx_path}: ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
+
     def probs(logits: np.ndarray) -> np.ndarray:
-        return onnx_probabilities(logits, temperature, task, temperatures)
+        return probabilities(np.asarray(logits, dtype=np.float64))
 
     p_ref = probs(ref)
     diff = max(float(np.max(np.abs(p_ref - probs(got)))), float(np.max(np.abs(p_ref[:1] - probs(got_one)))))
@@ -221,15 +225,22 @@ def _same_floats(a: Any, b: Sequence[float]) -> bool:
         return False
 
 
-def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] | None = None,
-                  sha: str | None = None) -> str | None:
-    """Why the ONNX file ``onnx_path`` may not stand in for checkpoint ``ckpt``; None when it may.
+def _same_entry(recorded: Any, wanted: Any) -> bool:
+    """Whether a decoded metadata entry records ``wanted`` (numbers within float precision, the rest as JSON)."""
+    wanted = json.loads(json.dumps(wanted))
+    if isinstance(wanted, list) and all(isinstance(v, (int, float)) for v in wanted):
+        return _same_floats(recorded, wanted)
+    return recorded == wanted
 
-    The one rule for reusing an exported model: its metadata records the SHA-256 of ``ckpt`` itself
-    (it was exported from this very file) and the checkpoint's classes, input size (``img_size``)
-    and normalisation (``mean``, ``std``). A file without that metadata (exported elsewhere, or
-    edited) never matches. ``info`` (the checkpoint's entries, as :func:`load_checkpoint` returns
-    them) and ``sha`` save reading the checkpoint again.
+
+def onnx_mismatch(onnx_path: str | Path, checkpoint: Checkpoint | str | Path) -> str | None:
+    """Why the ONNX file ``onnx_path`` may not stand in for ``checkpoint``; None when it may.
+
+    The one rule for reusing an exported model: its metadata records the SHA-256 of the checkpoint file
+    itself (it was exported from this very file), the checkpoint's classes, input size (``img_size``) and
+    normalisation (``mean``, ``std``), and what its task records (:meth:`~auxiliary.tasks.task.Task.onnx_metadata`:
+    the task, a multi-label model's temperatures and thresholds). A file without that metadata (exported
+    elsewhere, or edited) never matches.
     """
     path = Path(onnx_path)
     if not path.exists():
@@ -240,16 +251,18 @@ def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] 
         meta = onnx_metadata(path)
     except ExportError as exc:
         return f"it cannot be read ({exc})"
-    if info is None:
-        info = read_checkpoint(ckpt)
+    ckpt = Checkpoint.of(checkpoint)
+    info = ckpt.info
     if not any(k in meta for k in ("classes", "img_size", "source_sha256")):
         return "it carries no metadata of this package (classes, input size, source checkpoint)"
     why = []
-    task = str(info.get("task", "single"))
-    if str(meta.get("task", "single")) != task:
-        why.append(f"it records the task {meta.get('task', 'single')!r}, the checkpoint is {task!r}")
-    elif task == "multilabel" and not _same_floats(meta.get("temperatures"), _temperatures(info)):
-        why.append(f"its temperatures {meta.get('temperatures')} differ from the checkpoint's {_temperatures(info)}")
+    theirs = str(meta.get("task") or task_named(None).name)
+    if theirs != ckpt.task.name:
+        why.append(f"it records the task {theirs!r}, the checkpoint is {ckpt.task.name!r}")
+    else:
+        for key, want in ckpt.task.onnx_metadata(info, ckpt.classes).items():
+            if key != "output" and not _same_entry(meta.get(key), want):
+                why.append(f"its {key} {meta.get(key)} differ from the checkpoint's {want}")
     if meta.get("classes") is None:
         why.append("it records no classes")
     elif list(meta["classes"]) != list(info["classes"]):
@@ -264,13 +277,13 @@ def onnx_mismatch(onnx_path: str | Path, ckpt: str | Path, info: dict[str, Any] 
     recorded = meta.get("source_sha256")
     if not recorded:
         why.append("it records no source checkpoint")
-    elif recorded != (sha or sha256_file(ckpt)):
+    elif recorded != ckpt.sha256:
         why.append(f"it was exported from another checkpoint ({meta.get('source_checkpoint') or 'unknown'})")
     return "; ".join(why) or None
 
 
 def export_onnx(
-    ckpt: str | Path,
+    checkpoint: Checkpoint | str | Path,
     out: str | Path | None = None,
     *,
     images: Any = None,
@@ -280,72 +293,64 @@ def export_onnx(
     n_parity: int = PARITY_IMAGES,
     device: str = "auto",
 ) -> ExportResult:
-    """Export checkpoint ``ckpt`` to ``out`` (default beside it: ``runs/NAME/best.onnx``) and check parity.
+    """Export ``checkpoint`` (a :class:`Checkpoint`, or a path opened here) to ``out`` (default beside it:
+    ``runs/NAME/best.onnx``) and check parity.
 
     An existing ``out`` that matches the checkpoint (:func:`onnx_mismatch`) is kept as is; any other
     file is only replaced with ``overwrite=True``. The file is written under a temporary name and
     moved into place only after the parity check passed.
     """
-    ckpt = Path(ckpt)
-    out = Path(out) if out is not None else default_onnx_path(ckpt)
+    ckpt = Checkpoint.of(checkpoint)
+    out = Path(out) if out is not None else default_onnx_path(ckpt.path)
     if out.suffix.lower() != ".onnx":
         raise ExportError(f"--out must end in .onnx, got {out}")
     device = resolve_device(device)
-    model, info = load_checkpoint(ckpt)
-    sha = sha256_file(ckpt)
     if out.exists():
         if out.is_dir():
             raise ExportError(f"--out {out} is a folder; name an .onnx file")
-        why = onnx_mismatch(out, ckpt, info=info, sha=sha)
+        why = onnx_mismatch(out, ckpt)
         if why is None and not overwrite:
             return ExportResult(out, None, "", reused=True, metadata=onnx_metadata(out))
         if why is not None and not overwrite:
-            raise ExportError(f"{out} exists and was not exported from {ckpt} ({why}); pass --overwrite "
+            raise ExportError(f"{out} exists and was not exported from {ckpt.path} ({why}); pass --overwrite "
                               f"(overwrite=True) to replace it")
     t0 = time.perf_counter()
-    temperature = float(info.get("temperature", 1.0))
-    task = str(info.get("task", "single"))
-    temperatures = _temperatures(info) if task == "multilabel" else None
+    info = ckpt.info
+    model = ckpt.model()  # traced on the CPU
     with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
         export_model(
             model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
-            temperature=temperature, model_name=info["model_name"], opset=opset,
-            metadata={"source_checkpoint": str(ckpt), "source_sha256": sha},
-            task=task, temperatures=temperatures, thresholds=info.get("thresholds"),
+            temperature=float(info.get("temperature", 1.0)), model_name=info["model_name"], opset=opset,
+            metadata={**ckpt.task.onnx_metadata(info, ckpt.classes), "source_checkpoint": str(ckpt.path),
+                      "source_sha256": ckpt.sha256},
         )
-        arrays, source = parity_images(ckpt, images, n=n_parity)
-        model.to(device)  # traced on the CPU, checked on the device
+        arrays, source = parity_images(ckpt.path, images, n=n_parity)
+        model.to(device)  # checked on the device
         diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
-                            temperature=temperature, atol=atol, task=task, temperatures=temperatures)
+                            probabilities=lambda z: ckpt.task.probabilities(z, info), atol=atol)
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
                         device=device)
 
 
-def _temperatures(info: dict[str, Any]) -> list[float]:
-    """A multi-label checkpoint's per-label temperatures (1 per label where none are recorded)."""
-    temps = info.get("temperatures")
-    return [float(t) for t in temps] if temps is not None else [1.0] * len(info["classes"])
-
-
-def ensure_onnx(ckpt: str | Path, onnx_path: str | Path | None = None, *, replace_stale: bool | None = None,
-                info: dict[str, Any] | None = None, device: str = "auto") -> Path:
-    """An ONNX file of ``ckpt`` that matches it (:func:`onnx_mismatch`), at ``onnx_path`` (default: beside the
-    checkpoint, ``runs/NAME/best.onnx``), exported when missing.
+def ensure_onnx(checkpoint: Checkpoint | str | Path, onnx_path: str | Path | None = None, *,
+                replace_stale: bool | None = None, device: str = "auto") -> Path:
+    """An ONNX file of ``checkpoint`` that matches it (:func:`onnx_mismatch`), at ``onnx_path`` (default: beside
+    the checkpoint, ``runs/NAME/best.onnx``), exported when missing.
 
     A file there that does not match is re-exported, with a one-line note, when ``replace_stale``
     (default: only the file beside the checkpoint, which this package manages); otherwise it is an
     :class:`ExportError` saying why, and the file is left alone.
     """
-    ckpt = Path(ckpt)
-    path = Path(onnx_path) if onnx_path else default_onnx_path(ckpt)
+    ckpt = Checkpoint.of(checkpoint)
+    path = Path(onnx_path) if onnx_path else default_onnx_path(ckpt.path)
     if replace_stale is None:
         replace_stale = onnx_path is None
     if path.exists():
-        why = onnx_mismatch(path, ckpt, info=info)
+        why = onnx_mismatch(path, ckpt)
         if why is None:
             return path
         if not replace_stale or not path.is_file():
-            raise ExportError(f"{path} does not match {ckpt}: {why}; re-export it with `python -m auxiliary export "
-                              f"--ckpt {ckpt} --out {path} --overwrite`")
-        print(f"note: {path} does not match {ckpt} ({why}); re-exporting it", flush=True)
+            raise ExportError(f"{path} does not match {ckpt.path}: {why}; re-export it with `python -m auxiliary "
+                              f"export --ckpt {ckpt.path} --out {path} --overwrite`")
+        print(f"note: {path} does not match {ckpt.path} ({why}); re-exporting it", flush=True)
     return export_onnx(ckpt, path, overwrite=True, device=device).path

@@ -78,6 +78,15 @@ def init_head(model: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def architecture(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
+    """The bare timm network ``name`` with a ``num_classes`` head and timm's own initialisation: what a
+    checkpoint's weights are loaded into (:meth:`auxiliary.models.checkpoint.Checkpoint.model`)."""
+    _check_name(name)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    return timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
+
+
 def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs: Any) -> nn.Module:
     """A timm model ``name`` with a fresh ``num_classes`` head; see the module docstring for ``pretrained``."""
     _check_name(name)
@@ -85,7 +94,7 @@ def create_model(name: str, num_classes: int, pretrained: Any = False, **kwargs:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     pre = parse_pretrained(pretrained, name)
     if pre is False:
-        model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
+        model = architecture(name, num_classes, **kwargs)
     elif pre is True:
         model = _create_pretrained_default(name, num_classes, **kwargs)
     else:

@@ -5,9 +5,9 @@ output ``logits``: ``(N, C)``). Everything needed to use it without this package
 the file's metadata (``metadata_props``, decoded by :func:`onnx_metadata`): ``classes`` (JSON
 list), ``img_size``, ``mean`` and ``std`` (JSON lists), ``temperature`` (probabilities are
 ``softmax(logits / temperature)``), ``model_name``, ``resize`` and the SHA-256 of the source
-checkpoint. A multi-label model also records ``task`` (``multilabel``; absent or ``single`` otherwise),
-``temperatures`` (JSON list, one per label: probabilities are ``sigmoid(logits[:, j] / temperatures[j])``)
-and ``thresholds`` (JSON: the checkpoint's ``global`` per-label and ``per_group`` thresholds).
+checkpoint; and whatever the checkpoint's task records
+(:meth:`auxiliary.tasks.task.Task.onnx_metadata`: a multi-label model's ``task``, ``temperatures``, one per label,
+for ``sigmoid(logits[:, j] / temperatures[j])``, and ``thresholds``), passed in as ``metadata``.
 The export with a parity check is :mod:`auxiliary.models.export`.
 """
 
@@ -25,8 +25,6 @@ import onnx
 import torch
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.evaluation.calibration import softmax
-from auxiliary.evaluation.multilabel_calibration import sigmoid
 
 #: Names of the graph's input and output.
 INPUT_NAME = "image"
@@ -49,16 +47,6 @@ def default_onnx_path(ckpt: str | Path) -> Path:
     return Path(ckpt).with_suffix(".onnx")
 
 
-def onnx_probabilities(logits: np.ndarray, temperature: float, task: str = "single",
-                       temperatures: Sequence[float] | None = None) -> np.ndarray:
-    """Probabilities of logits as the metadata says: softmax at ``temperature``, or for ``task="multilabel"``
-    one sigmoid per label at ``temperatures`` (1 where none is recorded)."""
-    z = np.asarray(logits, dtype=np.float64)
-    if task == "multilabel":
-        return sigmoid(z, temperatures if temperatures is not None else 1.0)
-    return softmax(z, temperature)
-
-
 # ---------------------------------------------------------------------------------- export
 def export_model(
     model: Any,
@@ -72,14 +60,11 @@ def export_model(
     model_name: str = "model",
     metadata: dict[str, Any] | None = None,
     opset: int = DEFAULT_OPSET,
-    task: str = "single",
-    temperatures: Sequence[float] | None = None,
-    thresholds: dict[str, Any] | None = None,
 ) -> Path:
     """Export an in-memory PyTorch classifier to ``out`` (no parity check; see :func:`auxiliary.models.export.export_onnx`).
 
-    The batch axis is dynamic; preprocessing and class names go into the metadata, and for
-    ``task="multilabel"`` the task, the per-label ``temperatures`` and the ``thresholds``.
+    The batch axis is dynamic; preprocessing and class names go into the metadata, and ``metadata`` on top
+    (strings as they are, anything else as JSON): the source checkpoint and what its task records.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -124,14 +109,6 @@ def export_model(
         "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}); probabilities = softmax(logits / temperature)",
         "producer": "auxiliary.export",
     }
-    if task == "multilabel":
-        temps = [float(t) for t in temperatures] if temperatures is not None else [1.0] * len(classes)
-        props.update({
-            "task": "multilabel", "temperatures": json.dumps(temps), "thresholds": json.dumps(thresholds or {}),
-            "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}), one logit per label; probabilities = "
-                      "sigmoid(logits[:, j] / temperatures[j]); label j is present when its probability reaches "
-                      "thresholds['global'][label] (0.5 where none is recorded)",
-        })
     for k, v in (metadata or {}).items():
         props[str(k)] = v if isinstance(v, str) else json.dumps(v)
     onnx.helper.set_model_props(proto, props)

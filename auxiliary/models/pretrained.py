@@ -16,6 +16,7 @@ replaced by a fresh one otherwise. The normalisation of these models is mean = s
 from __future__ import annotations
 
 import importlib.util
+import io
 import pickle
 import re
 import warnings
@@ -76,27 +77,45 @@ def read_weights_file(
     empty, truncated or damaged, a text file, not a PyTorch file, or a pickle that holds more than
     plain weights (``hint`` says what to use instead).
     """
+    return load_weights_bytes(read_file_bytes(path, what, error), path, what, error, hint)
+
+
+def read_file_bytes(path: str | Path, what: str, error: type[Exception]) -> bytes:
+    """The bytes of ``path``, read once (so that a caller can hash exactly what it loads); ``error`` in one
+    line when it is missing, a folder or unreadable."""
     p = Path(path)
     if not p.exists():
         raise error(f"{what} not found: {p}")
     if p.is_dir():
         raise error(f"{what} {p} is a folder, not a file")
     try:
-        size = p.stat().st_size
-        with open(p, "rb") as fh:
-            head = fh.read(512)
+        return p.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+
+
+def load_weights_bytes(
+    data: bytes,
+    path: str | Path,
+    what: str = "pretrained weights file",
+    error: type[Exception] = PretrainedUnavailableError,
+    hint: str = "save only the weights, e.g. torch.save(model.state_dict(), PATH), or use a .safetensors file",
+) -> Any:
+    """What the bytes ``data`` of the file ``path`` hold, with every refusal of :func:`read_weights_file`
+    (``path`` only names the file in messages and tells a ``.safetensors`` file by its suffix)."""
+    p = Path(path)
+    size = len(data)
+    head = data[:512]
     if size == 0:
         raise error(f"{what} {p} is empty (0 bytes): it was not saved or copied completely")
     truncated = f"{what} {p} is truncated or damaged ({size} bytes; an interrupted save or copy?): copy or save it again"
     if p.suffix.lower() == ".safetensors" or _is_safetensors(head, size):
         try:
-            return safetensors.torch.load_file(str(p), device="cpu")
+            return safetensors.torch.load(data)
         except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line
             raise error(f"{what} {p} is not a readable safetensors file ({_first_line(exc)})") from None
     if head.startswith(_ZIP_MAGIC):
-        if not zipfile.is_zipfile(p):  # the central directory at the end is missing
+        if not zipfile.is_zipfile(io.BytesIO(data)):  # the central directory at the end is missing
             raise error(truncated)
     elif not head.startswith(_PICKLE_MAGIC):
         if _looks_like_text(head):
@@ -106,7 +125,7 @@ def read_weights_file(
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it in one line
             warnings.simplefilter("ignore")
-            return torch.load(p, map_location="cpu", weights_only=True)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (EOFError, pickle.UnpicklingError, RuntimeError, ValueError, TypeError, AttributeError, KeyError,
             IndexError, OSError) as exc:
         text = str(exc)

@@ -1,14 +1,14 @@
 """The feedback round of notebook 06 (``python -m auxiliary feedback``): review queue, corrections, retraining.
 
+* :func:`feedback` is the step: ``file`` one reviewed image (:func:`auxiliary.data.feedback.file_image`: a copy
+  named by its content hash under ``feedback_dir/<label>/``, with a provenance record), or ``merge`` a feedback
+  folder (:func:`auxiliary.data.merge.merge_feedback`: the feedback images go to a new version of the *training*
+  split only, ``<split>-v2``..., the old version is left untouched).
 * :func:`review_queue` lists the images worth a look (``low_confidence`` ones and, when the true
-  labels are known, the mistakes), most informative first (smallest top-2 margin, or highest
-  entropy); :class:`auxiliary.viz.widgets.ReviewPanel` is the ipywidgets panel where one click files
-  an image, :func:`simulate_review` the reviewer of the notebook's simulated round.
-* Filing an image (``feedback file IMAGE --label CLASS``) is :func:`auxiliary.data.feedback.file_image`:
-  a copy named by its content hash under ``feedback_dir/<label>/``, with a provenance record.
-* ``feedback merge --split DIR --feedback DIR`` is :func:`auxiliary.data.merge.merge_feedback`: the
-  feedback images go to a new version of the *training* split only (``<split>-v2``...), the old
-  version is left untouched.
+  labels are known, the mistakes), most informative first; :class:`auxiliary.viz.widgets.ReviewPanel` is the
+  ipywidgets panel where one click files an image, :func:`simulate_review` the reviewer of the notebook's
+  simulated round. What differs between tasks (the order, what a mistake is, the folder an image is filed
+  under) is the sorting model's task's (:mod:`auxiliary.tasks`).
 * The notebook's round: :func:`new_synthetic_batch` (an inbox of fresh images with known labels),
   :func:`sort_quality`, :func:`retrain_after_merge` and :func:`evaluate_split` (before/after).
 """
@@ -17,92 +17,147 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import atomic_copy, sha256_file
-from auxiliary.base.layout import runs_dir
+from auxiliary.base.images import read_image
+from auxiliary.base.layout import data_dir, resolve_path, runs_dir, split_dir
 from auxiliary.data.feedback import FeedbackError, file_image
-from auxiliary.data.multilabel import label_matrix
+from auxiliary.data.labels import label_matrix
+from auxiliary.data.merge import merge_feedback
 from auxiliary.data.readers import load_split
 from auxiliary.evaluation.arrays import labels_to_index
-from auxiliary.evaluation.metrics import summary_metrics
-from auxiliary.evaluation.multilabel import multilabel_summary
+from auxiliary.evaluation.metrics import multilabel_summary, summary_metrics
 from auxiliary.inference.predictor import Predictor
-from auxiliary.steps.train import ensure_run
+from auxiliary.models.checkpoint import read_checkpoint
+from auxiliary.steps.train import ensure_run, trained_checkpoint
 from auxiliary.synth.dataset import generate_dataset, multilabel_columns
+from auxiliary.synth.samplers import IMAGES_PER_UNIT
+from auxiliary.tasks import Task, task_named
+from auxiliary.training.records import record_step
+
+
+# ============================================================================ the step
+def feedback(cfg: Any, action: str, *, image: str | Path | None = None, label: str | None = None,
+             split: str | Path | None = None, feedback_dir: str | Path | None = None, out: str | Path | None = None,
+             guess: str | None = None, reviewer: str = "reviewer", overwrite: bool = False,
+             progress: bool = True) -> dict[str, Any]:
+    """The ``feedback`` step (``python -m auxiliary feedback``, notebook 06): ``action`` ``file`` copies one
+    reviewed ``image`` under ``feedback_dir/<label>/`` (the label checked against ``split``'s classes, else the
+    configured split's, else the configured trained checkpoint's); ``merge`` adds ``feedback_dir`` to a new
+    version of ``split``'s training list (:func:`auxiliary.data.merge.merge_feedback`) and records the step for
+    the trackers. ``feedback_dir`` defaults to ``sort.feedback_dir``, ``split`` to the configured dataset's split.
+    Returns ``{"action": "file", "file": ...}`` or the merge report (with ``split``)."""
+    fdir = Path(feedback_dir).expanduser() if feedback_dir else resolve_path(cfg.sort.feedback_dir)
+    if action == "file":
+        if not image or not label:
+            raise FeedbackError("feedback file needs an IMAGE and --label CLASS")
+        read_image(Path(image).expanduser())  # the image's own problem first (missing, not an image)
+        classes, origin = known_classes(cfg, split, label)
+        if str(label).strip() not in classes:
+            raise FeedbackError(f"--label {label!r} is not a class of {origin}: use one of {', '.join(classes)}")
+        dest = file_image(Path(image).expanduser(), label, fdir, source=str(Path(image).resolve()),
+                          model_guess=guess, probs=None, reviewer=reviewer, classes=classes)
+        return {"action": "file", "image": str(image), "label": label, "file": dest}
+    if action != "merge":
+        raise FeedbackError(f"unknown feedback action {action!r} (choose merge or file)")
+    base = Path(split).expanduser() if split else configured_split(cfg)
+    if base is None:
+        raise FeedbackError("no split for this configuration: pass --split DIR, or make one with `python -m auxiliary split`")
+    rep = merge_feedback(base, fdir, Path(out).expanduser() if out else None, progress=progress, overwrite=overwrite)
+    if rep["out_dir"] is not None and not rep.get("reused"):
+        record_step(cfg, "feedback", rep["out_dir"], split_dir=rep["out_dir"], tags={"source_split": base},
+                    metrics={"added": rep["added"], "dropped": rep["dropped"], "feedback_files": rep["n_feedback_files"]})
+    return {"action": "merge", "split": base, **rep}
+
+
+def known_classes(cfg: Any, split: str | Path | None = None, label: str | None = None) -> tuple[list[str], str]:
+    """The labels ``feedback file`` accepts and where they come from: ``split``'s classes, else the
+    configured split's, else the configured trained checkpoint's; a one-line error when there is none."""
+    if split:
+        folder = Path(split).expanduser()
+        return load_split(folder)[1], f"the split {folder}"
+    folder = configured_split(cfg)
+    if folder is not None and (folder / "classes.json").is_file():
+        return load_split(folder)[1], f"the split {folder}"
+    ckpt = None
+    if runs_dir(create=False).is_dir():  # (looked up without creating runs/)
+        try:
+            ckpt = trained_checkpoint(cfg)
+        except AuxiliaryError:
+            ckpt = None
+    if ckpt is not None:
+        return [str(c) for c in read_checkpoint(ckpt)["classes"]], f"the checkpoint {ckpt}"
+    raise FeedbackError(f"cannot check --label {label!r}: no split {'at ' + str(folder) + ' ' if folder else ''}and "
+                        "no trained model for this configuration; pass --split DIR (the split the feedback will be "
+                        "merged into)")
+
+
+def configured_split(cfg: Any) -> Path | None:
+    """The configured dataset's split folder, or None when there is no data folder at all (found
+    without creating one: a command that fails leaves nothing behind)."""
+    return split_dir(cfg) if data_dir(create=False).is_dir() else None
 
 
 # ============================================================================ review
-def _entropy(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-12, 1.0)
-    return -(q * np.log(q)).sum(axis=1)
+def review_queue(predictions: pd.DataFrame, truth: pd.DataFrame | None = None, task: Task | str = "single",
+                 classes: Sequence[str] | None = None, *, order: str = "margin", include_mistakes: bool = True,
+                 out_dir: str | Path | None = None) -> pd.DataFrame:
+    """Images of a sort worth a reviewer's look, most informative first (``task.review_queue``: the
+    ``low_confidence`` ones and, with ``truth``, the mistakes).
 
-
-def review_queue(
-    predictions: pd.DataFrame,
-    truth: pd.DataFrame | dict | None = None,
-    *,
-    order: str = "margin",
-    include_mistakes: bool = True,
-    out_dir: str | Path | None = None,
-) -> pd.DataFrame:
-    """Images to review, most informative first.
-
-    ``predictions`` is ``OUT/predictions.csv`` (:func:`auxiliary.inference.sorter.read_sort_predictions`). Every
-    ``low_confidence`` image is in the queue; with ``truth`` (a table with ``source`` and ``label``
-    columns or a ``{source: label}`` dict, e.g. a simulated reviewer) the confident mistakes are too.
-    ``order``: ``margin`` (smallest gap between the top two probabilities first) or ``entropy``
-    (highest first). Columns added: ``label`` (true, when known), ``mistake``, ``why``, ``margin``,
-    ``entropy``, ``rank``, ``image`` (the sorted copy when ``out_dir`` is given, else the source).
-    """
-    if order not in ("margin", "entropy"):
-        raise FeedbackError(f"review order must be margin or entropy, got {order!r}")
-    df = predictions[predictions["decision"] != "rejected"].copy()
-    prob_cols = [c for c in df.columns if c.startswith("prob_")]
-    p = df[prob_cols].to_numpy(dtype=np.float64)
-    top2 = -np.sort(-p, axis=1)[:, :2] if len(df) else np.zeros((0, 2))
-    df["margin"] = top2[:, 0] - (top2[:, 1] if p.shape[1] > 1 else 0.0)
-    df["entropy"] = _entropy(p) if len(df) else []
-    if truth is not None:
-        mapping = dict(truth) if isinstance(truth, dict) else dict(zip(truth["source"].astype(str), truth["label"]))
-        df["label"] = [mapping.get(str(s), "") for s in df["source"]]
-        df["mistake"] = (df["label"] != "") & (df["label"] != df["predicted"])
-    else:
-        df["label"] = ""
-        df["mistake"] = False
-    low = df["decision"] == "low_confidence"
-    keep = low | (df["mistake"] & include_mistakes)
-    df = df[keep].copy()
-    df["why"] = np.where(low[keep] & df["mistake"], "low confidence + mistake",
-                         np.where(low[keep], "low confidence", "mistake"))
-    df = df.sort_values(["margin", "source"] if order == "margin" else ["entropy", "source"],
-                        ascending=[order == "margin", True], kind="mergesort").reset_index(drop=True)
-    df["rank"] = np.arange(1, len(df) + 1)
+    ``predictions`` is ``OUT/predictions.csv`` of a sort, ``task`` the sorting model's task (or its name) and
+    ``classes`` its classes or labels (default: the ``prob_`` columns); ``truth``: a table with ``source`` and
+    the true ``label`` (and, multi-label, one 0/1 column per label), e.g. a simulated reviewer's. Adds ``image``:
+    the sorted copy (the first, for an image in several label folders) when ``out_dir`` is given, else the source."""
+    task = task if isinstance(task, Task) else task_named(task)
+    df = task.review_queue(predictions, truth, _classes(predictions, classes), order=order,
+                           include_mistakes=include_mistakes)
     base = Path(out_dir) if out_dir is not None else None
-    df["image"] = [str(base / d) if base is not None and d else s for s, d in zip(df["source"], df["destination"])]
+    first = [str(d).split("|")[0] for d in df["destination"]]
+    df["image"] = [str(base / d) if base is not None and d else s for s, d in zip(df["source"], first)]
     return df
 
 
-def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, *, label_col: str = "label",
-                    reviewer: str = "simulated", progress: bool = False) -> pd.DataFrame:
-    """File every queued image under its known true label (what a reviewer would do), via :func:`auxiliary.data.feedback.file_image`."""
-    prob_cols = [c for c in queue.columns if c.startswith("prob_")]
+def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, task: Task | str = "single",
+                    classes: Sequence[str] | None = None, *, reviewer: str = "simulated",
+                    progress: bool = False) -> pd.DataFrame:
+    """File every queued image whose truth is known as a reviewer would (``task.review_filing``: its class, or its
+    label set's folder such as ``acne+wrinkles``), via :func:`auxiliary.data.feedback.file_image`; one row per
+    filed image (``source``, ``label``, ``model_guess``, ``file``, ``why``)."""
+    task = task if isinstance(task, Task) else task_named(task)
+    names = _classes(queue, classes)
     rows = []
     for _, r in tqdm(queue.iterrows(), total=len(queue), desc="review", disable=not progress):
-        lab = str(r[label_col])
-        if not lab:
+        filing = task.review_filing(r, names)
+        if filing is None:
             continue
-        dest = file_image(r["source"], lab, feedback_dir, source=r["source"], model_guess=r["predicted"],
-                          probs={c[5:]: r[c] for c in prob_cols}, reviewer=reviewer)
-        rows.append({"source": r["source"], "label": lab, "model_guess": r["predicted"], "file": str(dest),
+        label, guess, probs = filing
+        dest = file_image(r["source"], label, feedback_dir, source=r["source"], model_guess=guess, probs=probs,
+                          reviewer=reviewer, classes=names)
+        rows.append({"source": r["source"], "label": label, "model_guess": guess, "file": str(dest),
                      "why": r.get("why", "")})
     return pd.DataFrame(rows, columns=["source", "label", "model_guess", "file", "why"])
+
+
+def sort_quality(predictions: pd.DataFrame, truth: pd.DataFrame, task: Task | str = "single",
+                 classes: Sequence[str] | None = None) -> dict[str, Any]:
+    """How a sort did against known labels (``task.sort_quality``): accuracy (or per-label F1 and exact match) of
+    the images sorted into folders and of all readable ones, and how many mistakes ``low_confidence/`` caught."""
+    task = task if isinstance(task, Task) else task_named(task)
+    return task.sort_quality(predictions, truth, _classes(predictions, classes))
+
+
+def _classes(predictions: pd.DataFrame, classes: Sequence[str] | None) -> list[str]:
+    return [str(c) for c in classes] if classes is not None else [c[5:] for c in predictions.columns
+                                                                   if str(c).startswith("prob_")]
 
 
 # ============================================================================ the notebook's round
@@ -125,9 +180,8 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
         raise FeedbackError(f"n_new must be at least 1, got {n}")
     out = Path(out_dir)
     gen = out / "generated"
-    multilabel = cfg.synth.task == "multilabel"  # one face per image: n faces, not n / 3 per class
     scfg = replace(cfg.synth, seed=int(cfg.synth.seed) + int(seed_offset),
-                   n_per_class=n if multilabel else max(1, math.ceil(n / 3)))
+                   n_per_class=max(1, math.ceil(n / IMAGES_PER_UNIT[cfg.synth.task])))
     if (gen / "metadata.csv").is_file():
         meta = pd.read_csv(gen / "metadata.csv")
     else:
@@ -144,34 +198,12 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
         if not dest.is_file():
             atomic_copy(src, dest)
         rows.append({"source": str(dest.resolve()), "label": str(r["label"]), "generated": str(src),
-                     **({lab: int(r[lab]) for lab in multilabel_columns(meta)} if multilabel else {})})
+                     **{lab: int(r[lab]) for lab in multilabel_columns(meta)}})
     if add_broken and not (inbox / "broken_upload.jpg").exists():
         (inbox / "broken_upload.jpg").write_text("an upload that was interrupted: not an image\n", encoding="utf-8")
     truth = pd.DataFrame(rows)
     truth.to_csv(out / "truth.csv", index=False)
     return inbox, truth
-
-
-def sort_quality(predictions: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
-    """How the sort did against known labels: accuracy of the images sorted into class folders,
-    of all readable images, and how many mistakes the low-confidence folder caught."""
-    lab = dict(zip(truth["source"].astype(str), truth["label"].astype(str)))
-    df = predictions[predictions["decision"] != "rejected"].copy()
-    df["label"] = [lab.get(str(s), "") for s in df["source"]]
-    df = df[df["label"] != ""]
-    correct = df["predicted"] == df["label"]
-    sorted_ = df["decision"] == "sorted"
-    low = df["decision"] == "low_confidence"
-    return {
-        "n_labelled": int(len(df)),
-        "accuracy_all": float(correct.mean()) if len(df) else math.nan,
-        "n_sorted": int(sorted_.sum()),
-        "accuracy_sorted": float(correct[sorted_].mean()) if sorted_.any() else math.nan,
-        "n_low_confidence": int(low.sum()),
-        "mistakes_total": int((~correct).sum()),
-        "mistakes_in_class_folders": int((~correct & sorted_).sum()),
-        "mistakes_caught_by_low_confidence": int((~correct & low).sum()),
-    }
 
 
 def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path, *, progress: bool = True) -> Path:
@@ -186,7 +218,7 @@ def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path,
 def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test", *, batch: int = 32,
                    progress: bool = False) -> dict[str, float]:
     """Summary metrics (accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss) of a checkpoint on one split;
-    of a multi-label checkpoint, :func:`auxiliary.evaluation.multilabel.multilabel_summary` at its thresholds."""
+    of a multi-label checkpoint, :func:`auxiliary.evaluation.metrics.multilabel_summary` at its thresholds."""
     tables, _classes = load_split(split_dir)
     table = tables[split]
     pred = Predictor.from_checkpoint(ckpt)

@@ -1,10 +1,10 @@
 """``python -m auxiliary runs``: the training runs there are (id, model, data, key metrics, when), read from the
 run folders alone (no MLflow needed), and the same runs read back from the MLflow store.
 
-* :func:`list_runs`: one row per finished run folder under ``runs/`` (``summary.json``), newest first;
+* :func:`runs`: one row per finished run folder under ``runs/`` (``summary.json``), newest first;
   notebook 04 shows it, ``runs`` prints it.
 * :func:`metric_table`: those runs as the four-level table of notebook 05 (``model, split, group,
-  metric`` -> ``value``), from the run folders (:func:`list_runs`) or from the MLflow store
+  metric`` -> ``value``), from the run folders (:func:`runs`) or from the MLflow store
   (:func:`tracked_runs`, ``mlflow.search_runs``), so the two sources line up row for row.
 * ``runs --figure figures/NAME.png`` prints which notebook, run, config and data version made a figure
   (:func:`auxiliary.base.provenance.figure_provenance`).
@@ -73,7 +73,7 @@ def _run_row(summary_file: Path, root: Path) -> dict[str, Any] | None:
     }
 
 
-def list_runs(root: str | Path | None = None, limit: int | None = None) -> pd.DataFrame:
+def runs(root: str | Path | None = None, limit: int | None = None) -> pd.DataFrame:
     """Finished runs under ``root`` (default ``runs/``; selection runs in sub-folders too), newest first:
     the columns of :data:`COLUMNS` (``summary`` holds each run's whole ``summary.json``)."""
     base = Path(root) if root is not None else runs_dir(create=False)
@@ -102,12 +102,12 @@ def tracked_runs(cfg: Config) -> pd.DataFrame:
     return found.drop_duplicates(subset=[key], keep="first").reset_index(drop=True)
 
 
-def metric_table(runs: pd.DataFrame, source: str = "folders") -> pd.DataFrame:
+def metric_table(frame: pd.DataFrame, source: str = "folders") -> pd.DataFrame:
     """Runs as notebook 05's table: index ``(model, split, group, metric)``, one ``value`` column; ``model`` is
-    the run's folder name. ``runs``: :func:`list_runs` (``source="folders"``) or :func:`tracked_runs`
+    the run's folder name. ``frame``: :func:`runs` (``source="folders"``) or :func:`tracked_runs`
     (``source="mlflow"``)."""
     rows = []
-    for _, r in runs.iterrows():
+    for _, r in frame.iterrows():
         if source == "mlflow":
             label = Path(str(r.get("tags.run_dir") or r.get("tags.mlflow.runName"))).name
             values = {k: r.get(f"metrics.final_{v}") for k, v in SUMMARY_METRICS.items()}
@@ -118,8 +118,3 @@ def metric_table(runs: pd.DataFrame, source: str = "folders") -> pd.DataFrame:
                  for (split, metric), v in values.items() if v is not None and pd.notna(v)]
     table = pd.DataFrame(rows, columns=["model", "split", "group", "metric", "value"])
     return table.set_index(["model", "split", "group", "metric"]).sort_index()
-
-
-
-
-# ----------------------------------------------------------------------------- CLI

@@ -1,15 +1,18 @@
 """Notebook 03 and ``python -m auxiliary select``: model selection on an equal budget, and its recorded winner.
 
-Every architecture of ``cfg.train.select_models`` is trained by
+:func:`select` is the one step both call. Every architecture of ``cfg.train.select_models`` is trained by
 :func:`auxiliary.steps.train.train_run` (:func:`auxiliary.training.loop.fit`) on the same
 split, with the same seed, image size, batch and schedule, for ``cfg.train.select_epochs``
-epochs. From each run's validation predictions (temperature-calibrated, ``val_predictions.csv``)
-we compute balanced accuracy, macro AUROC, ECE, macro-F1 and log loss with
-:mod:`auxiliary.evaluation.metrics` (multi-label runs: :mod:`auxiliary.steps.selection_multilabel`); ``summary.json`` gives the training time and speed;
+epochs. Each run's validation predictions (calibrated, ``val_predictions.csv``) give its validation columns as
+its checkpoint's task measures them (:meth:`auxiliary.tasks.task.Task.selection_columns`: balanced accuracy,
+macro AUROC, ECE, macro-F1, accuracy and log loss of one class per image; for several labels per image macro
+AUROC, macro F1 at the run's thresholds, subset accuracy, mean per-label ECE and binary cross entropy, balanced
+accuracy left empty); ``summary.json`` gives the training time and speed;
 parameters are counted on the architecture and inference speed is timed on the best checkpoint.
 The table's columns and metric names are :mod:`auxiliary.evaluation.comparison_table`. The winner
-by ``cfg.train.select_metric`` is written to :func:`auxiliary.base.layout.selection_file`, where
-notebook 04 reads its default model (:func:`selected_model`).
+by ``cfg.train.select_metric`` (left at its default: the split's task's own, :meth:`~auxiliary.tasks.task.Task.
+select_metric`, val_macro_auroc for multi-label data) is written to :func:`auxiliary.base.layout.selection_file`,
+where notebook 04 reads its default model (:func:`selected_model`).
 
 Runs live in ``runs/select-<profile>/<model>-<hash>``, the hash covering every setting that
 changes what a run learns (train and data sections, the split's content), so re-running skips
@@ -28,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import timm
@@ -36,17 +40,19 @@ from auxiliary.base import layout
 from auxiliary.base.config import Config, TrainConfig, section_hash
 from auxiliary.base.devices import device_label, resolve_device
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import jsonable, write_json_atomic
-from auxiliary.base.layout import default_out_root, selection_file
-from auxiliary.evaluation.arrays import labels_to_index
+from auxiliary.base.files import check_output_dir, jsonable, write_json_atomic
+from auxiliary.base.layout import default_out_root, resolve_path, selection_file
 from auxiliary.evaluation.comparison_table import TABLE_COLUMNS, SelectionError, metric_column, ok_rows
-from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.inference.predictor import Predictor
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.factory import count_parameters, create_model, parse_pretrained
-from auxiliary.steps.selection_multilabel import multilabel_val_metrics, selection_metric
+from auxiliary.steps.split import ensure_splits
 from auxiliary.steps.train import train_run
+from auxiliary.tasks import task_of_split
 from auxiliary.training.acceleration import precision_here
+from auxiliary.training.records import record_step
 from auxiliary.training.runs import RUN_MARKERS
+from auxiliary.viz.plots_evaluation import plot_selection
 
 
 # ----------------------------------------------------------------------------- configs and folders
@@ -105,19 +111,17 @@ def _finished(run: Path) -> bool:
 
 
 # ----------------------------------------------------------------------------- measurements
-def load_val_predictions(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, list[str], pd.DataFrame]:
-    """``(y, probs, classes, table)`` from a run's ``val_predictions.csv`` (prob_<class> columns + label)."""
+def load_val_predictions(run_dir: str | Path, checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """``(truths, probs, table)`` of a run's ``val_predictions.csv``, as the checkpoint's task reads it."""
     f = Path(run_dir) / "val_predictions.csv"
     if not f.is_file():
         raise SelectionError(f"no validation predictions in {run_dir} (val_predictions.csv missing)")
     df = pd.read_csv(f, keep_default_na=False, dtype={"label": str, "path": str, "pred": str, "tone_group": str})
-    prob_cols = [c for c in df.columns if c.startswith("prob_")]
-    if not prob_cols or "label" not in df.columns:
-        raise SelectionError(f"{f} has no prob_<class> and label columns")
-    classes = [c[len("prob_"):] for c in prob_cols]
-    y = labels_to_index(list(df["label"]), classes, unknown="minus_one")
-    probs = df[prob_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    return y, probs, classes, df
+    try:
+        truths, probs = checkpoint.task.prediction_arrays(df, checkpoint.classes)
+    except (KeyError, AuxiliaryError) as exc:
+        raise SelectionError(f"{f} lacks the columns of the model's classes {checkpoint.classes}: {exc}") from None
+    return truths, probs, df
 
 
 def architecture_parameters(model_name: str, num_classes: int) -> int:
@@ -125,7 +129,7 @@ def architecture_parameters(model_name: str, num_classes: int) -> int:
     return int(count_parameters(create_model(model_name, num_classes=num_classes, pretrained=False)))
 
 
-def inference_speed(ckpt: str | Path, batch: int = 16, repeats: int = 3, device: str = "auto") -> float:
+def inference_speed(ckpt: Checkpoint | str | Path, batch: int = 16, repeats: int = 3, device: str = "auto") -> float:
     """Images per second of the checkpoint's model on random input (median of ``repeats`` timed batches) on
     ``device`` (the one device rule; the copy of the logits back to the CPU waits for a GPU)."""
     pred = Predictor.from_checkpoint(ckpt, device=device)
@@ -175,23 +179,16 @@ def measure_run(run_dir: str | Path, model: str, n_bins: int = 15, speed_repeats
 
 def _measure(run: Path, model: str, n_bins: int, speed_repeats: int, device: str) -> dict[str, Any]:
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    if summary.get("task") == "multilabel":
-        val = multilabel_val_metrics(run, summary, n_bins)
-        n_out = val.pop("n_labels")
-    else:
-        y, probs, classes, _ = load_val_predictions(run)
-        m = summary_metrics(y, probs, classes, n_bins=n_bins)
-        val = {"val_balanced_acc": m["balanced_accuracy"], "val_macro_auroc": m["macro_auroc"], "val_ece": m["ece"],
-               "val_macro_f1": m["macro_f1"], "val_acc": m["accuracy"], "val_log_loss": m["log_loss"],
-               "n_val": int((y >= 0).sum())}
-        n_out = len(classes)
+    checkpoint = Checkpoint.open(run / "best.pt")
+    truths, probs, _ = load_val_predictions(run, checkpoint)
+    val = checkpoint.task.selection_columns(truths, probs, checkpoint.classes, checkpoint.info, n_bins)
     return {
         "model": model,
         **{k: v for k, v in val.items() if k != "n_val"},
-        "params": architecture_parameters(model, n_out),
+        "params": architecture_parameters(model, len(checkpoint.classes)),
         "train_seconds": _num(summary.get("seconds_training", summary.get("train_seconds"))),
         "train_img_per_s": _num(summary.get("images_per_second")),
-        "infer_img_per_s": inference_speed(run / "best.pt", repeats=speed_repeats, device=device),
+        "infer_img_per_s": inference_speed(checkpoint, repeats=speed_repeats, device=device),
         "train_device": str(summary.get("device") or summary.get("accelerator") or ""),
         "infer_device": device_label(device),
         "epochs": int(summary.get("epochs_run", summary.get("max_epochs", 0)) or 0),
@@ -237,7 +234,7 @@ def run_selection(
     split = Path(split_dir)
     if not (split / "classes.json").is_file():
         raise SelectionError(f"{split} is not a split folder (no classes.json); make one with `python -m auxiliary split`")
-    metric = selection_metric(cfg.train.select_metric, split)  # val_macro_auroc for multi-label by default
+    metric = task_of_split(split).select_metric(cfg.train)  # the task's own when left at the default
     col, _ = metric_column(metric)  # fail before any training
 
     unknown = [m for m in models_ if not timm.is_model(m)]
@@ -361,10 +358,27 @@ def winner_run(table: pd.DataFrame) -> Path:
     return Path(table.loc[table["model"] == winner, "run_dir"].iloc[0])
 
 
-# ----------------------------------------------------------------------------- CLI
-
-
 def selected_model(cfg: Config, split_dir: str | Path | None = None) -> str:
     """The winner of notebook 03 for ``cfg`` (:func:`current_selection`), else ``cfg.train.model``."""
     sel = current_selection(cfg, split_dir)
     return str(sel["model"]) if sel and sel.get("model") else cfg.train.model
+
+
+def select(cfg: Config, split: str | Path | None = None, out: str | Path | None = None, *,
+           progress: bool = True) -> pd.DataFrame:
+    """The ``select`` step: :func:`run_selection` on ``split`` (default: the split folder of ``cfg``'s dataset,
+    made when missing, :func:`auxiliary.steps.split.ensure_splits`) into ``out`` (default ``runs/select-<profile>``),
+    the chart ``selection.png`` beside ``selection.csv``, and the step recorded for the trackers. Returns the table
+    (``attrs``: ``winner``, ``metric``, ``value``, ``root``: the folder of the runs)."""
+    split_dir = Path(resolve_path(split)) if split else ensure_splits(cfg, progress=progress)
+    if out:
+        check_output_dir(out, inputs=(split_dir,))
+    table = run_selection(cfg, split_dir, out, progress=progress)
+    root = Path(out) if out else default_out_root(cfg)
+    fig = plot_selection(table)
+    fig.savefig(root / "selection.png", dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    table.attrs["root"] = root
+    record_step(cfg, "select", root, tables={"selection": table}, split_dir=split_dir,
+                tags={"winner": table.attrs["winner"]}, metrics={f"winner_{table.attrs['metric']}": table.attrs["value"]})
+    return table

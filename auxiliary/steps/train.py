@@ -1,32 +1,75 @@
 """Notebook 04 and ``python -m auxiliary train``: a training run for a config, reused only when its recorded settings match.
 
-A multi-label split (``classes.json`` task ``multilabel``) trains one sigmoid per label (``--loss bce``,
-``asymmetric`` or ``focal_bce``; :mod:`auxiliary.training.multilabel_run`); its run folder gets the loss curve
-(:class:`LossCurve`) instead of the single-label accuracy curves and confusion matrix.
+The split's task (``classes.json``) decides what the run trains (:func:`auxiliary.tasks.choose_task`) and which
+figures its run folder gets (:data:`auxiliary.viz.plots_training.RUN_FIGURES`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-import pandas as pd
-
 from auxiliary.base.config import Config
 from auxiliary.base.errors import TrainError
-from auxiliary.base.layout import run_dir, selection_file
+from auxiliary.base.files import check_output_dir
+from auxiliary.base.layout import resolve_path, run_dir, selection_file
 from auxiliary.data.readers import split_task
 from auxiliary.steps.split import ensure_splits
+from auxiliary.tasks import choose_task
+from auxiliary.training.engine import check_config, check_engine
 from auxiliary.training.loop import fit
 from auxiliary.training.records import run_callbacks
 from auxiliary.training.runs import (
     RUN_MARKERS,
+    refuse_existing,
     run_name,
     same_settings,
+    secondary_rank,
+    with_model,
 )
-from auxiliary.viz.plots_training import RunFigures, plot_curves
+from auxiliary.viz.plots_training import RunFigures
+
+
+def train(cfg: Config, data: str | Path | None = None, out: str | Path | None = None, *, resume: bool = False,
+          overwrite: bool = False, from_selection: bool = False, progress: bool = True) -> dict[str, Any]:
+    """The ``train`` step (``python -m auxiliary train``, notebook 04 through :func:`ensure_run`): train
+    ``cfg.train.model`` (or, with ``from_selection``, the winner ``select`` recorded for this split) on ``data``
+    (a split folder, or any dataset the data step reads, split with ``cfg.data``; default: the configured
+    dataset) into the run folder ``out`` (default ``runs/<model>-<profile>``).
+
+    Every setting is checked before anything is written: an existing run is refused unless ``resume`` or
+    ``overwrite``; a loss, monitor or task that does not fit the split is refused in one line. Returns the run's
+    summary (``summary.json``, with ``run_dir``); the other processes of a multi-process run get theirs too."""
+    check_config(cfg.train)
+    check_engine(cfg.train)  # every setting refused before the first write (a split, a cache, a run folder)
+    out_dir = check_output_dir(resolve_path(out), inputs=(data,)) if out else run_dir(cfg)
+    refuse_existing(out_dir, resume, overwrite)
+    if resume and not (out_dir / "last.pt").is_file():
+        raise TrainError(f"nothing to resume in {out_dir} (no last.pt)")
+    split = resolve_split(cfg, data, progress=progress)
+    if from_selection:
+        cfg = with_model(cfg, selection_winner(cfg, split))
+        out_dir = out_dir if out else run_dir(cfg)
+        refuse_existing(out_dir, resume, overwrite)
+    choose_task(cfg.train, split_task(split))  # a loss, monitor or task that does not fit: one line
+    if not secondary_rank():  # the other processes of a multi-process run re-run this command
+        print(f"training {cfg.train.model} on {split} -> {out_dir}")
+    return train_run(cfg, split, out_dir, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def resolve_split(cfg: Config, data: str | Path | None, progress: bool = True) -> Path:
+    """A split folder for ``data``: the folder itself when it is one, else the dataset split with
+    ``cfg.data`` settings into ``data/splits/`` (re-used when it exists)."""
+    if data:
+        d = resolve_path(data)
+        if (d / "train.csv").is_file() and (d / "classes.json").is_file():
+            return d
+        if not d.exists():
+            raise TrainError(f"--data {data}: not found ({d})")
+        cfg = replace(cfg, data=replace(cfg.data, data=str(d)))
+    return ensure_splits(cfg, progress=progress)
 
 
 def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
@@ -49,8 +92,7 @@ def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
     exists = any((out / n).exists() for n in RUN_MARKERS)
     if exists and not resume:
         print(f"{out} holds a run with other settings: training again in its place")
-    split = Path(split_dir) if split_dir is not None else ensure_splits(cfg, progress=progress)
-    train_run(cfg, split, out, resume=resume, overwrite=exists and not resume, progress=progress)
+    train(cfg, split_dir, out, resume=resume, overwrite=exists and not resume, progress=progress)
     return out
 
 
@@ -67,22 +109,11 @@ def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
     return out / "best.pt"
 
 
-class LossCurve:
-    """A Fabric callback for multi-label runs: ``logs/loss_curve.png`` (the accuracy curves and the confusion
-    matrix of :class:`~auxiliary.viz.plots_training.RunFigures` are single-label figures)."""
-
-    def on_run_end(self, run_dir: Path, history: list[dict[str, Any]], val_predictions: Any,
-                   classes: Any) -> None:
-        fig = plot_curves(pd.DataFrame(history), "loss")
-        fig.savefig(Path(run_dir) / "logs" / "loss_curve.png", dpi=120, bbox_inches="tight")
-        plt.close(fig)
-
-
 def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """:func:`auxiliary.training.loop.fit` plus the run's figures under ``logs/`` (loss and accuracy
     curves, validation confusion matrix; the loss curve of a multi-label run) and what its trackers need
     (:func:`auxiliary.training.records.run_callbacks`): how every step trains. Returns the run's summary."""
-    figures = LossCurve() if split_task(split_dir) == "multilabel" else RunFigures()
+    figures = RunFigures(split_task(split_dir))
     return fit(cfg, split_dir, out_dir, callbacks=[figures, *run_callbacks(cfg)], **kwargs)
 
 

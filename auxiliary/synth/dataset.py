@@ -25,18 +25,17 @@ Determinism
     once and yields one image per class (``group`` = subject id, so splits keep them together);
     tone groups cycle over subjects, so tones are balanced within and across classes.
 
-``task = "multilabel"`` hands over to :mod:`auxiliary.synth.multilabel_dataset` (several conditions per
-face); the checks, folder rules and workers both use are in :mod:`auxiliary.synth.folders`.
+:func:`generate_dataset` makes the dataset of ``cfg.task`` (:data:`GENERATORS`): one class per image
+(:func:`generate_class_dataset`, below), or several conditions per face (:mod:`auxiliary.synth.multilabel_dataset`);
+the checks, folder rules and workers both use are in :mod:`auxiliary.synth.folders`.
 """
 
 from __future__ import annotations
 
-import math
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -47,13 +46,9 @@ from auxiliary.synth.acne import acne_lesions, render_acne
 from auxiliary.synth.erythema import add_erythema
 from auxiliary.synth.folders import (
     SynthError,
-    check_out_dir,
     check_synth_config,
-    chunks,
     finish_dataset,
-    photo_canvases,
-    photo_jobs,
-    run_tasks,
+    render_dataset,
 )
 from auxiliary.synth.lesion import Lesion
 from auxiliary.synth.multilabel_dataset import generate_multilabel_dataset
@@ -75,35 +70,20 @@ def _write_subject(out: str, results: list, rel: bool = True) -> tuple[list[dict
     return rows, lesion_rows
 
 
-def _work_procedural(args: tuple[SynthConfig, list[int], str]) -> tuple[list[dict], list[dict]]:
-    cfg, subjects, out = args
-    cv2.setNumThreads(1)
-    rows, lrows = [], []
-    for s in subjects:
-        r, lr = _write_subject(out, render_subject(cfg, s))
-        rows += r
-        lrows += lr
-    return rows, lrows
+def _write_views(cfg: SynthConfig, out: str, subject: int, variant: int, canvas: SkinCanvas | None, source: str,
+                 info: dict) -> tuple[list[dict], list[dict]]:
+    """Every class of one subject (:func:`~auxiliary.synth.samplers.render_subject`), written: (rows, lesion rows)."""
+    res = render_subject(cfg, subject, canvas=canvas, source=source, variant=variant)
+    for _, _, row, _ in res:
+        row.update(info)
+    return _write_subject(out, res)
 
 
-def _work_photo(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) -> tuple[list[dict], list[dict]]:
-    cfg, jobs, out = args
-    cv2.setNumThreads(1)
-    rows, lrows = [], []
-    for subject, variant, relname, canvas, info in photo_canvases(cfg, jobs):
-        res = render_subject(cfg, subject, canvas=canvas, source=relname, variant=variant)
-        for _, _, row, _ in res:
-            row.update(info)
-        r, lr = _write_subject(out, res)
-        rows += r
-        lrows += lr
-    return rows, lrows
-
-
-def generate_dataset(
+def generate_class_dataset(
     cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = True
 ) -> pd.DataFrame:
-    """Generate the synthetic dataset of ``cfg`` into ``out_dir``; returns the metadata table.
+    """Generate the single-label dataset of ``cfg`` (one class per image) into ``out_dir``; returns the
+    metadata table.
 
     Writes ``out_dir/{acne,erythema,none}/*.png``, ``metadata.csv`` (paths relative to
     ``out_dir``; label, tone_group, ita, group, source, strength, count, every simulator and
@@ -113,34 +93,31 @@ def generate_dataset(
     CSVs are replaced). The returned table has absolute paths (the team's sample-table contract).
     """
     out = Path(out_dir)
-    input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
-    check_synth_config(cfg, photos=input_dir is not None)
-    if cfg.task == "multilabel":
-        return generate_multilabel_dataset(cfg, out, overwrite=overwrite, progress=progress)
-    check_out_dir(out, overwrite, input_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    workers = max(1, int(cfg.workers))
-    skipped: list[dict[str, str]] = []
-    old_threads = cv2.getNumThreads()
-    try:
-        if input_dir is None:
-            subjects = list(range(int(cfg.n_per_class)))
-            size = max(1, min(16, math.ceil(len(subjects) / (workers * 4))))
-            tasks = [(cfg, ch, str(out)) for ch in chunks(subjects, size)]
-            rows, lrows = run_tasks(_work_procedural, tasks, workers, progress, len(subjects), "simulate")
-        else:
-            rows, lrows, skipped = _photo_dataset(cfg, input_dir, out, workers, progress)
-    finally:
-        cv2.setNumThreads(old_threads)
+    rows, lrows, skipped, seconds = render_dataset(cfg, out, overwrite=overwrite, progress=progress,
+                                                   write=_write_views, desc="simulate")
     meta = _tidy(pd.DataFrame(rows))
     pd.DataFrame(lrows, columns=["path", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]).to_csv(
         out / "lesions.csv", index=False)
-    dt = time.perf_counter() - t0
     counts = meta["label"].value_counts().reindex(list(CLASSES), fill_value=0)
     msg = (f"simulate: wrote {len(meta)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
-           f"in {dt:.1f} s")
-    return finish_dataset(out, meta, msg, skipped if input_dir is not None else None, progress)
+           f"in {seconds:.1f} s")
+    return finish_dataset(out, meta, msg, skipped, progress)
+
+
+#: The generator of each ``synth.task``: one class per image, or several conditions per face.
+GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
+    "single": generate_class_dataset,
+    "multilabel": generate_multilabel_dataset,
+}
+
+
+def generate_dataset(
+    cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> pd.DataFrame:
+    """Generate the synthetic dataset of ``cfg`` into ``out_dir`` with the generator of ``cfg.task``
+    (:data:`GENERATORS`); returns the metadata table with absolute paths (``attrs["summary"]``: one line)."""
+    check_synth_config(cfg, photos=bool(cfg.input_dir))  # an unknown task is refused in one line here
+    return GENERATORS[cfg.task](cfg, out_dir, overwrite=overwrite, progress=progress)
 
 
 def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
@@ -151,14 +128,6 @@ def _tidy(meta: pd.DataFrame) -> pd.DataFrame:
     if "telangiectasia" in meta:
         meta["telangiectasia"] = meta["telangiectasia"].fillna(False).astype(bool)
     return meta.sort_values(["label", "subject", "variant"], kind="stable").reset_index(drop=True)
-
-
-def _photo_dataset(cfg: SynthConfig, input_dir: Path, out: Path, workers: int, progress: bool):
-    jobs, skipped = photo_jobs(cfg, input_dir, out, progress)
-    size = max(1, min(16, math.ceil(len(jobs) / (workers * 4))))
-    tasks = [(cfg, ch, str(out)) for ch in chunks(jobs, size)]
-    rows, lrows = run_tasks(_work_photo, tasks, workers, progress, len(jobs), "simulate photos")
-    return rows, lrows, skipped
 
 
 # ----------------------------------------------------------------------------- previews and reading back

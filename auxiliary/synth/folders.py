@@ -1,14 +1,18 @@
 """What every synthetic dataset shares, single-label or multi-label: its settings' checks, the output-folder
-rules, the list of usable input photos and the pool of workers.
+rules, the list of usable input photos, the pool of workers rendering it (:func:`render_dataset`) and the
+last step that marks it complete (:func:`finish_dataset`).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import cv2
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -138,7 +142,7 @@ def photo_jobs(cfg: SynthConfig, input_dir: Path, out: Path,
 
 # ----------------------------------------------------------------------------- workers
 def run_tasks(worker, tasks: list, workers: int, progress: bool, total: int, desc: str) -> tuple[list[dict], list[dict]]:
-    """Run ``worker`` over ``tasks`` (each ``(cfg, items, out)``) in order, in ``workers`` spawned processes;
+    """Run ``worker`` over ``tasks`` (each ``(cfg, items, ...)``) in order, in ``workers`` spawned processes;
     the rows and extra rows they return, concatenated in task order."""
     rows: list[dict] = []
     lrows: list[dict] = []
@@ -157,6 +161,54 @@ def run_tasks(worker, tasks: list, workers: int, progress: bool, total: int, des
                 bar.update(len(t[1]))
     bar.close()
     return rows, lrows
+
+
+#: Renders and writes one subject: ``write(cfg, out, subject, variant, canvas, source, info)`` -> (metadata rows,
+#: extra rows); ``canvas`` is ``None`` for procedural skin, else a view of the photo ``source`` (``info``: its facts).
+SubjectWriter = Callable[[SynthConfig, str, int, int, "SkinCanvas | None", str, dict], tuple[list[dict], list[dict]]]
+
+
+def render_items(args: tuple[SynthConfig, list, str, SubjectWriter]) -> tuple[list[dict], list[dict]]:
+    """One task of :func:`render_dataset` (run in a worker process): its subjects, or with ``cfg.input_dir`` its
+    photo jobs (:func:`photo_canvases`), each rendered and written by the task's writer."""
+    cfg, items, out, write = args
+    cv2.setNumThreads(1)
+    views = photo_canvases(cfg, items) if cfg.input_dir else ((s, 0, "procedural", None, {}) for s in items)
+    rows: list[dict] = []
+    extra: list[dict] = []
+    for subject, variant, source, canvas, info in views:
+        r, e = write(cfg, out, subject, variant, canvas, source, info)
+        rows += r
+        extra += e
+    return rows, extra
+
+
+def render_dataset(cfg: SynthConfig, out: Path, *, overwrite: bool, progress: bool, write: SubjectWriter,
+                   desc: str) -> tuple[list[dict], list[dict], list[dict[str, str]] | None, float]:
+    """Check the settings and the output folder, then render the whole dataset in ``cfg.workers`` processes
+    (:func:`run_tasks` of :func:`render_items`): the subjects ``0..n_per_class-1``, or with ``cfg.input_dir`` the
+    jobs of :func:`photo_jobs`, each written by ``write`` (a module-level function: it travels to the workers).
+    Returns the rows, the extra rows, the input files skipped (photo mode; ``None`` otherwise) and the seconds."""
+    input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
+    check_synth_config(cfg, photos=input_dir is not None)
+    check_out_dir(out, overwrite, input_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    workers = max(1, int(cfg.workers))
+    skipped: list[dict[str, str]] | None = None
+    old_threads = cv2.getNumThreads()
+    try:
+        if input_dir is None:
+            items: list = list(range(int(cfg.n_per_class)))
+        else:
+            items, skipped = photo_jobs(cfg, input_dir, out, progress)
+            desc = f"{desc} photos"
+        size = max(1, min(16, math.ceil(len(items) / (workers * 4))))
+        tasks = [(cfg, ch, str(out), write) for ch in chunks(items, size)]
+        rows, extra = run_tasks(render_items, tasks, workers, progress, len(items), desc)
+    finally:
+        cv2.setNumThreads(old_threads)
+    return rows, extra, skipped, time.perf_counter() - t0
 
 
 def chunks(items: list, n: int) -> list[list]:

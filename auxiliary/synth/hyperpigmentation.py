@@ -23,14 +23,14 @@ strength 0 changes nothing.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
 from auxiliary.synth.chromophores import add_chromophores
 from auxiliary.synth.erythema import soft_skin
-from auxiliary.synth.lesion import Lesion, SimResult, draw_value, value_range
+from auxiliary.synth.lesion import KindSampler, Lesion, SimResult, value_range
 from auxiliary.synth.noise import sample_points, smooth_noise, smoothstep, upsample
 from auxiliary.synth.procedural import face_uv
 from auxiliary.synth.skin import SkinCanvas
@@ -263,7 +263,7 @@ def simulate_hyperpigmentation(
                            kinds=kinds)
 
 
-class HyperpigmentationSampler:
+class HyperpigmentationSampler(KindSampler):
     """Draws hyperpigmentation parameters and applies them to canvases.
 
     ``HyperpigmentationSampler(strength=(0.15, 0.9), kinds={"melasma": 0.6, "lentigines": 0.5, "pih": 0.4})``:
@@ -271,20 +271,9 @@ class HyperpigmentationSampler:
     generator instead of the sampler's own (the dataset's per-subject streams).
     """
 
-    def __init__(self, strength: Any = (0.15, 0.9), kinds: dict[str, float] | None = None, seed: int = 0):
-        self.strength = value_range(strength)
-        self.kinds = dict(kinds or {"melasma": 0.6, "lentigines": 0.5, "pih": 0.4})
-        unknown = set(self.kinds) - set(HYPERPIGMENTATION_KINDS)
-        if unknown or not self.kinds:
-            raise ValueError(f"kinds must be a non-empty subset of {', '.join(HYPERPIGMENTATION_KINDS)}")
-        self.rng = np.random.default_rng(seed)
+    KINDS: ClassVar[tuple[str, ...]] = HYPERPIGMENTATION_KINDS
+    DEFAULT_KINDS: ClassVar[dict[str, float]] = {"melasma": 0.6, "lentigines": 0.5, "pih": 0.4}
 
-    def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
-        rng = self.rng if rng is None else rng
-        strength = draw_value(rng, self.strength)
-        names = list(self.kinds)
-        chosen = tuple(k for k in names if rng.random() < self.kinds[k])
-        if not chosen:
-            p = np.array([self.kinds[k] for k in names], np.float64) + 1e-9
-            chosen = (names[int(rng.choice(len(names), p=p / p.sum()))],)
-        return add_hyperpigmentation(canvas.lab.copy(), canvas, rng, strength=strength, kinds=chosen)
+    def simulate(self, lab: np.ndarray, canvas: SkinCanvas, rng: np.random.Generator, *, strength: float,
+                 kinds: tuple[str, ...]) -> SimResult:
+        return add_hyperpigmentation(lab, canvas, rng, strength=strength, kinds=kinds)

@@ -11,7 +11,7 @@ Written to ``out``: ``images/face_<subject>[_v<variant>].png``, ``metadata.csv``
 = the present labels joined by ``|`` or ``none``, one 0/1 column per label, ``<label>_strength`` (0 when
 absent), ``<label>_visible`` (share of the skin it visibly changed), ``tone_group``, ``ita`` (the clean skin, as in the single-label dataset), ``ita_image``,
 ``tone_group_est``, ``group`` (the subject, or the source photo), ``source``, ``subject``, ``layout``,
-``seed``), readable by :func:`auxiliary.data.multilabel.read_multilabel_csv`; ``params.csv`` (every
+``seed``), readable by :func:`auxiliary.data.readers.read_dataset`; ``params.csv`` (every
 simulator's, the canvas's and the camera's parameters, prefixed by label); ``lesions.csv`` (acne lesions
 and pigment macules, with their label); with photos ``skipped.csv``. ``metadata.csv`` is written last.
 
@@ -31,28 +31,16 @@ subjects as in the single-label dataset.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from auxiliary.base.config import SynthConfig
 from auxiliary.base.images import write_png
-from auxiliary.synth.folders import (
-    check_out_dir,
-    check_synth_config,
-    chunks,
-    finish_dataset,
-    photo_canvases,
-    photo_jobs,
-    prevalences,
-    run_tasks,
-)
+from auxiliary.synth.folders import finish_dataset, prevalences, render_dataset
 from auxiliary.synth.hyperpigmentation import HyperpigmentationSampler
 from auxiliary.synth.procedural import render_skin
 from auxiliary.synth.samplers import (
@@ -158,33 +146,14 @@ def render_multilabel_face(cfg: SynthConfig, subject: int, canvas: SkinCanvas | 
     return rgb, row, {"subject": subject, "variant": variant, **params, **cam, **common}, lesions
 
 
-def _write_face(out: str, subject: int, variant: int, face: tuple) -> tuple[dict, dict, list[dict]]:
-    rgb, row, params, lesions = face
+def _write_face(cfg: SynthConfig, out: str, subject: int, variant: int, canvas: SkinCanvas | None, source: str,
+                info: dict) -> tuple[list[dict], list[dict]]:
+    """One face (:func:`render_multilabel_face`), written: ([metadata row], [{"params", "lesions"}])."""
+    rgb, row, params, lesions = render_multilabel_face(cfg, subject, canvas, source, variant)
     name = f"images/face_{subject:05d}" + (f"_v{variant:02d}" if variant else "") + ".png"
     write_png(Path(out) / name, rgb, fast=True)
-    return {"path": name, **row}, {"path": name, **params}, [{"path": name, **les} for les in lesions]
-
-
-def _work_faces(args: tuple[SynthConfig, list[int], str]) -> tuple[list[dict], list[dict]]:
-    cfg, subjects, out = args
-    cv2.setNumThreads(1)
-    rows, extra = [], []
-    for s in subjects:
-        row, prm, les = _write_face(out, s, 0, render_multilabel_face(cfg, s))
-        rows.append(row)
-        extra.append({"params": prm, "lesions": les})
-    return rows, extra
-
-
-def _work_photo_faces(args: tuple[SynthConfig, list[tuple[int, int, str, str]], str]) -> tuple[list[dict], list[dict]]:
-    cfg, jobs, out = args
-    cv2.setNumThreads(1)
-    rows, extra = [], []
-    for subject, variant, relname, canvas, info in photo_canvases(cfg, jobs):
-        row, prm, les = _write_face(out, subject, variant, render_multilabel_face(cfg, subject, canvas, relname, variant))
-        rows.append(row)
-        extra.append({"params": {**prm, **info}, "lesions": les})
-    return rows, extra
+    return [{"path": name, **row}], [{"params": {"path": name, **params, **info},
+                                      "lesions": [{"path": name, **les} for les in lesions]}]
 
 
 def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwrite: bool = False,
@@ -193,26 +162,8 @@ def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwr
     metadata table with absolute paths. ``cfg.n_per_class`` is the number of faces (with photos: at least one
     per usable photo). A non-empty ``out_dir`` is refused unless ``overwrite``, as for the single-label set."""
     out = Path(out_dir)
-    input_dir = Path(cfg.input_dir).expanduser() if cfg.input_dir else None
-    check_synth_config(cfg, photos=input_dir is not None)
-    check_out_dir(out, overwrite, input_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    workers = max(1, int(cfg.workers))
-    skipped: list[dict[str, str]] = []
-    old_threads = cv2.getNumThreads()
-    try:
-        if input_dir is None:
-            items: list = list(range(int(cfg.n_per_class)))
-            worker, desc = _work_faces, "simulate multilabel"
-        else:
-            items, skipped = photo_jobs(cfg, input_dir, out, progress)
-            worker, desc = _work_photo_faces, "simulate multilabel photos"
-        size = max(1, min(16, math.ceil(len(items) / (workers * 4))))
-        tasks = [(cfg, ch, str(out)) for ch in chunks(items, size)]
-        rows, extra = run_tasks(worker, tasks, workers, progress, len(items), desc)
-    finally:
-        cv2.setNumThreads(old_threads)
+    rows, extra, skipped, seconds = render_dataset(cfg, out, overwrite=overwrite, progress=progress,
+                                                   write=_write_face, desc="simulate multilabel")
     order = sorted(range(len(rows)), key=lambda i: (extra[i]["params"]["subject"], extra[i]["params"]["variant"]))
     meta = pd.DataFrame([rows[i] for i in order])
     params = pd.DataFrame([extra[i]["params"] for i in order])
@@ -224,6 +175,7 @@ def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwr
         out / "lesions.csv", index=False)
     Y = meta[list(MULTILABELS)].to_numpy() if len(meta) else np.zeros((0, len(MULTILABELS)), int)
     k = Y.sum(axis=1)
-    msg = (f"simulate: wrote {len(meta)} multi-label images ({', '.join(f'{lab} {int(n)}' for lab, n in zip(MULTILABELS, Y.sum(axis=0)))}; "
-           f"no label {int((k == 0).sum())}, two or more {int((k >= 2).sum())}) to {out} in {time.perf_counter() - t0:.1f} s")
-    return finish_dataset(out, meta, msg, skipped if input_dir is not None else None, progress)
+    shown = ", ".join(f"{lab} {int(n)}" for lab, n in zip(MULTILABELS, Y.sum(axis=0)))
+    msg = (f"simulate: wrote {len(meta)} multi-label images ({shown}; "
+           f"no label {int((k == 0).sum())}, two or more {int((k >= 2).sum())}) to {out} in {seconds:.1f} s")
+    return finish_dataset(out, meta, msg, skipped, progress)

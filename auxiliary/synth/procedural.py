@@ -296,7 +296,7 @@ def render_skin(
     hyperpigmentation); every other random draw stays the same.
 
     The medians of L* and b* over the skin are set to the drawn base colour, so the ITA
-    measured from the pixels is the drawn one up to noise (margins in :data:`auxiliary.synth.skin.ITA_DRAW`).
+    measured from the pixels is the drawn one up to noise (margins in :data:`auxiliary.synth.skin.SKIN_DRAW`).
     """
     if layout is None:
         layout = "face" if rng.random() < face_layout else "patch"

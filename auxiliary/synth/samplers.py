@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -21,6 +21,9 @@ from auxiliary.synth.skin import SkinCanvas, lab_image_to_rgb, rgb_image_to_lab
 CLASSES: tuple[str, ...] = ("acne", "erythema", "none")
 #: the labels of ``simulate --task multilabel``, in the order of ``prevalence`` and of metadata.csv's columns
 MULTILABELS: tuple[str, ...] = ("acne", "erythema", "hyperpigmentation", "wrinkles")
+#: Images a synthetic dataset of each ``synth.task`` holds per ``n_per_class``: one per class of the single-label
+#: set, one face (carrying any of the conditions) of the multi-label set.
+IMAGES_PER_UNIT: dict[str, int] = {"single": len(CLASSES), "multilabel": 1}
 
 
 STREAMS = {"skin": 0, "acne": 1, "erythema": 2, "none": 3, "hyperpigmentation": 4, "wrinkles": 5, "labels": 6,
@@ -35,7 +38,19 @@ def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.r
 CLOSEUP_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule", "open_comedone", "closed_comedone")
 
 
-class AcneSampler:
+class ConfigSampler:
+    """A sampler whose ranges can come from a :class:`~auxiliary.base.config.SynthConfig`: ``CONFIG`` names the
+    config fields of its constructor's ranges, in order."""
+
+    CONFIG: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_config(cls, cfg: SynthConfig, seed: int = 0) -> Any:
+        """A sampler with the ranges of ``cfg`` (the fields of :attr:`CONFIG`)."""
+        return cls(*(getattr(cfg, name) for name in cls.CONFIG), seed=seed)
+
+
+class AcneSampler(ConfigSampler):
     """Draws acne parameters from ranges and applies them to canvases.
 
     ``AcneSampler(count=(6, 40), strength=(0.15, 0.9), size_mm=(1, 5), seed=0)(canvas)`` ->
@@ -43,14 +58,11 @@ class AcneSampler:
     sampler's own stream; ``rng=`` draws from another generator instead (the dataset's per-subject streams).
     """
 
+    CONFIG: ClassVar[tuple[str, ...]] = ("acne_count", "acne_strength", "acne_size_mm")
+
     def __init__(self, count: Any = (6, 40), strength: Any = (0.15, 0.9), size_mm: Any = (1.0, 5.0), seed: int = 0):
         self.count, self.strength, self.size_mm = value_range(count), value_range(strength), value_range(size_mm)
         self.rng = np.random.default_rng(seed)
-
-    @classmethod
-    def from_config(cls, cfg: SynthConfig, seed: int = 0) -> AcneSampler:
-        """The ranges of ``cfg`` (``acne_count``, ``acne_strength``, ``acne_size_mm``)."""
-        return cls(cfg.acne_count, cfg.acne_strength, cfg.acne_size_mm, seed=seed)
 
     def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
         rng = self.rng if rng is None else rng
@@ -82,17 +94,14 @@ def centred(shape: tuple[int, int], sigma: float = 0.18) -> np.ndarray:
     return np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / np.float32(2 * sigma * sigma)).astype(np.float32)
 
 
-class ErythemaSampler:
+class ErythemaSampler(ConfigSampler):
     """Draws erythema parameters (strength, extent, telangiectasia) and applies them to canvases (``rng=`` as above)."""
+
+    CONFIG: ClassVar[tuple[str, ...]] = ("erythema_strength", "erythema_extent", "telangiectasia")
 
     def __init__(self, strength: Any = (0.15, 0.9), extent: Any = (0.3, 1.0), telangiectasia: float = 0.5, seed: int = 0):
         self.strength, self.extent, self.p_tel = value_range(strength), value_range(extent), float(telangiectasia)
         self.rng = np.random.default_rng(seed)
-
-    @classmethod
-    def from_config(cls, cfg: SynthConfig, seed: int = 0) -> ErythemaSampler:
-        """The ranges of ``cfg`` (``erythema_strength``, ``erythema_extent``, ``telangiectasia``)."""
-        return cls(cfg.erythema_strength, cfg.erythema_extent, cfg.telangiectasia, seed=seed)
 
     def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
         rng = self.rng if rng is None else rng

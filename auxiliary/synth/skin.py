@@ -43,37 +43,16 @@ from auxiliary.synth.noise import (
     upsample,
 )
 
-#: ITA range drawn per group: the group bounds minus a margin, so that texture, lesions and the
-#: camera (noise, JPEG) cannot push the measured ITA across a boundary.
-ITA_DRAW: dict[str, tuple[float, float]] = {
-    "very_light": (58.0, 68.0),
-    "light": (44.0, 52.5),
-    "intermediate": (31.0, 38.5),
-    "tan": (13.5, 25.0),
-    "brown": (-25.0, 6.0),
-    "dark": (-58.0, -35.0),
-}
-
-
-#: b* range per group (Del Bino et al. 2006 report b* of roughly 10-25 across groups).
-B_DRAW: dict[str, tuple[float, float]] = {
-    "very_light": (9.0, 14.5),
-    "light": (11.0, 17.0),
-    "intermediate": (13.0, 19.0),
-    "tan": (15.0, 21.0),
-    "brown": (13.0, 20.0),
-    "dark": (8.0, 15.0),
-}
-
-
-#: a* range per group.
-A_DRAW: dict[str, tuple[float, float]] = {
-    "very_light": (6.0, 11.0),
-    "light": (7.0, 12.0),
-    "intermediate": (8.0, 13.0),
-    "tan": (8.0, 13.0),
-    "brown": (8.0, 13.0),
-    "dark": (6.0, 11.0),
+#: Per tone group, the ranges a clean skin's colour is drawn from: ITA (the group bounds minus a margin, so that
+#: texture, lesions and the camera (noise, JPEG) cannot push the measured ITA across a boundary), b* (Del Bino et
+#: al. 2006 report b* of roughly 10-25 across groups) and a*: ``(ita, b, a)``, each ``(low, high)``.
+SKIN_DRAW: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "very_light": ((58.0, 68.0), (9.0, 14.5), (6.0, 11.0)),
+    "light": ((44.0, 52.5), (11.0, 17.0), (7.0, 12.0)),
+    "intermediate": ((31.0, 38.5), (13.0, 19.0), (8.0, 13.0)),
+    "tan": ((13.5, 25.0), (15.0, 21.0), (8.0, 13.0)),
+    "brown": ((-25.0, 6.0), (13.0, 20.0), (8.0, 13.0)),
+    "dark": ((-58.0, -35.0), (8.0, 15.0), (6.0, 11.0)),
 }
 
 
@@ -161,9 +140,9 @@ def sample_tone(group: str, rng: np.random.Generator) -> dict[str, float]:
     """Draw a base skin colour (L*, a*, b*) whose ITA lies inside ``group`` (with a margin)."""
     if group not in TONE_GROUPS:
         raise ValueError(f"unknown tone group {group!r} (choose from {', '.join(TONE_GROUPS)})")
-    lo, hi = ITA_DRAW[group]
+    (lo, hi), b_range, a_range = SKIN_DRAW[group]
     ita = float(rng.uniform(lo, hi))
-    b = float(rng.uniform(*B_DRAW[group]))
+    b = float(rng.uniform(*b_range))
     t = math.tan(math.radians(ita))
     L = 50.0 + b * t
     if L > 80.0:  # keep lightness plausible; move b* instead (ITA unchanged)
@@ -172,7 +151,7 @@ def sample_tone(group: str, rng: np.random.Generator) -> dict[str, float]:
     if L < 22.0:
         L = 22.0
         b = (L - 50.0) / t
-    a = float(rng.uniform(*A_DRAW[group]))
+    a = float(rng.uniform(*a_range))
     return {"L": L, "a": a, "b": b, "ita_target": ita}
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
 from auxiliary.synth.erythema import soft_skin
 from auxiliary.synth.hyperpigmentation import CHANGED_DELTA_E, face_frame_estimate, face_to_pixels
-from auxiliary.synth.lesion import SimResult, draw_value, value_range
+from auxiliary.synth.lesion import KindSampler, SimResult
 from auxiliary.synth.noise import sample_points
 from auxiliary.synth.skin import SkinCanvas, shade_lab
 from auxiliary.synth.skinmask import simulate_on_rgb
@@ -266,25 +266,15 @@ def simulate_wrinkles(
                            kinds=kinds)
 
 
-class WrinklesSampler:
+class WrinklesSampler(KindSampler):
     """Draws wrinkle parameters (strength, kinds) and applies them to canvases (``rng=`` as in the others).
 
     ``kinds`` maps each kind to its probability per image (at least one kind is always drawn).
     """
 
-    def __init__(self, strength: Any = (0.15, 0.9), kinds: dict[str, float] | None = None, seed: int = 0):
-        self.strength = value_range(strength)
-        self.kinds = dict(kinds or {"forehead": 0.7, "crows_feet": 0.7, "nasolabial": 0.5, "fine": 0.6})
-        if not self.kinds or set(self.kinds) - set(WRINKLE_KINDS):
-            raise ValueError(f"kinds must be a non-empty subset of {', '.join(WRINKLE_KINDS)}")
-        self.rng = np.random.default_rng(seed)
+    KINDS: ClassVar[tuple[str, ...]] = WRINKLE_KINDS
+    DEFAULT_KINDS: ClassVar[dict[str, float]] = {"forehead": 0.7, "crows_feet": 0.7, "nasolabial": 0.5, "fine": 0.6}
 
-    def __call__(self, canvas: SkinCanvas, rng: np.random.Generator | None = None) -> SimResult:
-        rng = self.rng if rng is None else rng
-        strength = draw_value(rng, self.strength)
-        names = list(self.kinds)
-        chosen = tuple(k for k in names if rng.random() < self.kinds[k])
-        if not chosen:
-            p = np.array([self.kinds[k] for k in names], np.float64) + 1e-9
-            chosen = (names[int(rng.choice(len(names), p=p / p.sum()))],)
-        return add_wrinkles(canvas.lab.copy(), canvas, rng, strength=strength, kinds=chosen)
+    def simulate(self, lab: np.ndarray, canvas: SkinCanvas, rng: np.random.Generator, *, strength: float,
+                 kinds: tuple[str, ...]) -> SimResult:
+        return add_wrinkles(lab, canvas, rng, strength=strength, kinds=kinds)

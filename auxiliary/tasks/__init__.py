@@ -5,6 +5,7 @@
 - ``single``: one class per image (softmax, one temperature, argmax); ``multilabel``: several labels per image
   (one sigmoid per label, per-label temperatures and thresholds);
 - ``losses``: the training criteria of both, by name.
+- ``placement``: where a sort puts each image, the sort rule of each task (``Task.sort_rule``).
 
 :func:`task_named` gives the task of a name (``classes.json``'s ``task``, a checkpoint's, ``train.task``);
 :func:`choose_task` decides the task of a training run from ``train.task``, its loss and the split.
@@ -65,7 +66,10 @@ def choose_task(tcfg: TrainConfig, data_task: str | None = None) -> Task:
         raise TrainError(f"task {tcfg.task} does not fit this split: its classes.json says {data_task} "
                          "(use --task auto, or split the dataset again)")
     task = task_named(name)
-    task.loss_name(tcfg)  # a loss of another task is refused here
+    if by_loss is not task and tcfg.loss in by_loss.losses and tcfg.loss != TrainConfig.loss:
+        raise TrainError(f"loss {tcfg.loss} is {by_loss.title} but {task.data_phrase}: use --loss "
+                         f"{', '.join(task.losses[:-1])} or {task.losses[-1]}")
+    task.loss_name(tcfg)  # an unknown loss is refused here
     task.monitor(tcfg)  # so is a monitor
     return task
 

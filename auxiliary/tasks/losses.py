@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.ops import sigmoid_focal_loss
 
 from auxiliary.base.config import TrainConfig
 from auxiliary.base.errors import TrainError
@@ -171,7 +172,8 @@ class AsymmetricLoss(nn.Module):
 
 
 class FocalBCE(nn.Module):
-    """Focal binary cross entropy per label: ``alpha_t (1 - p_t)^gamma BCE`` (``alpha=None``: no class balance)."""
+    """Focal binary cross entropy per label: ``alpha_t (1 - p_t)^gamma BCE`` (``alpha=None``: no class balance),
+    computed by ``torchvision.ops.sigmoid_focal_loss`` with the per-label ``pos_weight`` on top."""
 
     def __init__(self, gamma: float = 2.0, alpha: float | None = None, pos_weight: Any = None, reduction: str = "mean"):
         super().__init__()
@@ -182,12 +184,12 @@ class FocalBCE(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         x, y = _check(logits, target)
-        bce = F.binary_cross_entropy_with_logits(x, y, pos_weight=self.pos_weight, reduction="none")
-        p = torch.sigmoid(x)
-        p_t = p * y + (1 - p) * (1 - y)
-        loss = bce if self.gamma == 0 else (1 - p_t).pow(self.gamma) * bce
-        if self.alpha is not None:
-            loss = loss * (self.alpha * y + (1 - self.alpha) * (1 - y))
+        # torchvision's focal loss (alpha -1: no class balance); a 0/1 target's pos_weight scales its positive terms,
+        # exactly as BCEWithLogitsLoss's pos_weight does
+        loss = sigmoid_focal_loss(x, y, alpha=-1.0 if self.alpha is None else float(self.alpha), gamma=self.gamma,
+                                  reduction="none")
+        if self.pos_weight is not None:
+            loss = loss * (1 + (self.pos_weight - 1) * y)
         return _reduce(loss, self.reduction)
 
 

@@ -20,13 +20,19 @@ import torch
 from torch import nn
 
 from auxiliary.base.config import TrainConfig
+from auxiliary.base.errors import SortError
 from auxiliary.data.balance import class_weights, sampled_class_prior
 from auxiliary.data.balance import sample_weights as row_weights
+from auxiliary.data.feedback import FeedbackError
 from auxiliary.data.report import DatasetError
+from auxiliary.evaluation.arrays import finite_rows, labels_to_index
 from auxiliary.evaluation.calibration import fit_temperature, softmax
+from auxiliary.evaluation.comparison_table import class_wide, metric_row, metric_rows, prediction_table
 from auxiliary.evaluation.metrics import summary_metrics
+from auxiliary.evaluation.report import class_columns, class_report, class_summary
 from auxiliary.tasks.losses import LOSSES, build_criterion
-from auxiliary.tasks.task import Task
+from auxiliary.tasks.placement import ClassSort, csv_number
+from auxiliary.tasks.task import LOW_CONFIDENCE_TITLE, Task
 
 #: Test metrics of a single-label run (``summary.json``'s ``test``).
 TEST_KEYS: tuple[str, ...] = ("acc", "balanced_acc", "macro_f1", "macro_auroc")
@@ -37,6 +43,7 @@ class SingleLabel(Task):
 
     name: ClassVar[str] = "single"
     title: ClassVar[str] = "single-label"
+    data_phrase: ClassVar[str] = "the data has one class per image"
     losses: ClassVar[tuple[str, ...]] = LOSSES
     monitors: ClassVar[tuple[str, ...]] = ("val_balanced_acc", "val_macro_f1", "val_acc", "val_loss", "train_loss",
                                            "train_acc")
@@ -148,6 +155,183 @@ class SingleLabel(Task):
         """Nothing beyond what every run records (its best validation and test accuracy, F1 and AUROC)."""
         return {}
 
+    def sort_quality(self, predictions: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+        """Accuracy of the images sorted into class folders and of all readable images, and how many mistakes the
+        low-confidence folder caught."""
+        lab = dict(zip(truth["source"].astype(str), truth["label"].astype(str)))
+        df = predictions[predictions["decision"] != "rejected"].copy()
+        df["label"] = [lab.get(str(s), "") for s in df["source"]]
+        df = df[df["label"] != ""]
+        correct = df["predicted"] == df["label"]
+        sorted_ = df["decision"] == "sorted"
+        low = df["decision"] == "low_confidence"
+        return {
+            "n_labelled": int(len(df)),
+            "accuracy_all": float(correct.mean()) if len(df) else math.nan,
+            "n_sorted": int(sorted_.sum()),
+            "accuracy_sorted": float(correct[sorted_].mean()) if sorted_.any() else math.nan,
+            "n_low_confidence": int(low.sum()),
+            "mistakes_total": int((~correct).sum()),
+            "mistakes_in_class_folders": int((~correct & sorted_).sum()),
+            "mistakes_caught_by_low_confidence": int((~correct & low).sum()),
+        }
+
+    def review_queue(self, predictions: pd.DataFrame, truth: pd.DataFrame | None, classes: Sequence[str], *,
+                     order: str = "margin", include_mistakes: bool = True) -> pd.DataFrame:
+        """Every ``low_confidence`` image and, with ``truth``, the confident mistakes; ``order``: ``margin``
+        (smallest gap between the top two probabilities first) or ``entropy`` (highest first); adds ``margin``
+        and ``entropy``."""
+        if order not in ("margin", "entropy"):
+            raise FeedbackError(f"review order must be margin or entropy, got {order!r}")
+        df = predictions[predictions["decision"] != "rejected"].copy()
+        p = df[[c for c in df.columns if c.startswith("prob_")]].to_numpy(dtype=np.float64)
+        top2 = -np.sort(-p, axis=1)[:, :2] if len(df) else np.zeros((0, 2))
+        df["margin"] = top2[:, 0] - (top2[:, 1] if p.shape[1] > 1 else 0.0)
+        q = np.clip(p, 1e-12, 1.0)
+        df["entropy"] = -(q * np.log(q)).sum(axis=1) if len(df) else []
+        if truth is not None:
+            mapping = dict(zip(truth["source"].astype(str), truth["label"]))
+            df["label"] = [mapping.get(str(s), "") for s in df["source"]]
+            df["mistake"] = (df["label"] != "") & (df["label"] != df["predicted"])
+        else:
+            df["label"] = ""
+            df["mistake"] = False
+        low = df["decision"] == "low_confidence"
+        keep = low | (df["mistake"] & include_mistakes)
+        df = df[keep].copy()
+        df["why"] = np.where(low[keep] & df["mistake"], "low confidence + mistake",
+                             np.where(low[keep], "low confidence", "mistake"))
+        df = df.sort_values(["margin", "source"] if order == "margin" else ["entropy", "source"],
+                            ascending=[order == "margin", True], kind="mergesort").reset_index(drop=True)
+        df["rank"] = np.arange(1, len(df) + 1)
+        return df
+
+    def review_filing(self, row: Mapping[str, Any], classes: Sequence[str]) -> tuple[str, str, dict[str, float]] | None:
+        """The true class (``label``), the model's class, its probabilities."""
+        label = str(row.get("label", "") or "")
+        if not label:
+            return None
+        return label, str(row["predicted"]), {c[5:]: row[c] for c in row.keys() if str(c).startswith("prob_")}
+
+    def test_line(self, summary: Mapping[str, Any]) -> str:
+        if summary.get("test_balanced_acc") is None:
+            return ""
+        return (f"; test balanced accuracy {summary['test_balanced_acc']:.3f}, macro AUROC "
+                f"{summary['test_macro_auroc']:.3f}")
+
+
+    # ------------------------------------------------------------------ inference: ONNX, sorting, the web demo
+    probability_view: ClassVar[str] = "classes"
+
+    def outputs_line(self, meta: Mapping[str, Any]) -> str:
+        return f"classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}"
+
+    def sort_rule(self, calibration: Mapping[str, Any], classes: Sequence[str], conf: float, *,
+                  coverage: float | None = None, tone_thresholds: bool = False) -> ClassSort:
+        """Each image into its top class's folder when confident (top probability >= ``conf``, or with ``coverage``
+        a conformal prediction set of exactly that class), else into ``low_confidence/``."""
+        if tone_thresholds:
+            raise SortError("--tone-thresholds is for multi-label models; this checkpoint is single-label")
+        rule = ClassSort([str(c) for c in classes], float(conf), coverage)
+        rule.check_folders("class", self.sort_folders)
+        return rule
+
+    def sort_columns(self, classes: Sequence[str]) -> list[str]:
+        return ["source", "destination", "decision", "folder", "predicted", *[f"prob_{c}" for c in classes], "top_prob",
+                "margin", "prediction_set", "duplicate_of", "reason", "model", "threshold", "rule", "sha256"]
+
+    def sort_row(self, rec: Mapping[str, Any], n_classes: int) -> list[Any]:
+        return [rec["source"], rec["destination"], rec["decision"], rec["folder"], rec["predicted"],
+                *[csv_number(v) for v in rec["probs"]], csv_number(rec["top_prob"]), csv_number(rec["margin"]),
+                "|".join(rec["prediction_set"]), rec["duplicate_of"], rec["reason"], rec["model"],
+                "" if rec["threshold"] is None else rec["threshold"], rec["rule"], rec["sha256"]]
+
+    def analysis(self, probs: Mapping[str, float], calibration: Mapping[str, Any], classes: Sequence[str],
+                 conf: float) -> dict[str, Any]:
+        """The classes most likely first; low confidence when the top probability is under ``conf``."""
+        order = sorted(probs, key=probs.get, reverse=True)
+        top = order[0]
+        top_prob = float(probs[top])
+        low = bool(top_prob < conf)
+        if low:
+            detail = (f"The most likely class “{top}” has only {top_prob:.0%} calibrated probability, below the "
+                      f"review threshold of {conf:.0%}: the model is unsure, a person should look at this image.")
+            message, banner = f"{LOW_CONFIDENCE_TITLE}. {detail}", ("low", f"⚠ {LOW_CONFIDENCE_TITLE}", detail)
+        else:
+            detail = f"“{top}” with {top_prob:.0%} calibrated probability (review threshold {conf:.0%})."
+            message, banner = f"Most likely {detail}", ("ok", f"Most likely: {top} ({top_prob:.0%})", detail)
+        return {"probs": {c: float(probs[c]) for c in order}, "top": top, "top_prob": top_prob, "low_confidence": low,
+                "detail": detail, "message": message, "banner": banner}
+
+    def card_lines(self, calibration: Mapping[str, Any], conf: float) -> list[str]:
+        return [
+            f"**Model:** `{calibration['model_name']}` · classes: {', '.join(map(str, calibration['classes']))} · "
+            f"input {calibration['img_size']} px · calibration temperature {float(calibration.get('temperature', 1.0)):.2f}",
+            "",
+            f"**Review threshold:** images whose top calibrated probability is below **{conf:.0%}** are flagged for "
+            "review.",
+            "",
+        ]
+
+    # ------------------------------------------------------------------ evaluation: evaluate, compare, select
+    comparison_metrics: ClassVar[tuple[str, ...]] = ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")
+
+    def truths(self, table: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
+        return labels_to_index(table["label"].astype(str).tolist(), classes)
+
+    def prediction_arrays(self, predictions: pd.DataFrame, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        y = labels_to_index(predictions["label"].astype(str).tolist(), classes, unknown="minus_one")
+        probs = predictions[[f"prob_{c}" for c in classes]].apply(pd.to_numeric, errors="coerce")
+        return y, probs.to_numpy(dtype=np.float64)
+
+    def refit(self, logits: np.ndarray, truths: np.ndarray) -> dict[str, Any]:
+        """``temperature``: the one temperature of minimum validation NLL."""
+        z, y = np.asarray(logits, dtype=np.float64), np.asarray(truths)
+        ok = finite_rows(z) & (y >= 0)
+        return {"temperature": fit_temperature(z[ok], y[ok])}
+
+    def evaluate(self, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str], eval_cfg: Any, *,
+                 calibration: Mapping[str, Any], groups: Any = None, val: tuple[Any, Any, Any] | None = None,
+                 val_name: str | None = None, uncalibrated: np.ndarray | None = None,
+                 tta: np.ndarray | None = None) -> dict[str, Any]:
+        """:func:`auxiliary.evaluation.report.class_report`: variants ``calibrated``, ``uncalibrated``,
+        ``calibrated+tta``; per-group thresholds on P(positive classes) fitted on ``val``."""
+        return class_report(truths, probs, list(classes), eval_cfg, temperature=float(calibration.get("temperature", 1.0)),
+                            groups=groups, val=val, uncalibrated=uncalibrated, tta=tta)
+
+    def evaluation_summary(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return class_summary(dict(report))
+
+    def prediction_columns(self, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                           report: Mapping[str, Any]) -> pd.DataFrame:
+        """``prob_<class>...`` and ``pred`` (the top class)."""
+        return class_columns(probs, classes)
+
+    def comparison_rows(self, model: str, split: str, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                        calibration: Mapping[str, Any], groups: Sequence[Any] | None, fairness_col: str,
+                        eval_cfg: Any) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+        """:func:`auxiliary.evaluation.comparison_table.metric_rows` and the model's ``temperature``."""
+        rows, worst = metric_rows(model, split, truths, probs, classes, groups, fairness_col, eval_cfg.min_group_size,
+                                  eval_cfg.ece_bins)
+        metric_row(rows, model, split, "all", "temperature", float(calibration.get("temperature", 1.0)))
+        return rows, worst
+
+    def comparison_predictions(self, table: pd.DataFrame, truths: np.ndarray, probs: np.ndarray,
+                               classes: Sequence[str], calibration: Mapping[str, Any],
+                               fairness_col: str) -> pd.DataFrame:
+        """:func:`auxiliary.evaluation.comparison_table.prediction_table` (pred, conf, correct: what the error
+        galleries rank)."""
+        return prediction_table(table, probs, list(classes), fairness_col)
+
+    def comparison_wide(self, table: pd.DataFrame, group: str = "all", label: str | None = None) -> pd.DataFrame:
+        return class_wide(table, group)
+
+    def selection_columns(self, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                          calibration: Mapping[str, Any], n_bins: int) -> dict[str, Any]:
+        m = summary_metrics(truths, probs, list(classes), n_bins=n_bins)
+        return {"val_balanced_acc": m["balanced_accuracy"], "val_macro_auroc": m["macro_auroc"], "val_ece": m["ece"],
+                "val_macro_f1": m["macro_f1"], "val_acc": m["accuracy"], "val_log_loss": m["log_loss"],
+                "n_val": int((np.asarray(truths) >= 0).sum())}
 
 def probability_metrics(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
     """acc, balanced_acc, macro_f1 and macro_auroc of class probabilities, computed by

@@ -22,7 +22,7 @@ Public names used by the notebooks: ``create_model``, ``count_parameters``, ``he
 
 from auxiliary.models.checkpoint import load_checkpoint, save_checkpoint
 from auxiliary.models.factory import count_parameters, create_model, head_parameters
-from auxiliary.training.epochs import train, validate
+from auxiliary.training.epochs import train_epoch, validate
 from auxiliary.training.loop import fit, fit_loaders
 from auxiliary.training.runs import load_run, per_class_recall, run_name, same_settings, with_model
 
@@ -38,7 +38,7 @@ __all__ = [
     "run_name",
     "same_settings",
     "save_checkpoint",
-    "train",
+    "train_epoch",
     "validate",
     "with_model",
 ]

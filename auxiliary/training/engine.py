@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightning_fabric import Fabric
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from auxiliary.base.config import TRAIN_TASKS, TrainConfig
 from auxiliary.base.errors import TrainError
@@ -35,15 +36,30 @@ def parse_devices(devices: Any) -> int | str | list[int]:
 
 
 def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = ()) -> Any:
-    """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision.
+    """A ``lightning_fabric.Fabric`` from the config's accelerator, devices, strategy and precision, launched
+    (several processes) when it spans more than one device.
 
     ``callbacks``: objects whose ``on_run_end(run_dir, history, val_predictions, classes)`` Fabric
     calls on rank 0 when a run has finished (the steps layer passes one that saves the run's figures).
     ``loggers``: Fabric loggers (:func:`auxiliary.training.tracking.run_loggers`)."""
+    fabric = _fabric(tcfg, callbacks, loggers)
+    if fabric.world_size > 1:
+        fabric.launch()
+    return fabric
+
+
+def check_engine(tcfg: TrainConfig) -> None:
+    """Refuse, in one line and before anything is written, an accelerator, device count, strategy or precision
+    that Fabric cannot set up here (``devices: -1`` on a CPU, ``precision: 8-bit``...): Fabric is built and
+    dropped, nothing is launched."""
+    _fabric(tcfg)
+
+
+def _fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = ()) -> Any:
     accelerator, devices = resolve_accelerator(tcfg)
     precision = resolve_precision(tcfg.precision, accelerator)
     try:
-        fabric = Fabric(
+        return Fabric(
             accelerator=accelerator,
             devices=parse_devices(devices),
             num_nodes=int(tcfg.num_nodes),
@@ -52,11 +68,9 @@ def make_fabric(tcfg: TrainConfig, callbacks: Sequence[Any] = (), loggers: Seque
             callbacks=list(callbacks),
             loggers=list(loggers),
         )
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240]}") from None
-    if fabric.world_size > 1:
-        fabric.launch()
-    return fabric
+    except (ValueError, RuntimeError, TypeError, MisconfigurationException) as exc:
+        raise TrainError(f"cannot set up Fabric: {str(exc).splitlines()[0][:240] if str(exc) else type(exc).__name__}"
+                         ) from None
 
 
 def check_config(tcfg: TrainConfig) -> None:

@@ -1,4 +1,4 @@
-"""One pass over a loader on Lightning Fabric: :func:`train` runs one training epoch (accumulation, clipping, EMA),
+"""One pass over a loader on Lightning Fabric: :func:`train_epoch` runs one training epoch (accumulation, clipping, EMA),
 :func:`validate` one evaluation pass.
 
 What counts as a right answer in training and the metrics of an evaluation pass are the run's task's
@@ -61,7 +61,7 @@ def _gather(fabric: Any, sampler: ShardedSampler, *arrays: np.ndarray) -> list[n
     return out
 
 
-def train(
+def train_epoch(
     fabric: Any,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

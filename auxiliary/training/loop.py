@@ -1,5 +1,5 @@
 """The whole training run on Lightning Fabric: :func:`fit` (from a split folder) and :func:`fit_loaders`
-(on ready loaders), in Fabric's own split with :func:`auxiliary.training.epochs.train` (one epoch) and
+(on ready loaders), in Fabric's own split with :func:`auxiliary.training.epochs.train_epoch` (one epoch) and
 :func:`auxiliary.training.epochs.validate` (one evaluation pass).
 
 Schedule, as in the original course project: phase ``head`` trains only the classifier head at
@@ -54,8 +54,8 @@ from auxiliary.models.checkpoint import load_checkpoint
 from auxiliary.models.factory import create_model, data_config, set_backbone_trainable
 from auxiliary.tasks import Task, choose_task
 from auxiliary.training.acceleration import Hardware, hardware
-from auxiliary.training.engine import check_config, make_fabric, monitor_mode, parse_devices
-from auxiliary.training.epochs import train, validate
+from auxiliary.training.engine import check_config, check_engine, make_fabric, monitor_mode, parse_devices
+from auxiliary.training.epochs import train_epoch, validate
 from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
 from auxiliary.training.runs import (
     load_last,
@@ -91,6 +91,7 @@ def fit(
     """
     tcfg = cfg.train
     check_config(tcfg)
+    check_engine(tcfg)  # before the loaders build their image caches
     out = Path(out_dir)
     refuse_existing(out, resume, overwrite)
     tables, classes = load_split(split_dir)
@@ -101,22 +102,22 @@ def fit(
     seed_all(tcfg.seed)
     model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
     norm = data_config(model)
-    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed,
-                  task=task)
+    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
     n_train = len(tables["train"])
     devices = parse_devices(tcfg.devices)
     world = (len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
              ) * int(tcfg.num_nodes)
     train_loader = build_loader(  # drop_last: a last batch of one sample breaks BatchNorm
-        tables["train"], classes, train=True, batch_size=tcfg.batch, drop_last=n_train > tcfg.batch * world,
-        progress=progress, **common,
+        tables["train"], targets=task.targets(tables["train"], classes), train=True, batch_size=tcfg.batch,
+        weights=task.sample_weights(tables["train"], classes, cfg.data.balance),
+        drop_last=n_train > tcfg.batch * world, progress=progress, **common,
     )
-    val_loader = build_loader(tables["val"], classes, train=False, batch_size=tcfg.batch, progress=progress,
-                                   **common)
+    val_loader = build_loader(tables["val"], targets=task.targets(tables["val"], classes), train=False,
+                              batch_size=tcfg.batch, progress=progress, **common)
     test_loader = None
     if len(tables["test"]):
-        test_loader = build_loader(tables["test"], classes, train=False, batch_size=tcfg.batch,
-                                        progress=progress, **common)
+        test_loader = build_loader(tables["test"], targets=task.targets(tables["test"], classes), train=False,
+                                   batch_size=tcfg.batch, progress=progress, **common)
     return fit_loaders(
         cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
         val_table=tables["val"], test_table=tables["test"], train_table=tables["train"], task=task, mean=norm["mean"],
@@ -208,13 +209,13 @@ def _fit_loaders(
     monitor = task.monitor(tcfg)
     tcfg = replace(tcfg, loss=task.loss_name(tcfg))  # the criterion's loss; cfg (config.yaml, reuse) keeps the user's
     classes = list(classes)
-    out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
-    last_path, best_path = out / "last.pt", out / "best.pt"
+    last_path = Path(out_dir) / "last.pt"  # read, and every setting checked, before anything is written
     state = load_last(last_path, tcfg, classes) if resume and last_path.is_file() else None
-    if state is not None and state.get("finished") and (out / "summary.json").is_file():
-        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
-
+    if state is not None and state.get("finished") and (Path(out_dir) / "summary.json").is_file():
+        return json.loads((Path(out_dir) / "summary.json").read_text(encoding="utf-8"))
     fabric = make_fabric(tcfg, callbacks, loggers)
+    out = prepare_run_dir(out_dir, resume=resume, overwrite=overwrite)
+    best_path = out / "best.pt"
     seed_all(tcfg.seed)
     if model is None:
         model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
@@ -289,7 +290,7 @@ def _fit_loaders(
         seed_all(e_seed)
         reseed_loader(train_loader_f, e_seed)
         t0 = time.perf_counter()
-        tr = train(
+        tr = train_epoch(
             fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
             accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=hw.channels_last,
             frozen_backbone=phase == "head", ema=ema, progress=progress,

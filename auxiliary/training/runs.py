@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from auxiliary.base.config import Config, TrainConfig, to_dict
@@ -41,6 +40,7 @@ from auxiliary.base.config_overrides import coerce, load_config
 from auxiliary.base.errors import AuxiliaryError, TrainError
 from auxiliary.base.files import temp_path, write_csv_atomic, write_json_atomic
 from auxiliary.models.checkpoint import library_versions, save_checkpoint
+from auxiliary.models.pretrained import read_weights_file
 from auxiliary.tasks import Task
 from auxiliary.training.acceleration import precision_here
 from auxiliary.training.optimization import WarmupCosine
@@ -152,10 +152,9 @@ RESUME_KEYS: tuple[str, ...] = (
 
 
 def load_last(path: Path, tcfg: TrainConfig, classes: list[str]) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise TrainError(f"cannot read the resume state {path}: {str(exc).splitlines()[0][:200]}") from None
+    state = read_weights_file(path, what="resume state", error=TrainError,
+                              hint=f"it was not written by this package's training: start again with --overwrite "
+                                   f"(or remove {path.name})")
     if not isinstance(state, dict) or state.get("kind") != "last":
         raise TrainError(f"{path} is not a resume state of this project")
     if list(state.get("classes", [])) != classes:

@@ -44,8 +44,7 @@ from auxiliary.base.files import write_csv_atomic, write_json_atomic
 from auxiliary.base.mlflow_store import TrackedRun, TrackingError
 from auxiliary.base.provenance import config_hash, data_version
 from auxiliary.evaluation.arrays import labels_to_index
-from auxiliary.evaluation.fairness import group_metrics
-from auxiliary.evaluation.multilabel_thresholds import per_group_label_metrics
+from auxiliary.evaluation.fairness import group_metrics, per_group_label_metrics
 from auxiliary.training.runs import write_metrics
 
 #: Files of a finished run logged as MLflow artifacts (figures and tables under ``logs/``).
@@ -225,7 +224,7 @@ def tone_table(cfg: Config, classes: Sequence[str], predictions: dict[str, Any],
                thresholds: dict[str, float] | None = None) -> pd.DataFrame | None:
     """Metrics per tone group (:func:`auxiliary.evaluation.fairness.group_metrics`) of each split's predictions;
     with a multi-label run's global ``thresholds`` (label -> threshold), per tone group and label
-    (:func:`auxiliary.evaluation.multilabel_thresholds.per_group_label_metrics`)."""
+    (:func:`auxiliary.evaluation.fairness.per_group_label_metrics`)."""
     parts = {}
     for split, pred in predictions.items():
         if pred is None or not len(pred) or "tone_group" not in pred:

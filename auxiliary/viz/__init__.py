@@ -1,25 +1,25 @@
 """Figures and widgets: every plot function takes ``ax=None`` and returns its figure; every ipywidgets panel.
 
 Imported by the steps and the faces only. Modules: ``plots_synth`` (notebook 01), ``plots_data`` (02),
-``plots_evaluation`` (03, 05), ``plots_training`` (04), ``plots_comparison`` (05, 06),
-``plots_conditions`` (the multi-label conditions' montage), ``plots_multilabel`` (multi-label evaluation:
-per-label curves and reliability, group x label heat map, fairness gap, Grad-CAM per label), ``widgets``.
+``plots_evaluation`` (03, 05: an evaluation's figures, per class or per label, group x label heat map, fairness gap;
+which figures each task's evaluation has), ``plots_training`` (04), ``plots_comparison`` (05, 06: trade-offs,
+fairness bars, per-label bars, sorting and feedback charts; which figures each task's comparison has),
+``plots_mosaics`` (images: error galleries, Grad-CAM grids, Grad-CAM per label), ``plots_conditions`` (the
+multi-label conditions' montage), ``widgets``.
 Every public name below is importable from ``auxiliary.viz``.
 """
 
 from auxiliary.viz.plots_comparison import (
+    COMPARISON_FIGURES,
+    comparison_figures,
     plot_before_after,
     plot_comparison_tradeoff,
-    plot_error_gallery,
     plot_fairness,
-    plot_gallery,
     plot_gaps,
-    plot_gradcam_comparison,
-    plot_gradcam_grid,
+    plot_label_comparison,
     plot_per_class,
     plot_queue,
     plot_sort_counts,
-    plot_tiles,
 )
 from auxiliary.viz.plots_conditions import plot_condition_montage
 from auxiliary.viz.plots_data import (
@@ -30,23 +30,31 @@ from auxiliary.viz.plots_data import (
     plot_tone_estimate,
 )
 from auxiliary.viz.plots_evaluation import (
+    EVALUATION_FIGURES,
+    evaluation_figure,
+    evaluation_figures,
+    evaluation_section,
     plot_confusion,
+    plot_fairness_gap,
+    plot_group_label_heatmap,
     plot_group_metrics,
+    plot_label_pr_curves,
+    plot_label_reliability,
+    plot_label_roc_curves,
     plot_pr_curves,
     plot_reliability,
     plot_roc_curves,
     plot_selection,
     plot_selection_tradeoff,
 )
-from auxiliary.viz.plots_multilabel import (
-    plot_fairness_gap,
+from auxiliary.viz.plots_mosaics import (
+    plot_error_gallery,
+    plot_gallery,
+    plot_gradcam_comparison,
+    plot_gradcam_grid,
     plot_gradcam_label_gallery,
     plot_gradcam_labels,
-    plot_group_label_heatmap,
-    plot_label_comparison,
-    plot_label_pr_curves,
-    plot_label_reliability,
-    plot_label_roc_curves,
+    plot_tiles,
 )
 from auxiliary.viz.plots_synth import (
     plot_images,
@@ -66,6 +74,12 @@ from auxiliary.viz.plots_training import (
 from auxiliary.viz.widgets import ReviewPanel, WidgetsUnavailableError, dataset_browser, preview_panel
 
 __all__ = [
+    "COMPARISON_FIGURES",
+    "comparison_figures",
+    "EVALUATION_FIGURES",
+    "evaluation_figure",
+    "evaluation_figures",
+    "evaluation_section",
     "dataset_browser",
     "plot_augmentations",
     "plot_balance",

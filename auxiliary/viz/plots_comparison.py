@@ -1,139 +1,34 @@
-"""Figures of notebook 05 and 06: error galleries, Grad-CAM side by side, trade-offs, per-class and fairness bars, sorting counts, feedback rounds.
+"""Charts of notebook 05 and 06: trade-offs, per-class and fairness bars, sorting counts, feedback rounds.
+
+A comparison of multi-label models (a ``label`` level in its table) has its own :func:`plot_label_comparison` (a
+metric per label for every model). The galleries and Grad-CAM figures are :mod:`auxiliary.viz.plots_mosaics`.
+:data:`COMPARISON_FIGURES` says which figures a comparison of each task has, so that notebook 05 and
+``python -m auxiliary compare`` draw them without asking which task they hold.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from torch import nn
 
 from auxiliary.base.images import ImageReadError, read_image
-from auxiliary.evaluation.comparison_table import (
-    CompareError,
-    low_confidence_rows,
-    most_confident_mistakes,
-    sample_rows,
+from auxiliary.evaluation.arrays import group_order
+from auxiliary.evaluation.fairness import DARKEST, MEDIUM
+from auxiliary.viz.plots_evaluation import figure_axes
+from auxiliary.viz.plots_mosaics import (
+    plot_error_gallery,
+    plot_gradcam_comparison,
+    plot_gradcam_label_gallery,
 )
-from auxiliary.evaluation.fairness import group_order
-from auxiliary.inference.explain import as_rgb, gradcam_batch, overlay
-
-
-def plot_gallery(
-    rows: pd.DataFrame,
-    title: str | None = None,
-    n_cols: int | None = None,
-    gradcam: tuple[Any, int, Sequence[float], Sequence[float]] | None = None,
-    per_class: bool = True,
-    ax: Any = None,
-) -> Any:
-    """Images of a prediction table (e.g. :func:`auxiliary.evaluation.comparison_table.most_confident_mistakes`), captioned
-    ``true -> predicted (p)``; one line per true class when ``per_class``. With
-    ``gradcam=(model, img_size, mean, std)`` each image is shown beside the Grad-CAM
-    of its predicted class. Returns the figure."""
-    items: list[tuple[np.ndarray | None, str, str]] = []
-    if per_class and len(rows):
-        width = int(rows.groupby("label").size().max())
-        for _cls, grp in rows.groupby("label", sort=True):
-            for _, r in grp.iterrows():
-                items.append((None, str(r["path"]), f"{r['label']} -> {r['pred']} ({r['conf']:.2f})"))
-            items += [(np.full((8, 8, 3), 255, np.uint8), "", "")] * (width - len(grp))
-        n_cols = width
-    else:
-        for _, r in rows.iterrows():
-            items.append((None, str(r["path"]), f"{r['label']} -> {r['pred']} ({r['conf']:.2f})"))
-    images, titles, todo = [], [], []
-    for arr, path, cap in items:
-        if arr is None:
-            try:
-                arr = read_image(path)
-                todo.append(len(images))
-            except ImageReadError:
-                arr, cap = np.full((8, 8, 3), 200, np.uint8), f"unreadable: {Path(path).name}"
-        images.append(arr)
-        titles.append(cap)
-    if gradcam is not None and todo:
-        model, img_size, mean, std = gradcam  # Grad-CAM of each image's predicted class
-        cams = gradcam_batch(model, [images[i] for i in todo], img_size, mean, std)
-        for i, cam in zip(todo, cams):
-            im = images[i]
-            sep = np.full((im.shape[0], max(2, im.shape[1] // 40), 3), 255, np.uint8)
-            images[i] = np.concatenate([im, sep, overlay(im, cam)], axis=1)
-        for i in range(len(images)):
-            if i not in todo:  # keep blank padding tiles the same width as image pairs
-                im = images[i]
-                images[i] = np.concatenate([im, im], axis=1)
-    return plot_tiles(images, titles, n_cols=n_cols or 4, tile_h=120, ax=ax, title=title)
-
-
-def plot_error_gallery(
-    cmp: Any,
-    model: str | None = None,
-    kind: str = "mistakes",
-    n: int | None = None,
-    gradcam: bool = True,
-    ax: Any = None,
-    gallery_size: int = 8,
-) -> Any:
-    """Gallery of ``kind`` = ``"mistakes"`` (most confident) or ``"low_confidence"`` (top p < cmp.conf)
-    for one model (default: the best), per true class, with Grad-CAM beside each image."""
-    model = model or cmp.best_model()
-    if model not in cmp.predictions:
-        raise CompareError(f"no predictions for {model!r} (models: {', '.join(cmp.predictions)})")
-    pred = cmp.predictions[model]
-    n_classes = max(1, pred["label"].nunique())
-    n = n or max(2, math.ceil(gallery_size / n_classes))
-    if kind == "mistakes":
-        rows = most_confident_mistakes(pred, n=n)
-        title = f"{model}: most confident mistakes per true class (true -> predicted (p))"
-    elif kind in ("low_confidence", "low"):
-        rows = low_confidence_rows(pred, conf=cmp.conf, n=n)
-        title = f"{model}: low-confidence band (top p < {cmp.conf:g}) per true class"
-    else:
-        raise CompareError(f"unknown gallery kind {kind!r} (mistakes or low_confidence)")
-    cam = None
-    if gradcam and len(rows):
-        torch_model, info = cmp.torch_model(model)
-        cam = (torch_model, info["img_size"], info["mean"], info["std"])
-    if rows.empty:
-        title += ": none"
-    return plot_gallery(rows, title=title, gradcam=cam, ax=ax)
-
-
-def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None = None, ax: Any = None) -> Any:
-    """The same ``n`` test images explained by every model (one line per model), Grad-CAM of
-    each model's predicted class; returns the figure."""
-    models = [m for m in (models or cmp.models) if not m.endswith("+tta")]
-    base = cmp.predictions[models[0]]
-    picked = sample_rows(base, n)
-    images = [read_image(p) for p in picked["path"]]
-    tiles, titles = [], []
-    for m in models:
-        torch_model, info = cmp.torch_model(m)
-        cams = gradcam_batch(torch_model, images, info["img_size"], info["mean"], info["std"])
-        pred = cmp.predictions[m].set_index("path").loc[picked["path"]]
-        for im, cam, (_, r) in zip(images, cams, pred.iterrows()):
-            tiles.append(overlay(im, cam))
-            titles.append(f"{m}\n{r['pred']} {r['conf']:.2f} (true {r['label']})")
-    return plot_tiles(tiles, titles, n_cols=len(images), tile_h=150, ax=ax,
-                           title="Grad-CAM of the predicted class, same images for every model")
 
 
 # ----------------------------------------------------------------------------- charts
-def _ax(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
 def plot_comparison_tradeoff(
     table: pd.DataFrame,
     metric: str = "balanced_accuracy",
@@ -145,7 +40,7 @@ def plot_comparison_tradeoff(
     (``+tta`` variants have no speed rows and are left out)."""
     wide = table.xs("all", level="group")["value"].unstack("metric").reset_index()
     wide = wide[~wide["model"].str.endswith("+tta")]
-    fig, ax = _ax(ax, (6.5, 4.5))
+    fig, ax = figure_axes(ax, (6.5, 4.5))
     if size == "parameters" and size in wide.columns:
         wide["parameters (M)"] = wide[size] / 1e6
         size = "parameters (M)"
@@ -159,6 +54,21 @@ def plot_comparison_tradeoff(
     return fig
 
 
+def _model_bars(data: pd.DataFrame, x: str, ax: Any, figsize: tuple[float, float], ylabel: str, title: str, *,
+                order: Sequence[str] | None = None, xlabel: str | None = None, ylim: float | None = None) -> Any:
+    """Seaborn bars of ``value`` per ``x``, one bar per model (hue), the legend outside on the right."""
+    fig, ax = figure_axes(ax, figsize)
+    sns.barplot(data=data, x=x, y="value", hue="model", order=order, ax=ax)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(0, ylim)
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return fig
+
+
 def _drop_tta(df: pd.DataFrame, include_tta: bool) -> pd.DataFrame:
     return df if include_tta else df[~df["model"].str.endswith("+tta")]
 
@@ -168,13 +78,7 @@ def plot_per_class(table: pd.DataFrame, metric: str = "recall", include_tta: boo
     df = _drop_tta(table.reset_index(), include_tta)
     df = df[df["group"].str.startswith("class:") & (df["metric"] == metric)].copy()
     df["class"] = df["group"].str.slice(len("class:"))
-    fig, ax = _ax(ax, (7, 4))
-    sns.barplot(data=df, x="class", y="value", hue="model", ax=ax)
-    ax.set_ylabel(metric)
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"per-class {metric}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
-    return fig
+    return _model_bars(df, "class", ax, (7, 4), metric, f"per-class {metric}", ylim=1.05)
 
 
 def plot_fairness(table: pd.DataFrame, metric: str = "balanced_accuracy", fairness_col: str = "tone_group",
@@ -191,13 +95,8 @@ def plot_fairness(table: pd.DataFrame, metric: str = "balanced_accuracy", fairne
     order = group_order(sub["grp"].unique())
     sub["grp"] = [f"{g}*" if g in small else g for g in sub["grp"]]
     order = [f"{g}*" if g in small else g for g in order]
-    fig, ax = _ax(ax, (8, 4))
-    sns.barplot(data=sub, x="grp", y="value", hue="model", order=order, ax=ax)
-    ax.set_xlabel(fairness_col + ("  (* = fewer samples than min_group_size)" if small else ""))
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} by {fairness_col}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
-    return fig
+    return _model_bars(sub, "grp", ax, (8, 4), metric, f"{metric} by {fairness_col}", order=order,
+                       xlabel=fairness_col + ("  (* = fewer samples than min_group_size)" if small else ""))
 
 
 def plot_gaps(table: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "balanced_accuracy", "macro_f1", "ece"),
@@ -205,38 +104,78 @@ def plot_gaps(table: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "balanc
     """Seaborn bars of the fairness gap (max - min across groups) per metric, one bar per model."""
     df = _drop_tta(table.reset_index(), include_tta)
     sub = df[(df["group"] == f"{stat}:{fairness_col}") & df["metric"].isin(list(metrics))]
-    fig, ax = _ax(ax, (7, 4))
-    sns.barplot(data=sub, x="metric", y="value", hue="model", order=[m for m in metrics if m in set(sub["metric"])],
-                ax=ax)
-    ax.set_ylabel(f"{stat} across {fairness_col} groups")
-    ax.set_title(f"fairness {stat} by {fairness_col} (small groups excluded)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return _model_bars(sub, "metric", ax, (7, 4), f"{stat} across {fairness_col} groups",
+                       f"fairness {stat} by {fairness_col} (small groups excluded)",
+                       order=[m for m in metrics if m in set(sub["metric"])])
+
+
+# ============================================================================ multi-label comparison (notebook 05)
+def plot_label_comparison(table: pd.DataFrame, metric: str = "auroc", group: str = "all", ax: Any = None,
+                          title: str | None = None) -> Any:
+    """Grouped bars of ``metric`` per label (and macro) for each model of a multi-label comparison table
+    (levels model, split, group, label, metric)."""
+    part = table.xs((group, metric), level=("group", "metric"))["value"].reset_index()
+    part = part[part["label"] != "all"]
+    return _model_bars(part, "label", ax, (max(5.0, 1.0 * part["label"].nunique() + 3), 3.8), metric,
+                       title or f"{metric} per label ({group})", xlabel="", ylim=1.05)
+
+
+# ============================================================================ a comparison's figures, by task
+def _pair(draw: Callable[[Any], None], figsize: tuple[float, float] = (14, 4.5)) -> Any:
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    draw(axes)
+    fig.tight_layout()
     return fig
 
 
-def plot_gradcam_grid(
-    model: nn.Module,
-    images: Sequence[np.ndarray],
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-    titles: Sequence[str] | None = None,
-    target_classes: Sequence[int | None] | int | None = None,
-    alpha: float = 0.4,
-    n_cols: int = 4,
-    tile_h: int = 140,
-    title: str | None = "Grad-CAM (image | heat map of the explained class)",
-    ax: Any = None,
-) -> Any:
-    """Each image beside its Grad-CAM overlay, in a grid; returns the figure."""
-    imgs = [as_rgb(im) for im in images]
-    cams = gradcam_batch(model, imgs, img_size, mean, std, target_classes) if imgs else []
-    pairs = []
-    for im, cam in zip(imgs, cams):
-        ov = overlay(im, cam, alpha)
-        sep = np.full((im.shape[0], max(2, im.shape[1] // 40), 3), 255, np.uint8)
-        pairs.append(np.concatenate([im, sep, ov], axis=1))
-    return plot_tiles(pairs, titles, n_cols=n_cols, tile_h=tile_h, ax=ax, title=title)
+#: The figures of a comparison (notebook 05), by task name: figure name -> (theme, how it is drawn from the
+#: comparison and the gallery size). Themes: ``tradeoff`` (what a model buys for its size and speed),
+#: ``fairness``, ``errors`` (the best model's), ``gradcam`` (every model on the same images). A new task is one
+#: more entry.
+COMPARISON_FIGURES: dict[str, dict[str, tuple[str, Callable[[Any, int], Any]]]] = {
+    "single": {
+        "tradeoff": ("tradeoff", lambda cmp, n: _pair(lambda axes: [
+            plot_comparison_tradeoff(cmp.table, "balanced_accuracy", speed=f"{b}_ms_per_image_b1", ax=a)
+            for a, b in zip(axes, ("torch", "onnx"))])),
+        "per_class_recall": ("fairness", lambda cmp, n: plot_per_class(cmp.table, "recall")),
+        "fairness_by_tone": ("fairness", lambda cmp, n: plot_fairness(cmp.table, "balanced_accuracy",
+                                                                      fairness_col=cmp.fairness_col)),
+        "fairness_gaps": ("fairness", lambda cmp, n: plot_gaps(cmp.table, fairness_col=cmp.fairness_col)),
+        "errors_mistakes": ("errors", lambda cmp, n: plot_error_gallery(cmp, cmp.best_model(), "mistakes", gallery_size=n)),
+        "errors_low_confidence": ("errors", lambda cmp, n: plot_error_gallery(cmp, cmp.best_model(), "low_confidence",
+                                                                              gallery_size=n)),
+        "gradcam_grid": ("gradcam", lambda cmp, n: plot_gradcam_comparison(cmp, n=n)),
+    },
+    "multilabel": {
+        "tradeoff": ("tradeoff", lambda cmp, n: _pair(lambda axes: [
+            plot_label_comparison(cmp.table, m, ax=a) for a, m in zip(axes, ("auroc", "f1"))])),
+        "fairness_by_tone": ("fairness", lambda cmp, n: _pair(lambda axes: [
+            plot_label_comparison(cmp.table, "f1", group=f"{cmp.fairness_col}:{g}", ax=a)
+            for a, g in zip(axes, (DARKEST, MEDIUM))], (14, 4))),
+        "gradcam_labels": ("errors", lambda cmp, n: plot_gradcam_label_gallery(cmp, cmp.best_model(), n=n)),
+    },
+}
+
+
+def comparison_figures(cmp: Any, theme: str, gallery_size: int = 8) -> dict[str, Any]:
+    """The figures of ``theme`` of a comparison, by name, as its task draws them (:data:`COMPARISON_FIGURES`)."""
+    return {name: draw(cmp, gallery_size) for name, (t, draw) in COMPARISON_FIGURES[cmp.task.name].items()
+            if t == theme}
+
+
+#: The error galleries ``python -m auxiliary compare`` writes for each model (``gallery_<kind>_<model>.png``), by
+#: task name: kind -> how it is drawn from the comparison, the model and the gallery size; a task without any
+#: says why (:data:`NO_GALLERIES`).
+GALLERIES: dict[str, dict[str, Callable[[Any, str, int], Any]]] = {
+    "single": {kind: (lambda cmp, model, n, kind=kind: plot_error_gallery(cmp, model, kind, gallery_size=n))
+               for kind in ("mistakes", "low_confidence")},
+    "multilabel": {},
+}
+#: Why a task has no error galleries.
+NO_GALLERIES: dict[str, str] = {
+    "multilabel": "error galleries skipped: they rank single-label mistakes (multi-label runs: see evaluate's "
+                  "Grad-CAM per label)",
+}
 
 
 # ============================================================================ sorting (notebook 06)
@@ -308,52 +247,4 @@ def plot_queue(queue: pd.DataFrame, n: int = 8, size: int = 96, ax: Any = None, 
                     color="#c44e52" if r.get("mistake") else "black")
     fig.suptitle(title or f"Review queue (first {len(q)} of {len(queue)}, most informative first)", fontsize=9)
     fig.tight_layout()
-    return fig
-
-
-# ------------------------------------------------------------------------ mosaics
-def plot_tiles(
-    tiles: Sequence[np.ndarray],
-    titles: Sequence[str] | None = None,
-    n_cols: int = 4,
-    tile_h: int = 160,
-    ax: Any = None,
-    title: str | None = None,
-    gap: int = 6,
-) -> Any:
-    """Draw RGB tiles (each resized to ``tile_h`` high) as one mosaic with a caption above each; returns the figure."""
-    tiles = [as_rgb(t) for t in tiles]
-    n = len(tiles)
-    n_cols = max(1, min(n_cols, n or 1))
-    n_rows = max(1, math.ceil(n / n_cols))
-    resized = [cv2.resize(t, (max(1, round(t.shape[1] * tile_h / t.shape[0])), tile_h), interpolation=cv2.INTER_AREA)
-               for t in tiles]
-    tile_w = max((t.shape[1] for t in resized), default=tile_h)
-    lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles else 0
-    cap = 13 * lines + 6 if titles else 0
-    H = n_rows * (tile_h + cap + gap) + gap
-    W = n_cols * (tile_w + gap) + gap
-    canvas = np.full((H, W, 3), 255, dtype=np.uint8)
-    positions = []
-    for i, t in enumerate(resized):
-        r, c = divmod(i, n_cols)
-        y = gap + r * (tile_h + cap + gap) + cap
-        x = gap + c * (tile_w + gap)
-        canvas[y : y + tile_h, x : x + t.shape[1]] = t
-        positions.append((x, y))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(3.0, W / 100), max(2.0, H / 100)))
-    else:
-        fig = ax.figure
-    ax.imshow(canvas)
-    ax.set_axis_off()
-    if titles:
-        longest = max((len(line) for t in titles for line in str(t).split("\n")), default=1)
-        size = float(np.clip(tile_w * 0.72 / (0.7 * max(longest, 1)), 4.0, 8.0))  # 1 px = 0.72 pt at 100 dpi
-        for (x, y), text in zip(positions, titles):
-            ax.text(x, y - 3, str(text), fontsize=size, va="bottom", ha="left")
-    if n == 0:
-        ax.text(W / 2, H / 2, "nothing to show", ha="center", va="center")
-    if title:
-        ax.set_title(title)
     return fig

@@ -15,9 +15,8 @@ import seaborn as sns
 from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.base.tone import ITA_BOUNDS, TONE_GROUPS
 from auxiliary.data.augment import augment_only
-from auxiliary.data.balance import sample_weights, tone_column
-from auxiliary.data.multilabel import label_matrix
-from auxiliary.data.multilabel_splits import multilabel_sample_weights
+from auxiliary.data.balance import tone_column
+from auxiliary.data.labels import label_outcomes
 
 
 # ----------------------------------------------------------------------------------- plots
@@ -25,30 +24,27 @@ def plot_distribution(
     table: pd.DataFrame,
     by: str = "label",
     hue: str | None = None,
-    balance: str | None = None,
+    weights: np.ndarray | None = None,
     title: str | None = None,
     ax: Any = None,
-    labels: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> Any:
-    """Bar plot (seaborn) of samples per ``by`` (coloured by ``hue``); with ``balance`` the expected
-    draws per epoch under that sampler instead of raw counts. Returns the figure.
+    """Bar plot (seaborn) of samples per ``by`` (coloured by ``hue``); with ``weights`` (a sampler's per-row
+    weights, e.g. a task's ``sample_weights``) the expected draws per epoch instead of raw counts. Returns the figure.
 
-    ``labels``: the label columns of a multi-label table; ``by="label"`` then counts the images showing
-    each label (and ``no label``), and ``balance`` uses the multi-label sampler's weights."""
+    ``classes`` with ``by="label"``: one bar per class, counting the images showing it
+    (:func:`auxiliary.data.labels.label_outcomes`: with several labels per image, each label and ``no label``)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
     else:
         fig = ax.figure
-    if labels:
-        lw = multilabel_sample_weights(table, labels, balance) if balance else None
-        w = lw * len(table) if lw is not None else np.ones(len(table))
-    else:
-        w = sample_weights(table, balance) * len(table) if balance else np.ones(len(table))
-    if labels and by == "label":
-        Y = label_matrix(table, list(labels))
-        names = [*map(str, labels), "no label"]
-        ext = np.concatenate([Y, (Y.sum(axis=1) == 0)[:, None]], axis=1)
-        df = pd.DataFrame({by: np.repeat([names], len(table), axis=0).ravel(), "n": (ext * w[:, None]).ravel()})
+    n = len(table)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64) / max(np.sum(weights), 1e-12) * n
+    order = None
+    if classes is not None and by == "label":
+        shown = label_outcomes(table, classes)
+        order = list(map(str, shown.columns))
+        df = pd.DataFrame({by: np.repeat([order], n, axis=0).ravel(), "n": (shown.to_numpy() * w[:, None]).ravel()})
         hue = None
     else:
         df = pd.DataFrame({by: table[by].astype(str).to_numpy(), "n": w})
@@ -57,31 +53,28 @@ def plot_distribution(
         df[hue] = table[hue].astype(str).to_numpy()
         keys.append(hue)
     agg = df.groupby(keys, as_index=False)["n"].sum()
-    order = [t for t in (*TONE_GROUPS, "unknown") if t in set(agg[by])] if by.startswith("tone_group") else None
-    if labels and by == "label":
-        order = [*map(str, labels), "no label"]
+    if by.startswith("tone_group"):
+        order = [t for t in (*TONE_GROUPS, "unknown") if t in set(agg[by])]
     hue_order = [t for t in (*TONE_GROUPS, "unknown") if t in set(agg[hue])] if hue and hue.startswith("tone") else None
     sns.barplot(data=agg, x=by, y="n", hue=hue, order=order, hue_order=hue_order, ax=ax, errorbar=None)
-    ax.set_ylabel("expected draws per epoch" if balance else "images")
-    ax.set_title(title or (f"{by} after balance={balance}" if balance else f"{by} counts"))
+    ax.set_ylabel("expected draws per epoch" if weights is not None else "images")
+    ax.set_title(title or (f"{by} drawn per epoch" if weights is not None else f"{by} counts"))
     ax.tick_params(axis="x", rotation=30)
     return fig
 
 
-def plot_balance(table: pd.DataFrame, balance: str, title: str | None = None,
-                 labels: Sequence[str] | None = None) -> Any:
-    """2×2 figure: images per class (or, with ``labels``, images showing each label of a multi-label table)
-    and per tone group, as stored (left) and as drawn per epoch by the ``balance`` sampler (right).
-    The tone is ``tone_group`` or, without labels, the estimate."""
+def plot_balance(table: pd.DataFrame, classes: Sequence[str], weights: np.ndarray | None,
+                 title: str | None = None) -> Any:
+    """2×2 figure: images per class (or label, with ``no label``, for several labels per image) and per tone
+    group, as stored (left) and as drawn per epoch by a sampler with per-row ``weights`` (right; ``None``: plain
+    shuffling). The tone is ``tone_group`` or, without labels, the estimate."""
     tcol = tone_column(table)
-    kind = "labels" if labels else "classes"
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    plot_distribution(table, "label", title=f"{kind} (stored)", ax=axes[0, 0], labels=labels)
-    plot_distribution(table, "label", balance=balance, title=f"{kind} drawn per epoch (balance={balance})",
-                      ax=axes[0, 1], labels=labels)
-    plot_distribution(table, tcol, title=f"{tcol} (stored)", ax=axes[1, 0], labels=labels)
-    plot_distribution(table, tcol, balance=balance, title=f"{tcol} drawn per epoch (balance={balance})", ax=axes[1, 1],
-                      labels=labels)
+    plot_distribution(table, "label", title="per class (stored)", ax=axes[0, 0], classes=classes)
+    plot_distribution(table, "label", weights=weights, title="per class, drawn per epoch", ax=axes[0, 1],
+                      classes=classes)
+    plot_distribution(table, tcol, title=f"{tcol} (stored)", ax=axes[1, 0])
+    plot_distribution(table, tcol, weights=weights, title=f"{tcol} drawn per epoch", ax=axes[1, 1])
     for row in axes:
         top = max(a.get_ylim()[1] for a in row)
         for a in row:

@@ -98,22 +98,35 @@ def plot_per_class_recall(recalls: dict[str, Any], ax: Any = None) -> Any:
     return fig
 
 
-def save_run_figures(run_dir: Path, history: list[dict[str, Any]], val_predictions: Any, classes: Sequence[str]) -> None:
-    """Write ``logs/loss_curve.png``, ``logs/accuracy_curve.png`` and ``logs/confusion_matrix.png`` of a run."""
+#: The figures of a finished run of each task (``loss``, ``accuracy`` curves, the validation ``confusion`` matrix):
+#: a multi-label run has no single-class confusion matrix, and its accuracy curves are the per-label figures of
+#: notebook 04.
+RUN_FIGURES: dict[str, tuple[str, ...]] = {"single": ("loss", "accuracy", "confusion"), "multilabel": ("loss",)}
+
+
+def save_run_figures(run_dir: Path, history: list[dict[str, Any]], val_predictions: Any, classes: Sequence[str],
+                     figures: Sequence[str] = RUN_FIGURES["single"]) -> None:
+    """Write ``logs/loss_curve.png``, ``logs/accuracy_curve.png`` and ``logs/confusion_matrix.png`` of a run
+    (those of ``figures``)."""
     metrics = pd.DataFrame(history)
-    for kind, name in (("loss", "loss_curve.png"), ("accuracy", "accuracy_curve.png")):
-        fig = plot_curves(metrics, kind)
-        fig.savefig(Path(run_dir) / "logs" / name, dpi=120, bbox_inches="tight")
-        plt.close(fig)
-    if val_predictions is not None and len(val_predictions):
+    for kind in ("loss", "accuracy"):
+        if kind in figures:
+            fig = plot_curves(metrics, kind)
+            fig.savefig(Path(run_dir) / "logs" / f"{kind}_curve.png", dpi=120, bbox_inches="tight")
+            plt.close(fig)
+    if "confusion" in figures and val_predictions is not None and len(val_predictions):
         fig = plot_run_confusion(val_predictions, classes, title="validation, best epoch")
         fig.savefig(Path(run_dir) / "logs" / "confusion_matrix.png", dpi=120, bbox_inches="tight")
         plt.close(fig)
 
 
 class RunFigures:
-    """A Fabric callback: saves a finished run's figures (:func:`save_run_figures`) on rank 0."""
+    """A Fabric callback: saves a finished run's figures (:func:`save_run_figures`, those :data:`RUN_FIGURES` lists
+    for the run's ``task`` name) on rank 0."""
+
+    def __init__(self, task: str = "single"):
+        self.figures = RUN_FIGURES[task]
 
     def on_run_end(self, run_dir: Path, history: list[dict[str, Any]], val_predictions: Any,
                    classes: Sequence[str]) -> None:
-        save_run_figures(run_dir, history, val_predictions, classes)
+        save_run_figures(run_dir, history, val_predictions, classes, self.figures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from data_fixtures import noise_image
+from data_fixtures import class_folders, class_targets, noise_image
 
 from auxiliary.base import images
 from auxiliary.base.config import DataConfig
@@ -77,13 +77,11 @@ def test_augment_image_keeps_size_and_dtype():
 
 
 def test_training_and_eval_loader_use_these_transforms(tmp_path):
-    from data_fixtures import class_folders
-
-
     table, _ = readers.read_dataset(class_folders(tmp_path / "ds", n_per_class=2))
     classes = sorted(table["label"].unique())
-    dl = loaders.build_loader(table, classes, img_size=16, mean=MEAN, std=STD, train=True,
-                           data_cfg=DataConfig(cache=False, augment="none", balance="none"), batch_size=6)
+    dl = loaders.build_loader(table, targets=class_targets(table, classes), img_size=16, mean=MEAN, std=STD,
+                              train=True, data_cfg=DataConfig(cache=False, augment="none", balance="none"),
+                              batch_size=6)
     x, _, meta = next(iter(dl))
     ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), 16, MEAN, STD) for i in meta["index"]])
     assert np.allclose(x.numpy(), ref, atol=1e-5)  # preset "none" == inference preprocessing

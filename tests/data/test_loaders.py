@@ -6,14 +6,15 @@ import dataclasses
 import os
 
 import numpy as np
+import pytest
 import torch
-from data_fixtures import (
-    class_folders,
-)
+from _tiny_multilabel import LABELS, multilabel_folder
+from data_fixtures import class_folders, class_targets
 
 from auxiliary.base import images
 from auxiliary.base.config import DataConfig
-from auxiliary.data import loaders, readers
+from auxiliary.data import balance, labels, loaders, readers
+from auxiliary.data.report import DatasetError
 from auxiliary.models import preprocess
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -25,8 +26,8 @@ def test_eval_loader_matches_infer_preprocess_with_and_without_cache(split_dir, 
     outs = []
     for cache in (False, True):
         cfg = DataConfig(cache=cache, augment="geometric", balance="class")
-        dl = loaders.build_loader(val, classes, img_size=24, mean=MEAN, std=STD, train=False, data_cfg=cfg,
-                               batch_size=4, cache_dir=tmp_path / "cache", progress=False)
+        dl = loaders.build_loader(val, targets=class_targets(val, classes), img_size=24, mean=MEAN, std=STD,
+                                  train=False, data_cfg=cfg, batch_size=4, cache_dir=tmp_path / "cache", progress=False)
         xs, ys, idx = [], [], []
         for x, y, meta in dl:
             assert x.dtype == torch.float32 and x.shape[1:] == (3, 24, 24) and y.dtype == torch.int64
@@ -67,18 +68,19 @@ def test_train_loader_augments_balances_and_fraction(split_dir):
     tables, classes = readers.load_split(split_dir)
     train = tables["train"]
     cfg = DataConfig(cache=False, augment="geometric", balance="class", fraction=1.0)
-    dl = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=cfg,
-                           batch_size=5, seed=1, drop_last=True)
+    targets, weights = class_targets(train, classes), balance.sample_weights(train, cfg.balance)
+    dl = loaders.build_loader(train, targets=targets, weights=weights, img_size=32, mean=MEAN, std=STD, train=True,
+                              data_cfg=cfg, batch_size=5, seed=1, drop_last=True)
     x, y, meta = next(iter(dl))
     assert x.shape == (5, 3, 32, 32) and len(meta["index"]) == 5 and meta["is_augmented"].dtype == torch.bool
     assert isinstance(dl.sampler, torch.utils.data.WeightedRandomSampler)
-    again = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=cfg,
-                              batch_size=5, seed=1, drop_last=True)
+    again = loaders.build_loader(train, targets=targets, weights=weights, img_size=32, mean=MEAN, std=STD,
+                                 train=True, data_cfg=cfg, batch_size=5, seed=1, drop_last=True)
     x2, _, m2 = next(iter(again))
     assert m2["index"].tolist() == meta["index"].tolist() and torch.allclose(x, x2)  # same seed, same batch
     half = dataclasses.replace(cfg, fraction=0.5, balance="none")
-    dl_half = loaders.build_loader(train, classes, img_size=32, mean=MEAN, std=STD, train=True, data_cfg=half,
-                                batch_size=64)
+    dl_half = loaders.build_loader(train, targets=targets, img_size=32, mean=MEAN, std=STD, train=True,
+                                   data_cfg=half, batch_size=64)
     assert len(dl_half.dataset) == sum(max(1, round(0.5 * n)) for n in train["label"].value_counts())
     got = train.iloc[dl_half.dataset.indices]["label"].value_counts()
     assert set(got.index) == set(train["label"])  # stratified: every class kept
@@ -87,7 +89,38 @@ def test_train_loader_augments_balances_and_fraction(split_dir):
 def test_loader_with_workers(split_dir):
     tables, classes = readers.load_split(split_dir)
     cfg = DataConfig(cache=True, augment="color", balance="both", num_workers=1)
-    dl = loaders.build_loader(tables["train"], classes, img_size=16, mean=MEAN, std=STD, train=True, data_cfg=cfg,
-                           batch_size=4, progress=False)
+    train = tables["train"]
+    dl = loaders.build_loader(train, targets=class_targets(train, classes), img_size=16, mean=MEAN, std=STD,
+                              weights=balance.sample_weights(train, cfg.balance), train=True, data_cfg=cfg,
+                              batch_size=4, progress=False)
     n = sum(len(y) for _, y, _ in dl)
     assert n == len(tables["train"])
+
+
+def test_loader_targets_are_float_label_vectors(tmp_path):
+    """Label-set targets (computed above the data room, here by hand) come out as float (B, L) rows, drawn by the
+    label-balanced weights given."""
+    table, report = readers.read_dataset(multilabel_folder(tmp_path / "d", n=20), progress=False)
+    assert report.labels == LABELS
+    cfg = DataConfig(cache=False, augment="none", balance="both")
+    targets = labels.label_matrix(table, LABELS).astype(np.float32)
+    loader = loaders.build_loader(table, targets=targets, weights=balance.label_sample_weights(table, LABELS, "both"),
+                                  img_size=32, mean=(0.5,) * 3, std=(0.5,) * 3, train=True, data_cfg=cfg, batch_size=8,
+                                  progress=False)
+    x, y, meta = next(iter(loader))
+    assert x.shape == (8, 3, 32, 32) and y.shape == (8, 3) and y.dtype == torch.float32
+    assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
+    assert isinstance(loader.sampler, torch.utils.data.WeightedRandomSampler)
+    ev = loaders.build_loader(table, targets=targets, img_size=32, mean=(0.5,) * 3, std=(0.5,) * 3, train=False,
+                              data_cfg=cfg, batch_size=20, progress=False)
+    _, y_all, meta = next(iter(ev))
+    np.testing.assert_array_equal(y_all.numpy(), table[LABELS].to_numpy(dtype=np.float32))
+    single = loaders.ImageDataset(table, np.zeros(len(table), dtype=np.int64))
+    assert isinstance(single[0][1], int)  # class-index targets stay ints
+    with pytest.raises(DatasetError, match="targets must be numbers"):
+        loaders.ImageDataset(table, np.asarray(["acne"] * len(table)))
+    with pytest.raises(DatasetError, match="one per row"):
+        loaders.ImageDataset(table, targets[:3])
+    with pytest.raises(DatasetError, match="sampling weights"):
+        loaders.build_loader(table, targets=targets, weights=np.ones(3), img_size=32, mean=(0.5,) * 3,
+                             std=(0.5,) * 3, train=True, data_cfg=cfg, batch_size=8, progress=False)

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _tiny_multilabel import LABELS as ML_LABELS
+from _tiny_multilabel import multilabel_split
 from PIL import Image
 
 from auxiliary.data import feedback, merge, readers
@@ -238,3 +240,29 @@ def test_merge_into_an_existing_out_is_said_or_refused(split, tmp_path, capsys):
     for inside in (split / "merged", fb / "merged"):
         code, _, err = _cli(capsys, "merge", "--split", str(split), "--feedback", str(fb), "--out", str(inside))
         assert code == 2 and len(err) == 1 and err[0].startswith("error: --out") and not inside.exists()
+
+
+def test_multilabel_feedback_is_merged_with_its_label_columns(tmp_path):
+    split = multilabel_split(tmp_path / "ml")
+    before, _ = readers.load_split(split)
+    fb = tmp_path / "feedback"
+    a = feedback.file_image(_png(tmp_path / "a.png", 101), "acne+wrinkles", fb, source="a", model_guess="none",
+                            probs=None, classes=ML_LABELS)
+    b = feedback.file_image(_png(tmp_path / "b.png", 102), "none", fb, source="b", model_guess="acne", probs=None,
+                            classes=ML_LABELS)
+    (fb / "wrinkles+acne").mkdir()
+    _png(fb / "wrinkles+acne" / "c.png", 103)  # out of order: not a label set of this split
+    with pytest.raises(feedback.FeedbackError):
+        feedback.file_image(tmp_path / "a.png", "acne+moles", fb, source="a", model_guess=None, probs=None,
+                            classes=ML_LABELS)
+    rep = merge.merge_feedback(split, fb, progress=False)
+    assert rep["added"] == 2 and rep["dropped"] == 1
+    assert list(rep["dropped_reasons"]) == ["unknown label set 'wrinkles+acne'"]
+    assert rep["added_per_class"] == {"acne": 1, "erythema": 0, "wrinkles": 1}
+    assert rep["val_test_unchanged"]
+    after, labels = readers.load_split(rep["out_dir"])
+    assert labels == ML_LABELS and len(after["train"]) == len(before["train"]) + 2
+    new = after["train"].iloc[-2:].set_index("label")
+    assert new.loc["acne|wrinkles", ML_LABELS].tolist() == [1, 0, 1]
+    assert new.loc["none", ML_LABELS].tolist() == [0, 0, 0]
+    assert a.parent.name == "acne+wrinkles" and b.parent.name == "none"

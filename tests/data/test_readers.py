@@ -1,4 +1,5 @@
-"""auxiliary.data.readers: every dataset format, bad-input reports, the split tables and their paths."""
+"""auxiliary.data.readers: every dataset format (one class or several labels per image), bad-input reports, the split
+tables and their paths."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from data_fixtures import (
     grouped_table_dataset,
     ham_layout,
     isic_layout,
+    label_set_npz,
     medmnist_npz,
+    ml_csv,
     noise_image,
     save,
     synthetic_layout,
@@ -245,8 +248,60 @@ def test_bad_npz_and_empty_train(tmp_path):
     with pytest.raises(report_mod.DatasetError, match="not a MedMNIST file"):
         readers.read_dataset(tmp_path / "other.npz")
     empty = readers.read_table(readers.write_table(pd.DataFrame(columns=["path", "label"]), tmp_path / "e.csv"))
+    none = np.zeros(0, dtype=np.int64)
     with pytest.raises(report_mod.DatasetError, match="empty"):
-        loaders.build_loader(empty, ["a"], img_size=8, mean=MEAN, std=STD, train=True, data_cfg=DataConfig(),
-                          batch_size=2)
-    assert len(loaders.build_loader(empty, ["a"], img_size=8, mean=MEAN, std=STD, train=False,
-                                 data_cfg=DataConfig(), batch_size=2)) == 0
+        loaders.build_loader(empty, targets=none, img_size=8, mean=MEAN, std=STD, train=True, data_cfg=DataConfig(),
+                             batch_size=2)
+    assert len(loaders.build_loader(empty, targets=none, img_size=8, mean=MEAN, std=STD, train=False,
+                                    data_cfg=DataConfig(), batch_size=2)) == 0
+
+
+# ----------------------------------------------------------------------------- several labels per image
+def test_formats_are_told_apart(tmp_path):
+    zero_one = ml_csv(tmp_path / "a", "path,acne,wrinkles", ["img_0.png,1,0", "img_1.png,1,1"])
+    labels_col = ml_csv(tmp_path / "b", "path,labels", ["img_0.png,acne|wrinkles", "img_1.png,"])
+    joined = ml_csv(tmp_path / "c", "path,label,acne,wrinkles", ["img_0.png,acne|wrinkles,1,1", "img_1.png,none,0,0"])
+    one_hot = ml_csv(tmp_path / "d", "path,label,acne,wrinkles", ["img_0.png,acne,1,0", "img_1.png,wrinkles,0,1"])
+    assert readers.label_set_format(zero_one) == "csv"
+    assert readers.label_set_format(labels_col, "csv") == "csv"
+    assert readers.label_set_format(joined) == "csv"  # a split list of this package
+    assert readers.label_set_format(one_hot) is None  # one label per row: single-label
+    assert readers.label_set_format(grouped_table_dataset(tmp_path / "g")) is None
+    assert readers.label_set_format(class_folders(tmp_path / "f", 2)) is None
+    assert readers.label_set_format(label_set_npz(tmp_path / "m.npz")) == "medmnist"
+    assert readers.label_set_format(label_set_npz(tmp_path / "s.npz", (6, 1))) is None  # DermaMNIST-like
+    assert readers.label_set_format(zero_one, "folders") is None
+    assert readers.label_set_format(tmp_path / "missing.csv") is None
+    with pytest.raises(report_mod.DatasetError, match="unknown dataset format"):
+        readers.label_set_format(zero_one, "nosuch")
+
+
+def test_reading_checks_files_like_any_dataset(tmp_path):
+    csv = ml_csv(tmp_path, "path,labels,group,tone_group",
+                 ["img_0.png,acne,g0,dark", "img_1.png,acne|wrinkles,g1,light", "img_2.png,,g2,brown",
+                  "missing.png,wrinkles,g3,dark"], n_images=3)
+    table, report = readers.read_dataset(csv, progress=False)
+    assert report.labels == ["acne", "wrinkles"] and len(table) == 3
+    assert report.counts() == {"missing file": 1} and report.class_counts == {"acne": 2, "wrinkles": 1}
+    assert table["acne"].tolist() == [1, 1, 0] and table["acne"].dtype.kind == "i"
+    assert table["label"].tolist() == ["acne", "acne|wrinkles", "none"]
+    assert table["md5"].notna().all() and "phash" in table  # probed: the duplicate check can run
+    with pytest.raises(report_mod.DatasetProblemsError):
+        readers.read_dataset(csv, drop_bad=False, progress=False)
+    # the same function reads data with one class per image, its report naming no label columns
+    _, single = readers.read_dataset(grouped_table_dataset(tmp_path / "g"), progress=False)
+    assert single.labels == [] and single.class_counts
+
+
+def test_read_dataset_reads_a_multilabel_synthetic_folder(tmp_path):
+    """One reader for both kinds: a `simulate --task multilabel` folder is read with its label columns (it used to
+    be refused here and read by a multi-label twin of this function)."""
+    (tmp_path / "metadata.csv").write_text(
+        "path,label,acne,erythema,hyperpigmentation,wrinkles,acne_strength,erythema_strength,"
+        "hyperpigmentation_strength,wrinkles_strength\nimages/a.png,acne,1,0,0,0,0.5,0,0,0\n")
+    save(tmp_path / "images" / "a.png", noise_image(5))
+    labels = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
+    assert readers.synthetic_labels(tmp_path) == labels
+    table, report = readers.read_dataset(tmp_path, progress=False)
+    assert report.format == "synthetic" and report.labels == labels
+    assert table[labels].to_numpy().tolist() == [[1, 0, 0, 0]] and table["label"].tolist() == ["acne"]

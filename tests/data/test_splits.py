@@ -1,22 +1,30 @@
-"""auxiliary.data.splits: grouped stratified splits, existing split folders, leakage checks, outputs, CLI."""
+"""auxiliary.data.splits: grouped stratified splits, existing split folders, leakage checks, outputs, CLI; split folders
+of data with several labels per image (synthetic faces, a labels CSV, a MedMNIST file), reading them back, and what
+they refuse."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from data_fixtures import (
     class_folders,
     grouped_table_dataset,
+    label_set_npz,
+    ml_csv,
     split_folders,
     synthetic_layout,
 )
 
-from auxiliary.data import readers, splits
+from auxiliary.data import balance, readers, splits
+from auxiliary.data.report import DatasetError
 from auxiliary.faces import cli
 
 
@@ -185,3 +193,93 @@ def test_existing_split_folders_are_kept(tmp_path):
     assert splits.read_report(tmp_path / "out")["used_existing_split"] is True
     again = splits.make_splits(table, tmp_path / "out2", val=0.5, test=0.0, use_existing=False)
     assert len(again["test"]) == 0 and 12 <= len(again["val"]) <= 18
+
+
+# ----------------------------------------------------------------------------- several labels per image
+ML_LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> Path:
+    """A `simulate --task multilabel` folder of 300 small faces (about 2 s)."""
+    out = tmp_path_factory.mktemp("faces") / "ml"
+    proc = subprocess.run([sys.executable, "-m", "auxiliary", "simulate", "--task", "multilabel", "--out", str(out),
+                           "--n", "300", "--size", "32", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_multilabel_faces_split_keeps_label_shares_and_groups(faces, tmp_path):
+    table, report = readers.read_dataset(faces, progress=False)
+    labels = report.labels
+    assert labels == ML_LABELS
+    out = tmp_path / "split"
+    result = splits.make_splits(table, out, labels=labels, val=0.2, test=0.2, seed=0, check_duplicates=False,
+                                progress=False)
+    assert sum(len(df) for df in result.values()) == len(table)
+    assert json.loads((out / "classes.json").read_text()) == {"classes": ML_LABELS, "task": "multilabel"}
+    assert readers.split_task(out) == "multilabel"
+    report = splits.read_report(out)
+    assert report["task"] == "multilabel" and report["leakage"] == 0
+    shares = pd.DataFrame(report["label_shares"])
+    assert (shares.max(axis=1) - shares.min(axis=1)).max() < 0.06, shares  # every label, every split
+    assert abs(report["sizes"]["test"] / len(table) - 0.2) < 0.06
+    assert splits.leakage(result, "group")["count"] == 0
+    tables, classes = readers.load_split(out)
+    assert classes == ML_LABELS
+    for s, df in tables.items():
+        assert [df[c].dtype.kind for c in ML_LABELS] == ["i"] * 4
+        np.testing.assert_array_equal(df[ML_LABELS].to_numpy(), result[s][ML_LABELS].to_numpy())
+    # the same table and seed give the same split; a single-label split folder says single
+    again = splits.make_splits(table, tmp_path / "again", labels=labels, val=0.2, test=0.2, seed=0,
+                               check_duplicates=False, progress=False)
+    assert again["val"]["path"].tolist() == result["val"]["path"].tolist()
+
+
+def test_labels_csv_split_and_exact_duplicates_grouped(tmp_path):
+    rows = [f"img_{i}.png,{['acne', 'wrinkles', 'acne|wrinkles', ''][i % 4]},g{i}" for i in range(24)]
+    csv = ml_csv(tmp_path / "d", "path,labels,group", rows)
+    twin = tmp_path / "d" / "img_23.png"
+    twin.write_bytes((tmp_path / "d" / "img_0.png").read_bytes())  # byte-identical twin in another group
+    table, report = readers.read_dataset(csv, progress=False)
+    labels = report.labels
+    result = splits.make_splits(table, tmp_path / "s", labels=labels, val=0.25, test=0.25, seed=1, progress=False)
+    where = {p: s for s, df in result.items() for p in df["path"]}
+    assert where[str(twin)] == where[str(tmp_path / "d" / "img_0.png")]
+    report = splits.read_report(tmp_path / "s")
+    assert report["merged_exact_duplicate_groups"] == 1 and report["duplicates"]["exact"] == 0
+    assert set(report["counts"]["train"]) == {"acne", "wrinkles"}
+    with pytest.raises(splits.SplitError, match="already holds a split"):
+        splits.make_splits(table, tmp_path / "s", labels=labels, progress=False)
+
+
+def test_medmnist_file_keeps_its_split_unless_asked(tmp_path):
+    src = label_set_npz(tmp_path / "chestlike.npz")
+    table, report = readers.read_dataset(src, progress=False)
+    labels = report.labels
+    assert labels == ["label_0", "label_1", "label_2"] and len(table) == 18
+    kept = splits.make_splits(table, tmp_path / "own", labels=labels, progress=False, check_duplicates=False)
+    assert [len(kept[s]) for s in ("train", "val", "test")] == [6, 6, 6]
+    assert splits.read_report(tmp_path / "own")["used_existing_split"]
+    redone = splits.make_splits(table, tmp_path / "new", labels=labels, use_existing=False, val=0.2, test=0.2,
+                                progress=False, check_duplicates=False)
+    assert len(redone["train"]) > 6 and "split" not in redone["train"]
+
+
+def test_oversampling_and_bad_split_files_are_refused(faces, tmp_path):
+    table, report = readers.read_dataset(faces, progress=False)
+    labels = report.labels
+    out = tmp_path / "s"
+    splits.make_splits(table.iloc[:40], out, labels=labels, progress=False, check_duplicates=False)
+    with pytest.raises(balance.OversampleError, match="single-label"):
+        balance.oversample(out, 50)
+    train = pd.read_csv(out / "train.csv")
+    train.loc[0, "acne"] = 2
+    train.to_csv(out / "train.csv", index=False)
+    with pytest.raises(DatasetError, match="must hold 0 or 1"):
+        readers.load_split(out)
+    (out / "classes.json").write_text(json.dumps({"classes": labels, "task": "regression"}))
+    with pytest.raises(DatasetError, match="unknown task"):
+        readers.split_task(out)
+    (out / "classes.json").write_text(json.dumps({"classes": labels}))
+    assert readers.split_task(out) == "single"  # absent: single

@@ -8,8 +8,8 @@ import pytest
 
 from auxiliary.base.config import EvalConfig
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.evaluation import comparison_table, multilabel
-from auxiliary.evaluation.multilabel_thresholds import LabelThresholds
+from auxiliary.evaluation import comparison_table, metrics
+from auxiliary.evaluation.thresholds import LabelThresholds
 
 
 def test_selection_error_is_an_auxiliary_error():
@@ -41,14 +41,14 @@ def test_multilabel_rows_gain_a_label_level_and_match_the_metrics():
     assert list(t.index.names) == list(comparison_table.MULTILABEL_LEVELS) and t.index.is_unique
     assert set(t.index.get_level_values("label")) == {*LABELS, "macro", "micro", "all"}
     v = t["value"]
-    per = multilabel.per_label_metrics(Y[:-1], P[:-1], LABELS, [0.4, 0.5, 0.6], target_recall=0.9)
+    per = metrics.per_label_metrics(Y[:-1], P[:-1], LABELS, [0.4, 0.5, 0.6], target_recall=0.9)
     for lab in LABELS:
         for m in ("auroc", "average_precision", "f1", "precision_at_recall", "threshold"):
             assert v["A", "test", "all", lab, m] == pytest.approx(per.loc[lab, m])
     assert v["A", "test", "all", "macro", "f1"] == pytest.approx(per["f1"].mean())
     assert v["A", "test", "all", "erythema", "temperature"] == 2.0
     assert v["A", "test", "all", "all", "n_images"] == 59 and v["A", "test", "all", "all", "n_unreadable"] == 1
-    s = multilabel.multilabel_summary(Y[:-1], P[:-1], LABELS, [0.4, 0.5, 0.6])
+    s = metrics.multilabel_summary(Y[:-1], P[:-1], LABELS, [0.4, 0.5, 0.6])
     assert v["A", "test", "all", "micro", "f1"] == pytest.approx(s["micro_f1"])
     assert v["A", "test", "all", "all", "hamming_loss"] == pytest.approx(s["hamming_loss"])
     groups_level = set(t.index.get_level_values("group"))

@@ -1,14 +1,13 @@
-"""auxiliary.evaluation.fairness: per-group metrics, gaps, small-group flags and per-group thresholds."""
+"""auxiliary.evaluation.fairness: per-group metrics, gaps and small-group flags (per-group thresholds and the gap they
+close: test_thresholds.py)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.evaluation import fairness, metrics, operating_point
+from auxiliary.evaluation import fairness, metrics
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -76,62 +75,3 @@ def test_missing_groups_and_nan_rows():
     assert gm["support"].tolist() == [1, 2]  # the NaN row is left out
     with pytest.raises(AuxiliaryError):
         fairness.group_metrics(y, p, CLASSES, ["a", "b"])
-
-
-def _shifted(rng: np.random.Generator, n_light: int, n_dark: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The model scores acne lower on dark skin: one global threshold fits light skin only."""
-    parts = []
-    for group, n, mu_pos, mu_neg in (("light", n_light, 0.70, 0.30), ("dark", n_dark, 0.40, 0.18)):
-        y = rng.integers(0, 3, n)
-        pos = y == 0
-        s = np.where(pos, rng.normal(mu_pos, 0.08, n), rng.normal(mu_neg, 0.08, n)).clip(0.01, 0.97)
-        parts.append((y, _probs(s), np.array([group] * n)))
-    return tuple(np.concatenate(x) for x in zip(*parts))  # type: ignore[return-value]
-
-
-def test_per_group_thresholds_improve_the_worst_group():
-    rng = np.random.default_rng(0)
-    y_val, p_val, g_val = _shifted(rng, 400, 150)
-    y_test, p_test, g_test = _shifted(rng, 400, 150)
-    thr = fairness.fit_group_thresholds(y_val, p_val, g_val, CLASSES, ["acne"], objective="f1")
-    assert set(thr) == {fairness.GLOBAL, "light", "dark"}
-    assert thr["dark"] < thr[fairness.GLOBAL]
-    table = fairness.evaluate_group_thresholds(y_test, p_test, g_test, CLASSES, ["acne"], thr)
-    assert list(table.index) == ["light", "dark", fairness.ALL]
-    worst = table.drop(index=fairness.ALL)["f1_global"].idxmin()
-    assert worst == "dark"
-    assert table.loc["dark", "f1_group"] > table.loc["dark", "f1_global"] + 0.1
-    assert table.loc[fairness.ALL, "f1_group"] >= table.loc[fairness.ALL, "f1_global"]
-    # decisions agree with the table
-    flags = fairness.apply_group_thresholds(p_test, g_test, CLASSES, ["acne"], thr)
-    m = g_test == "dark"
-    assert operating_point.binary_rates(y_test[m] == 0, flags[m].astype(float), 0.5)["f1"] == pytest.approx(
-        table.loc["dark", "f1_group"]
-    )
-    same = fairness.apply_group_thresholds(p_test, g_test, CLASSES, ["acne"], thr, use_groups=False)
-    assert (same == (p_test[:, 0] >= thr[fairness.GLOBAL])).all()
-    report = fairness.group_threshold_report(y_val, p_val, g_val, y_test, p_test, g_test, CLASSES, ["acne"])
-    assert report.attrs["thresholds"] == thr
-
-
-def test_recall_objective_and_small_group_fallback():
-    rng = np.random.default_rng(1)
-    y, p, g = _shifted(rng, 300, 12)
-    thr = fairness.fit_group_thresholds(y, p, g, CLASSES, ["acne"], objective="recall", target_recall=0.95,
-                                        min_group_size=20)
-    assert thr["dark"] == thr[fairness.GLOBAL] and thr.fallback == {"dark"}  # too small: global threshold
-    light = g == "light"
-    assert thr["light"] == pytest.approx(operating_point.recall_threshold(y[light] == 0, p[light, 0], 0.95))
-    table = fairness.evaluate_group_thresholds(y, p, g, CLASSES, ["acne"], thr, min_group_size=20)
-    assert table.loc["dark", "flagged_small"] and table.loc["dark", "fallback"]
-    assert table.loc["light", "recall_group"] >= 0.95
-    with pytest.raises(AuxiliaryError, match="objective"):
-        fairness.fit_group_thresholds(y, p, g, CLASSES, ["acne"], objective="accuracy")
-
-
-def test_best_f1_threshold_known_answer():
-    y = np.array([1, 1, 0, 1, 0, 0], dtype=bool)
-    s = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1])
-    # cut at .8 -> F1 = 2*2/(2+0+3) = .8 ; at .6 -> 2*3/(3+1+3) = .857 ; so .6
-    assert fairness.best_f1_threshold(y, s) == pytest.approx(0.6)
-    assert math.isnan(fairness.best_f1_threshold(np.zeros(3, bool), s[:3]))

@@ -17,6 +17,7 @@ from auxiliary.inference import backends, predictor, sorter
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import export, onnx_model
 from auxiliary.models import factory as models
+from auxiliary.tasks import task_of
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +146,6 @@ def test_predictor_refuses_a_model_with_another_class_count(tmp_path):
     """Belt and braces: scores that do not fit the classes are one clear error, not an IndexError later."""
     three = _biased_three_class_ckpt(tmp_path / "three")
     model, info = checkpoints.load_checkpoint(three)
-    wrong = predictor.Predictor(model, **{**predictor.checkpoint_settings(info), "classes": TWO})
+    wrong = predictor.Predictor(model, {**info, "classes": TWO}, task_of(info))
     with pytest.raises(errors.AuxiliaryError, match="gives 3 class scores but 2 classes"):
         wrong.predict_arrays([np.zeros((40, 40, 3), np.uint8)])

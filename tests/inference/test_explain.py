@@ -9,7 +9,7 @@ from torch import nn
 
 from auxiliary.inference import explain
 from auxiliary.models import factory as models
-from auxiliary.viz import plots_comparison
+from auxiliary.viz import plots_mosaics
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -86,10 +86,10 @@ def test_grid_and_errors():
     torch.manual_seed(0)
     model = models.create_model("resnet18", 3)
     imgs = [_image(seed=i) for i in range(3)]
-    fig = plots_comparison.plot_gradcam_grid(model, imgs, 48, MEAN, STD, titles=["a", "b", "c"], n_cols=2)
+    fig = plots_mosaics.plot_gradcam_grid(model, imgs, 48, MEAN, STD, titles=["a", "b", "c"], n_cols=2)
     assert fig.axes and fig.axes[0].images[0].get_array().shape[0] > 100
     fig2, ax = plt.subplots()
-    assert plots_comparison.plot_gradcam_grid(model, imgs[:1], 48, MEAN, STD, ax=ax) is fig2
+    assert plots_mosaics.plot_gradcam_grid(model, imgs[:1], 48, MEAN, STD, ax=ax) is fig2
     plt.close("all")
     with pytest.raises(explain.ExplainError, match="expected an RGB image"):
         explain.gradcam(model, np.zeros((4, 4, 2), np.uint8), 48, MEAN, STD)

@@ -9,7 +9,7 @@ from torch import nn
 
 from auxiliary.inference import explain
 from auxiliary.models import factory as models
-from auxiliary.viz import plots_multilabel
+from auxiliary.viz import plots_mosaics
 
 ZERO, ONE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # no normalisation: the model sees the pixels / 255
 
@@ -65,11 +65,11 @@ def test_a_multilabel_resnet_gives_one_map_per_label_and_a_figure():
     cams = explain.gradcam_labels(model, img, 64, mean, std, 4)
     assert cams.shape == (4, 45, 60) and np.isfinite(cams).all() and 0 <= cams.min() <= cams.max() <= 1
     labels = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
-    fig = plots_multilabel.plot_gradcam_labels(model, [img, img[:30]], 64, mean, std, labels,
+    fig = plots_mosaics.plot_gradcam_labels(model, [img, img[:30]], 64, mean, std, labels,
                                                probs=[[0.9, 0.1, 0.5, 0.2]] * 2, thresholds=[0.5] * 4,
                                                truths=[[1, 0, 1, 0]] * 2)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(texts) == 2 * 5 and "acne\np=0.90 t=0.50 (true)" in texts and "wrinkles\np=0.20 t=0.50 (absent)" in texts
     fig2, ax = plt.subplots()
-    assert plots_multilabel.plot_gradcam_labels(Halves(), [_red_green()], 16, ZERO, ONE, ["red", "green"], ax=ax) is fig2
+    assert plots_mosaics.plot_gradcam_labels(Halves(), [_red_green()], 16, ZERO, ONE, ["red", "green"], ax=ax) is fig2
     plt.close("all")

@@ -9,12 +9,13 @@ from _multilabel_checkpoint import LABELS, multilabel_checkpoint, noise_image
 from PIL import Image
 
 from auxiliary.base import files
-from auxiliary.evaluation.multilabel_calibration import sigmoid
+from auxiliary.evaluation.calibration import sigmoid, softmax
 from auxiliary.faces import cli
 from auxiliary.inference import backends, predictor, sorter
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import export, onnx_model
 from auxiliary.models.preprocess import preprocess
+from auxiliary.tasks.multilabel import MultiLabel
 
 THRESHOLDS = {"global": {"acne": 0.3, "erythema": 0.6, "hyperpigmentation": 0.5, "wrinkles": 0.45},
               "per_group": {"dark": {"acne": 0.2, "erythema": 0.6, "hyperpigmentation": 0.5, "wrinkles": 0.45}},
@@ -32,13 +33,13 @@ def ckpt(tmp_path_factory):
 
 def test_export_records_the_task_and_checks_sigmoid_parity(ckpt, tmp_path, monkeypatch):
     seen = {}
-    real = onnx_model.onnx_probabilities
+    real = MultiLabel.probabilities
 
-    def spy(logits, temperature, task="single", temperatures=None):
-        seen.update(task=task, temperatures=temperatures)
-        return real(logits, temperature, task, temperatures)
+    def spy(self, logits, calibration):  # the parity check compares the checkpoint's task's probabilities
+        seen.update(task=self.name, temperatures=list(calibration["temperatures"]))
+        return real(self, logits, calibration)
 
-    monkeypatch.setattr(export, "onnx_probabilities", spy)
+    monkeypatch.setattr(MultiLabel, "probabilities", spy)
     res = export.export_onnx(ckpt, tmp_path / "ml.onnx", images=[noise_image(i) for i in range(10, 14)], device="cpu")
     assert res.max_abs_diff is not None and res.max_abs_diff <= export.PARITY_ATOL
     assert seen == {"task": "multilabel", "temperatures": TEMPERATURES}
@@ -54,7 +55,7 @@ def test_export_records_the_task_and_checks_sigmoid_parity(ckpt, tmp_path, monke
     np.testing.assert_allclose(sigmoid(onnx_model.onnx_logits(sess, x), meta["temperatures"]), batch, atol=1e-4)
     assert export.onnx_mismatch(res.path, ckpt) is None
     # a single-label softmax would not match these probabilities: the check compares the right thing
-    assert not np.allclose(onnx_model.onnx_probabilities(onnx_model.onnx_logits(sess, x), 1.0), batch, atol=1e-2)
+    assert not np.allclose(softmax(onnx_model.onnx_logits(sess, x), 1.0), batch, atol=1e-2)
 
 
 def test_a_single_label_file_does_not_stand_in_for_a_multilabel_checkpoint(ckpt, tmp_path):
@@ -69,14 +70,15 @@ def test_onnx_and_auto_backends_give_a_multilabel_predictor(ckpt, tmp_path):
     imgs = [noise_image(i) for i in range(4)]
     torch_pred = predictor.Predictor.from_checkpoint(ckpt, device="cpu")
     onnx_pred = backends.load_predictor(ckpt, backend="onnx", device="cpu")
-    assert onnx_pred.backend == "onnx" and onnx_pred.multilabel and onnx_pred.temperatures == TEMPERATURES
+    assert onnx_pred.backend == "onnx" and onnx_pred.task.name == "multilabel"
+    assert onnx_pred.info["temperatures"] == TEMPERATURES
     p_t, p_o = torch_pred.predict_arrays(imgs), onnx_pred.predict_arrays(imgs)
     assert np.max(np.abs(p_t - p_o)) <= 1e-4 and not np.allclose(p_o.sum(1), 1.0)
     np.testing.assert_array_equal(onnx_pred.decide(p_o), torch_pred.decide(p_t))
-    assert onnx_pred.label_thresholds().global_thresholds == THRESHOLDS["global"]
+    assert onnx_pred.task.thresholds(onnx_pred.info, LABELS).global_thresholds == THRESHOLDS["global"]
     backends._BACKEND_CACHE.clear()
     auto = backends.load_predictor(ckpt, backend="auto", device="cpu")
-    assert auto.multilabel and auto.backend in ("torch", "onnx")
+    assert auto.task is onnx_pred.task and auto.backend in ("torch", "onnx")
     # sorting on ONNX Runtime gives the torch sort's decisions
     inp = tmp_path / "in"
     inp.mkdir()

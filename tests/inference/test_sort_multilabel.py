@@ -21,7 +21,8 @@ from auxiliary.base import files as files_mod
 from auxiliary.base.tone import ita_group
 from auxiliary.data.probe import estimate_tone
 from auxiliary.faces import cli
-from auxiliary.inference import multilabel_sort, predictor, sort_merge, sort_report, sorter
+from auxiliary.inference import predictor, sort_merge, sort_report, sorter
+from auxiliary.tasks.placement import label_margins, uncertain
 
 SKIN = np.full((40, 40, 3), (205, 160, 135), dtype=np.uint8)  # a flat skin colour: its tone group is estimable
 TONE = ita_group(estimate_tone(SKIN))
@@ -79,34 +80,39 @@ def by_name(df: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def test_predictor_decides_with_per_label_and_per_group_thresholds(pred):
-    assert pred.multilabel and pred.temperatures == [1.0, 2.0, 1.0, 1.0]
+    """The predictor asks its task: per-label sigmoids at the checkpoint's temperatures, decisions at its
+    global thresholds, or at each row's tone group's."""
+    task, info = pred.task, pred.info
+    assert task.name == "multilabel" and info["temperatures"] == [1.0, 2.0, 1.0, 1.0]
     probs = pred.predict_arrays([im for im, _ in DESIGN.values()])
     assert np.allclose(probs[0, :2], [1 / (1 + math.exp(-5))] * 2, atol=1e-4)  # erythema's logit 10 at T = 2
     np.testing.assert_array_equal(pred.decide(probs), [[1, 1, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0],
                                                        [1, 0, 0, 0]])
-    lt = pred.label_thresholds()
+    lt = task.thresholds(info, LABELS)
     assert lt.global_thresholds == {"acne": 0.1, "erythema": 0.5, "hyperpigmentation": 0.5, "wrinkles": 0.5}
     # the same probabilities: acne 0.3 >= 0.1 globally, but 0.5 < 0.9 in the tone group; unknown groups use global
     groups = ["unknown", TONE, TONE, "unknown", TONE]
     np.testing.assert_array_equal(pred.decide(probs, tone_groups=groups)[:, 0], [1, 0, 0, 1, 0])
     assert pred.decide({"acne": 0.05, "erythema": 0.5, "hyperpigmentation": 0.49, "wrinkles": float("nan")}).tolist() \
         == [0, 1, 0, 0]
-    assert pred.threshold_rows(2, [TONE, "dark"])[:, 0].tolist() == [0.9, 0.1]
-    bare = predictor.Predictor(pred.model, LABELS, 32, pred.mean, pred.std, task="multilabel")
-    assert bare.temperatures == [1.0] * 4 and bare.label_thresholds().for_rows(None).tolist() == [0.5] * 4
-    bad = predictor.Predictor(pred.model, LABELS, 32, pred.mean, pred.std, task="multilabel",
-                              thresholds={"global": {"acne": 1.5}})
+    assert task.threshold_rows(info, LABELS, 2, [TONE, "dark"])[:, 0].tolist() == [0.9, 0.1]
+    plain = {k: v for k, v in info.items() if k not in ("temperatures", "thresholds")}
+    bare = predictor.Predictor(pred.model, plain, task)  # no temperatures, no thresholds recorded: 1 and 0.5
+    logits = np.array([[0.3, -1.0, 2.0, 0.0]])
+    np.testing.assert_allclose(bare.probabilities(logits), 1 / (1 + np.exp(-logits)))
+    assert task.thresholds(bare.info, LABELS).for_rows(None).tolist() == [0.5] * 4
+    bad = predictor.Predictor(pred.model, {**plain, "thresholds": {"global": {"acne": 1.5}}}, task)
     with pytest.raises(errors.AuxiliaryError, match="threshold of acne"):
         bad.decide([0.5] * 4)
 
 
 def test_the_low_confidence_band_is_the_single_label_rule_at_one_half():
     p = np.array([0.6, 0.59, 0.4, 0.41, 0.5])
-    assert multilabel_sort.uncertain(p, 0.5, 0.6).tolist() == [False, True, False, True, True]
-    assert not multilabel_sort.uncertain(p, 0.5, 0.5).any()  # conf 0.5: nothing is sent for review
+    assert uncertain(p, 0.5, 0.6).tolist() == [False, True, False, True, True]
+    assert not uncertain(p, 0.5, 0.5).any()  # conf 0.5: nothing is sent for review
     # a low threshold: the same fraction of the way to 0 or 1 (0.2 at conf 0.6) -> band 0.08 .. 0.28
-    assert multilabel_sort.uncertain([0.079, 0.081, 0.2, 0.28], 0.1, 0.6).tolist() == [False, True, True, False]
-    assert multilabel_sort.label_margins([1.0, 0.0, 0.1, 0.55], 0.1).tolist() == pytest.approx([1, 1, 0, 0.5])
+    assert uncertain([0.079, 0.081, 0.2, 0.28], 0.1, 0.6).tolist() == [False, True, True, False]
+    assert label_margins([1.0, 0.0, 0.1, 0.55], 0.1).tolist() == pytest.approx([1, 1, 0, 0.5])
 
 
 def test_every_input_lands_once_in_each_folder_it_belongs_to(ckpt, pred, tmp_path):
@@ -239,6 +245,5 @@ def test_tone_thresholds_with_a_single_label_model_is_one_line(tmp_path):
 
 
 def test_label_names_that_clash_with_the_none_folder_are_refused(pred):
-    clash = predictor.Predictor(pred.model, ["acne", "none", "x", "y"], 32, pred.mean, pred.std, task="multilabel")
     with pytest.raises(errors.SortError, match="none/"):
-        multilabel_sort.multilabel_rule(clash, 0.6)
+        pred.task.sort_rule(pred.info, ["acne", "none", "x", "y"], 0.6)

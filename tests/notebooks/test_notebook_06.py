@@ -29,7 +29,7 @@ def test_notebook_06_full_feedback_round(series):
         m = res[key]
         assert m["n"] > 0 and 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["balanced_accuracy"] <= 1.0
     assert res["before"]["n"] == res["after"]["n"]  # the same untouched test split
-    assert res["delta_balanced_accuracy"] == pytest.approx(res["after"]["balanced_accuracy"] - res["before"]["balanced_accuracy"])
+    assert res["delta"]["balanced_accuracy"] == pytest.approx(res["after"]["balanced_accuracy"] - res["before"]["balanced_accuracy"])
 
 
 def test_notebook_06_multilabel(ml_series):

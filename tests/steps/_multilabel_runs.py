@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from auxiliary.base import images
-from auxiliary.data.multilabel import joined_labels
+from auxiliary.data.labels import joined_labels
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
 from auxiliary.models.preprocess import preprocess

@@ -1,4 +1,5 @@
-"""auxiliary.steps.evaluate (``python -m auxiliary evaluate``): a checkpoint on a split list or photo folders."""
+"""auxiliary.steps.evaluate (``python -m auxiliary evaluate``): a single-label checkpoint on a split list or photo
+folders (a multi-label one: test_evaluate_multilabel.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from _tiny_runs import CLASSES, make_run, make_split
 
 from auxiliary.base import files
-from auxiliary.base.config import EvalConfig
+from auxiliary.base.config import Config, EvalConfig
 from auxiliary.evaluation import arrays, calibration, metrics, report
 from auxiliary.faces import cli
+from auxiliary.inference import measurements
+from auxiliary.inference.predictor import Predictor
 from auxiliary.steps import evaluate
 
 
@@ -69,16 +72,17 @@ def test_checkpoint_temperature_without_val_and_overwrite_refusal(tiny, tmp_path
     split, ckpt = tiny
     out = tmp_path / "e"
     ec = EvalConfig(min_group_size=3, n_bootstrap=5)
-    res = evaluate.evaluate_checkpoint(ckpt, split / "test.csv", out, ec, progress=False)
+    res = evaluate.evaluate(Config(eval=ec), ckpt, split / "test.csv", out, progress=False)
     assert res["temperature"] == 1.5 and res["temperature_source"] == "stored in the checkpoint"
     assert "group_thresholds" not in res
     # calibrated = uncalibrated probabilities rescaled by T = 1.5
     y, probs = _read_pred(out)
-    raw_y, raw, _, _ = evaluate.predict_csv(ckpt, split / "test.csv", temperature=1.0, progress=False)
+    paths = [str(split / p) for p in pd.read_csv(split / "test.csv")["path"]]
+    raw = calibration.softmax(measurements.view_logits(Predictor.from_checkpoint(ckpt), paths, progress=False)[0][0])
     assert np.allclose(probs, calibration.apply_temperature(raw, 1.5, from_probs=True), atol=1e-6)
     with pytest.raises(report.EvaluationError, match="already holds an evaluation"):
-        evaluate.evaluate_checkpoint(ckpt, split / "test.csv", out, ec, progress=False)
-    evaluate.evaluate_checkpoint(ckpt, split / "test.csv", out, ec, progress=False, overwrite=True)
+        evaluate.evaluate(Config(eval=ec), ckpt, split / "test.csv", out, progress=False)
+    evaluate.evaluate(Config(eval=ec), ckpt, split / "test.csv", out, progress=False, overwrite=True)
 
 
 def test_bad_inputs_are_one_line_errors_or_notes(tiny, tmp_path, capsys):
@@ -94,7 +98,7 @@ def test_bad_inputs_are_one_line_errors_or_notes(tiny, tmp_path, capsys):
     assert rc == 2 and "not found" in capsys.readouterr().err
     # positive classes the model does not know / no fairness column: skipped with a note, not a crash
     ec = EvalConfig(positive_classes=("mel",), fairness_col="sex", n_bootstrap=5)
-    res = evaluate.evaluate_checkpoint(ckpt, split / "test.csv", tmp_path / "n", ec, progress=False)
+    res = evaluate.evaluate(Config(eval=ec), ckpt, split / "test.csv", tmp_path / "n", progress=False)
     assert "high_recall" not in res and "group_metrics" not in res
     assert any("positive classes" in n for n in res["notes"]) and any("no column 'sex'" in n for n in res["notes"])
 
@@ -136,8 +140,8 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
     pred = pd.read_csv(out / "predictions.csv")
     assert set(pred["label"]) == set(CLASSES) and "tone_group_est" in pred.columns
     # same predictions as the split list with the original labels
-    ref = evaluate.evaluate_checkpoint(ckpt, split / "test.csv", tmp_path / "ref", EvalConfig(n_bootstrap=5),
-                                       progress=False)
+    ref = evaluate.evaluate(Config(eval=EvalConfig(n_bootstrap=5)), ckpt, split / "test.csv", tmp_path / "ref",
+                            progress=False)
     assert summary["metrics"]["calibrated"]["balanced_accuracy"] == pytest.approx(
         ref["summary"]["balanced_accuracy"])
     assert before == {p: files.sha256_file(p) for p in photos.rglob("*") if p.is_file()}
@@ -153,10 +157,8 @@ def test_real_photo_folders_with_a_label_map(tiny, tmp_path, capsys):
     assert rc == 2 and "data not found" in capsys.readouterr().err
 
 
-def test_parse_label_map():
-    assert evaluate.parse_label_map("a=b, c = d,") == {"a": "b", "c": "d"}
-    assert evaluate.parse_label_map(None) == {} and evaluate.parse_label_map({"x": "y"}) == {"x": "y"}
-    with pytest.raises(report.EvaluationError, match="twice"):
-        evaluate.parse_label_map("a=b,a=c")
-    with pytest.raises(report.EvaluationError, match="empty side"):
-        evaluate.parse_label_map("a=")
+def test_the_console_report_has_one_entry_per_task():
+    from auxiliary.faces.cli import evaluate as evaluate_cli
+    from auxiliary.tasks import TASKS
+
+    assert set(evaluate_cli.REPORT_LINES) == set(TASKS)

@@ -1,4 +1,4 @@
-"""auxiliary.steps.evaluate_multilabel: ``python -m auxiliary evaluate`` on a multi-label checkpoint, end to end.
+"""auxiliary.steps.evaluate: ``python -m auxiliary evaluate`` on a multi-label checkpoint, end to end.
 
 The checkpoint's logits on the split's images are chosen exactly (``_multilabel_runs``): every label is
 ranked perfectly but sits at sigmoid 0.3 (positives) / 0.1 (negatives), so decisions are right only when
@@ -16,8 +16,8 @@ import pytest
 from _multilabel_runs import LABELS, make_multilabel_run, make_multilabel_split, shifted_logits, split_arrays
 from _tiny_runs import make_split
 
-from auxiliary.evaluation import multilabel
-from auxiliary.evaluation.multilabel_calibration import sigmoid
+from auxiliary.evaluation import metrics as multilabel
+from auxiliary.evaluation.calibration import sigmoid
 from auxiliary.faces import cli
 
 #: erythema runs at temperature 2: its probabilities become 0.395 / 0.25, which only its own threshold 0.3 splits

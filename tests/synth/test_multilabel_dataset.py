@@ -16,7 +16,7 @@ from PIL import Image
 
 from auxiliary.base import tone
 from auxiliary.base.config import SynthConfig
-from auxiliary.data.multilabel import read_multilabel_csv
+from auxiliary.data.readers import read_multilabel_csv
 from auxiliary.synth import dataset, multilabel_dataset
 from auxiliary.synth.folders import SynthError
 from auxiliary.synth.samplers import MULTILABELS

@@ -45,7 +45,7 @@ class Recorded:
             yield batch
 
 
-real_train, real_save_last, real_replace = loop.train, loop.save_last, os.replace
+real_train, real_save_last, real_replace = loop.train_epoch, loop.save_last, os.replace
 real_figures = plots_training.save_run_figures
 
 
@@ -72,7 +72,7 @@ def figures(run_dir, *args, **kwargs):
     return real_figures(run_dir, *args, **kwargs)
 
 
-loop.train, loop.save_last, os.replace, plots_training.save_run_figures = train, save_last, replace, figures
+loop.train_epoch, loop.save_last, os.replace, plots_training.save_run_figures = train, save_last, replace, figures
 
 if __name__ == "__main__":
     sys.exit(cli.main(sys.argv[1:]))

@@ -27,7 +27,8 @@ from auxiliary.data.loaders import build_loader
 from auxiliary.data.readers import load_split
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.models import checkpoint as checkpoints
-from auxiliary.training import epochs, losses
+from auxiliary.tasks import losses, task_of_split
+from auxiliary.training import epochs
 from auxiliary.training.seeding import epoch_seed, reseed_loader
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
@@ -68,8 +69,11 @@ def sampler_order(split: Path, epoch: int) -> list[int]:
     """The order one process's balanced sampler draws in ``epoch`` (0-based), as the loop seeds it."""
     cfg = config_overrides.resolve("smoke", overrides=SETTINGS)
     tables, classes = load_split(split)
-    loader = build_loader(tables["train"], classes, img_size=32, mean=(0.5,) * 3, std=(0.5,) * 3, train=True,
-                          data_cfg=cfg.data, batch_size=4, seed=cfg.train.seed, progress=False)
+    task = task_of_split(split)
+    loader = build_loader(tables["train"], targets=task.targets(tables["train"], classes),
+                          weights=task.sample_weights(tables["train"], classes, cfg.data.balance), img_size=32,
+                          mean=(0.5,) * 3, std=(0.5,) * 3, train=True, data_cfg=cfg.data, batch_size=4,
+                          seed=cfg.train.seed, progress=False)
     assert type(loader.sampler).__name__ == "WeightedRandomSampler"
     reseed_loader(loader, epoch_seed(cfg.train.seed, epoch))
     return list(loader.sampler)
@@ -99,8 +103,9 @@ def test_validation_metrics_are_those_of_every_sample_as_one_process_computes_th
     cfg = config_overrides.resolve("smoke", overrides=SETTINGS)
     model, info = checkpoints.load_checkpoint(run / "best.pt")
     tables, classes = load_split(ddp["split"])
-    loader = build_loader(tables["val"], classes, img_size=32, mean=info["mean"], std=info["std"], train=False,
-                          data_cfg=cfg.data, batch_size=4, progress=False)
+    loader = build_loader(tables["val"], targets=task_of_split(ddp["split"]).targets(tables["val"], classes),
+                          img_size=32, mean=info["mean"], std=info["std"], train=False, data_cfg=cfg.data, batch_size=4,
+                          progress=False)
     fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
     va = epochs.validate(fabric, fabric.setup_module(model), fabric.setup_dataloaders(loader),
                          losses.build_criterion(cfg.train), n_classes=3, progress=False)

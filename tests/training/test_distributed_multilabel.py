@@ -16,9 +16,10 @@ from lightning_fabric import Fabric
 from auxiliary.base import config_overrides
 from auxiliary.data.loaders import build_loader
 from auxiliary.data.readers import load_split
-from auxiliary.evaluation.multilabel_calibration import sigmoid
+from auxiliary.evaluation.calibration import sigmoid
 from auxiliary.models import checkpoint as checkpoints
-from auxiliary.training import epochs, losses
+from auxiliary.tasks import losses, task_of_split
+from auxiliary.training import epochs
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +42,9 @@ def test_ddp_multilabel_validation_is_gathered_in_order(tmp_path):
     cfg = config_overrides.resolve("smoke", overrides=SETTINGS)
     model, info = checkpoints.load_checkpoint(run / "best.pt")
     tables, classes = load_split(split)
-    loader = build_loader(tables["val"], classes, img_size=32, mean=info["mean"], std=info["std"], train=False,
-                          data_cfg=cfg.data, batch_size=4, task="multilabel", progress=False)
+    loader = build_loader(tables["val"], targets=task_of_split(split).targets(tables["val"], classes), img_size=32,
+                          mean=info["mean"], std=info["std"], train=False, data_cfg=cfg.data, batch_size=4,
+                          progress=False)
     fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
     crit = losses.build_criterion(cfg.train, pos_weight=None)
     va = epochs.validate(fabric, fabric.setup_module(model), fabric.setup_dataloaders(loader), crit,

@@ -18,7 +18,8 @@ from auxiliary.base import config_overrides, errors
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.faces import cli
 from auxiliary.models import checkpoint as checkpoints
-from auxiliary.training import engine, epochs, loop, runs
+from auxiliary.tasks import TASKS
+from auxiliary.training import engine, loop
 
 
 def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
@@ -30,7 +31,7 @@ def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
               "logs/metrics.csv", "logs/loss_curve.png", "logs/accuracy_curve.png", "logs/confusion_matrix.png"):
         assert (out / f).is_file(), f
     metrics = pd.read_csv(out / "logs" / "metrics.csv")
-    assert list(metrics.columns) == list(runs.METRIC_COLUMNS)
+    assert list(metrics.columns) == list(TASKS["single"].metric_columns)
     assert metrics["phase"].tolist() == ["head", "finetune", "finetune", "finetune"]
     assert (metrics["images_per_second"] > 0).all()
     # the saved config is the resolved one
@@ -128,7 +129,7 @@ def test_metrics_match_scikit_learn():
 
     y = np.array([0, 0, 1, 1, 2, 2, 2])
     logits = np.eye(3)[[0, 1, 1, 1, 2, 0, 2]] * 3
-    m = epochs.epoch_metrics(y, logits, 3)
+    m = TASKS["single"].pass_metrics(y, logits)
     pred = logits.argmax(1)
     assert m["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))

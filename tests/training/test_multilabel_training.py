@@ -14,17 +14,18 @@ from _tiny_multilabel import LABELS, ToyMultilabel, loaders, multilabel_split
 from _tiny_training import make_cfg
 
 from auxiliary.base import config_overrides, errors
-from auxiliary.evaluation.multilabel_calibration import sigmoid
-from auxiliary.evaluation.multilabel_thresholds import (
+from auxiliary.evaluation.calibration import sigmoid
+from auxiliary.evaluation.thresholds import (
     LabelThresholds,
     thresholds_from_dict,
     thresholds_to_dict,
 )
 from auxiliary.faces import cli
 from auxiliary.models import checkpoint as checkpoints
-from auxiliary.training import engine, loop, multilabel_run
-from auxiliary.training.losses import build_criterion
-from auxiliary.training.multilabel_losses import MultilabelBCE
+from auxiliary.tasks import TASKS, choose_task
+from auxiliary.tasks.losses import MultilabelBCE, build_criterion
+from auxiliary.tasks.multilabel import TEST_KEYS, label_pos_weight
+from auxiliary.training import engine, loop
 
 
 def _cfg(**over):
@@ -44,7 +45,7 @@ def test_bce_on_separable_labels_learns_and_records_what_a_multilabel_run_needs(
     assert summary["task"] == "multilabel" and summary["labels"] == LABELS
     assert summary["monitor"] == "val_macro_auroc"  # the single-label default is replaced
     metrics = pd.read_csv(out / "logs" / "metrics.csv")
-    assert list(metrics.columns) == list(multilabel_run.MULTILABEL_METRIC_COLUMNS)
+    assert list(metrics.columns) == list(TASKS["multilabel"].metric_columns)
     assert metrics["train_loss"].iloc[-1] < metrics["train_loss"].iloc[0]
     assert metrics["val_macro_auroc"].max() > 0.85  # chance is 0.5
     ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
@@ -105,7 +106,7 @@ def test_fit_on_a_multilabel_split_folder_writes_the_contract(tmp_path):
     summary = loop.fit(cfg, split, tmp_path / "runs" / "a", progress=False)
     out = tmp_path / "runs" / "a"
     assert summary["task"] == "multilabel" and math.isfinite(summary["test_macro_auroc"])
-    for k in multilabel_run.TEST_KEYS:
+    for k in TEST_KEYS:
         assert k in summary["test"]
     val = pd.read_csv(out / "val_predictions.csv", keep_default_na=False)
     test = pd.read_csv(out / "test_predictions.csv", keep_default_na=False)
@@ -127,10 +128,10 @@ def test_loss_and_task_must_fit_the_data(tmp_path):
     assert not (tmp_path / "runs" / "x").exists()
     # a multi-label loss on single-label loaders (task single), and the reverse guess of auto
     with pytest.raises(errors.TrainError, match="loss bce is multi-label"):
-        engine.resolve_task(_cfg(task="single").train)
-    assert engine.resolve_task(_cfg(task="auto").train) == "multilabel"
-    assert engine.resolve_task(make_cfg().train) == "single"
-    assert engine.run_monitor(_cfg(monitor="val_hamming_loss").train, "multilabel") == "val_hamming_loss"
+        choose_task(_cfg(task="single").train)
+    assert choose_task(_cfg(task="auto").train).name == "multilabel"
+    assert choose_task(make_cfg().train).name == "single"
+    assert TASKS["multilabel"].monitor(_cfg(monitor="val_hamming_loss").train) == "val_hamming_loss"
     assert engine.monitor_mode("val_hamming_loss") == "min"
 
 
@@ -138,8 +139,8 @@ def test_criterion_and_pos_weight_of_the_sampled_labels():
     crit = build_criterion(_cfg().train, pos_weight=torch.tensor([2.0, 1.0]))
     assert isinstance(crit, MultilabelBCE) and crit.pos_weight.tolist() == [2.0, 1.0]
     table = pd.DataFrame({"a": [1, 0, 0, 0], "b": [1, 1, 0, 1], "tone_group": ["dark"] * 4})
-    assert multilabel_run.multilabel_pos_weight(table, ["a", "b"], "none").tolist() == pytest.approx([3.0, 1 / 3])
-    balanced = multilabel_run.multilabel_pos_weight(table, ["a", "b"], "class")
+    assert label_pos_weight(table, ["a", "b"], "none").tolist() == pytest.approx([3.0, 1 / 3])
+    balanced = label_pos_weight(table, ["a", "b"], "class")
     assert balanced[0] < 3.0  # the sampler already draws the rare label more often
 
 
@@ -162,11 +163,9 @@ def test_command_line_bce_on_a_multilabel_split_and_a_refusal(tmp_path, capsys):
 
 def test_default_loss_on_multilabel_data_trains_with_bce(tmp_path):
     """The single-label default (ce) left alone on a multi-label split trains with bce; config.yaml keeps ce."""
-    from auxiliary.training.engine import run_loss
-
     split = multilabel_split(tmp_path)
     cfg = _cfg(loss="ce")
-    assert run_loss(cfg.train, "multilabel") == "bce" and run_loss(cfg.train, "single") == "ce"
+    assert TASKS["multilabel"].loss_name(cfg.train) == "bce" and TASKS["single"].loss_name(cfg.train) == "ce"
     loop.fit(cfg, split, tmp_path / "runs" / "d", progress=False)
     ckpt = torch.load(tmp_path / "runs" / "d" / "best.pt", weights_only=True)
     assert ckpt["task"] == "multilabel" and len(ckpt["temperatures"]) == len(LABELS)

@@ -30,7 +30,7 @@ def test_ema_is_the_moving_average_of_the_weights_after_each_step():
     opt = fabric.setup_optimizers(optimization.make_optimizer(model, 1e-2, 0.05))
     ema = optimization.make_ema(model, 0.75)
     one_batch = DataLoader(Toy(8), batch_size=8)
-    epochs.train(fabric, fm, opt, one_batch, torch.nn.CrossEntropyLoss(), ema=ema, progress=False)
+    epochs.train_epoch(fabric, fm, opt, one_batch, torch.nn.CrossEntropyLoss(), ema=ema, progress=False)
     after, averaged = model.state_dict(), ema.module.state_dict()
     moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
     assert moved, "one optimizer step changed the weights"

@@ -18,7 +18,7 @@ from _tiny_training import make_cfg, run
 from auxiliary.base import config_overrides, mlflow_store, provenance
 from auxiliary.faces import cli
 from auxiliary.steps import runs as run_list
-from auxiliary.training import runs
+from auxiliary.tasks import TASKS
 
 mlflow = pytest.importorskip("mlflow", reason="the tracking extra is not installed: pip install -e '.[tracking]'")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
@@ -49,7 +49,7 @@ def tracked(tmp_path_factory):
 
 def test_tensorboard_holds_every_epoch_the_learning_rate_the_config_and_the_figures(tracked):
     metrics = pd.read_csv(tracked["run"] / "logs" / "metrics.csv")
-    assert list(metrics.columns) == list(runs.METRIC_COLUMNS)  # metrics.csv is the same file as without tracking
+    assert list(metrics.columns) == list(TASKS["single"].metric_columns)  # metrics.csv is the same file as without tracking
     events = list((tracked["run"] / "logs" / "tensorboard").glob("events.out.tfevents.*"))
     assert len(events) == 1
     acc = event_accumulator.EventAccumulator(str(events[0].parent), size_guidance={"images": 0})
@@ -108,7 +108,7 @@ def test_the_tone_group_table_holds_each_groups_metrics(tracked):
 def test_notebook_05_reads_the_same_numbers_from_the_store_and_from_the_run_folders(tracked):
     cfg = config_overrides.resolve("smoke", overrides={"tracking_uri": str(tracked["store"])})
     from_store = run_list.metric_table(run_list.tracked_runs(cfg), "mlflow")
-    from_folders = run_list.metric_table(run_list.list_runs(tracked["root"] / "runs"), "folders")
+    from_folders = run_list.metric_table(run_list.runs(tracked["root"] / "runs"), "folders")
     assert from_store.index.names == ["model", "split", "group", "metric"]
     assert len(from_store) == 8 and from_store.index.get_level_values("model").unique().tolist() == ["tracked"]
     pd.testing.assert_frame_equal(from_store, from_folders)
@@ -118,7 +118,7 @@ def test_csv_alone_writes_the_run_folder_as_before(tmp_path, monkeypatch):
     monkeypatch.setenv("AUXILIARY_OUTPUT", str(tmp_path / "outputs"))
     run(tmp_path, "plain", make_cfg(max_epochs=2))
     out = tmp_path / "plain"
-    assert list(pd.read_csv(out / "logs" / "metrics.csv").columns) == list(runs.METRIC_COLUMNS)
+    assert list(pd.read_csv(out / "logs" / "metrics.csv").columns) == list(TASKS["single"].metric_columns)
     for absent in ("logs/tensorboard", "logs/tracking.json", "logs/tone_groups.csv", "best.onnx"):
         assert not (out / absent).exists(), absent
     assert not mlflow_store.default_store().exists()

@@ -6,7 +6,7 @@ from data_fixtures import (
     noise_image,
 )
 
-from auxiliary.data import readers
+from auxiliary.data import balance, readers
 from auxiliary.viz import plots_data, widgets
 
 
@@ -14,8 +14,8 @@ def test_plots_and_browser(split_dir):
     import matplotlib
 
     matplotlib.use("Agg")
-    tables, _ = readers.load_split(split_dir)
-    fig = plots_data.plot_balance(tables["train"], "both")
+    tables, classes = readers.load_split(split_dir)
+    fig = plots_data.plot_balance(tables["train"], classes, balance.sample_weights(tables["train"], "both"))
     assert len(fig.axes) == 4
     assert plots_data.plot_tone_estimate(tables["train"]) is not None
     box = widgets.dataset_browser(tables["train"], n=3, size=32)

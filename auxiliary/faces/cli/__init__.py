@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from auxiliary.base.config import Config
 from auxiliary.base.config_overrides import parse_set, resolve
@@ -83,7 +86,71 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return resolve(getattr(args, "profile", None), getattr(args, "config", None), overrides)
 
 
+class PipeSafe:
+    """A stream that turns a reader who went away (``python -m auxiliary sort ... | head -1``) into silence: the
+    first ``BrokenPipeError`` points the file descriptor at ``/dev/null`` and every later write is dropped, so the
+    step's work completes and the interpreter's last flush raises nothing."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def _silence(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (a notebook, a test's capture)
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends a step the way Ctrl+C does (exit code 130, finished work kept, nothing half-written)."""
+    raise KeyboardInterrupt
+
+
+def one_line(message: str, limit: int = 2000) -> str:
+    """A message as one line of at most ``limit`` characters (an ``error:`` line is never more than one)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; problems the user can fix are one ``error:`` line and exit code 2, an interruption (Ctrl+C,
+    SIGTERM) exit code 130, a closed output pipe a quiet end with the work complete."""
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout, sys.stderr = (s if isinstance(s, PipeSafe) else PipeSafe(s) for s in streams)
+    in_main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout, sys.stderr = streams
+        if in_main:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     step = next((a for a in argv if not a.startswith("-")), None)
     if step not in STEPS:
@@ -104,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = resolve_config(args)
         return int(mod.run_cli(args, cfg) or 0)
     except AuxiliaryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to complete (finished work is kept)", file=sys.stderr)

@@ -1,22 +1,22 @@
-"""``python -m auxiliary evaluate``: its flags and its call into :mod:`auxiliary.steps.evaluate`."""
+"""``python -m auxiliary evaluate``: its flags, one call into :func:`auxiliary.steps.evaluate.evaluate`, and what it prints.
+
+What the console shows of an evaluation depends on what its task measures (:data:`REPORT_LINES`, one entry per
+task): the headline metrics, the high-recall operating point and the gaps of one class per image; the per-label
+table, macro and micro figures and the fairness gap of several labels per image.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from auxiliary.base.bounds import MAX_BATCH
 from auxiliary.base.config import Config
-from auxiliary.base.layout import resolve_path
-from auxiliary.evaluation.report import EvaluationError
 from auxiliary.faces.cli import flags as arguments
-from auxiliary.steps.evaluate import (
-    evaluate_checkpoint,
-)
-from auxiliary.steps.evaluate_multilabel import print_multilabel_results
-from auxiliary.training.records import record_step
+from auxiliary.steps.evaluate import evaluate
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -42,41 +42,57 @@ def _fmt(v: Any) -> str:
     return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
 
-def run_cli(args: argparse.Namespace, cfg: Config) -> int:
-    ckpt = resolve_path(args.ckpt)
-    data_csv = resolve_path(args.data)
-    val_csv = resolve_path(args.val) if args.val else None
-    if not Path(ckpt).is_file():
-        raise EvaluationError(f"file not found: {ckpt}")
-    for p in [data_csv] + ([val_csv] if val_csv else []):
-        if not Path(p).exists():
-            raise EvaluationError(f"data not found: {p}")
-    res = evaluate_checkpoint(
-        ckpt, data_csv, args.out, cfg.eval, val_csv=val_csv, backend=args.backend, batch_size=args.batch_size,
-        overwrite=args.overwrite, progress=not args.quiet, label_map=args.label_map,
-    )
-    s = res["summary"]
-    if res["info"].get("task") == "multilabel":
-        print_multilabel_results(res, args.out)
-        record_step(cfg, "evaluate", args.out, metrics=s, tags={"model_arch": res["info"]["model"], "checkpoint": ckpt},
-                    split_dir=Path(data_csv).parent)
-        return 0
-    print(f"{res['info']['model']} on {data_csv} (n={res['info']['n']}, temperature {res['temperature']:.3f} "
-          f"{res['temperature_source']})")
-    print("  " + ", ".join(f"{k} {_fmt(v)}" for k, v in s.items()))
+def class_lines(res: dict[str, Any]) -> list[str]:
+    """One class per image: the summary metrics, the high-recall operating point, the gaps of two headline metrics."""
+    info, s = res["info"], res["summary"]
+    lines = [f"{info['model']} on {info['data']} (n={info['n']}, temperature {res['temperature']:.3f} "
+             f"{res['temperature_source']})", "  " + ", ".join(f"{k} {_fmt(v)}" for k, v in s.items())]
     hr = res.get("high_recall")
     if hr:
-        print(f"  recall >= {hr['target_recall']:g} for {'+'.join(hr['positive_classes'])}: threshold "
-              f"{_fmt(hr['threshold'])}, precision {_fmt(hr['precision'])} ({hr['note']})")
-    if "gaps" in res:
-        g = res["gaps"]
-        for m in ("balanced_accuracy", "macro_auroc"):
-            if m in g.index:
-                print(f"  {m} gap across {cfg.eval.fairness_col}: {_fmt(g.loc[m, 'gap'])} (worst {g.loc[m, 'worst_group']})")
-    for note in res["notes"]:
-        print(f"  note: {note}")
-    print(f"results: {Path(args.out)}")
-    record_step(cfg, "evaluate", args.out, metrics=s, tags={"model_arch": res["info"]["model"], "checkpoint": ckpt},
-                split_dir=data_csv if Path(data_csv).is_dir() else Path(data_csv).parent)
-    return 0
+        lines.append(f"  recall >= {hr['target_recall']:g} for {'+'.join(hr['positive_classes'])}: threshold "
+                     f"{_fmt(hr['threshold'])}, precision {_fmt(hr['precision'])} ({hr['note']})")
+    for m in ("balanced_accuracy", "macro_auroc"):
+        if "gaps" in res and m in res["gaps"].index:
+            g = res["gaps"]
+            lines.append(f"  {m} gap across {info['fairness_col']}: {_fmt(g.loc[m, 'gap'])} "
+                         f"(worst {g.loc[m, 'worst_group']})")
+    return lines
 
+
+def label_lines(res: dict[str, Any]) -> list[str]:
+    """Several labels per image: a per-label table, the macro and micro figures, the fairness gap."""
+    info, s = res["info"], res["summary"]
+    lines = [f"{info['model']} on {info['data']} (n={info['n']}, multi-label, {len(res['classes'])} labels; "
+             f"temperatures {res['temperature_source']}; thresholds {res['threshold_source']})"]
+    cols = {"support": "support", "auroc": "auroc", "average_precision": "ap", "threshold": "thr", "f1": "f1",
+            "precision_at_recall": f"prec@r{res['target_recall']:g}", "ece": "ece"}
+    per = res["per_label"][list(cols)].rename(columns=cols).rename_axis(None)
+    lines.append("  " + per.to_string(float_format=lambda v: f"{v:.3f}").replace("\n", "\n  "))
+    lines.append("  macro: " + ", ".join(f"{k.removeprefix('macro_')} {_fmt(s[k])}" for k in
+                                         ("macro_auroc", "macro_ap", "macro_f1", "macro_ece")))
+    lines.append(f"  micro f1 {_fmt(s['micro_f1'])}, subset accuracy {_fmt(s['subset_accuracy'])}, "
+                 f"hamming loss {_fmt(s['hamming_loss'])}")
+    if "group_thresholds" in res["metrics"].index:
+        g = res["metrics"].loc["group_thresholds"]
+        lines.append(f"  per-group thresholds: macro f1 {_fmt(g['macro_f1'])}, "
+                     f"subset accuracy {_fmt(g['subset_accuracy'])}")
+    if "fairness_gap" in res:
+        gap = res["fairness_gap"]
+        lines.append(f"  F1 gap {gap.attrs.get('group_a')} - {gap.attrs.get('group_b')} (macro): "
+                     f"{_fmt(gap.loc['macro', 'gap_global'])} with global thresholds, "
+                     f"{_fmt(gap.loc['macro', 'gap_group'])} with per-group thresholds")
+    return lines
+
+
+#: What the console shows of an evaluation, by task name (before the notes and the output folder).
+REPORT_LINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {"single": class_lines, "multilabel": label_lines}
+
+
+def run_cli(args: argparse.Namespace, cfg: Config) -> int:
+    res = evaluate(cfg, args.ckpt, args.data, args.out, val=args.val, backend=args.backend,
+                   batch_size=args.batch_size, overwrite=args.overwrite, progress=not args.quiet,
+                   label_map=args.label_map)
+    for line in REPORT_LINES[res["task"]](res) + [f"  note: {note}" for note in res["notes"]]:
+        print(line)
+    print(f"results: {Path(args.out)}")
+    return 0

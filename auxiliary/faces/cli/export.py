@@ -1,15 +1,15 @@
-"""``python -m auxiliary export``: its flags and its call into :mod:`auxiliary.steps.export`."""
+"""``python -m auxiliary export``: its flags, one call into :func:`auxiliary.steps.export.export`, what it prints."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from auxiliary.base.config import DEVICES
-from auxiliary.base.layout import resolve_path
 from auxiliary.faces.cli import flags as arguments
-from auxiliary.models.export import PARITY_ATOL, export_onnx
-from auxiliary.models.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, ExportError
+from auxiliary.models.export import PARITY_ATOL
+from auxiliary.models.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
+from auxiliary.steps.export import export
+from auxiliary.tasks import task_named
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -33,20 +33,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    ckpt = resolve_path(args.ckpt)
-    out = resolve_path(args.out) if args.out else None
-    device = args.device or cfg.eval.device
-    if str(device).split(":", 1)[0].lower() not in DEVICES:
-        raise ExportError(f"--device: unknown device {device!r} (choose from: {', '.join(DEVICES)})")
-    res = export_onnx(ckpt, out, images=args.images, overwrite=args.overwrite, opset=args.opset, atol=args.atol,
-                      device=device)
+    res = export(cfg, args.ckpt, args.out, images=args.images, opset=args.opset, atol=args.atol, device=args.device,
+                 overwrite=args.overwrite)
     print(res)
     meta = res.metadata
-    if meta.get("task") == "multilabel":
-        print(f"  multi-label: labels {meta.get('classes')}; img_size {meta.get('img_size')}; per-label temperatures "
-              f"{meta.get('temperatures')}; probabilities are per-label sigmoids (parity checked on them)")
-    else:
-        print(f"  classes: {meta.get('classes')}; img_size {meta.get('img_size')}; temperature {meta.get('temperature')}")
-    print(f"  mean {meta.get('mean')}; std {meta.get('std')}; input {INPUT_NAME!r} (dynamic batch), output {OUTPUT_NAME!r}")
+    print(f"  {task_named(meta.get('task')).outputs_line(meta)}")
+    print(f"  mean {meta.get('mean')}; std {meta.get('std')}; input {INPUT_NAME!r} (dynamic batch), "
+          f"output {OUTPUT_NAME!r}")
     return 0
-

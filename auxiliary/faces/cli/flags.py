@@ -15,6 +15,7 @@ import yaml
 
 from auxiliary.base.bounds import MAX_BATCH, Bounds, field_bounds
 from auxiliary.base.config import ALIASES, SECTIONS, cli_flag, field_docs
+from auxiliary.base.config_overrides import safe_yaml
 
 
 def add_cli_flags(parser: Any, sections: list[str]) -> None:
@@ -56,7 +57,7 @@ def cli_overrides(args: Any) -> dict[str, Any]:
     for key, value in vars(args).items():
         if key.startswith("cfg__"):
             try:
-                out[key[5:]] = yaml.safe_load(value) if isinstance(value, str) else value
+                out[key[5:]] = safe_yaml(value, f"--{key[5:]}") if isinstance(value, str) else value
             except yaml.YAMLError:
                 out[key[5:]] = value
     return out

@@ -11,7 +11,7 @@ from auxiliary.base.bounds import Bounds
 from auxiliary.base.layout import resolve_path, runs_dir
 from auxiliary.base.provenance import figure_provenance
 from auxiliary.faces.cli import flags as arguments
-from auxiliary.steps.runs import COLUMNS, list_runs
+from auxiliary.steps.runs import COLUMNS, runs
 
 
 def _fmt(frame: pd.DataFrame) -> str:
@@ -37,7 +37,7 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
         for k, v in rec.items():
             print(f"{k:>14}: {v}")
         return 0
-    frame = list_runs(resolve_path(args.root) if args.root else None, args.limit)
+    frame = runs(resolve_path(args.root) if args.root else None, args.limit)
     if frame.empty:
         print(f"no finished runs under {args.root or runs_dir(create=False)}")
         return 0

@@ -1,4 +1,5 @@
-"""``python -m auxiliary serve``: its flags and its call into :mod:`auxiliary.faces.webapp`."""
+"""``python -m auxiliary serve``: its flags and its call into :func:`auxiliary.faces.webapp.launch`, which serves the
+page on what :func:`auxiliary.steps.serve.serve` prepared (the checkpoint opened once)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,7 @@ from typing import Any
 
 from auxiliary.faces.cli import flags as arguments
 from auxiliary.faces.webapp import DEFAULT_HOST, DEFAULT_PORT, free_port, launch
-from auxiliary.steps.demo import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
-    DemoError,
-)
+from auxiliary.steps.serve import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DemoError
 
 
 def _serve_cli(args: argparse.Namespace, cfg: Any, port: int | None) -> None:
@@ -34,7 +31,6 @@ def _serve_cli(args: argparse.Namespace, cfg: Any, port: int | None) -> None:
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

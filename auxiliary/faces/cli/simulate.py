@@ -1,14 +1,11 @@
-"""``python -m auxiliary simulate``: its flags and its call into :mod:`auxiliary.steps.simulate`."""
+"""``python -m auxiliary simulate``: its flags and its one call into :func:`auxiliary.steps.simulate.simulate`."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import Any
 
-from auxiliary.base.files import check_output_dir
-from auxiliary.base.layout import synthetic_dir
-from auxiliary.synth.dataset import generate_dataset
+from auxiliary.steps.simulate import simulate
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -21,11 +18,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    if getattr(args, "input", None):
-        cfg = replace(cfg, synth=replace(cfg.synth, input_dir=str(args.input)))
-    out = (check_output_dir(args.out, inputs=(cfg.synth.input_dir,)) if args.out else synthetic_dir(cfg))
-    table = generate_dataset(cfg.synth, out, overwrite=bool(args.overwrite), progress=not args.quiet)
-    if args.quiet:
-        print(table.attrs.get("summary", f"wrote {len(table)} images to {out}"))
+    table = simulate(cfg, args.out, input_dir=args.input, overwrite=bool(args.overwrite), progress=not args.quiet)
+    if args.quiet:  # otherwise the step printed it under its progress bar
+        print(table.attrs["summary"])
     return 0
-

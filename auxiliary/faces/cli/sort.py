@@ -1,23 +1,18 @@
-"""``python -m auxiliary sort``: its flags and its call into :mod:`auxiliary.steps.sort`."""
+"""``python -m auxiliary sort``: its flags, one call into :func:`auxiliary.steps.sort.sort`, and what it prints."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from auxiliary.base.config_overrides import coerce
 from auxiliary.base.errors import SortError
-from auxiliary.base.layout import resolve_path
 from auxiliary.faces.cli import flags as arguments
 from auxiliary.inference.shards import parse_shard
-from auxiliary.inference.sort_merge import merge_shards
-from auxiliary.inference.sorter import sort_folder
-from auxiliary.steps.train import trained_checkpoint
-from auxiliary.training.records import record_step
+from auxiliary.steps.sort import sort
+from auxiliary.tasks import task_named
 
 
-# ============================================================================ CLI
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", default=None,
                         help="checkpoint to sort with, e.g. runs/NAME/best.pt (default: runs/<model>-<profile>/best.pt)")
@@ -51,31 +46,17 @@ def shard_argument(text: str) -> tuple[int, int]:
 
 
 def run_cli(args: argparse.Namespace, cfg: Any) -> int:
-    s = cfg.sort
-    batch = args.batch_alias if args.batch_alias is not None else s.sort_batch
-    recursive = s.recursive if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")
-    if args.merge:
-        if args.shard is not None:
-            raise SortError("--merge gathers every shard: leave out --shard")
-        res = merge_shards(Path(args.input).expanduser(), Path(args.out).expanduser(), recursive=recursive,
-                           progress=not args.quiet)
-        ckpt = res.summary.get("checkpoint")
-    else:
-        ckpt = resolve_path(args.ckpt) if args.ckpt else trained_checkpoint(cfg)
-        res = sort_folder(
-            ckpt, Path(args.input).expanduser(), Path(args.out).expanduser(),
-            conf=s.conf, batch=batch, recursive=recursive, coverage=s.coverage,
-            calib=Path(args.calib).expanduser() if args.calib else None, tta=args.tta, backend=s.backend,
-            progress=not args.quiet, device=s.device, shard=args.shard, tone_thresholds=args.tone_thresholds,
-        )
+    recursive = None if args.recursive_flag is None else coerce(args.recursive_flag, bool, "--recursive")
+    res = sort(cfg, args.ckpt, args.input, args.out, batch=args.batch_alias, recursive=recursive, calib=args.calib,
+               tta=args.tta, tone_thresholds=args.tone_thresholds, shard=args.shard, merge=args.merge,
+               progress=not args.quiet)
     sm = res.summary
     print(f"sorted {sm['n_inputs']} inputs with {sm['model']} ({sm['rule']}) into {res.out_dir}")
     for name, n in sm["counts"].items():
         print(f"  {name:>16}: {n}")
-    if sm.get("task") == "multilabel":
-        d = sm["decisions"]
-        print(f"  multi-label: {d['sorted']} sorted (each into every label folder it is positive for, or none/), "
-              f"{d['low_confidence']} low confidence, {d['rejected']} rejected")
+    d = sm["decisions"]  # inputs, whereas counts are files: a multi-label image is in each of its label folders
+    print(f"  {task_named(sm['task']).title}: {d['sorted']} sorted, {d['low_confidence']} low confidence, "
+          f"{d['rejected']} rejected")
     if sm.get("conformal"):
         c = sm["conformal"]
         print(f"  conformal: target coverage {c['coverage']:g}, checked on validation {c['empirical_coverage']:.3f}, "
@@ -88,7 +69,4 @@ def run_cli(args: argparse.Namespace, cfg: Any) -> int:
     for what in ("not_in_any_shard", "in_two_shards"):  # a merge that cannot account for every input
         if sm.get(what):
             print(f"  {what.replace('_', ' ')}: {', '.join(sm[what][:5])}" + (" ..." if len(sm[what]) > 5 else ""))
-    record_step(cfg, "sort", res.out_dir, metrics={**{f"count_{k}": v for k, v in sm["counts"].items()},
-                "inputs": sm["n_inputs"]}, tags={"model_arch": sm["model"], "checkpoint": ckpt, "rule": sm["rule"]})
     return 0 if sm["accounted_for_all"] else 1
-
