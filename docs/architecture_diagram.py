@@ -24,14 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: layer -> (x, y, width, height, colour) in axes units
 BOXES = {
-    "faces": (0.05, 0.86, 0.90, 0.10, "#f4d6d6"),
-    "steps": (0.05, 0.68, 0.62, 0.12, "#f6e3c6"),
-    "viz": (0.72, 0.62, 0.23, 0.18, "#e8dcf2"),
-    "inference": (0.05, 0.47, 0.40, 0.13, "#d8e8f4"),
-    "training": (0.50, 0.36, 0.45, 0.14, "#d8e8f4"),
-    "synth": (0.05, 0.19, 0.28, 0.18, "#dff0d8"),
-    "data": (0.36, 0.17, 0.30, 0.14, "#dff0d8"),
-    "evaluation": (0.69, 0.17, 0.26, 0.14, "#dff0d8"),
+    "faces": (0.05, 0.86, 0.90, 0.09, "#f4d6d6"),
+    "steps": (0.05, 0.69, 0.62, 0.13, "#f6e3c6"),
+    "viz": (0.72, 0.64, 0.23, 0.18, "#e8dcf2"),
+    "inference": (0.05, 0.50, 0.42, 0.14, "#d8e8f4"),
+    "training": (0.52, 0.50, 0.43, 0.10, "#d8e8f4"),
+    "models": (0.52, 0.37, 0.43, 0.09, "#d4ecec"),
+    "tasks": (0.05, 0.37, 0.42, 0.09, "#d4ecec"),
+    "synth": (0.05, 0.14, 0.28, 0.19, "#dff0d8"),
+    "data": (0.36, 0.14, 0.30, 0.19, "#dff0d8"),
+    "evaluation": (0.69, 0.14, 0.26, 0.19, "#dff0d8"),
     "base": (0.05, 0.02, 0.90, 0.09, "#e6e6e6"),
 }
 
@@ -61,10 +63,12 @@ def draw(out: Path) -> Path:
     edges = arch.graph()
     members: dict[str, list[str]] = {k: [] for k in BOXES}
     for m in arch.MODULES:
-        leaf = m.split(".")[-1]
-        if leaf in ("__init__", "__main__", "auxiliary") or m.count(".") == 1 and leaf in BOXES:
+        parts = m.split(".")
+        if len(parts) <= 2:  # auxiliary, auxiliary.__main__, a room's __init__
             continue
-        members[arch.layer(m)].append(leaf)
+        leaf = "cli/<verb>" if parts[2] == "cli" else parts[-1]
+        if leaf not in members[arch.layer(m)]:
+            members[arch.layer(m)].append(leaf)
     counts = Counter((arch.layer(a), arch.layer(b)) for a, targets in edges.items() for b in targets
                      if arch.layer(a) != arch.layer(b))
 
@@ -74,10 +78,10 @@ def draw(out: Path) -> Path:
     for name, (x, y, w, h, colour) in BOXES.items():
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.005,rounding_size=0.01", fc=colour,
                                     ec="#555555", lw=1))
-        title = "auxiliary/ (base)" if name == "base" else ("faces" if name == "faces" else f"auxiliary/{name}/")
+        title = f"auxiliary/{name}/"
         ax.text(x + 0.01, y + h - 0.012, title, fontsize=10, fontweight="bold", va="top")
         names = sorted(members[name])
-        per_line = max(1, int(w / 0.115))
+        per_line = max(1, int(w / (0.0068 * (max(len(n) for n in names) + 2)))) if names else 1
         lines = [", ".join(names[i:i + per_line]) for i in range(0, len(names), per_line)]
         ax.text(x + 0.01, y + h - 0.038, "\n".join(lines), fontsize=7.5, va="top", family="monospace")
         centre[name] = (x + w / 2, y + h / 2, x, y, w, h)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import re
 import sys
 from pathlib import Path
 
@@ -256,3 +257,43 @@ def test_subpackage_docstring_names_every_module(package):
     assert missing == []
     for name in getattr(pkg, "__all__", []):
         assert getattr(pkg, name) is not None
+
+
+#: Verbs whose work is a face of its own (the web demo, the notebook runner): no step module below them.
+FACE_VERBS = {"serve": "auxiliary.faces.webapp", "run-all": "auxiliary.faces.runner"}
+
+
+def test_every_verb_has_a_cli_module_and_one_step_function_named_after_it():
+    """``python -m auxiliary VERB`` is ``auxiliary/faces/cli/VERB.py`` (its flags and its call) over one public
+    function ``VERB`` in ``auxiliary/steps/VERB.py``, which the CLI module calls (and nothing else of the step)."""
+    from auxiliary.faces import cli
+
+    wrong = []
+    for verb, (module, _, _) in cli.STEPS.items():
+        leaf = verb.replace("-", "_")
+        if module != f"auxiliary.faces.cli.{leaf}":
+            wrong.append(f"{verb}: CLI module {module}")
+        if verb in FACE_VERBS:
+            continue
+        step = f"auxiliary.steps.{leaf}"
+        if step not in MODULES:
+            wrong.append(f"{verb}: no {step}")
+            continue
+        tree = ast.parse(MODULES[step].read_text(encoding="utf-8"))
+        if leaf not in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}:
+            wrong.append(f"{verb}: {step} defines no function {leaf}()")
+        calls = {n.func.id for n in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8")))
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        if leaf not in calls:
+            wrong.append(f"{verb}: {module} does not call {leaf}()")
+    assert wrong == []
+
+
+def test_the_task_is_asked_not_tested_outside_the_tasks_room():
+    """What differs between single- and multi-label lives in ``auxiliary.tasks``: nowhere else compares a task name
+    or asks whether something is multi-label (at most the handful of places that decide what the data is)."""
+    pattern = re.compile(r'task\s*[!=]=\s*"multilabel"|\.multilabel\b|is_multilabel|if multilabel|multilabel else|'
+                         r'"multilabel"\s*[!=]=')
+    hits = [f"{m}:{i}" for m, p in MODULES.items() if not m.startswith("auxiliary.tasks")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert hits == []

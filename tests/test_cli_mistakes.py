@@ -61,7 +61,7 @@ def ws(tmp_path_factory) -> dict[str, Path]:
     return {"root": root, "split": split, "test_csv": split / "test.csv", "run": run, "ckpt": ckpt,
             "photos": photos, "text": text, "truncated": truncated, "evil": evil, "two": two,
             "bad_yaml": bad_yaml, "unknown_yaml": unknown_yaml, "existing": existing,
-            "missing": root / "no_such_thing"}
+            "missing": root / "no_such_thing", "first_photo": sorted(photos.iterdir())[0].name}
 
 
 def snapshot(*folders: Path) -> dict[str, str]:
@@ -113,6 +113,10 @@ CASES = [
     ("train-selection-missing", "train --profile smoke --data {split} --from-selection --out {root}/o_train7",
      "--from-selection"),
     ("train-unknown-device", "train --profile smoke --data {split} --device gpu --out {root}/o_train6", "--device"),
+    ("train-devices-negative", "train --profile smoke --data {split} --set train.devices=-1 --out {root}/o_train8",
+     "devices"),
+    ("train-precision-8-bit", "train --profile smoke --data {split} --set train.precision=8-bit --out {root}/o_train9",
+     "precision"),
     # select
     ("select-split-missing", "select --profile smoke --split {missing} --out {root}/o_sel", "no_such_thing"),
     ("select-out-is-file", "select --profile smoke --split {split} --out {existing}", "--out"),
@@ -153,6 +157,23 @@ CASES = [
     # feedback
     ("feedback-file-missing-image", "feedback file {missing} --label acne --feedback {root}/o_fb", "no_such_thing"),
     ("feedback-merge-split-missing", "feedback merge --split {missing} --feedback {photos} --out {root}/o_fb1", "no_such_thing"),
+    # adapt
+    ("adapt-ckpt-is-text", "adapt --ckpt {text} --input {photos} --out {root}/o_ad", "notes.txt"),
+    ("adapt-ckpt-pickle", "adapt --ckpt {evil} --input {photos} --out {root}/o_ad1", "evil.pt"),
+    ("adapt-input-missing", "adapt --ckpt {ckpt} --input {missing} --out {root}/o_ad2", "no_such_thing"),
+    ("adapt-out-inside-input", "adapt --ckpt {ckpt} --input {photos} --out {photos}/adapted", "inside"),
+    ("adapt-out-is-file", "adapt --ckpt {ckpt} --input {photos} --out {existing}", "--out"),
+    ("adapt-unknown-method", "adapt --ckpt {ckpt} --input {photos} --out {root}/o_ad3 --method tent", "--method"),
+    ("adapt-zero-epochs", "adapt --ckpt {ckpt} --input {photos} --out {root}/o_ad4 --epochs 0", "--epochs"),
+    ("adapt-self-without-split", "adapt --ckpt {ckpt} --input {photos} --out {root}/o_ad5 --method self", "--split"),
+    # predict
+    ("predict-ckpt-is-text", "predict {photos}/{first_photo} --ckpt {text}", "notes.txt"),
+    ("predict-ckpt-pickle", "predict {photos}/{first_photo} --ckpt {evil} --gradcam {root}/o_pred", "evil.pt"),
+    ("predict-image-missing", "predict {missing} --ckpt {ckpt}", "no_such_thing"),
+    ("predict-image-is-text", "predict {text} --ckpt {ckpt} --gradcam {root}/o_pred1", "notes.txt"),
+    ("predict-a-folder", "predict {photos} --ckpt {ckpt}", "sort"),
+    ("predict-gradcam-is-file", "predict {photos}/{first_photo} --ckpt {ckpt} --gradcam {existing}", "--gradcam"),
+    ("predict-conf-over-one", "predict {photos}/{first_photo} --ckpt {ckpt} --conf 2", "--conf"),
     # serve (argument checking only: nothing is served)
     ("serve-ckpt-missing", "serve --ckpt {missing}", "no_such_thing"),
     ("serve-ckpt-is-text", "serve --ckpt {text}", "notes.txt"),

@@ -28,7 +28,7 @@ from albumentations.pytorch import ToTensorV2
 
 from auxiliary.base.errors import AuxiliaryError
 
-PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "none")
+PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "strong", "none")
 
 
 class AugmentError(AuxiliaryError, ValueError):
@@ -104,6 +104,15 @@ def preset_ops(preset: str, img_size: int) -> list[Any]:
         ]
     elif p == "tone_preserving":
         ops += [ToneSafeCLAHE(clip_limit=(1.0, 2.5), tile_grid_size=(8, 8), p=0.5)]
+    elif p == "strong":  # self-training's: the model must not simply agree with its own pseudo-labels
+        ops += [
+            A.RGBShift(r_shift_limit=(-20, 20), g_shift_limit=(-20, 20), b_shift_limit=(-20, 20), p=0.6),
+            A.RandomBrightnessContrast(brightness_limit=(-0.25, 0.25), contrast_limit=(-0.25, 0.25), p=0.7),
+            A.OneOf([A.GaussianBlur(blur_limit=(3, 7)), A.GaussNoise(std_range=(0.02, 0.08)),
+                     A.ImageCompression(quality_range=(40, 90))], p=0.5),
+            A.CoarseDropout(num_holes_range=(1, 6), hole_height_range=(0.05, 0.15), hole_width_range=(0.05, 0.15),
+                            p=0.5),
+        ]
     return ops
 
 

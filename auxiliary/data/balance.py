@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import read_image, write_png
+from auxiliary.base.progress import progress_bar
 from auxiliary.data.augment import augment_image
 from auxiliary.data.formats import abspath
 from auxiliary.data.labels import SPLIT_TASKS, label_matrix, label_outcomes
@@ -62,6 +62,23 @@ def sample_weights(table: pd.DataFrame, balance: str) -> np.ndarray:
     if mode in ("tone", "both"):
         tone = table[tone_column(table)].astype(str) if tone_column(table) in table else pd.Series(["unknown"] * n)
         w /= tone.map(tone.value_counts()).to_numpy(dtype=np.float64)
+    return w / w.sum()
+
+
+#: ``origin`` values of training rows that are real photos added to a synthetic training list: corrections merged from
+#: a feedback folder, photos self-training pseudo-labelled.
+REAL_ORIGINS: tuple[str, ...] = ("feedback", "pseudo")
+
+
+def with_real_weight(table: pd.DataFrame, weights: np.ndarray | None, real_weight: float) -> np.ndarray | None:
+    """The sampler's per-row ``weights`` (``None``: uniform) with every real row (``origin`` in :data:`REAL_ORIGINS`)
+    drawn ``real_weight`` times as often, summing to 1; ``weights`` unchanged when the table has no real row."""
+    origin = table["origin"].astype(str) if "origin" in table else pd.Series([""] * len(table))
+    real = origin.isin(REAL_ORIGINS).to_numpy()
+    if not real.any() or float(real_weight) == 1.0:
+        return weights
+    w = np.ones(len(table)) / max(len(table), 1) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+    w[real] *= float(real_weight)
     return w / w.sum()
 
 
@@ -246,7 +263,7 @@ def oversample(
     plan = {c: int(target) - int((train["label"] == c).sum()) for c in classes}
     plan = {c: k for c, k in plan.items() if k > 0 and (train["label"] == c).any()}
     total = sum(plan.values())
-    with tqdm(total=total, desc="oversampling", disable=not progress or total == 0, leave=False) as bar:
+    with progress_bar(total=total, desc="oversampling", disable=not progress or total == 0, leave=False) as bar:
         for c, k in plan.items():
             src = train.loc[train["label"] == c]
             picks = rng.choice(len(src), size=k, replace=True)

@@ -26,8 +26,9 @@ import pandas as pd
 from PIL import Image
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import atomic_copy, safe_name, sha256_file, write_bytes_atomic
+from auxiliary.base.files import atomic_copy, neutralise, read_csv, safe_name, sha256_file, write_bytes_atomic
 from auxiliary.base.images import IMAGE_EXTENSIONS, read_image
+from auxiliary.data.formats import special_kind, special_reason
 from auxiliary.data.labels import LABEL_SET_SEP, parse_label_folder
 
 PROVENANCE = "provenance.csv"
@@ -90,6 +91,15 @@ def image_ext(path: Path) -> str:
     return {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, f".{fmt}")
 
 
+def check_image_file(path: Path) -> None:
+    """Refuse, in one line, a file to file that is no image: a FIFO, socket or device by what it is (never opened:
+    opening a FIFO blocks), anything else by :func:`auxiliary.base.images.read_image`'s reason."""
+    kind = special_kind(path)
+    if kind:
+        raise FeedbackError(f"{path} is {special_reason(kind)}: file an image")
+    read_image(path)  # raises ImageReadError (one line) for anything that is not an image
+
+
 def _existing_copies(feedback_dir: Path, sha: str) -> list[Path]:
     if not feedback_dir.is_dir():
         return []
@@ -98,13 +108,16 @@ def _existing_copies(feedback_dir: Path, sha: str) -> list[Path]:
 
 
 def _append_provenance(feedback_dir: Path, row: dict[str, Any]) -> None:
+    """One row more in ``provenance.csv`` (appended: the file is the log of every filing). Each cell a spreadsheet
+    would run (a reviewer called ``=HYPERLINK(...)``, a label ``+cmd``) is written with a ``'`` in front, as
+    :func:`auxiliary.base.files.write_csv_atomic` writes every other CSV; :func:`read_provenance` takes it off."""
     path = feedback_dir / PROVENANCE
     new = not path.is_file() or path.stat().st_size == 0
     with open(path, "a", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(PROVENANCE_COLUMNS))
         if new:
             w.writeheader()
-        w.writerow({k: row.get(k, "") for k in PROVENANCE_COLUMNS})
+        w.writerow({k: neutralise(row.get(k, "")) for k in PROVENANCE_COLUMNS})
         fh.flush()
         with contextlib.suppress(OSError):
             os.fsync(fh.fileno())
@@ -141,7 +154,7 @@ def file_image(
         src_path = None
     else:
         src_path = Path(image).expanduser()
-        read_image(src_path)  # raises ImageReadError (one line) for anything that is not an image
+        check_image_file(src_path)
         sha = sha256_file(src_path)
         ext = image_ext(src_path)
         data = None
@@ -177,11 +190,12 @@ def file_image(
 
 
 def read_provenance(feedback_dir: str | Path) -> pd.DataFrame:
-    """``provenance.csv`` (one row per filing; the last row of a sha256 is its current label)."""
+    """``provenance.csv`` (one row per filing; the last row of a sha256 is its current label), every cell as it
+    was filed."""
     path = Path(feedback_dir) / PROVENANCE
     if not path.is_file():
         return pd.DataFrame(columns=list(PROVENANCE_COLUMNS))
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv(path, dtype=str, keep_default_na=False)
 
 
 #: Columns of :func:`feedback_listing`'s image table.
@@ -206,6 +220,12 @@ def _files_below(folder: Path, rel: str) -> list[dict[str, str]]:
     return out
 
 
+def _special(path: Path) -> str:
+    """The skipped reason of a FIFO, socket or device (or a link to one): what it is, and that it was not opened."""
+    reason = special_reason(str(special_kind(path)))
+    return f"link to {reason}" if path.is_symlink() else reason
+
+
 def _link_target(path: Path) -> str:
     try:
         return os.readlink(path)
@@ -221,7 +241,8 @@ def feedback_listing(feedback_dir: str | Path) -> tuple[pd.DataFrame, list[dict[
     A link to an image elsewhere is an image like any other (its target is read, never changed).
     Left out, each ``{"file", "reason"}``: files in sub-folders of a class folder, hidden files and
     folders, files beside the class folders (other than ``provenance.csv``), broken links, links to
-    folders inside a class folder, and anything that is not a regular file. Nothing is left out silently.
+    folders inside a class folder, and anything that is not a regular file (a FIFO, socket or device, or a link
+    to one: named as such, and never opened). Nothing is left out silently.
     """
     root = Path(os.path.abspath(Path(feedback_dir).expanduser()))
     rows: list[dict[str, str]] = []
@@ -249,6 +270,8 @@ def feedback_listing(feedback_dir: str | Path) -> tuple[pd.DataFrame, list[dict[
                 elif f.is_file():
                     rows.append({"path": str(f), "label": entry.name, "name": f.name, "file": rel,
                                  "link": _link_target(f) if f.is_symlink() else ""})
+                elif special_kind(f):
+                    skipped.append({"file": rel, "reason": _special(f)})
                 elif f.is_symlink():
                     skipped.append({"file": rel, "reason": f"broken link (to {_link_target(f)})"})
                 else:
@@ -257,6 +280,8 @@ def feedback_listing(feedback_dir: str | Path) -> tuple[pd.DataFrame, list[dict[
             continue
         elif entry.is_symlink() and not entry.exists():
             skipped.append({"file": entry.name, "reason": f"broken link (to {_link_target(entry)})"})
+        elif special_kind(entry):
+            skipped.append({"file": entry.name, "reason": _special(entry)})
         else:
             skipped.append({"file": entry.name, "reason": "not in a class folder: feedback images go in feedback/<class>/"})
     return pd.DataFrame(rows, columns=list(LISTING_COLUMNS)), skipped

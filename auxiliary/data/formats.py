@@ -10,7 +10,7 @@ Formats (:func:`detect_format` picks one for ``format="auto"``):
 * ``isic2018``: ISIC 2018 Task 3: image folder + one-hot ground-truth CSV (image, MEL, NV, ...),
   with the lesion-groupings CSV used for ``group`` when present.
 * ``medmnist``: a MedMNIST ``.npz`` (DermaMNIST): arrays are decoded once into PNGs under
-  ``auxiliary.base.layout.data_dir()/medmnist`` so the table has paths; the file's own split is kept.
+  ``medmnist/`` of the cache folder (``auxiliary.base.layout.cache_dir``) so the table has paths; the file's own split is kept.
 * ``synthetic``: a folder written by :mod:`auxiliary.synth.dataset` (``metadata.csv`` + class folders).
 
 Each ``list_*`` function only lists (paths, labels, groups, the problems seen while listing);
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auxiliary.base.files import read_csv
 from auxiliary.base.images import is_image_name
 from auxiliary.data.report import DatasetError, Problem
 
@@ -55,10 +57,13 @@ _GROUP_COLS = ("group", "lesion_id", "patient_id", "patient", "subject", "subjec
 
 
 # ----------------------------------------------------------------------------------- small helpers
-def read_csv_text(path: Path) -> pd.DataFrame:
-    """A CSV with every cell as text (no NA guessing: a class called "none" or "NA" stays a label)."""
+def read_csv_text(path: Path, own: bool = False) -> pd.DataFrame:
+    """A CSV with every cell as text (no NA guessing: a class called "none" or "NA" stays a label). ``own``: a CSV
+    this package wrote (a synthetic ``metadata.csv``, a decoded MedMNIST listing), whose cells a spreadsheet could
+    have run were written with a ``'`` in front (:func:`auxiliary.base.files.read_csv` takes it off again); a
+    dataset's own CSV is read as it is."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        return (read_csv if own else pd.read_csv)(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise DatasetError(f"CSV file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -115,6 +120,27 @@ def image_index(root: Path) -> tuple[dict[str, Path], list[str]]:
     return index, dups
 
 
+#: What an entry that is neither a file nor a folder is (links followed), by its ``stat`` type.
+SPECIAL_KINDS: dict[int, str] = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+                                 stat.S_IFBLK: "a device"}
+
+
+def special_kind(path: str | Path) -> str | None:
+    """``"a FIFO"``, ``"a socket"`` or ``"a device"`` when ``path`` (or a link's target) is one, else ``None``.
+
+    Only ``stat`` is asked, the entry is never opened: opening a FIFO blocks until someone writes to it, a
+    device may never end. Every listing of a folder of inputs asks this first and reports such an entry."""
+    try:
+        return SPECIAL_KINDS.get(stat.S_IFMT(os.stat(path).st_mode))
+    except OSError:
+        return None
+
+
+def special_reason(kind: str) -> str:
+    """The reason a report gives for a special entry (:func:`special_kind`)."""
+    return f"{kind}, not a regular file (never opened)"
+
+
 def abspath(p: str | Path) -> str:
     return os.path.normpath(os.path.abspath(os.fspath(p)))
 
@@ -160,6 +186,11 @@ def find_csvs(root: Path, depth: int = 2) -> list[Path]:
         pattern = "/".join(["*"] * d + ["*.csv"])
         out += sorted(p for p in root.glob(pattern) if p.is_file() and not p.name.startswith("."))
     return out
+
+
+def npz_files(root: Path) -> list[Path]:
+    """The ``.npz`` files directly in ``root`` (a FIFO with that name is no file: never opened)."""
+    return sorted(f for f in root.glob("*.npz") if f.is_file())
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -208,7 +239,7 @@ def detect_format(source: str | Path) -> str:
         return "ham10000"
     if any(is_isic_header(csv_header(c)) for c in csvs):
         return "isic2018"
-    npz = sorted(p.glob("*.npz"))
+    npz = npz_files(p)
     if len(npz) == 1:
         return "medmnist"
     if _split_layout(p) or _class_dirs(p):
@@ -229,7 +260,9 @@ Listing = tuple[pd.DataFrame, list[Problem], list[str]]
 
 
 def list_folders(root: Path) -> Listing:
+    """The images of class folders (a FIFO, socket or device among them is listed with a problem, never opened)."""
     rows: list[dict[str, Any]] = []
+    problems: list[Problem] = []
     notes: list[str] = []
     layout = _split_layout(root)
     parts = layout.items() if layout else [(None, root)]
@@ -237,14 +270,17 @@ def list_folders(root: Path) -> Listing:
     for split, base in parts:
         for cdir in _class_dirs(base):
             for f in sorted(cdir.iterdir()):
-                if not f.is_file() or f.name.startswith("."):
+                kind = special_kind(f)
+                if f.name.startswith(".") or not (f.is_file() or kind):
                     continue
-                if not is_image_name(f.name):
+                if not is_image_name(f.name) and not kind:
                     ignored += 1
                     continue
                 row = {"path": abspath(f), "label": cdir.name, "group": f"{cdir.name}/{f.stem}"}
                 if split:
                     row["split"] = split
+                if kind:  # listed and dropped, so that the report accounts for every entry
+                    problems.append(Problem("unreadable image", row["path"], special_reason(kind), len(rows)))
                 rows.append(row)
     if layout:
         notes.append(f"kept the dataset's own split folders: {', '.join(layout)}")
@@ -253,7 +289,7 @@ def list_folders(root: Path) -> Listing:
     loose = [f for f in root.iterdir() if f.is_file() and is_image_name(f.name)] if root.is_dir() else []
     if loose:
         notes.append(f"ignored {len(loose)} images directly in {root} (not in a class folder)")
-    return pd.DataFrame(rows, columns=["path", "label", "group"] + (["split"] if layout else [])), [], notes
+    return pd.DataFrame(rows, columns=["path", "label", "group"] + (["split"] if layout else [])), problems, notes
 
 
 def _resolve_listed(raw: str, root: Path) -> Path:
@@ -267,8 +303,9 @@ def _resolve_listed(raw: str, root: Path) -> Path:
     return p
 
 
-def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = None) -> Listing:
-    df = read_csv_text(csv_path)
+def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = None, own: bool = False) -> Listing:
+    """A ``path,label[,group]`` list; ``own``: one this package wrote (:func:`read_csv_text`)."""
+    df = read_csv_text(csv_path, own)
     if is_headerless_list(csv_path):
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, header=None)
         names = ["path", "label", "group"][: df.shape[1]] + [f"col{i}" for i in range(3, df.shape[1])]
@@ -299,7 +336,7 @@ def list_csv(csv_path: Path, root: Path | None, classes: Sequence[str] | None = 
 
 
 def list_synthetic(root: Path) -> Listing:
-    return list_csv(root / "metadata.csv", root)
+    return list_csv(root / "metadata.csv", root, own=True)
 
 
 #: columns that only a multi-label synthetic metadata.csv has

@@ -17,30 +17,35 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from auxiliary.base.files import PART_SUFFIX, temp_path
 from auxiliary.base.images import ImageReadError, read_image
-from auxiliary.base.layout import data_dir
+from auxiliary.base.layout import cache_dir as cache_folder
+from auxiliary.base.progress import progress_bar
 from auxiliary.data.augment import eval_transform, train_transform
 from auxiliary.data.balance import stratified_subset, weighted_sampler
 from auxiliary.data.formats import hash_strings
 from auxiliary.data.report import DatasetError
 
-
 # ----------------------------------------------------------------------------------- cache
+#: The sub-folder of the cache folder that holds the decoded images.
+IMAGE_CACHE = "images"
+
+
 class ImageCache:
     """Images decoded and area-resized once to ``size``×``size`` RGB uint8 in a memory-mapped file.
 
     The file name is a hash of the ordered file list, the size and every file's size and mtime,
     so a changed image or list gives a new cache; an unchanged one is reused across runs and
-    across DataLoader workers (each opens the memmap lazily, read-only).
+    across DataLoader workers (each opens the memmap lazily, read-only). ``cache_dir`` defaults to ``images/`` of
+    the cache folder (:func:`auxiliary.base.layout.cache_dir`): it can be rebuilt at any time, so it belongs to no
+    step's output.
     """
 
     def __init__(self, paths_: Sequence[str], size: int, cache_dir: str | Path | None = None):
         self.paths = [str(p) for p in paths_]
         self.size = int(size)
-        self.dir = Path(cache_dir) if cache_dir else data_dir() / "cache"
+        self.dir = Path(cache_dir) if cache_dir else cache_folder(IMAGE_CACHE, create=False)
         items = [f"v1|{self.size}"]
         for p in self.paths:
             try:
@@ -73,7 +78,7 @@ class ImageCache:
         arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=self.shape)
         failed: list[str] = []
         try:
-            for i, p in enumerate(tqdm(self.paths, desc=f"caching images at {self.size}px", disable=not progress,
+            for i, p in enumerate(progress_bar(self.paths, desc=f"caching images at {self.size}px", disable=not progress,
                                        leave=False)):
                 try:
                     rgb = read_image(p)
@@ -113,8 +118,8 @@ class ImageCache:
 
 
 def clear_cache(cache_dir: str | Path | None = None) -> int:
-    """Delete the decoded-image caches; returns the bytes freed."""
-    d = Path(cache_dir) if cache_dir else data_dir() / "cache"
+    """Delete the decoded-image caches (of ``cache_dir``, default :class:`ImageCache`'s); returns the bytes freed."""
+    d = Path(cache_dir) if cache_dir else cache_folder(IMAGE_CACHE, create=False)
     freed = 0
     for f in list(d.glob("images-*.u8")) + list(d.glob(f".images-*.u8.*{PART_SUFFIX}")):
         freed += f.stat().st_size
@@ -230,7 +235,7 @@ def build_loader(
     ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.models.preprocess.preprocess`),
     table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
     stratified portion (its rows keep their weights); ``data_cfg.cache`` decodes once into the uint8 memmap cache
-    (``cache_dir``, default ``data/cache``).
+    (``cache_dir``, default ``images/`` of the cache folder, :func:`auxiliary.base.layout.cache_dir`).
     """
     table = table.reset_index(drop=True)
     if not train and "is_augmented" in table and table["is_augmented"].astype(bool).any():

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from auxiliary.base.files import atomic_copy, check_output_dir, sha256_file, write_csv_atomic
+from auxiliary.base.files import atomic_copy, check_output_dir, read_csv, sha256_file, write_csv_atomic
 from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.data.feedback import (
     FEEDBACK_SUBDIR,
     HASH_CHARS,
@@ -42,10 +42,12 @@ def _split_hashes(tables: dict[str, pd.DataFrame], progress: bool = False) -> tu
     seen: dict[str, str] = {}
     missing = 0
     total = sum(len(t) for t in tables.values())
-    with tqdm(total=total, desc="hash split images", unit="img", disable=not progress) as bar:
+    with progress_bar(total=total, desc="hash split images", unit="img", disable=not progress) as bar:
         for name, t in tables.items():
             for p in t["path"]:
                 try:
+                    if not os.path.isfile(p):  # gone, or a FIFO or device now: never opened
+                        raise FileNotFoundError(p)
                     seen.setdefault(sha256_file(p), name)
                 except OSError:
                     missing += 1
@@ -72,10 +74,12 @@ def glob_escape(text: str) -> str:
 
 
 def _raw_csv(path: Path) -> pd.DataFrame:
+    """A split list's cells as text, as they were before it was written (:func:`auxiliary.base.files.read_csv`), so
+    that writing them again neutralises each cell once."""
     if not path.is_file():
         return pd.DataFrame(columns=["path", "label"])
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        return read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=["path", "label"])
 

@@ -1,10 +1,15 @@
 """Opening every image once: readable or not, its size, perceptual hash and an *estimated* skin tone (ITA away from the centre), cached by path, size and mtime.
+
+The table of what was found is kept in the cache folder (:func:`auxiliary.base.layout.cache_dir`, ``probe/``): it
+can be rebuilt at any time, so it belongs to no step's output. A FIFO, socket or device listed as an image is
+never opened (:func:`auxiliary.data.formats.special_kind`): it is not readable, and the reason says what it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,13 +18,13 @@ import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
 
-from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.files import read_csv, write_csv_atomic
 from auxiliary.base.images import ImageReadError, read_image
-from auxiliary.base.layout import data_dir
+from auxiliary.base.layout import cache_dir
+from auxiliary.base.progress import progress_bar
 from auxiliary.base.tone import TONE_GROUPS, estimate_ita
-from auxiliary.data.formats import hash_strings
+from auxiliary.data.formats import SPECIAL_KINDS, hash_strings, special_reason
 
 
 # ----------------------------------------------------------------------------------- probing images
@@ -72,23 +77,29 @@ _PROBE_COLS = ("path", "size", "mtime_ns", "ok", "reason", "height", "width", "m
 def probe_images(paths_: Sequence[str], progress: bool = True, cache: bool = True) -> pd.DataFrame:
     """Open every image once: readable?, size, md5, perceptual hash, estimated ITA.
 
-    Results are cached in ``data/cache/probe-*.csv`` keyed by path, file size and mtime, so a
-    second read of the same dataset does not decode anything.
+    Results are cached in ``probe/probe-*.csv`` of the cache folder (:func:`auxiliary.base.layout.cache_dir`), keyed
+    by path, file size and mtime, so a second read of the same dataset does not decode anything. A path that is a
+    FIFO, socket or device is not readable (its reason says which) and is never opened.
     """
     paths_ = [str(p) for p in paths_]
     stats: list[tuple[int, int] | None] = []
-    for p in paths_:
+    special: dict[int, str] = {}
+    for i, p in enumerate(paths_):
         try:
             st = os.stat(p)
             stats.append((st.st_size, st.st_mtime_ns))
         except OSError:
             stats.append(None)
+            continue
+        kind = SPECIAL_KINDS.get(stat.S_IFMT(st.st_mode))
+        if kind:
+            special[i] = kind
     roots = sorted({os.path.dirname(os.path.dirname(p)) for p in paths_})
-    cache_file = data_dir() / "cache" / f"probe-{hash_strings(roots[:50] + [str(len(roots))])}.csv"
+    cache_file = cache_dir("probe", create=False) / f"probe-{hash_strings(roots[:50] + [str(len(roots))])}.csv"
     known: dict[tuple[str, int, int], dict[str, Any]] = {}
     if cache and cache_file.is_file():
         try:
-            old = pd.read_csv(cache_file, dtype={"path": str, "md5": str, "phash": str, "dhash": str, "reason": str},
+            old = read_csv(cache_file, dtype={"path": str, "md5": str, "phash": str, "dhash": str, "reason": str},
                               keep_default_na=False, na_values={"ita_est": [""], "height": [""], "width": [""]})
             for rec in old.to_dict("records"):
                 if str(rec.get("ok")) in ("True", "1", "true") and not rec.get("dhash"):
@@ -97,13 +108,18 @@ def probe_images(paths_: Sequence[str], progress: bool = True, cache: bool = Tru
         except (ValueError, KeyError, pd.errors.ParserError):
             known = {}
     rows: list[dict[str, Any]] = []
-    todo = [i for i, (p, st) in enumerate(zip(paths_, stats)) if st is not None and (p, *st) not in known]
+    todo = [i for i, (p, st) in enumerate(zip(paths_, stats))
+            if st is not None and i not in special and (p, *st) not in known]
     new: dict[int, dict[str, Any]] = {}
-    for i in tqdm(todo, desc="checking images", disable=not progress or len(todo) < 50, leave=False):
+    for i in progress_bar(todo, desc="checking images", disable=not progress or len(todo) < 50, leave=False):
         new[i] = _probe_one(paths_[i])
     for i, (p, st) in enumerate(zip(paths_, stats)):
         if st is None:
             rows.append({"path": p, "ok": False, "reason": "file not found"})
+            continue
+        if i in special:  # never opened, never cached: it may be a file next time
+            rows.append({"path": p, "size": st[0], "mtime_ns": st[1], "ok": False,
+                         "reason": special_reason(special[i])})
             continue
         rec = new.get(i) or known[(p, *st)]
         rows.append({**rec, "path": p, "size": st[0], "mtime_ns": st[1], "ok": str(rec["ok"]) in ("True", "1", "true")})

@@ -1,7 +1,9 @@
 """The download layouts of public datasets and how to list them: HAM10000, ISIC 2018 Task 3, MedMNIST.
 
 A MedMNIST ``.npz`` is decoded once into PNG files (:func:`decode_medmnist`), whatever its labels: one class per
-image (DermaMNIST, :func:`list_medmnist`) or a 0/1 row of labels (ChestMNIST, :func:`list_medmnist_label_sets`).
+image (DermaMNIST, :func:`list_medmnist`) or a 0/1 row of labels (ChestMNIST, :func:`list_medmnist_label_sets`). The
+PNG files are kept in the cache folder (:func:`auxiliary.base.layout.cache_dir`, ``medmnist/``): they can be decoded
+again from the ``.npz`` at any time.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from auxiliary.base.files import write_csv_atomic
 from auxiliary.base.images import write_png
-from auxiliary.base.layout import data_dir
+from auxiliary.base.layout import cache_dir
+from auxiliary.base.progress import progress_bar
 from auxiliary.data.formats import (
     SPLITS,
     Listing,
@@ -29,6 +32,7 @@ from auxiliary.data.formats import (
     infer_types,
     is_ham_header,
     is_isic_header,
+    npz_files,
     read_csv_text,
 )
 from auxiliary.data.labels import check_label_names, label_set_table
@@ -150,21 +154,23 @@ def decode_medmnist(npz: Path, arrays: Any, splits: Sequence[str], folders: Sequ
                     out_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, Path]:
     """The images of a MedMNIST file as PNG files, decoded once: ``(listing with path (absolute), group, split,
     the folder)``. Image ``i`` of split ``s`` is ``<s>/<folders[k]>/<s>_<i>.png`` (``k`` counting over the
-    splits in order; no class folder without ``folders``). ``out_dir`` defaults to
-    ``data_dir()/medmnist/<stem>-<key>`` (the key follows the file's path, size and mtime); a folder already
-    holding ``listing.csv`` is reused, an earlier partial decode replaced."""
+    splits in order; no class folder without ``folders``). ``out_dir`` defaults to ``medmnist/<stem>-<key>`` of the
+    cache folder (:func:`auxiliary.base.layout.cache_dir`; the key follows the file's path, size and mtime); a folder
+    already holding ``listing.csv`` is reused. The images are decoded into a hidden ``.<name>.partial`` folder beside
+    it, renamed when complete (an earlier crash's partial folder is removed first)."""
     if out_dir is None:
         st = npz.stat()
         key = hash_strings([abspath(npz), str(st.st_size), str(st.st_mtime_ns)])[:10]
-        out_dir = data_dir() / "medmnist" / f"{npz.stem}-{key}"
+        out_dir = cache_dir("medmnist", create=False) / f"{npz.stem}-{key}"
     out = Path(out_dir)
     listing = out / "listing.csv"
     total = sum(len(arrays[f"{s}_labels"]) for s in splits)
     if not listing.is_file():
-        tmp = out.with_name(out.name + ".partial")
+        tmp = out.with_name(f".{out.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)  # an earlier crash's
         rows = []
         k = 0
-        with tqdm(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
+        with progress_bar(total=total, desc=f"decoding {npz.name}", disable=not progress, leave=False) as bar:
             for s in splits:
                 for i, img in enumerate(np.asarray(arrays[f"{s}_images"])):
                     rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
@@ -174,11 +180,11 @@ def decode_medmnist(npz: Path, arrays: Any, splits: Sequence[str], folders: Sequ
                     k += 1
                     bar.update(1)
         tmp.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows, columns=["path", "group", "split"]).to_csv(tmp / "listing.csv", index=False)
+        write_csv_atomic(tmp / "listing.csv", pd.DataFrame(rows, columns=["path", "group", "split"]))
         if out.exists():  # an older partial decode of the same file: replace it
             shutil.rmtree(out)
         tmp.rename(out)
-    df = read_csv_text(listing)[["path", "group", "split"]]
+    df = read_csv_text(listing, own=True)[["path", "group", "split"]]
     if len(df) != total:
         raise DatasetError(f"{out}: listing.csv has {len(df)} rows but {npz} has {total} images; delete the folder")
     df["path"] = [abspath(out / p) for p in df["path"]]
@@ -187,7 +193,7 @@ def decode_medmnist(npz: Path, arrays: Any, splits: Sequence[str], folders: Sequ
 
 def list_medmnist(source: Path, progress: bool = True) -> Listing:
     """A single-label MedMNIST file (DermaMNIST): one class index per image, decoded into class folders."""
-    npz = source if source.is_file() else sorted(source.glob("*.npz"))[0]
+    npz = source if source.is_file() else npz_files(source)[0]
     arrays, splits, labels = medmnist_arrays(npz)
     for lab in labels.values():
         if lab.ndim == 2 and lab.shape[1] > 1:

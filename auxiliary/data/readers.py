@@ -18,7 +18,7 @@ A dataset with **several labels per image** (:func:`label_set_format`) is read b
 Its table keeps one int 0/1 column per label (:mod:`auxiliary.data.labels`), its report names them
 (``report.labels``; empty for one class per image) and counts positives per label.
 :func:`read_dataset` opens every image once (:func:`auxiliary.data.probe.probe_images`, cached by path,
-size and mtime under ``data/cache``): missing files, unknown labels, duplicate rows and unreadable
+size and mtime in the cache folder, :func:`auxiliary.base.layout.cache_dir`): missing files, unknown labels, duplicate rows and unreadable
 images are listed in one :class:`~auxiliary.data.report.DatasetReport` and dropped (``drop_bad=True``)
 or refused with a one-line :class:`~auxiliary.data.report.DatasetProblemsError`. The same pass stores
 perceptual hashes (duplicate check) and an *estimated* skin tone (``tone_group_est``, ITA over skin
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.files import read_csv, write_csv_atomic
 from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.data.formats import (
     CORE_COLUMNS,
@@ -59,7 +59,10 @@ from auxiliary.data.formats import (
     list_csv,
     list_folders,
     list_synthetic,
+    npz_files,
     read_csv_text,
+    special_kind,
+    special_reason,
 )
 from auxiliary.data.labels import (
     SPLIT_TASKS,
@@ -131,6 +134,9 @@ def read_dataset(
     fmt = normalize_format(format)
     if not src.exists():
         raise DatasetError(f"dataset not found: {src}")
+    kind = special_kind(src)
+    if kind:  # never opened: a FIFO would block the read
+        raise DatasetError(f"dataset {src} is {kind}, not a folder or a file: pass a dataset folder, a CSV list or a .npz")
     sets = label_set_format(src, fmt)
     if sets is not None:
         listing, labels, notes = list_label_sets(src, sets, root=root, labels=classes, progress=progress)
@@ -224,8 +230,11 @@ def check_listing(
             listing[col] = vals.astype("Int64") if col in ("height", "width") else vals
     else:
         for j in todo:
-            if not os.path.isfile(listing["path"].iloc[j]):
-                problems.append(Problem("missing file", listing["path"].iloc[j], "", int(j)))
+            path = listing["path"].iloc[j]
+            if not os.path.isfile(path):
+                kind = special_kind(path)
+                problems.append(Problem("unreadable image", path, special_reason(kind), int(j)) if kind
+                                else Problem("missing file", path, "", int(j)))
                 bad[j] = True
     problems.sort(key=lambda p: (p.row if p.row is not None else -1))
     report.problems = problems
@@ -254,12 +263,13 @@ def check_listing(
 
 # ----------------------------------------------------------------------------------- split CSVs
 def read_table(csv_path: str | Path) -> pd.DataFrame:
-    """Read a split CSV (paths relative to its folder) into the sample table with absolute paths."""
+    """Read a split CSV (paths relative to its folder) into the sample table with absolute paths; its cells come back
+    as they were before :func:`write_table` kept a spreadsheet from running them (:func:`auxiliary.base.files.read_csv`)."""
     p = Path(csv_path)
     if not p.is_file():
         raise DatasetError(f"split list not found: {p}")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        df = read_csv(p, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         df = pd.DataFrame(columns=list(CORE_COLUMNS))
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -273,7 +283,8 @@ def read_table(csv_path: str | Path) -> pd.DataFrame:
 
 
 def write_table(table: pd.DataFrame, csv_path: str | Path) -> Path:
-    """Write a sample table with paths relative to the CSV's folder (atomically)."""
+    """Write a sample table with paths relative to the CSV's folder (atomically; a cell a spreadsheet would run,
+    such as a class named ``=1+1``, is written with a ``'`` in front: :func:`auxiliary.base.files.write_csv_atomic`)."""
     p = Path(csv_path)
     out = table.copy()
     out["path"] = [os.path.relpath(v, p.parent) for v in out["path"]]
@@ -385,8 +396,8 @@ def label_set_format(source: str | Path, format: str = "auto") -> str | None:
     ``None`` (one class per image, or nothing readable: :func:`read_dataset` then says what is wrong)."""
     src = Path(source).expanduser()
     fmt = normalize_format(format)
-    if not src.exists() or fmt not in ("auto", *LABEL_SET_FORMATS):
-        return None
+    if not src.exists() or special_kind(src) or fmt not in ("auto", *LABEL_SET_FORMATS):
+        return None  # a FIFO or device is never opened: read_dataset says what it is
     if src.is_dir():
         meta = src / "metadata.csv"
         if fmt in ("auto", "synthetic") and meta.is_file() and MULTILABEL_MARKERS <= set(csv_header(meta)):
@@ -395,7 +406,7 @@ def label_set_format(source: str | Path, format: str = "auto") -> str | None:
             lists = [c for c in find_csvs(src, 0) if is_label_set_csv(c)]
             return "csv" if len(lists) == 1 else None
         if fmt in ("auto", "medmnist"):
-            npz = sorted(src.glob("*.npz"))
+            npz = npz_files(src)
             return "medmnist" if len(npz) == 1 and is_label_set_npz(npz[0]) else None
         return None
     suffix = src.suffix.lower()
@@ -406,12 +417,12 @@ def label_set_format(source: str | Path, format: str = "auto") -> str | None:
     return None
 
 
-def list_label_set_csv(csv_path: str | Path, labels: Sequence[str] | None = None, root: str | Path | None = None
-                       ) -> tuple[pd.DataFrame, list[str]]:
+def list_label_set_csv(csv_path: str | Path, labels: Sequence[str] | None = None, root: str | Path | None = None,
+                       own: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """The listing of a CSV with several labels per image (0/1 columns or a ``labels`` column) and its labels;
-    paths relative to its folder (or ``root``)."""
+    paths relative to its folder (or ``root``). ``own``: a CSV this package wrote (a synthetic ``metadata.csv``)."""
     p = Path(csv_path)
-    df = read_csv_text(p)
+    df = read_csv_text(p, own)
     df.columns = [str(c).strip() for c in df.columns]
     lower = {c.lower(): c for c in df.columns}
     if "path" not in df and "path" in lower:
@@ -439,12 +450,12 @@ def list_label_sets(src: Path, fmt: str, *, root: str | Path | None = None, labe
     """``(listing, labels, notes)`` of a dataset with several labels per image in layout ``fmt``
     (:data:`LABEL_SET_FORMATS`)."""
     if fmt == "synthetic":
-        listing, names = list_label_set_csv(src / "metadata.csv", labels or synthetic_labels(src), root=src)
+        listing, names = list_label_set_csv(src / "metadata.csv", labels or synthetic_labels(src), root=src, own=True)
         return listing, names, []
     if fmt == "csv":
         csv = src if src.is_file() else next(c for c in find_csvs(src, 0) if is_label_set_csv(c))
         listing, names = list_label_set_csv(csv, labels, root=root)
         return listing, names, []
-    npz = src if src.is_file() else sorted(src.glob("*.npz"))[0]
+    npz = src if src.is_file() else npz_files(src)[0]
     listing, names = list_medmnist_label_sets(npz, labels, progress=progress)
     return listing, names, [f"decoded {npz.name} once into PNG files (kept for later runs)"]

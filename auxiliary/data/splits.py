@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auxiliary.base.files import write_json_atomic
+from auxiliary.base.files import write_csv_atomic, write_json_atomic
 from auxiliary.data.duplicates import NEAR_THRESHOLD, find_duplicates
 from auxiliary.data.formats import SPLITS
 from auxiliary.data.labels import (
@@ -260,10 +260,10 @@ def write_split_folder(out: Path, result: dict[str, pd.DataFrame], report: dict[
             shutil.rmtree(out / "oversampled")  # copies made for the replaced train list
     for s, df in result.items():
         write_table(df, out / f"{s}.csv")
-    (out / "split_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(out / "split_report.json", report)
     if len(dups):
-        dups.assign(path_a=[os.path.relpath(p, out) for p in dups["path_a"]],
-                    path_b=[os.path.relpath(p, out) for p in dups["path_b"]]).to_csv(out / "duplicates.csv", index=False)
+        write_csv_atomic(out / "duplicates.csv", dups.assign(path_a=[os.path.relpath(p, out) for p in dups["path_a"]],
+                                                             path_b=[os.path.relpath(p, out) for p in dups["path_b"]]))
     else:
         (out / "duplicates.csv").unlink(missing_ok=True)
     write_json_atomic(out / "classes.json", classes_doc)

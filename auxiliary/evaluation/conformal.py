@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.errors import SortError
+from auxiliary.base.files import read_csv
 
 
 # ============================================================================ conformal
@@ -91,9 +92,11 @@ def calibrate_conformal(probs: np.ndarray, labels: np.ndarray, coverage: float, 
 
 
 def _read_calibration_table(path: Path) -> pd.DataFrame:
-    """A labelled CSV; relative ``path`` values are taken from the CSV's folder (the split contract)."""
+    """A labelled CSV; relative ``path`` values are taken from the CSV's folder (the split contract). Read as the
+    package's own (a run's ``val_predictions.csv``, a split's ``val.csv``): a label written ``'=1+1`` so that a
+    spreadsheet would not run it is ``=1+1`` again (:func:`auxiliary.base.files.read_csv`)."""
     try:
-        table = pd.read_csv(path)
+        table = read_csv(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise SortError(f"cannot read calibration CSV {path}: {str(exc).splitlines()[0][:160]}") from None
     if "path" in table.columns:

@@ -5,12 +5,15 @@ view the model's task asks for, :attr:`~auxiliary.tasks.task.Task.probability_vi
 class list, or a multi-label model's bars, one per label, its threshold marked, present labels highlighted,
 "No condition found" when none), the Grad-CAM heat map, a "low confidence — have it reviewed" banner
 below ``cfg.sort.conf``, the model's validation metrics, and a plain statement that this is not a
-diagnosis. A button files the image with a chosen label into ``cfg.sort.feedback_dir``
-(:func:`auxiliary.data.feedback.file_image`; only for a task that describes an image by one class).
+diagnosis. A button files the image with a chosen label into the feedback folder given (``feedback_dir=``,
+``--feedback-dir``), else the served run's ``feedback/`` (:func:`auxiliary.steps.serve.feedback_folder`;
+:func:`auxiliary.data.feedback.file_image`; only for a task that describes an image by one class).
 
 Safety defaults: the server binds to 127.0.0.1, never runs in debug mode, makes no share link,
 sends no analytics and loads nothing from the internet (fonts and scripts ship with Gradio).
-Uploads are checked by :func:`auxiliary.steps.serve.load_upload`: size and pixel-count limits, and
+An upload over the size limit is refused by Gradio while it arrives (``max_file_size``), before it is stored;
+the others go to a private folder of this demo (:func:`upload_folder`), removed when the demo is closed (or at
+exit). Uploads are checked by :func:`auxiliary.steps.serve.load_upload`: size and pixel-count limits, and
 bad files (not an image, corrupt, truncated, unusual modes) become a readable message in the page.
 
 The page logic is :mod:`auxiliary.steps.serve` (tested without a browser; :func:`~auxiliary.steps.serve.serve`
@@ -26,7 +29,6 @@ import html
 import os
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -128,13 +130,42 @@ PROBABILITY_VIEWS = {"classes": _class_list, "label_bars": _label_bars}
 
 
 # ----------------------------------------------------------------------------- gradio app
+#: ``GRADIO_TEMP_DIR`` as it was before a demo of this module changed it: where the demos' upload folders are made
+#: (else the system's temporary folder).
+_GIVEN_TEMP_DIR = os.environ.get("GRADIO_TEMP_DIR")
+
+
+def upload_folder() -> Path:
+    """A new private folder for the uploads of the demo built next, made Gradio's upload folder
+    (``GRADIO_TEMP_DIR``, which Gradio reads when a page is built and when it is served), not a ``/tmp/gradio``
+    shared with other users and demos. :func:`build_app` removes it when its demo is closed, and at exit at the
+    latest (a demo that is never closed)."""
+    parent = Path(_GIVEN_TEMP_DIR).expanduser() if _GIVEN_TEMP_DIR else None
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="auxiliary-webapp-uploads-", dir=parent))
+    atexit.register(shutil.rmtree, folder, True)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return folder
+
+
+def _remove_on_close(demo: Any, folder: Path) -> None:
+    """``demo.close()`` also removes ``folder`` (the demo's uploads and Gradio's copies of its examples): what
+    Gradio stored goes when the demo ends, not when Python does. ``demo.upload_folder`` names it."""
+    close = demo.close
+
+    def close_and_remove(verbose: bool = True) -> None:
+        try:
+            close(verbose=verbose)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    demo.close = close_and_remove
+    demo.upload_folder = folder
+
+
 def _import_gradio():
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, no version check (offline)
-    if "gradio" not in sys.modules and not os.environ.get("GRADIO_TEMP_DIR"):
-        # Uploads go to a private folder removed at exit, not a shared /tmp/gradio.
-        tmp = tempfile.mkdtemp(prefix="auxiliary-webapp-uploads-")
-        atexit.register(shutil.rmtree, tmp, True)
-        os.environ["GRADIO_TEMP_DIR"] = tmp
     os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
     try:
         import gradio as gr
@@ -164,7 +195,9 @@ def build_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     heatmap: bool = True,
 ):
-    """The Gradio Blocks page for ``predictor`` (not launched)."""
+    """The Gradio Blocks page for ``predictor`` (not launched), its uploads in a private :func:`upload_folder`
+    removed by ``demo.close()``."""
+    uploads = upload_folder()  # before Gradio is imported: its module-level temporary folders follow it
     gr = _import_gradio()
     explain_ok, explain_why = explain_status()
     classes = list(predictor.classes)
@@ -269,6 +302,7 @@ def build_app(
             api_visibility="private",
         )
         fb_button.click(on_feedback, inputs=[fb_label, state], outputs=[fb_status], api_visibility="private")
+    _remove_on_close(demo, uploads)
     return demo
 
 
@@ -331,6 +365,7 @@ def launch(
 
 
 def _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes, example_files) -> None:
+    os.environ["GRADIO_TEMP_DIR"] = str(demo.upload_folder)  # the server stores uploads where it is told when it starts
     demo.launch(
         inline=inline,
         share=share,
@@ -341,7 +376,7 @@ def _launch(demo, gr, inline, share, host, port, block, quiet, height, max_bytes
         show_error=False,
         quiet=quiet,
         height=height,
-        max_file_size=max(2 * max_bytes, max_bytes + 1024 * 1024),
+        max_file_size=max_bytes,  # refused while it arrives, before it is stored (load_upload checks it again)
         allowed_paths=[str(p.parent) for p in example_files[:1]],
         footer_links=[],
         run_history=False,

@@ -12,6 +12,8 @@ the checkpoint's :class:`~auxiliary.tasks.task.Task` for what differs between ta
 - ``labelled``: the labelled images a model is evaluated on (any dataset or split list, labels renamed by a label
   map; the reader of each task); ``sim2real``: synthetic images next to real photos (KID, the figures of a
   synthetic-trained model on them) for notebook 01 and ``benchmarks/bench_sim2real.py``.
+- ``active``: which photos a reviewer should label first (uncertainty, k-center diversity on the model's own
+  embeddings, both, random).
 - ``sorter``: copying new images into the folders the task's sort rule names; ``journal``: its resume journal
   and lock; ``sort_report``: ``predictions.csv``, ``rejected.csv`` and the accounting summary; ``shards``:
   which inputs ``sort --shard i/n`` sorts; ``sort_merge``: ``sort --merge``, the shards gathered into one output.

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from auxiliary.base.images import read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.models.factory import create_model, data_config
 from auxiliary.models.preprocess import batched, preprocess
 
@@ -48,7 +48,7 @@ def embed_images(
     mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
     device = next(net.parameters()).device
     out: list[np.ndarray] = []
-    bar = tqdm(total=len(images), desc="embed", unit="img", disable=not progress)
+    bar = progress_bar(total=len(images), desc="embed", unit="img", disable=not progress)
     for chunk in batched(images, batch_size):
         arrs = [read_image(p) if not isinstance(p, np.ndarray) else p for p in chunk]
         x = torch.from_numpy(np.stack([preprocess(a, img_size, mean, std) for a in arrs])).to(device)

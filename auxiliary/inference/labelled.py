@@ -1,7 +1,8 @@
 """The labelled images a model is measured on: a split list or any dataset, its labels renamed onto the model's.
 
 ``python -m auxiliary evaluate`` and the sim-to-real check (:mod:`auxiliary.inference.sim2real`) read their data
-here, never modifying it:
+here, never modifying it. A split folder stands for one of its lists (:func:`is_split_folder`, :func:`split_list`:
+``test.csv`` for ``--data``, ``val.csv`` for ``--val``), as ``python -m auxiliary compare`` reads it too:
 
 * one class per image (:func:`load_eval_table`, :func:`read_class_list`): a split list (``test.csv``) is read as
   is, anything else through :func:`auxiliary.data.readers.read_dataset` (class folders, a CSV list, HAM10000...;
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxiliary.data.formats import csv_header
+from auxiliary.data.formats import SPLITS, csv_header
 from auxiliary.data.labels import joined_labels, label_matrix
 from auxiliary.data.readers import read_dataset, read_multilabel_csv, read_table
 from auxiliary.data.report import DatasetError
@@ -58,6 +59,27 @@ def parse_label_map(text: str | dict[str, str] | None) -> dict[str, str]:
             raise EvaluationError(f"label map gives {old!r} twice ({out[old]!r} and {new!r})")
         out[old] = new
     return out
+
+
+def is_split_folder(path: Path) -> bool:
+    """A folder the split step wrote (its ``classes.json``) or laid out like one (a ``train``/``val``/``test.csv``),
+    as opposed to a dataset folder (class folders, a CSV list...) that :func:`read_dataset` reads."""
+    return path.is_dir() and ((path / "classes.json").is_file() or any((path / f"{s}.csv").is_file() for s in SPLITS))
+
+
+def split_list(data: str | Path, split: str | None = None,
+               error: type[Exception] = EvaluationError) -> tuple[Path, str]:
+    """The list ``data`` stands for and the split's name: a split folder's ``<split>.csv`` (default ``test``), or a
+    CSV itself (named ``split``, else by its stem). ``error`` in one line when the folder has no such list. The one
+    reading of a split folder that ``evaluate`` and ``compare`` share."""
+    p = Path(data).expanduser()
+    if not p.is_dir():
+        return p, split or p.stem
+    name = split or "test"
+    csv = p / f"{name}.csv"
+    if not csv.is_file():
+        raise error(f"{p} has no {name}.csv (a split folder has train/val/test.csv)")
+    return csv, name
 
 
 def _is_split_list(path: Path) -> bool:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.evaluation.comparison_table import (
     metric_row,
 )
@@ -58,7 +58,7 @@ def view_logits(
     n, c = len(paths_), len(predictor.classes)
     out = np.full((4 if tta else 1, n, c), np.nan)
     errors: dict[int, str] = {}
-    bar = tqdm(total=n, desc=f"predict {predictor.name}", unit="img", disable=not progress)
+    bar = progress_bar(total=n, desc=f"predict {predictor.name}", unit="img", disable=not progress)
     for chunk in batched(range(n), batch_size):
         ok, arrays = [], []
         for i in chunk:

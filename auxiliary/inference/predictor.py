@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from auxiliary.base.devices import resolve_device
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import ImageReadError, read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models.preprocess import batched, preprocess, tta_views
 from auxiliary.tasks.task import Task
@@ -110,7 +110,7 @@ class Predictor:
         """Probabilities for image files; unreadable ones get a NaN row and a reason in the dict."""
         probs = np.full((len(paths), len(self.classes)), np.nan)
         errors: dict[int, str] = {}
-        bar = tqdm(total=len(paths), desc=f"predict {self.name}", unit="img", disable=not progress)
+        bar = progress_bar(total=len(paths), desc=f"predict {self.name}", unit="img", disable=not progress)
         for chunk in batched(range(len(paths)), batch_size):
             ok, arrays = [], []
             for i in chunk:

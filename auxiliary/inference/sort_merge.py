@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from auxiliary.base.errors import SortError
 from auxiliary.base.files import atomic_copy, safe_name, write_text_atomic
+from auxiliary.base.progress import progress_bar
 from auxiliary.inference.journal import (
     JOURNAL,
     STATE,
@@ -119,7 +118,7 @@ def merge_shards(input_dir: str | Path, out_dir: str | Path, *, recursive: bool 
         twice: list[str] = []
         placed = 0
         try:
-            for i, folder in enumerate(tqdm(folders, desc="merge shards", unit="shard", disable=not progress)):
+            for i, folder in enumerate(progress_bar(folders, desc="merge shards", unit="shard", disable=not progress)):
                 shard_journal = folder / STATE_DIR / JOURNAL
                 for rec in journal_records(shard_journal) if shard_journal.is_file() else ():
                     key = rec["key"]

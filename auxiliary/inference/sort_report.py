@@ -9,6 +9,10 @@
 and ``folder`` list every label folder the image was copied into. ``counts`` in the summary count files
 per folder (a two-label image counts in both) and ``decisions`` count inputs (sorted, low_confidence,
 rejected), so ``sum(decisions) == n_inputs`` for either task.
+
+Both files are streamed row by row through :func:`auxiliary.base.files.neutralise` (header included), since a
+reviewer opens them in a spreadsheet and a class, folder or file name such as ``=1+1`` would run there; the
+readers here (:func:`read_sort_predictions`, :attr:`SortResult.rejected`) give back the names as they were.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from auxiliary.base.files import atomic_write
+from auxiliary.base.files import CSV_LINE_END, atomic_write, neutralise, read_csv
 from auxiliary.inference.journal import SortJournal, record_destinations, record_folders
 from auxiliary.tasks.placement import LOW_CONFIDENCE
 from auxiliary.tasks.task import Task
@@ -40,7 +44,7 @@ class SortResult:
 
     @property
     def rejected(self) -> pd.DataFrame:
-        return pd.read_csv(self.out_dir / "rejected.csv", keep_default_na=False)
+        return read_csv(self.out_dir / "rejected.csv", keep_default_na=False)
 
     def __repr__(self) -> str:  # pragma: no cover - display only
         s = self.summary
@@ -48,14 +52,30 @@ class SortResult:
 
 
 def read_sort_predictions(out_dir: str | Path) -> pd.DataFrame:
-    """``OUT/predictions.csv`` with ``destination`` kept relative to OUT and empty strings kept."""
-    df = pd.read_csv(Path(out_dir) / "predictions.csv", keep_default_na=False, na_values={"top_prob": [""]})
+    """``OUT/predictions.csv`` with ``destination`` kept relative to OUT, empty strings kept and names as they were
+    before :func:`safe_row` kept a spreadsheet from running them."""
+    df = read_csv(Path(out_dir) / "predictions.csv", keep_default_na=False, na_values={"top_prob": [""]})
     for c in df.columns:
         if c.startswith(("prob_", "threshold_")) or c in ("top_prob", "margin"):
             df[c] = pd.to_numeric(df[c], errors="coerce")
         elif c.startswith("pred_"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
     return df
+
+
+def _number(cell: Any) -> bool:
+    """A cell that reads as a number (``-0.25``: a negative margin is a value, not a formula)."""
+    try:
+        float(cell)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def safe_row(row: list[Any]) -> list[Any]:
+    r"""A row of predictions.csv / rejected.csv with every text cell a spreadsheet would run as a formula
+    :func:`~auxiliary.base.files.neutralise`\ d; numbers (``csv_number``'s text) are left as they are."""
+    return [c if _number(c) else neutralise(c) for c in row]
 
 
 def write_sort_reports(out: Path, journal: SortJournal, classes: list[str], folders: dict[str, str],
@@ -72,16 +92,16 @@ def write_sort_reports(out: Path, journal: SortJournal, classes: list[str], fold
     missing_dest = 0
     with atomic_write(out / "predictions.csv") as pred_tmp, atomic_write(out / "rejected.csv") as rej_tmp, \
             open(pred_tmp, "w", newline="", encoding="utf-8") as fp, open(rej_tmp, "w", newline="", encoding="utf-8") as fr:
-        wp, wr = csv.writer(fp), csv.writer(fr)
-        wp.writerow(cols)
-        wr.writerow(["source", "reason", "sha256"])
+        wp, wr = csv.writer(fp, lineterminator=CSV_LINE_END), csv.writer(fr, lineterminator=CSV_LINE_END)
+        wp.writerow(safe_row(cols))
+        wr.writerow(safe_row(["source", "reason", "sha256"]))
         for rec in journal.records():
             n_rows += 1
-            wp.writerow(task.sort_row(rec, len(classes)))
+            wp.writerow(safe_row(task.sort_row(rec, len(classes))))
             decided[rec["decision"]] = decided.get(rec["decision"], 0) + 1
             if rec["decision"] == "rejected":
                 counts["rejected"] += 1
-                wr.writerow([rec["source"], rec["reason"], rec["sha256"]])
+                wr.writerow(safe_row([rec["source"], rec["reason"], rec["sha256"]]))
             else:
                 for folder in record_folders(rec):
                     counts[folder] = counts.get(folder, 0) + 1

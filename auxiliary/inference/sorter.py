@@ -8,7 +8,10 @@ opens the checkpoint once and calls ``sort_folder(checkpoint, INPUT, OUT)``, whi
   when the conformal prediction set of :mod:`auxiliary.evaluation.conformal` holds exactly one class),
 * ``OUT/low_confidence/`` otherwise,
 * nowhere when the file cannot be read (corrupt, truncated, zero-byte, not an image): it is listed
-  in ``OUT/rejected.csv`` with the reason.
+  in ``OUT/rejected.csv`` with the reason. A FIFO, socket or device among the inputs is never opened (opening a
+  FIFO blocks until someone writes to it, a device may never end): its ``stat`` says what it is
+  (:func:`auxiliary.data.formats.special_kind`) and it is listed there too, so that "accounted for" covers
+  every entry of the folder.
 
 Where an image goes is the checkpoint's task's :class:`~auxiliary.tasks.task.SortRule`
 (:meth:`~auxiliary.tasks.task.Task.sort_rule`): a multi-label checkpoint copies an image into **each**
@@ -48,7 +51,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from auxiliary.base.errors import SortError
 from auxiliary.base.files import (
@@ -60,7 +62,9 @@ from auxiliary.base.files import (
     write_text_atomic,
 )
 from auxiliary.base.images import ImageReadError, is_image_name, read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.base.tone import ita_group
+from auxiliary.data.formats import special_kind, special_reason
 from auxiliary.data.probe import estimate_tone
 from auxiliary.evaluation.conformal import conformal_from_csv
 from auxiliary.inference.backends import load_predictor
@@ -128,8 +132,9 @@ def place_copy(src: str | Path, folder: Path, name: str, sha: str, out_root: Pat
 
 # ============================================================================ inputs
 def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequence[Path] = ()) -> list[Path]:
-    """Every regular file under ``input_dir`` (sub-folders with ``recursive``), sorted, without the
-    ``exclude`` trees (the output folder when it lies inside the input). Symlinked folders are not followed."""
+    """Every entry under ``input_dir`` that is not a folder (sub-folders with ``recursive``), sorted, without the
+    ``exclude`` trees (the output folder when it lies inside the input): regular files, links, and the FIFOs,
+    sockets and devices a sort reports as rejected without opening them. Symlinked folders are not followed."""
     root = Path(input_dir)
     excl = [e.resolve() for e in exclude]
     out: list[Path] = []
@@ -140,7 +145,7 @@ def list_images(input_dir: str | Path, recursive: bool = False, exclude: Sequenc
             out.extend(here / f for f in sorted(filenames))
     else:
         out = sorted(p for p in root.iterdir() if not p.is_dir())
-    return [p for p in out if p.is_file() or p.is_symlink()]
+    return out
 
 
 def estimated_tone_group(rgb: np.ndarray) -> str:
@@ -289,7 +294,7 @@ def _sort_locked(predictor: Any, ckpt: Checkpoint | None, rule: SortRule, src_ro
     run_keys: set[str] = set()
     n_new = n_skipped = n_copied = 0
     threshold = rule.threshold
-    bar = tqdm(total=len(inputs), desc="sort", unit="img", disable=not progress)
+    bar = progress_bar(total=len(inputs), desc="sort", unit="img", disable=not progress)
     try:
         for start in range(0, len(inputs), batch):
             chunk = inputs[start:start + batch]
@@ -297,6 +302,14 @@ def _sort_locked(predictor: Any, ckpt: Checkpoint | None, rule: SortRule, src_ro
             rejected: list[tuple[Path, str, str]] = []
             t0 = time.perf_counter()
             for src in chunk:
+                kind = special_kind(src)  # asked of stat before anything opens it
+                if kind is not None:
+                    run_keys.add(input_key(src, ""))
+                    if journal.finished(input_key(src, ""), out):
+                        n_skipped += 1
+                    else:
+                        rejected.append((src, "", special_reason(kind)))
+                    continue
                 try:
                     sha = sha256_file(src)
                 except OSError as exc:

@@ -143,6 +143,17 @@ class Checkpoint:
         return model.to(device).eval()
 
 
+def procedural_notice(checkpoint: Checkpoint) -> str | None:
+    """The one line ``sort``, ``evaluate``, ``predict`` and ``serve`` print for a model trained on procedural
+    synthetic skin only (its ``trained_on``, recorded by training): such a model is for teaching the workflow and
+    controlled tone experiments, and is not asked to recognise conditions in real photos. None otherwise."""
+    if checkpoint.info.get("trained_on") != "procedural":
+        return None
+    return (f"note: {checkpoint.path} was trained on procedural synthetic skin only: it teaches the workflow, it is "
+            "not meant to recognise conditions in real photos; for photos, train on conditions simulated on clean "
+            "face photos (simulate --input FACES), then adapt it to yours (adapt)")
+
+
 def check_entries(ckpt: Any, p: Path) -> None:
     """Refuse, in one line, what a weights file holds when it is not a checkpoint of this project."""
     if not isinstance(ckpt, dict):

@@ -35,11 +35,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
 
 from auxiliary.base.devices import module_device, resolve_device
-from auxiliary.base.files import atomic_write
+from auxiliary.base.files import atomic_write, read_csv
 from auxiliary.base.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from auxiliary.data.readers import read_table
 from auxiliary.evaluation.calibration import softmax
@@ -96,7 +95,7 @@ def _table_paths(csv_path: Path) -> list[str]:
         pass
     except Exception:  # noqa: BLE001 - not a split table: fall back to a plain CSV with a path column
         pass
-    df = pd.read_csv(csv_path)
+    df = read_csv(csv_path)  # a run's val_predictions.csv: its cells as they were before write_csv_atomic
     if "path" not in df.columns:
         raise ExportError(f"{csv_path} has no 'path' column")
     return [str(p if Path(p).is_absolute() else (csv_path.parent / p)) for p in df["path"].astype(str)]

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from auxiliary.base.errors import AuxiliaryError
+from auxiliary.data.formats import special_kind
 
 
 class PretrainedUnavailableError(AuxiliaryError, RuntimeError):
@@ -80,14 +81,25 @@ def read_weights_file(
     return load_weights_bytes(read_file_bytes(path, what, error), path, what, error, hint)
 
 
-def read_file_bytes(path: str | Path, what: str, error: type[Exception]) -> bytes:
-    """The bytes of ``path``, read once (so that a caller can hash exactly what it loads); ``error`` in one
-    line when it is missing, a folder or unreadable."""
+def check_file(path: str | Path, what: str, error: type[Exception]) -> Path:
+    """``path`` when it is a regular file (a link to one included); else ``error`` in one line: missing, a folder,
+    or a FIFO, socket or device, which is never opened (:func:`auxiliary.data.formats.special_kind` asks ``stat``
+    only: opening a FIFO blocks until someone writes to it, reading a device may never end)."""
     p = Path(path)
     if not p.exists():
         raise error(f"{what} not found: {p}")
     if p.is_dir():
         raise error(f"{what} {p} is a folder, not a file")
+    kind = special_kind(p)
+    if kind is not None:
+        raise error(f"{what} {p} is {kind}, not a file (never opened): pass the weights file, e.g. runs/NAME/best.pt")
+    return p
+
+
+def read_file_bytes(path: str | Path, what: str, error: type[Exception]) -> bytes:
+    """The bytes of ``path``, read once (so that a caller can hash exactly what it loads); ``error`` in one
+    line when it is missing, a folder, a special file (:func:`check_file`) or unreadable."""
+    p = check_file(path, what, error)
     try:
         return p.read_bytes()
     except OSError as exc:

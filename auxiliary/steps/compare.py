@@ -74,7 +74,14 @@ from auxiliary.base.config import Config
 from auxiliary.base.config_overrides import apply_overrides
 from auxiliary.base.devices import device_label
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import check_output_dir, label_slug, sha256_file, write_text_atomic
+from auxiliary.base.files import (
+    check_output_dir,
+    label_slug,
+    read_csv,
+    sha256_file,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from auxiliary.base.layout import resolve_path, run_dir, runs_dir
 from auxiliary.data.readers import read_table
 from auxiliary.evaluation.comparison_table import (
@@ -85,6 +92,7 @@ from auxiliary.evaluation.comparison_table import (
     CompareError,
     to_frame,
 )
+from auxiliary.inference.labelled import split_list
 from auxiliary.inference.measurements import predict_plain_and_tta, size_rows, speed_rows
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models import export
@@ -166,17 +174,10 @@ def onnx_path_for(run: str | Path, onnx_dir: str | Path | None = None) -> Path:
 def load_table(data: str | Path, split: str | None = None) -> tuple[pd.DataFrame, str]:
     """The sample table to evaluate on and the split's name.
 
-    ``data``: a split CSV (``.../test.csv``), or a split folder (then ``split``, default test).
+    ``data``: a split CSV (``.../test.csv``), or a split folder (then ``split``, default test), read as ``evaluate``
+    reads it (:func:`auxiliary.inference.labelled.split_list`).
     """
-    p = Path(data)
-    if p.is_dir():
-        name = split or "test"
-        csv = p / f"{name}.csv"
-        if not csv.is_file():
-            raise CompareError(f"{p} has no {name}.csv (a split folder has train/val/test.csv)")
-    else:
-        csv = p
-        name = split or p.stem
+    csv, name = split_list(data, split, CompareError)
     table = read_table(csv)
     if len(table) == 0:
         raise CompareError(f"{csv} lists no images")
@@ -255,7 +256,7 @@ class Comparison:
             raise CompareError(f"{csv} exists; pass --overwrite (overwrite=True) to replace it")
         (out / "predictions").mkdir(parents=True, exist_ok=True)
         flat = self.table.reset_index()
-        write_text_atomic(csv, flat.to_csv(index=False))
+        write_csv_atomic(csv, flat)  # model labels and class names such as "=1+1" show as text in a spreadsheet
         payload = {
             "levels": list(self.table.index.names),
             "split": self.split,
@@ -270,14 +271,15 @@ class Comparison:
         written = {"csv": csv, "json": js}
         for label, pred in self.predictions.items():
             p = out / "predictions" / f"{label_slug(label)}.csv"
-            write_text_atomic(p, pred.to_csv(index=False))
+            write_csv_atomic(p, pred)
             written[f"predictions:{label}"] = p
         return written
 
 
 def load_comparison(path: str | Path) -> pd.DataFrame:
-    """Read a saved ``comparison.csv`` back into the MultiIndex DataFrame."""
-    df = pd.read_csv(path, dtype={"model": str, "split": str, "group": str, "label": str, "metric": str})
+    """Read a saved ``comparison.csv`` back into the MultiIndex DataFrame (names as they were before
+    :func:`auxiliary.base.files.write_csv_atomic` kept a spreadsheet from running them)."""
+    df = read_csv(path, dtype={"model": str, "split": str, "group": str, "label": str, "metric": str})
     return df.set_index(list(MULTILABEL_LEVELS if "label" in df.columns else LEVELS)).sort_index()
 
 

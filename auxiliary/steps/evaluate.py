@@ -6,7 +6,8 @@ what differs between one class per image and several labels per image is asked o
 :class:`~auxiliary.tasks.task.Task` (how the data is read, what ``--val`` refits, the metrics, the prediction
 columns, the figures), never tested here.
 
-``--data`` is what the task reads (:mod:`auxiliary.inference.labelled`): for a single-label model a split list
+``--data`` is what the task reads (:mod:`auxiliary.inference.labelled`), a split folder standing for its
+``test.csv`` (and given as ``--val``, for its ``val.csv``) as in ``compare``: for a single-label model a split list
 (``test.csv``) or any dataset :func:`auxiliary.data.readers.read_dataset` reads (class folders, a CSV list,
 HAM10000...), ``--label-map`` renaming its labels to the model's classes, which is how a model trained only on the
 synthetic default is checked on real photos whose folders are named otherwise::
@@ -24,7 +25,8 @@ the checkpoint's calibration (one temperature, or one per label), or of one refi
 P(positive classes) beside the single global one; per label and per (tone group, label)). Without known skin tones
 (real photos), fairness uses the tone group *estimated* from the pixels (``tone_group_est``), and the notes say so.
 
-Written to ``--out``: every table of the task's report as ``<name>.csv``, its JSON files, its figures
+Written to ``--out``: every table of the task's report as ``<name>.csv`` (through
+:func:`auxiliary.base.files.write_csv_atomic`: a class named ``=1+1`` shows as text in a spreadsheet), its JSON files, its figures
 (:data:`auxiliary.viz.plots_evaluation.EVALUATION_FIGURES`), ``predictions.csv`` (path, label, the fairness column,
 then the task's columns), ``dropped.csv`` (every image left out: kind, path, detail) and ``summary.json`` (the
 settings, every number, the notes). One class per image::
@@ -68,15 +70,17 @@ import pandas as pd
 
 from auxiliary.base.config import Config
 from auxiliary.base.devices import resolve_device
-from auxiliary.base.files import check_output_dir, write_json_atomic
+from auxiliary.base.files import check_output_dir, read_csv, write_csv_atomic, write_json_atomic
 from auxiliary.base.layout import resolve_path
 from auxiliary.data.balance import tone_column
+from auxiliary.data.formats import special_kind, special_reason
 from auxiliary.evaluation.arrays import finite_rows
 from auxiliary.evaluation.report import EvaluationError
 from auxiliary.inference.backends import load_predictor
-from auxiliary.inference.labelled import parse_label_map, read_labelled
+from auxiliary.inference.labelled import is_split_folder, parse_label_map, read_labelled, split_list
 from auxiliary.inference.measurements import view_logits, view_probabilities
 from auxiliary.models.checkpoint import Checkpoint
+from auxiliary.models.pretrained import check_file
 from auxiliary.training.records import record_step
 from auxiliary.viz.plots_evaluation import evaluation_figures
 
@@ -92,21 +96,28 @@ def _fairness_column(col: str, table: pd.DataFrame, notes: list[str]) -> str:
 
 def _check_inputs(ckpt: Checkpoint | str | Path, data: str | Path, val: str | Path | None, out: str | Path,
                   batch_size: int, overwrite: bool) -> tuple[Checkpoint | Path, Path, Path | None, Path]:
-    """Paths resolved and checked before anything is read: one line for a missing file, an output folder among the
-    inputs, a bad batch size, an earlier evaluation without ``overwrite``."""
+    """Paths resolved and checked before anything is read: one line for a missing file, a FIFO, socket or device
+    (never opened), an output folder among the inputs, a bad batch size, an earlier evaluation without
+    ``overwrite``."""
     ckpt = ckpt if isinstance(ckpt, Checkpoint) else Path(resolve_path(ckpt))
     data, val = Path(resolve_path(data)), Path(resolve_path(val)) if val else None
-    if not isinstance(ckpt, Checkpoint) and not ckpt.is_file():
-        raise EvaluationError(f"file not found: {ckpt}")
+    if not isinstance(ckpt, Checkpoint):
+        check_file(ckpt, "checkpoint", EvaluationError)
     for p in [data] + ([val] if val else []):
         if not p.exists():
             raise EvaluationError(f"data not found: {p}")
+        if special_kind(p):
+            raise EvaluationError(f"data {p} is {special_reason(special_kind(p))}: pass a split list, a split "
+                                  "folder or a dataset folder")
     path = ckpt.path if isinstance(ckpt, Checkpoint) else ckpt
     dest = check_output_dir(out, inputs=(data, path, val))  # never among the user's photos
     if int(batch_size) < 1:
         raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
     if (dest / "summary.json").exists() and not overwrite:
         raise EvaluationError(f"{dest} already holds an evaluation (summary.json); pass --overwrite or choose another --out")
+    # a split folder stands for its test list (and, as --val, its validation list), as compare reads it
+    data = split_list(data, "test")[0] if is_split_folder(data) else data
+    val = split_list(val, "val")[0] if val is not None and is_split_folder(val) else val
     return ckpt, data, val, dest
 
 
@@ -186,7 +197,7 @@ def write_results(res: dict[str, Any], out_dir: str | Path, summary: dict[str, A
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in res.items():
         if isinstance(frame, pd.DataFrame):
-            frame.to_csv(out / f"{name}.csv", index=frame.index.name is not None)
+            write_csv_atomic(out / f"{name}.csv", frame, index=frame.index.name is not None)
     for name, payload in res.get("files", {}).items():
         write_json_atomic(out / name, payload)
     for stem, fig in evaluation_figures(res, model).items():
@@ -207,7 +218,7 @@ def run_report(run_dir: str | Path, cfg: Config, split: str = "val") -> dict[str
         raise EvaluationError(f"{run} has no {split} predictions ({f.name} missing)")
     checkpoint = Checkpoint.open(run / "best.pt")
     task, classes = checkpoint.task, checkpoint.classes
-    table = pd.read_csv(f, keep_default_na=False, dtype={"label": str, "path": str, "pred": str, "tone_group": str})
+    table = read_csv(f, keep_default_na=False, dtype={"label": str, "path": str, "pred": str, "tone_group": str})
     truths, probs = task.prediction_arrays(table, classes)
     col = cfg.eval.fairness_col
     groups = table[col] if col in table.columns else None

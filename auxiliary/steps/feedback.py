@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import atomic_copy, sha256_file
-from auxiliary.base.images import read_image
+from auxiliary.base.files import atomic_copy, read_csv, sha256_file, write_csv_atomic
 from auxiliary.base.layout import data_dir, resolve_path, runs_dir, split_dir
-from auxiliary.data.feedback import FeedbackError, file_image
-from auxiliary.data.labels import label_matrix
+from auxiliary.base.progress import progress_bar
+from auxiliary.data.feedback import FeedbackError, check_image_file, file_image
 from auxiliary.data.merge import merge_feedback
 from auxiliary.data.readers import load_split
-from auxiliary.evaluation.arrays import labels_to_index
-from auxiliary.evaluation.metrics import multilabel_summary, summary_metrics
+from auxiliary.inference.active import STRATEGIES, model_embeddings, select_for_review
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models.checkpoint import read_checkpoint
 from auxiliary.steps.train import ensure_run, trained_checkpoint
@@ -59,7 +56,7 @@ def feedback(cfg: Any, action: str, *, image: str | Path | None = None, label: s
     if action == "file":
         if not image or not label:
             raise FeedbackError("feedback file needs an IMAGE and --label CLASS")
-        read_image(Path(image).expanduser())  # the image's own problem first (missing, not an image)
+        check_image_file(Path(image).expanduser())  # the image's own problem first (missing, not an image, a FIFO)
         classes, origin = known_classes(cfg, split, label)
         if str(label).strip() not in classes:
             raise FeedbackError(f"--label {label!r} is not a class of {origin}: use one of {', '.join(classes)}")
@@ -107,7 +104,8 @@ def configured_split(cfg: Any) -> Path | None:
 
 
 # ============================================================================ review
-def review_queue(predictions: pd.DataFrame, truth: pd.DataFrame | None = None, task: Task | str = "single",
+def review_queue(predictions: pd.DataFrame, truth: pd.DataFrame | Mapping[str, str] | None = None,
+                 task: Task | str = "single",
                  classes: Sequence[str] | None = None, *, order: str = "margin", include_mistakes: bool = True,
                  out_dir: str | Path | None = None) -> pd.DataFrame:
     """Images of a sort worth a reviewer's look, most informative first (``task.review_queue``: the
@@ -115,15 +113,39 @@ def review_queue(predictions: pd.DataFrame, truth: pd.DataFrame | None = None, t
 
     ``predictions`` is ``OUT/predictions.csv`` of a sort, ``task`` the sorting model's task (or its name) and
     ``classes`` its classes or labels (default: the ``prob_`` columns); ``truth``: a table with ``source`` and
-    the true ``label`` (and, multi-label, one 0/1 column per label), e.g. a simulated reviewer's. Adds ``image``:
-    the sorted copy (the first, for an image in several label folders) when ``out_dir`` is given, else the source."""
+    the true ``label`` (and, multi-label, one 0/1 column per label), e.g. a simulated reviewer's, or a
+    ``{source: label}`` dict of one class per image. Adds ``image``: the sorted copy (the first, for an image in
+    several label folders) when ``out_dir`` is given, else the source."""
     task = task if isinstance(task, Task) else task_named(task)
+    if isinstance(truth, Mapping):
+        truth = pd.DataFrame({"source": [str(k) for k in truth], "label": [str(v) for v in truth.values()]})
     df = task.review_queue(predictions, truth, _classes(predictions, classes), order=order,
                            include_mistakes=include_mistakes)
     base = Path(out_dir) if out_dir is not None else None
     first = [str(d).split("|")[0] for d in df["destination"]]
     df["image"] = [str(base / d) if base is not None and d else s for s, d in zip(df["source"], first)]
     return df
+
+
+def review_batch(predictor: Predictor, predictions: pd.DataFrame, k: int, strategy: str = STRATEGIES[0], *,
+                 seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """The ``k`` sorted photos a reviewer should label first, so that ``k`` corrections teach the model the most
+    (:func:`auxiliary.inference.active.select_for_review`: ``uncertainty+diversity`` by default, ``uncertainty``,
+    ``diversity`` or ``random``); ``predictor`` is the sorting model (its task says how unsure it is of each photo,
+    its own features how alike two photos are). Rows of ``predictions`` (a sort's ``predictions.csv``) in the order
+    to review, with ``uncertainty``, ``rank``, ``why`` (the strategy) and ``image`` (as :func:`review_queue`)."""
+    df = predictions[predictions["decision"] != "rejected"].reset_index(drop=True)
+    probs = df[[f"prob_{c}" for c in predictor.classes]].to_numpy(dtype=float)
+    doubt = predictor.task.uncertainty(probs, predictor.info, predictor.classes) if len(df) else probs[:, 0]
+    emb = (model_embeddings(predictor, df["source"].astype(str).tolist(), progress=progress)
+           if strategy in ("diversity", "uncertainty+diversity") and len(df) else None)
+    picks = select_for_review(doubt, k, strategy, emb, seed=seed)
+    out = df.iloc[picks].assign(uncertainty=doubt[picks], why=strategy).reset_index(drop=True)
+    out["rank"] = range(1, len(out) + 1)
+    base = Path(out_dir) if out_dir is not None else None
+    first = [str(d).split("|")[0] for d in out["destination"]]
+    out["image"] = [str(base / d) if base is not None and d else s for s, d in zip(out["source"], first)]
+    return out
 
 
 def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, task: Task | str = "single",
@@ -135,7 +157,7 @@ def simulate_review(queue: pd.DataFrame, feedback_dir: str | Path, task: Task | 
     task = task if isinstance(task, Task) else task_named(task)
     names = _classes(queue, classes)
     rows = []
-    for _, r in tqdm(queue.iterrows(), total=len(queue), desc="review", disable=not progress):
+    for _, r in progress_bar(queue.iterrows(), total=len(queue), desc="review", disable=not progress):
         filing = task.review_filing(r, names)
         if filing is None:
             continue
@@ -183,7 +205,7 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
     scfg = replace(cfg.synth, seed=int(cfg.synth.seed) + int(seed_offset),
                    n_per_class=max(1, math.ceil(n / IMAGES_PER_UNIT[cfg.synth.task])))
     if (gen / "metadata.csv").is_file():
-        meta = pd.read_csv(gen / "metadata.csv")
+        meta = read_csv(gen / "metadata.csv")
     else:
         meta = generate_dataset(scfg, gen, overwrite=gen.exists(), progress=progress)
     meta = meta.copy()
@@ -202,7 +224,7 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
     if add_broken and not (inbox / "broken_upload.jpg").exists():
         (inbox / "broken_upload.jpg").write_text("an upload that was interrupted: not an image\n", encoding="utf-8")
     truth = pd.DataFrame(rows)
-    truth.to_csv(out / "truth.csv", index=False)
+    write_csv_atomic(out / "truth.csv", truth)
     return inbox, truth
 
 
@@ -217,18 +239,14 @@ def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path,
 
 def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test", *, batch: int = 32,
                    progress: bool = False) -> dict[str, float]:
-    """Summary metrics (accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss) of a checkpoint on one split;
-    of a multi-label checkpoint, :func:`auxiliary.evaluation.metrics.multilabel_summary` at its thresholds."""
+    """Summary metrics of a checkpoint on one split, as its task measures them (:meth:`auxiliary.tasks.Task.split_metrics`:
+    accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss; of a multi-label checkpoint, per-label AUROC, F1 at
+    its thresholds, subset accuracy, Hamming loss), and ``n``, the rows of the split."""
     tables, _classes = load_split(split_dir)
     table = tables[split]
     pred = Predictor.from_checkpoint(ckpt)
     probs, _errors = pred.predict_paths(list(table["path"]), batch_size=batch, progress=progress)
-    if pred.multilabel:  # macro/micro AUROC, F1 at the checkpoint's thresholds, subset accuracy, Hamming loss
-        out = multilabel_summary(label_matrix(table, pred.classes), probs, pred.classes, pred.threshold_rows(len(table)))
-        out["n"] = int(len(table))
-        return out
-    y = labels_to_index(list(table["label"]), pred.classes, unknown="minus_one")
-    out = summary_metrics(y, probs, pred.classes)
+    out = pred.task.split_metrics(table, probs, pred.classes, pred.info)
     out["n"] = int(len(table))
     return out
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from auxiliary.base.config import Config, SynthConfig
+from auxiliary.base.config import Config, SortConfig, SynthConfig
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import ImageReadError, read_image, read_image_bytes
 from auxiliary.base.layout import resolve_path
@@ -37,7 +37,8 @@ from auxiliary.inference.predictor import Predictor
 from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.synth.dataset import generate_dataset
 
-#: Uploads above this many bytes are refused with a message (Gradio itself refuses twice this).
+#: Uploads above this many bytes are refused: by Gradio while they arrive (the web page's ``max_file_size``, so they
+#: are never stored), and by :func:`load_upload` with a message for any other way in.
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -80,19 +81,18 @@ def serve(cfg: Config, ckpt: Checkpoint | str | Path, *, conf: float | None = No
           feedback_dir: str | Path | None = None, examples: bool = True, quiet: bool = False) -> Demo:
     """The ``serve`` step without the web: open ``ckpt`` once (a checkpoint file, or one already opened) into a
     predictor on ``cfg.sort.device``, check the review threshold (``conf``, default ``cfg.sort.conf``), choose the
-    feedback folder (default ``cfg.sort.feedback_dir``; none when the model's task does not describe an image by
-    one class) and, with ``examples``, make one synthetic example per class in a temporary folder removed at exit."""
+    feedback folder (:func:`feedback_folder`; none when the model's task does not describe an image by one class)
+    and, with ``examples``, make one synthetic example per class in a temporary folder removed at exit."""
     if not isinstance(ckpt, Checkpoint):
         path = resolve_path(ckpt)
-        if not path.is_file():
+        if not path.exists():
             raise DemoError(f"checkpoint not found: {path} (train one with `python -m auxiliary train`)")
         ckpt = Checkpoint.open(path)
     predictor = Predictor.from_checkpoint(ckpt, device=cfg.sort.device)
     conf = float(cfg.sort.conf if conf is None else conf)
     if not 0.0 <= conf <= 1.0:
         raise DemoError(f"conf must be between 0 and 1, got {conf}")
-    fb_dir = resolve_path(feedback_dir if feedback_dir is not None else cfg.sort.feedback_dir) \
-        if ckpt.task.one_class_per_image else None
+    fb_dir = feedback_folder(cfg, ckpt, feedback_dir) if ckpt.task.one_class_per_image else None
     example_files: list[Path] = []
     if examples:
         ex_dir = Path(tempfile.mkdtemp(prefix="auxiliary-webapp-examples-"))
@@ -101,6 +101,18 @@ def serve(cfg: Config, ckpt: Checkpoint | str | Path, *, conf: float | None = No
         if not example_files and not quiet:
             print("webapp: synthetic examples unavailable; upload your own images")
     return Demo(predictor, conf, fb_dir, example_files)
+
+
+def feedback_folder(cfg: Config, ckpt: Checkpoint, feedback_dir: str | Path | None = None) -> Path:
+    """Where the demo files images: ``feedback_dir`` when given (``~`` expanded, relative to the working folder), else
+    ``cfg.sort.feedback_dir`` when it was set (a profile, ``--set``, a YAML file), else the run folder's ``feedback/``
+    beside the checkpoint. Never the configured default ``data/feedback`` of whatever project folder the package was
+    imported from: a demo started anywhere files into the run it serves, which ``feedback merge`` then reads."""
+    if feedback_dir is not None:
+        return Path(feedback_dir).expanduser().absolute()
+    if cfg.sort.feedback_dir != SortConfig().feedback_dir:
+        return resolve_path(cfg.sort.feedback_dir)
+    return ckpt.path.expanduser().absolute().parent / "feedback"
 
 
 # ----------------------------------------------------------------------------- images
@@ -233,7 +245,8 @@ def _lock_for(predictor: Any) -> threading.Lock:
         return _LOCKS.setdefault(id(predictor), threading.Lock())
 
 
-def _heatmap(predictor: Any, rgb: np.ndarray, target: int) -> tuple[np.ndarray | None, str]:
+def heatmap_overlay(predictor: Any, rgb: np.ndarray, target: int) -> tuple[np.ndarray | None, str]:
+    """The Grad-CAM overlay of ``target`` on ``rgb`` and a sentence saying what it shows (or why there is none)."""
     ok, why = explain_status()
     if not ok:
         return None, f"Heat map unavailable: {why}."
@@ -292,7 +305,7 @@ def analyse(
         top = max(probs, key=probs.get)
         overlay, note = (None, "Heat map switched off.")
         if heatmap:
-            overlay, note = _heatmap(predictor, rgb, predictor.classes.index(top))
+            overlay, note = heatmap_overlay(predictor, rgb, predictor.classes.index(top))
     out.update(predictor.task.analysis(probs, predictor.info, predictor.classes, conf), ok=True, overlay=overlay,
                heatmap_note=note, image=rgb, notes=notes)
     return out

@@ -7,7 +7,8 @@ class, or iteratively by label), oversamples the training list when ``data.overs
 image only: refused for label sets before anything is written) and writes the split folder. Its result
 (:class:`SplitResult`) carries what each face shows: the dataset's report, the split's tables and the summary of
 its task (:data:`SHOWN`). :func:`ensure_splits`, what the other notebooks and ``train`` call, reuses a complete
-split folder of the config or makes it with :func:`split`.
+split folder of the config or makes it with :func:`split`; :func:`data_task` tells the task of the data before
+anything is made, so that a setting that does not fit it is refused before the first write.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 import pandas as pd
 
 from auxiliary.base.config import Config
-from auxiliary.base.files import check_output_dir
-from auxiliary.base.layout import resolve_path, split_dir
+from auxiliary.base.files import OutputPathError, check_output_dir, write_csv_atomic
+from auxiliary.base.layout import resolve_path, split_dir, synthetic_dir
 from auxiliary.data.balance import check_oversampling, ensure_oversampled
 from auxiliary.data.duplicates import NEAR_THRESHOLD
-from auxiliary.data.readers import load_split, read_dataset
+from auxiliary.data.labels import LABEL_SET_TASK, SPLIT_TASKS
+from auxiliary.data.readers import label_set_format, load_split, read_dataset, split_task
 from auxiliary.data.report import DatasetProblemsError, DatasetReport
 from auxiliary.data.splits import (
     SplitError,
@@ -95,11 +97,36 @@ class SplitResult:
 
 
 # ------------------------------------------------------------------ 02 data
+def is_synthetic(cfg: Config) -> bool:
+    """Whether ``cfg`` trains on the synthetic default (made by ``simulate`` when missing)."""
+    return str(cfg.data.data).lower() == "synthetic"
+
+
 def dataset_source(cfg: Config) -> Path:
-    """The dataset the series trains on: the synthetic default or ``cfg.data.data``."""
-    if str(cfg.data.data).lower() == "synthetic":
-        return ensure_synthetic(cfg)
-    return resolve_path(cfg.data.data)
+    """The dataset the series trains on: the synthetic default (made when missing) or ``cfg.data.data``."""
+    return ensure_synthetic(cfg) if is_synthetic(cfg) else resolve_path(cfg.data.data)
+
+
+def data_task(cfg: Config) -> str:
+    """The task (:data:`~auxiliary.data.labels.SPLIT_TASKS`: ``single`` or ``multilabel``) of the data of ``cfg``,
+    told without making or writing anything: a split folder's ``classes.json``, else the layout of the dataset
+    (:func:`~auxiliary.data.readers.label_set_format`), else the task the synthetic default is simulated with."""
+    if is_synthetic(cfg):
+        return str(cfg.synth.task)
+    src = resolve_path(cfg.data.data)
+    if (src / "classes.json").is_file():
+        return split_task(src)
+    return LABEL_SET_TASK if label_set_format(src, cfg.data.format) else "single"
+
+
+def report_file(path: str | Path, source: Path) -> Path:
+    """Where ``--report`` writes the dataset's problems, checked before anything is written: a file name outside
+    the dataset ``source`` (never among the user's own files)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise OutputPathError(f"--report {path} is a folder: give the name of a CSV file (e.g. problems.csv)")
+    check_output_dir(p.parent, inputs=(source,), option="--report")
+    return p.resolve()
 
 
 def split(
@@ -124,22 +151,27 @@ def split(
     the dataset already has (train/val folders, MedMNIST). An ``out`` that holds a split is refused unless
     ``overwrite`` (replace it) or ``reuse`` (keep it: the config's folder is named after its settings; the
     dataset is still read for its report). ``data.oversample_to`` > 0 oversamples the training list once.
+    Every setting is checked before anything is written (the synthetic default made, a report, a split).
     """
     d = cfg.data
-    source = dataset_source(cfg)
-    out_dir = check_output_dir(out, inputs=(source,)) if out else split_dir(cfg)
+    if d.oversample_to:  # label sets: refused before anything is written
+        check_oversampling(SPLIT_TASKS[data_task(cfg)].label_columns, d.oversample_to)
+    where = synthetic_dir(cfg) if is_synthetic(cfg) else resolve_path(d.data)  # nothing made yet
+    out_dir = check_output_dir(out, inputs=(where,)) if out else split_dir(cfg)
+    report_path = report_file(report_csv, where) if report_csv else None
     held = out_dir.is_dir() and bool(existing_split_outputs(out_dir))
     if held and not (overwrite or reuse):
         raise SplitError(f"{out_dir} already holds a split; pass --overwrite to replace it")
+    source = dataset_source(cfg)
     try:
         table, report = read_dataset(source, format=d.format, drop_bad=d.drop_bad, root=root, progress=progress)
     except DatasetProblemsError as exc:
-        if report_csv:
-            exc.report.to_frame().to_csv(report_csv, index=False)
+        if report_path:
+            write_csv_atomic(report_path, exc.report.to_frame())
         raise
-    if report_csv:
-        report.to_frame().to_csv(report_csv, index=False)
-    check_oversampling(bool(report.labels), d.oversample_to)  # label sets: refused before anything is written
+    if report_path:
+        write_csv_atomic(report_path, report.to_frame())
+    check_oversampling(bool(report.labels), d.oversample_to)  # what the data turned out to be
     made = not (held and reuse and not overwrite and (out_dir / "classes.json").is_file())
     if made:
         make_splits(

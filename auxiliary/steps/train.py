@@ -7,6 +7,7 @@ figures its run folder gets (:data:`auxiliary.viz.plots_training.RUN_FIGURES`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 from auxiliary.base.config import Config
 from auxiliary.base.errors import TrainError
 from auxiliary.base.files import check_output_dir
-from auxiliary.base.layout import resolve_path, run_dir, selection_file
+from auxiliary.base.layout import data_dir, resolve_path, run_dir, runs_dir, selection_file, split_dir
 from auxiliary.data.readers import split_task
-from auxiliary.steps.split import ensure_splits
+from auxiliary.steps.split import data_task, ensure_splits
 from auxiliary.tasks import choose_task
 from auxiliary.training.engine import check_config, check_engine
 from auxiliary.training.loop import fit
@@ -33,51 +34,83 @@ from auxiliary.viz.plots_training import RunFigures
 
 
 def train(cfg: Config, data: str | Path | None = None, out: str | Path | None = None, *, resume: bool = False,
-          overwrite: bool = False, from_selection: bool = False, progress: bool = True) -> dict[str, Any]:
+          overwrite: bool = False, from_selection: bool = False, progress: bool = True,
+          callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """The ``train`` step (``python -m auxiliary train``, notebook 04 through :func:`ensure_run`): train
     ``cfg.train.model`` (or, with ``from_selection``, the winner ``select`` recorded for this split) on ``data``
     (a split folder, or any dataset the data step reads, split with ``cfg.data``; default: the configured
     dataset) into the run folder ``out`` (default ``runs/<model>-<profile>``).
 
-    Every setting is checked before anything is written: an existing run is refused unless ``resume`` or
-    ``overwrite``; a loss, monitor or task that does not fit the split is refused in one line. Returns the run's
-    summary (``summary.json``, with ``run_dir``); the other processes of a multi-process run get theirs too."""
+    Every setting is checked before anything is written (the synthetic default, a split, an image cache, a run
+    folder): the engine (devices, strategy, precision); an existing run is refused unless ``resume`` or
+    ``overwrite``; a loss, monitor or task that does not fit the data, or a missing selection, is refused in one
+    line. ``callbacks``: more Fabric callbacks for the run (notebook 04's live monitor, see :func:`train_run`).
+    Returns the run's summary (``summary.json``, with ``run_dir``); the other processes of a multi-process run get
+    theirs too."""
     check_config(cfg.train)
-    check_engine(cfg.train)  # every setting refused before the first write (a split, a cache, a run folder)
-    out_dir = check_output_dir(resolve_path(out), inputs=(data,)) if out else run_dir(cfg)
+    check_engine(cfg.train)
+    data_cfg = with_data(cfg, data)
+    if from_selection:
+        cfg = with_model(cfg, selection_winner(cfg, planned_split(data_cfg, data)))
+    out_dir = check_output_dir(resolve_path(out), inputs=(data,)) if out else runs_dir(create=False) / run_name(cfg)
     refuse_existing(out_dir, resume, overwrite)
     if resume and not (out_dir / "last.pt").is_file():
         raise TrainError(f"nothing to resume in {out_dir} (no last.pt)")
+    choose_task(cfg.train, planned_task(data_cfg, data))  # a loss, monitor or task that does not fit: nothing made
     split = resolve_split(cfg, data, progress=progress)
-    if from_selection:
-        cfg = with_model(cfg, selection_winner(cfg, split))
-        out_dir = out_dir if out else run_dir(cfg)
-        refuse_existing(out_dir, resume, overwrite)
-    choose_task(cfg.train, split_task(split))  # a loss, monitor or task that does not fit: one line
+    choose_task(cfg.train, split_task(split))  # what the split turned out to be
     if not secondary_rank():  # the other processes of a multi-process run re-run this command
         print(f"training {cfg.train.model} on {split} -> {out_dir}")
-    return train_run(cfg, split, out_dir, resume=resume, overwrite=overwrite, progress=progress)
+    return train_run(cfg, split, out_dir, resume=resume, overwrite=overwrite, progress=progress, callbacks=callbacks)
+
+
+def has_split_lists(path: Path) -> bool:
+    """A split folder ``train`` can read as it is: its ``train.csv`` and ``classes.json``."""
+    return (path / "train.csv").is_file() and (path / "classes.json").is_file()
+
+
+def with_data(cfg: Config, data: str | Path | None) -> Config:
+    """``cfg`` for the data ``train`` reads: ``cfg`` itself for the configured dataset or a split folder, else
+    ``cfg`` with ``data.data`` set to the dataset ``data`` (split with ``cfg.data``'s settings). Nothing is made."""
+    if not data:
+        return cfg
+    d = resolve_path(data)
+    if has_split_lists(d):
+        return cfg
+    if not d.exists():
+        raise TrainError(f"--data {data}: not found ({d})")
+    return replace(cfg, data=replace(cfg.data, data=str(d)))
+
+
+def planned_split(cfg: Config, data: str | Path | None) -> Path | None:
+    """The split folder ``train`` would read, without making it: ``data`` when it is a split folder, else the split
+    of ``cfg``'s dataset under ``data/splits/`` (``None`` while there is no ``data/`` folder: no split is there)."""
+    if data and has_split_lists(resolve_path(data)):
+        return resolve_path(data)
+    return split_dir(cfg) if data_dir(create=False).is_dir() else None
+
+
+def planned_task(cfg: Config, data: str | Path | None) -> str:
+    """The task of the split ``train`` would read (:func:`planned_split`), or of the data it would split
+    (:func:`auxiliary.steps.split.data_task`), told without making anything."""
+    split = planned_split(cfg, data)
+    return split_task(split) if split is not None and has_split_lists(split) else data_task(cfg)
 
 
 def resolve_split(cfg: Config, data: str | Path | None, progress: bool = True) -> Path:
     """A split folder for ``data``: the folder itself when it is one, else the dataset split with
     ``cfg.data`` settings into ``data/splits/`` (re-used when it exists)."""
-    if data:
-        d = resolve_path(data)
-        if (d / "train.csv").is_file() and (d / "classes.json").is_file():
-            return d
-        if not d.exists():
-            raise TrainError(f"--data {data}: not found ({d})")
-        cfg = replace(cfg, data=replace(cfg.data, data=str(d)))
-    return ensure_splits(cfg, progress=progress)
+    data_cfg = with_data(cfg, data)
+    return resolve_path(data) if data and data_cfg is cfg else ensure_splits(data_cfg, progress=progress)
 
 
 def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
-               split_dir: str | Path | None = None) -> Path:
+               split_dir: str | Path | None = None, callbacks: Sequence[Any] = ()) -> Path:
     """The run folder of ``cfg`` (``runs/<name or run_name(cfg)>``) with a finished run: reused when it was
     made with the same settings (and, when ``split_dir`` is given, on that split), resumed when
     interrupted, otherwise trained (an existing run with other settings is replaced, with a message
-    saying so). ``split_dir`` defaults to the configured dataset's split (:func:`ensure_splits`).
+    saying so). ``split_dir`` defaults to the configured dataset's split (:func:`ensure_splits`). ``callbacks``
+    join the run's Fabric callbacks when it trains (notebook 04's :class:`auxiliary.viz.panels_training.TrainingMonitor`).
 
     This is the one rule every notebook and step uses to reuse a trained run."""
     out = run_dir(cfg, name or run_name(cfg))
@@ -92,7 +125,7 @@ def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
     exists = any((out / n).exists() for n in RUN_MARKERS)
     if exists and not resume:
         print(f"{out} holds a run with other settings: training again in its place")
-    train(cfg, split_dir, out, resume=resume, overwrite=exists and not resume, progress=progress)
+    train(cfg, split_dir, out, resume=resume, overwrite=exists and not resume, progress=progress, callbacks=callbacks)
     return out
 
 
@@ -109,23 +142,26 @@ def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
     return out / "best.pt"
 
 
-def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, *, callbacks: Sequence[Any] = (),
+              **kwargs: Any) -> dict[str, Any]:
     """:func:`auxiliary.training.loop.fit` plus the run's figures under ``logs/`` (loss and accuracy
     curves, validation confusion matrix; the loss curve of a multi-label run) and what its trackers need
-    (:func:`auxiliary.training.records.run_callbacks`): how every step trains. Returns the run's summary."""
+    (:func:`auxiliary.training.records.run_callbacks`), with ``callbacks`` after them (a live monitor, whose
+    ``stop_requested`` ends the run after an epoch): how every step trains. Returns the run's summary."""
     figures = RunFigures(split_task(split_dir))
-    return fit(cfg, split_dir, out_dir, callbacks=[figures, *run_callbacks(cfg)], **kwargs)
+    return fit(cfg, split_dir, out_dir, callbacks=[figures, *run_callbacks(cfg), *callbacks], **kwargs)
 
 
-def selection_winner(cfg: Config, split: Path) -> str:
-    """The model ``select`` recorded for this profile on ``split`` (``train --from-selection``; the DVC pipeline)."""
+def selection_winner(cfg: Config, split: Path | None) -> str:
+    """The model ``select`` recorded for this profile on ``split`` (``train --from-selection``; the DVC pipeline);
+    ``None``: a split not made yet, which no selection was made on."""
     f = selection_file(cfg, create=False)
     try:
         sel = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise TrainError(f"--from-selection: no readable model selection at {f}; run `python -m auxiliary select` "
                          "first") from None
-    if Path(str(sel.get("split_dir"))).resolve() != Path(split).resolve() or not sel.get("model"):
+    if split is None or Path(str(sel.get("split_dir"))).resolve() != Path(split).resolve() or not sel.get("model"):
         raise TrainError(f"--from-selection: {f} was made on another split ({sel.get('split_dir')}); run "
-                         f"`python -m auxiliary select --split {split}` first")
+                         f"`python -m auxiliary select{f' --split {split}' if split else ''}` first")
     return str(sel["model"])

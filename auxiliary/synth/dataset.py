@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.config import SynthConfig
+from auxiliary.base.files import read_csv, write_csv_atomic
 from auxiliary.base.images import write_png
 from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.synth.acne import acne_lesions, render_acne
@@ -96,8 +97,8 @@ def generate_class_dataset(
     rows, lrows, skipped, seconds = render_dataset(cfg, out, overwrite=overwrite, progress=progress,
                                                    write=_write_views, desc="simulate")
     meta = _tidy(pd.DataFrame(rows))
-    pd.DataFrame(lrows, columns=["path", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]).to_csv(
-        out / "lesions.csv", index=False)
+    write_csv_atomic(out / "lesions.csv", pd.DataFrame(
+        lrows, columns=["path", "lesion", "x", "y", "radius", "kind", "intensity", "aspect", "angle"]))
     counts = meta["label"].value_counts().reindex(list(CLASSES), fill_value=0)
     msg = (f"simulate: wrote {len(meta)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) to {out} "
            f"in {seconds:.1f} s")
@@ -183,12 +184,13 @@ def tone_row(kind: str, *, strength: float = 0.5, count: int = 24, seed: int = 0
 
 
 def read_synthetic_metadata(out_dir: str | Path) -> pd.DataFrame:
-    """The metadata table of a generated dataset, with absolute paths."""
+    """The metadata table of a generated dataset, with absolute paths (its cells as they were generated: a photo
+    named ``=1+1.jpg`` is its ``source`` again, :func:`auxiliary.base.files.read_csv`)."""
     out = Path(out_dir)
     f = out / "metadata.csv"
     if not f.is_file():
         raise SynthError(f"no synthetic dataset in {out} (metadata.csv missing): run `python -m auxiliary simulate`")
-    table = pd.read_csv(f)
+    table = read_csv(f)
     table["path"] = [str((out / p).resolve()) for p in table["path"]]
     return table
 

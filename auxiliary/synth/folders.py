@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import stat
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import cv2
 import pandas as pd
-from tqdm.auto import tqdm
 
 from auxiliary.base.config import SYNTH_TASKS, SynthConfig
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import write_csv_atomic
 from auxiliary.base.images import ImageReadError, is_image_name, read_image
+from auxiliary.base.progress import progress_bar
 from auxiliary.synth.lesion import value_range
 from auxiliary.synth.photo import Photo, load_photo
 from auxiliary.synth.samplers import CLASSES, MULTILABELS, subject_stream
@@ -98,19 +99,36 @@ def check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
                 (out / name).unlink(missing_ok=True)
 
 
+#: What an input entry that is neither a file nor a folder is, by its ``stat`` type (never opened: a FIFO blocks).
+SPECIAL_FILES: dict[int, str] = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+                                 stat.S_IFBLK: "a device"}
+
+
 def list_photos(input_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
-    """Candidate photos of ``input_dir`` (recursive, sorted) and the files skipped by name."""
+    """Candidate photos of ``input_dir`` (recursive, sorted) and the entries skipped by name, or because they are
+    no file: a FIFO, socket or device is skipped with a reason that says which, and never opened."""
     if not input_dir.is_dir():
         raise SynthError(f"input folder not found: {input_dir}")
     files, skipped = [], []
     for p in sorted(input_dir.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(input_dir).parts):
+        if p.is_dir() or any(part.startswith(".") for part in p.relative_to(input_dir).parts):
             continue
-        if is_image_name(p):
+        if not p.is_file():
+            skipped.append({"path": str(p.relative_to(input_dir)), "reason": _not_a_file(p)})
+        elif is_image_name(p):
             files.append(p)
         else:
             skipped.append({"path": str(p.relative_to(input_dir)), "reason": f"not an image file name ({p.suffix or 'no extension'})"})
     return files, skipped
+
+
+def _not_a_file(path: Path) -> str:
+    """Why an entry that is neither a file nor a folder is skipped (asked of ``stat`` alone)."""
+    try:
+        kind = SPECIAL_FILES.get(stat.S_IFMT(path.stat().st_mode))
+    except OSError:
+        return "broken link"
+    return f"{kind}, not a regular file (never opened)" if kind else "not a regular file"
 
 
 def photo_jobs(cfg: SynthConfig, input_dir: Path, out: Path,
@@ -119,7 +137,7 @@ def photo_jobs(cfg: SynthConfig, input_dir: Path, out: Path,
     photos of ``input_dir`` (at least one each, ``cfg.n_per_class`` in all), and the files skipped."""
     files, skipped = list_photos(input_dir)
     usable: list[tuple[Path, str]] = []
-    for p in tqdm(files, desc="check photos", disable=not progress):
+    for p in progress_bar(files, desc="check photos", disable=not progress):
         rel = str(p.relative_to(input_dir))
         try:
             rgb = read_image(p)
@@ -132,7 +150,7 @@ def photo_jobs(cfg: SynthConfig, input_dir: Path, out: Path,
             continue
         usable.append((p, rel))
     if not usable:
-        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+        write_csv_atomic(out / "skipped.csv", pd.DataFrame(skipped, columns=["path", "reason"]))
         raise SynthError(f"no usable photo in {input_dir} ({len(skipped)} skipped; reasons in {out / 'skipped.csv'})")
     n = max(int(cfg.n_per_class), len(usable))
     jobs = [(i, i // len(usable), str(usable[i % len(usable)][0]), usable[i % len(usable)][1]) for i in range(n)]
@@ -146,7 +164,7 @@ def run_tasks(worker, tasks: list, workers: int, progress: bool, total: int, des
     the rows and extra rows they return, concatenated in task order."""
     rows: list[dict] = []
     lrows: list[dict] = []
-    bar = tqdm(total=total, desc=desc, unit="subject", disable=not progress)
+    bar = progress_bar(total=total, desc=desc, unit="subject", disable=not progress)
     if workers <= 1 or len(tasks) <= 1:
         for t in tasks:
             r, lr = worker(t)
@@ -236,7 +254,7 @@ def finish_dataset(out: Path, meta: pd.DataFrame, msg: str, skipped: list[dict[s
     presence marks a finished dataset; print ``msg`` (plus the skipped count); return the metadata with
     absolute paths (the sample-table contract), ``attrs["summary"]`` and ``attrs["skipped"]``."""
     if skipped is not None:
-        pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)
+        write_csv_atomic(out / "skipped.csv", pd.DataFrame(skipped, columns=["path", "reason"]))
         msg += f"; {len(skipped)} input file(s) skipped" + (f" (reasons in {out / 'skipped.csv'})" if skipped else "")
     write_csv_atomic(out / "metadata.csv", meta)
     if progress:

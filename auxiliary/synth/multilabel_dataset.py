@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.config import SynthConfig
+from auxiliary.base.files import write_csv_atomic
 from auxiliary.base.images import write_png
 from auxiliary.synth.folders import finish_dataset, prevalences, render_dataset
 from auxiliary.synth.hyperpigmentation import HyperpigmentationSampler
@@ -170,9 +171,9 @@ def generate_multilabel_dataset(cfg: SynthConfig, out_dir: str | Path, *, overwr
     for c in params.columns:  # counts are 0 (not missing) where a simulator did not run
         if "_n_" in c or c.endswith(("_count", "_papules")):
             params[c] = params[c].fillna(0).astype(int)
-    params.to_csv(out / "params.csv", index=False)
-    pd.DataFrame([les for i in order for les in extra[i]["lesions"]], columns=LESION_COLUMNS).to_csv(
-        out / "lesions.csv", index=False)
+    write_csv_atomic(out / "params.csv", params)
+    write_csv_atomic(out / "lesions.csv",
+                     pd.DataFrame([les for i in order for les in extra[i]["lesions"]], columns=LESION_COLUMNS))
     Y = meta[list(MULTILABELS)].to_numpy() if len(meta) else np.zeros((0, len(MULTILABELS)), int)
     k = Y.sum(axis=1)
     shown = ", ".join(f"{lab} {int(n)}" for lab, n in zip(MULTILABELS, Y.sum(axis=0)))

@@ -4,8 +4,9 @@
   predictions tables, summary fields, sort placement);
 - ``single``: one class per image (softmax, one temperature, argmax); ``multilabel``: several labels per image
   (one sigmoid per label, per-label temperatures and thresholds);
-- ``losses``: the training criteria of both, by name.
-- ``placement``: where a sort puts each image, the sort rule of each task (``Task.sort_rule``).
+- ``losses``: the training criteria of both, by name;
+- ``placement``: where a sort puts each image, the sort rule of each task (``Task.sort_rule``);
+- ``review``: after a sort, how it did against known labels, the review queue and what a reviewer files.
 
 :func:`task_named` gives the task of a name (``classes.json``'s ``task``, a checkpoint's, ``train.task``);
 :func:`choose_task` decides the task of a training run from ``train.task``, its loss and the split.

@@ -31,10 +31,10 @@ from torch import nn
 from auxiliary.base.config import TrainConfig
 from auxiliary.base.errors import AuxiliaryError, SortError
 from auxiliary.data.balance import expected_shares, label_sample_weights
-from auxiliary.data.labels import NO_LABEL, SEP, label_matrix, label_set_folder
+from auxiliary.data.labels import NO_LABEL, SEP, label_matrix
 from auxiliary.evaluation.calibration import fit_label_temperatures, label_calibration, sigmoid
 from auxiliary.evaluation.comparison_table import multilabel_metric_rows, multilabel_wide
-from auxiliary.evaluation.metrics import f1_counts, multilabel_summary
+from auxiliary.evaluation.metrics import multilabel_summary
 from auxiliary.evaluation.report import label_columns, label_report, label_summary
 from auxiliary.evaluation.thresholds import (
     LabelThresholds,
@@ -52,6 +52,7 @@ from auxiliary.tasks.placement import (
     label_margins,
     uncertain,
 )
+from auxiliary.tasks.review import label_review_filing, label_review_queue, label_sort_quality
 from auxiliary.tasks.task import LOW_CONFIDENCE_TITLE, NO_CONDITION, Task
 
 #: Test metrics of a multi-label run (``summary.json``'s ``test`` and ``test_<key>``), at the global thresholds.
@@ -230,64 +231,26 @@ class MultiLabel(Task):
         return out
 
     def sort_quality(self, predictions: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
-        """Per label precision, recall and F1 of the decisions on the images sorted into folders and on all readable
-        ones; the share with every label right (exact match); how many images with a wrong label the
-        low-confidence folder caught."""
-        labels = [str(c) for c in classes]
-        df = _with_truth(predictions, truth, labels)
-        sorted_ = df["decision"] == "sorted"
-        low = df["decision"] == "low_confidence"
-        wrong = _wrong(df, labels) if len(df) else pd.Series(dtype=bool)
-        per_all = _label_counts(df, labels)
-        per_sorted = _label_counts(df[sorted_], labels)
-        return {
-            "n_labelled": int(len(df)),
-            "n_sorted": int(sorted_.sum()),
-            "n_low_confidence": int(low.sum()),
-            "exact_match_all": float((~wrong).mean()) if len(df) else math.nan,
-            "exact_match_sorted": float((~wrong[sorted_]).mean()) if sorted_.any() else math.nan,
-            "macro_f1_all": float(np.nanmean([r["f1"] for r in per_all.values()])) if len(df) else math.nan,
-            "macro_f1_sorted": (float(np.nanmean([r["f1"] for r in per_sorted.values()])) if sorted_.any()
-                                else math.nan),
-            "per_label_sorted": per_sorted,
-            "wrong_total": int(wrong.sum()),
-            "wrong_in_label_folders": int((wrong & sorted_).sum()),
-            "wrong_caught_by_low_confidence": int((wrong & low).sum()),
-        }
+        """Per label precision, recall and F1 of the sorted and of all readable images, exact matches, and the wrong
+        images the low-confidence folder caught (:func:`auxiliary.tasks.review.label_sort_quality`)."""
+        return label_sort_quality(predictions, truth, classes)
 
     def review_queue(self, predictions: pd.DataFrame, truth: pd.DataFrame | None, classes: Sequence[str], *,
                      order: str = "margin", include_mistakes: bool = True) -> pd.DataFrame:
-        """Every ``low_confidence`` image and, with ``truth``, the sorted images with a wrong label, the smallest
-        margin to a threshold first (the sort's own ``margin``; ``order`` must be ``margin``); ``label`` is the
-        true label set joined by ``|``."""
-        if order != "margin":
-            raise AuxiliaryError(f"a multi-label review queue is ordered by the margin to the thresholds, not {order!r}")
-        labels = [str(c) for c in classes]
-        if truth is not None:
-            df = _with_truth(predictions, truth, labels)
-            df["mistake"] = _wrong(df, labels)
-            df["label"] = [SEP.join(lab for lab in labels if r[f"true_{lab}"]) or NO_LABEL for _, r in df.iterrows()]
-        else:
-            df = predictions[predictions["decision"] != "rejected"].copy()
-            df["mistake"] = False
-            df["label"] = ""
-        low = df["decision"] == "low_confidence"
-        df = df[low | (df["mistake"] & include_mistakes)].copy()
-        low = df["decision"] == "low_confidence"
-        df["why"] = np.where(low & df["mistake"], "low confidence + mistake",
-                             np.where(low, "low confidence", "mistake"))
-        df = df.sort_values(["margin", "source"], kind="mergesort").reset_index(drop=True)
-        df["rank"] = np.arange(1, len(df) + 1)
-        return df
+        """Every ``low_confidence`` image and, with ``truth``, the sorted images with a wrong label, smallest margin
+        to a threshold first (:func:`auxiliary.tasks.review.label_review_queue`)."""
+        return label_review_queue(predictions, truth, classes, order=order, include_mistakes=include_mistakes)
 
     def review_filing(self, row: Mapping[str, Any], classes: Sequence[str]) -> tuple[str, str, dict[str, float]] | None:
         """The true label set's folder (``acne+wrinkles``, ``none``), the model's, the per-label probabilities."""
-        labels = [str(c) for c in classes]
-        if f"true_{labels[0]}" not in row or pd.isna(row[f"true_{labels[0]}"]):
-            return None
-        folder = label_set_folder([lab for lab in labels if int(row[f"true_{lab}"]) == 1], labels)
-        guess = label_set_folder([lab for lab in labels if int(row[f"pred_{lab}"]) == 1], labels)
-        return folder, guess, {lab: row[f"prob_{lab}"] for lab in labels}
+        return label_review_filing(row, classes)
+
+    def uncertainty(self, probs: np.ndarray, calibration: Mapping[str, Any], classes: Sequence[str]) -> np.ndarray:
+        """One minus the smallest distance of a label to its threshold (as a share of the way to 0 or 1)."""
+        p = np.asarray(probs, dtype=np.float64)
+        t = self.threshold_rows(calibration, classes, len(p))
+        m = np.where(np.isnan(p), np.inf, label_margins(p, t)).min(axis=1) if p.size else np.zeros(len(p))
+        return np.where(np.isfinite(m), 1.0 - m, np.nan)
 
     def test_line(self, summary: Mapping[str, Any]) -> str:
         if summary.get("test_macro_auroc") is None:
@@ -490,6 +453,14 @@ class MultiLabel(Task):
         return {"val_balanced_acc": math.nan, "val_macro_auroc": s["macro_auroc"], "val_ece": ece,
                 "val_macro_f1": s["macro_f1"], "val_acc": s["subset_accuracy"], "val_log_loss": bce, "n_val": int(len(Y))}
 
+    def split_metrics(self, table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str],
+                      calibration: Mapping[str, Any]) -> dict[str, float]:
+        """:func:`auxiliary.evaluation.metrics.multilabel_summary` at the checkpoint's thresholds: macro and micro
+        AUROC, F1, subset accuracy, Hamming loss."""
+        names = [str(c) for c in classes]
+        return multilabel_summary(self.truths(table, names), np.asarray(probs, dtype=np.float64), names,
+                                  self.thresholds(calibration, names).for_rows(None))
+
 def label_pos_weight(table: pd.DataFrame, labels: Sequence[str], balance: str) -> torch.Tensor:
     """Per-label ``pos_weight`` (negatives / positives) of the label shares the training batches see: those of
     ``table`` with ``data.balance none`` (:func:`~auxiliary.tasks.losses.pos_weights`), those the balanced
@@ -500,30 +471,6 @@ def label_pos_weight(table: pd.DataFrame, labels: Sequence[str], balance: str) -
     p = expected_shares(table, labels, weights)[list(map(str, labels))].to_numpy(dtype=np.float64)
     w = np.where((p > 0) & (p < 1), (1 - p) / np.clip(p, 1e-12, None), 1.0)
     return torch.tensor(w, dtype=torch.float32)
-
-
-def _with_truth(predictions: pd.DataFrame, truth: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """Readable sort predictions joined with the truth's 0/1 label columns (``true_<label>``, by ``source``)."""
-    df = predictions[predictions["decision"] != "rejected"].copy()
-    t = truth.set_index(truth["source"].astype(str))[list(labels)]
-    df = df[df["source"].astype(str).isin(t.index)].copy()
-    for lab in labels:
-        df[f"true_{lab}"] = t.loc[df["source"].astype(str), lab].to_numpy(dtype=np.int64)
-    return df
-
-
-def _label_counts(df: pd.DataFrame, labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    out = {}
-    for lab in labels:
-        y = df[f"true_{lab}"].to_numpy(dtype=np.int64)
-        p = df[f"pred_{lab}"].astype("int64").to_numpy()
-        out[str(lab)] = f1_counts(int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 1)).sum()),
-                                  int(((y == 1) & (p == 0)).sum()))
-    return out
-
-
-def _wrong(df: pd.DataFrame, labels: Sequence[str]) -> pd.Series:
-    return pd.concat([df[f"true_{lab}"] != df[f"pred_{lab}"].astype("int64") for lab in labels], axis=1).any(axis=1)
 
 
 def _threshold(value: Any, where: str) -> float:

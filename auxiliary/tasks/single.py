@@ -23,7 +23,6 @@ from auxiliary.base.config import TrainConfig
 from auxiliary.base.errors import SortError
 from auxiliary.data.balance import class_weights, sampled_class_prior
 from auxiliary.data.balance import sample_weights as row_weights
-from auxiliary.data.feedback import FeedbackError
 from auxiliary.data.report import DatasetError
 from auxiliary.evaluation.arrays import finite_rows, labels_to_index
 from auxiliary.evaluation.calibration import fit_temperature, softmax
@@ -32,6 +31,7 @@ from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.evaluation.report import class_columns, class_report, class_summary
 from auxiliary.tasks.losses import LOSSES, build_criterion
 from auxiliary.tasks.placement import ClassSort, csv_number
+from auxiliary.tasks.review import class_review_filing, class_review_queue, class_sort_quality
 from auxiliary.tasks.task import LOW_CONFIDENCE_TITLE, Task
 
 #: Test metrics of a single-label run (``summary.json``'s ``test``).
@@ -157,61 +157,24 @@ class SingleLabel(Task):
 
     def sort_quality(self, predictions: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
         """Accuracy of the images sorted into class folders and of all readable images, and how many mistakes the
-        low-confidence folder caught."""
-        lab = dict(zip(truth["source"].astype(str), truth["label"].astype(str)))
-        df = predictions[predictions["decision"] != "rejected"].copy()
-        df["label"] = [lab.get(str(s), "") for s in df["source"]]
-        df = df[df["label"] != ""]
-        correct = df["predicted"] == df["label"]
-        sorted_ = df["decision"] == "sorted"
-        low = df["decision"] == "low_confidence"
-        return {
-            "n_labelled": int(len(df)),
-            "accuracy_all": float(correct.mean()) if len(df) else math.nan,
-            "n_sorted": int(sorted_.sum()),
-            "accuracy_sorted": float(correct[sorted_].mean()) if sorted_.any() else math.nan,
-            "n_low_confidence": int(low.sum()),
-            "mistakes_total": int((~correct).sum()),
-            "mistakes_in_class_folders": int((~correct & sorted_).sum()),
-            "mistakes_caught_by_low_confidence": int((~correct & low).sum()),
-        }
+        low-confidence folder caught (:func:`auxiliary.tasks.review.class_sort_quality`)."""
+        return class_sort_quality(predictions, truth, classes)
 
     def review_queue(self, predictions: pd.DataFrame, truth: pd.DataFrame | None, classes: Sequence[str], *,
                      order: str = "margin", include_mistakes: bool = True) -> pd.DataFrame:
-        """Every ``low_confidence`` image and, with ``truth``, the confident mistakes; ``order``: ``margin``
-        (smallest gap between the top two probabilities first) or ``entropy`` (highest first); adds ``margin``
-        and ``entropy``."""
-        if order not in ("margin", "entropy"):
-            raise FeedbackError(f"review order must be margin or entropy, got {order!r}")
-        df = predictions[predictions["decision"] != "rejected"].copy()
-        p = df[[c for c in df.columns if c.startswith("prob_")]].to_numpy(dtype=np.float64)
-        top2 = -np.sort(-p, axis=1)[:, :2] if len(df) else np.zeros((0, 2))
-        df["margin"] = top2[:, 0] - (top2[:, 1] if p.shape[1] > 1 else 0.0)
-        q = np.clip(p, 1e-12, 1.0)
-        df["entropy"] = -(q * np.log(q)).sum(axis=1) if len(df) else []
-        if truth is not None:
-            mapping = dict(zip(truth["source"].astype(str), truth["label"]))
-            df["label"] = [mapping.get(str(s), "") for s in df["source"]]
-            df["mistake"] = (df["label"] != "") & (df["label"] != df["predicted"])
-        else:
-            df["label"] = ""
-            df["mistake"] = False
-        low = df["decision"] == "low_confidence"
-        keep = low | (df["mistake"] & include_mistakes)
-        df = df[keep].copy()
-        df["why"] = np.where(low[keep] & df["mistake"], "low confidence + mistake",
-                             np.where(low[keep], "low confidence", "mistake"))
-        df = df.sort_values(["margin", "source"] if order == "margin" else ["entropy", "source"],
-                            ascending=[order == "margin", True], kind="mergesort").reset_index(drop=True)
-        df["rank"] = np.arange(1, len(df) + 1)
-        return df
+        """Every ``low_confidence`` image and, with ``truth``, the confident mistakes, by ``margin`` or ``entropy``
+        (:func:`auxiliary.tasks.review.class_review_queue`)."""
+        return class_review_queue(predictions, truth, classes, order=order, include_mistakes=include_mistakes)
 
     def review_filing(self, row: Mapping[str, Any], classes: Sequence[str]) -> tuple[str, str, dict[str, float]] | None:
         """The true class (``label``), the model's class, its probabilities."""
-        label = str(row.get("label", "") or "")
-        if not label:
-            return None
-        return label, str(row["predicted"]), {c[5:]: row[c] for c in row.keys() if str(c).startswith("prob_")}
+        return class_review_filing(row, classes)
+
+    def uncertainty(self, probs: np.ndarray, calibration: Mapping[str, Any], classes: Sequence[str]) -> np.ndarray:
+        """One minus the gap between the two most probable classes."""
+        p = np.asarray(probs, dtype=np.float64)
+        top2 = -np.sort(-p, axis=1)[:, :2] if p.shape[1] > 1 else np.c_[p, np.zeros(len(p))]
+        return 1.0 - (top2[:, 0] - top2[:, 1])
 
     def test_line(self, summary: Mapping[str, Any]) -> str:
         if summary.get("test_balanced_acc") is None:
@@ -332,6 +295,13 @@ class SingleLabel(Task):
         return {"val_balanced_acc": m["balanced_accuracy"], "val_macro_auroc": m["macro_auroc"], "val_ece": m["ece"],
                 "val_macro_f1": m["macro_f1"], "val_acc": m["accuracy"], "val_log_loss": m["log_loss"],
                 "n_val": int((np.asarray(truths) >= 0).sum())}
+
+    def split_metrics(self, table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str],
+                      calibration: Mapping[str, Any]) -> dict[str, float]:
+        """:func:`auxiliary.evaluation.metrics.summary_metrics` (accuracy, balanced accuracy, macro-F1, AUROC, ECE,
+        log-loss); a label the model does not know counts as a mistake."""
+        y = labels_to_index(table["label"].astype(str).tolist(), classes, unknown="minus_one")
+        return summary_metrics(y, probs, list(classes))
 
 def probability_metrics(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
     """acc, balanced_acc, macro_f1 and macro_auroc of class probabilities, computed by

@@ -184,6 +184,11 @@ class Task:
         ``None`` when its truth is unknown."""
         raise NotImplementedError
 
+    def uncertainty(self, probs: np.ndarray, calibration: Mapping[str, Any], classes: Sequence[str]) -> np.ndarray:
+        """How unsure the model is of each row, from 0 (sure) to 1 (on the fence): what active learning ranks by
+        (NaN for a row without probabilities)."""
+        raise NotImplementedError
+
     def test_line(self, summary: Mapping[str, Any]) -> str:
         """The end of ``train``'s ``done:`` line: the run's test metrics (empty without a test split)."""
         raise NotImplementedError
@@ -311,4 +316,10 @@ class Task:
         """The validation columns of a model-selection row (``val_balanced_acc``, ``val_macro_auroc``, ``val_ece``,
         ``val_macro_f1``, ``val_acc``, ``val_log_loss``; NaN where the task has no such measure) and ``n_val``, of a
         run's calibrated validation predictions."""
+        raise NotImplementedError
+
+    def split_metrics(self, table: pd.DataFrame, probs: np.ndarray, classes: Sequence[str],
+                      calibration: Mapping[str, Any]) -> dict[str, float]:
+        """The summary metrics of a checkpoint's calibrated probabilities on one labelled split list (notebook 06's
+        before and after a feedback round), decided as the checkpoint decides (``calibration``)."""
         raise NotImplementedError

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from auxiliary.base.progress import progress_bar
 from auxiliary.data.loaders import ShardedSampler, gather_order
 from auxiliary.models.factory import set_backbone_eval
 from auxiliary.tasks import Task, task_of_targets
@@ -94,7 +94,7 @@ def train_epoch(
     seen = 0
     lr = optimizer.param_groups[0]["lr"]
     t0 = time.perf_counter()
-    bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch")
+    bar = progress_bar(loader, total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch")
     optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(bar):
         x, y, _ = _split_batch(batch)
@@ -164,7 +164,7 @@ def validate(
     sync_buffers(fabric, model)
     model.eval()
     logits_all, labels_all, index_all = [], [], []
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch"):
+    for batch in progress_bar(loader, desc=desc, leave=False, disable=not progress, unit="batch"):
         x, y, meta = _split_batch(batch)
         if channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)

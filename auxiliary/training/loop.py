@@ -48,6 +48,7 @@ from torch import nn
 from auxiliary.base.config import Config, save
 from auxiliary.base.errors import TrainError
 from auxiliary.base.files import jsonable, write_csv_atomic, write_json_atomic
+from auxiliary.data.balance import with_real_weight
 from auxiliary.data.loaders import build_loader, shard_loader
 from auxiliary.data.readers import load_split, split_task
 from auxiliary.models.checkpoint import load_checkpoint
@@ -65,6 +66,7 @@ from auxiliary.training.runs import (
     run_summary,
     save_best,
     save_last,
+    training_source,
 )
 from auxiliary.training.seeding import epoch_seed, reseed_loader, seed_all, set_rng_state
 from auxiliary.training.tracking import log_abort, log_end, log_epoch, log_start, run_loggers
@@ -86,8 +88,11 @@ def fit(
     :func:`auxiliary.data.loaders.build_loader` (augmentation and balanced sampler for train), and runs
     :func:`fit_loaders`. ``callbacks`` are Fabric callbacks whose ``on_run_end`` is called on rank 0
     when the run has finished (see :func:`auxiliary.training.engine.make_fabric`; the steps pass
-    :class:`auxiliary.viz.plots_training.RunFigures`, which saves ``logs/*.png``). Returns the summary
-    (also written to ``summary.json``).
+    :class:`auxiliary.viz.plots_training.RunFigures`, which saves ``logs/*.png``) and ``on_epoch_end(row, history,
+    max_epochs, monitor)`` after each epoch's row is logged; one whose ``stop_requested`` is then true ends the run
+    after that epoch as if it were the last (``best.pt``, the test metrics, ``summary.json`` with ``stopped_by_user``;
+    notebook 04's :class:`auxiliary.viz.panels_training.TrainingMonitor`). Returns the summary (also written to
+    ``summary.json``).
     """
     tcfg = cfg.train
     check_config(tcfg)
@@ -109,7 +114,8 @@ def fit(
              ) * int(tcfg.num_nodes)
     train_loader = build_loader(  # drop_last: a last batch of one sample breaks BatchNorm
         tables["train"], targets=task.targets(tables["train"], classes), train=True, batch_size=tcfg.batch,
-        weights=task.sample_weights(tables["train"], classes, cfg.data.balance),
+        weights=with_real_weight(tables["train"], task.sample_weights(tables["train"], classes, cfg.data.balance),
+                                 cfg.data.real_weight),
         drop_last=n_train > tcfg.batch * world, progress=progress, **common,
     )
     val_loader = build_loader(tables["val"], targets=task.targets(tables["val"], classes), train=False,
@@ -251,6 +257,7 @@ def _fit_loaders(
     best_epoch = int(state["best_epoch"]) if state else -1
     bad_epochs = int(state["bad_epochs"]) if state else 0
     stopped_early = bool(state.get("stopped_early", False)) if state else False
+    stopped_by_user = False
     finished = bool(state.get("finished", False)) if state else False
     phase_step = int(state["phase_step"]) if state else 0
     saved_phase = str(state["phase"]) if state else None
@@ -316,7 +323,7 @@ def _fit_loaders(
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
             if fabric.is_global_zero:
                 save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va, row,
-                          val_table, task)
+                          val_table, task, training_source(train_table))
         else:
             bad_epochs += 1
         in_last_phase = phase == plan[-1][0]
@@ -327,6 +334,10 @@ def _fit_loaders(
             fabric.print(f"early stopping: {monitor} did not improve for {bad_epochs} epochs")
         finished = stopped_early or epoch >= tcfg.max_epochs
         log_epoch(fabric, row)  # logs/metrics.csv, and TensorBoard / MLflow when asked for
+        if _epoch_end(fabric, callbacks, row=row, history=history, max_epochs=tcfg.max_epochs, monitor=monitor) \
+                and not finished:  # a callback asked to stop: this epoch is the last, the run ends as usual
+            stopped_by_user = finished = True
+            fabric.print(f"stopped by the user after epoch {epoch}: finishing the run with its best epoch")
         save_last(fabric, last_path, raw, optimizer, tcfg, cfg, classes, epoch=epoch, phase=phase,
                    phase_step=phase_step, schedule=schedule, best_value=best_value, best_epoch=best_epoch,
                    bad_epochs=bad_epochs, history=history, finished=finished, stopped_early=stopped_early,
@@ -337,13 +348,14 @@ def _fit_loaders(
 
     # ------------------------------------------------------------------ final: test, summary, callbacks (figures)
     summary = _finalize(fabric, out, cfg, classes, history, best_epoch, best_value, stopped_early, test_loader,
-                        test_table, val_table, split_dir, t_start, hw, task, monitor)
+                        test_table, val_table, split_dir, t_start, hw, task, monitor, stopped_by_user)
     return summary
 
 
 def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: list[dict[str, Any]],
               best_epoch: int, best_value: float, stopped_early: bool, test_loader: Any, test_table: Any,
-              val_table: Any, split_dir: Any, t_start: float, hw: Hardware, task: Task, monitor: str) -> dict[str, Any]:
+              val_table: Any, split_dir: Any, t_start: float, hw: Hardware, task: Task, monitor: str,
+              stopped_by_user: bool = False) -> dict[str, Any]:
     best_path = out / "best.pt"
     if not best_path.is_file():
         raise TrainError(f"no best checkpoint in {out}: every validation value of {monitor} was NaN")
@@ -368,7 +380,7 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
                           split_dir=split_dir, seconds_this_call=time.perf_counter() - t_start,
                           device=str(fabric.device), world_size=int(fabric.world_size), task=task.name,
                           monitor=monitor)
-    summary.update(task.summary_fields(history, best_epoch, test, info))
+    summary.update(task.summary_fields(history, best_epoch, test, info), stopped_by_user=stopped_by_user)
     summary.update(hw.record())  # the resolved precision, device name, channels_last, compiled or not
     if fabric.is_global_zero:
         fabric.call("on_run_end", run_dir=out, history=history, val_predictions=val_pred, classes=classes)
@@ -377,3 +389,13 @@ def _finalize(fabric: Any, out: Path, cfg: Config, classes: list[str], history: 
                         {"val": val_pred, "test": read_predictions(out / "test_predictions.csv", classes)})
     fabric.barrier()
     return jsonable(summary)
+
+
+def _epoch_end(fabric: Any, callbacks: Sequence[Any], **state: Any) -> bool:
+    """The per-epoch hook: rank 0 calls every callback's ``on_epoch_end(row, history, max_epochs, monitor)`` (a
+    notebook's live monitor draws its curves there); then whether a callback asks the run to stop after this epoch
+    (its ``stop_requested``), rank 0's answer broadcast so that every process stops at the same epoch."""
+    if fabric.is_global_zero:
+        fabric.call("on_epoch_end", **state)
+    asked = fabric.is_global_zero and any(bool(getattr(c, "stop_requested", False)) for c in callbacks)
+    return bool(fabric.broadcast(asked, src=0))

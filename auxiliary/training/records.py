@@ -30,6 +30,7 @@ from lightning_fabric.loggers import TensorBoardLogger
 from PIL import Image
 
 from auxiliary.base.config import Config
+from auxiliary.base.files import csv_text
 from auxiliary.base.mlflow_store import TrackedRun
 from auxiliary.base.provenance import config_hash, data_version
 from auxiliary.models.export import ensure_onnx
@@ -85,7 +86,7 @@ class StepRecord:
 
     def log_table(self, name: str, table: pd.DataFrame) -> None:
         if self.mlflow is not None:
-            self.mlflow.client.log_text(self.mlflow.run_id, table.to_csv(), f"tables/{name}.csv")
+            self.mlflow.client.log_text(self.mlflow.run_id, csv_text(table, index=True), f"tables/{name}.csv")
         if self.tensorboard is not None:
             self.tensorboard.experiment.add_text(f"tables/{name}", "    " + table.to_string().replace("\n", "\n    "))
 

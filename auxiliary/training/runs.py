@@ -38,7 +38,7 @@ from torch import nn
 from auxiliary.base.config import Config, TrainConfig, to_dict
 from auxiliary.base.config_overrides import coerce, load_config
 from auxiliary.base.errors import AuxiliaryError, TrainError
-from auxiliary.base.files import temp_path, write_csv_atomic, write_json_atomic
+from auxiliary.base.files import read_csv, temp_path, write_csv_atomic, write_json_atomic
 from auxiliary.models.checkpoint import library_versions, save_checkpoint
 from auxiliary.models.pretrained import read_weights_file
 from auxiliary.tasks import Task
@@ -210,9 +210,10 @@ def save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: T
 
 def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: Config, classes: list[str],
               mean: Sequence[float], std: Sequence[float], va: dict[str, Any], row: dict[str, Any],
-              val_table: Any, task: Task) -> None:
+              val_table: Any, task: Task, trained_on: str | None = None) -> None:
     """``best.pt`` of the best epoch with what its task fits on the validation pass ``va`` (a temperature; per-label
-    temperatures and thresholds), ``val_predictions.csv`` and the task's own files (``thresholds.json``)."""
+    temperatures and thresholds), what it was trained on (``trained_on``, :func:`training_source`),
+    ``val_predictions.csv`` and the task's own files (``thresholds.json``)."""
     calibration = task.calibrate(va["logits"], va["labels"], classes, _tone_groups(val_table, va["index"]),
                                  cfg.eval.min_group_size)
     metrics = {k: v for k, v in row.items() if k != "phase"}
@@ -221,13 +222,27 @@ def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: C
         path, model, model_name=tcfg.model, classes=classes, img_size=tcfg.img_size, mean=tuple(mean),
         std=tuple(std), config=to_dict(cfg), metrics=metrics, temperature=float(calibration.get("temperature", 1.0)),
         extra={"kind": "best", "epoch": int(row["epoch"]), "task": task.name,
-               **{k: v for k, v in calibration.items() if k != "temperature"}},
+               **{k: v for k, v in calibration.items() if k != "temperature"},
+               **({"trained_on": trained_on} if trained_on else {})},
     )
     probs = task.probabilities(va["logits"], calibration)
     write_csv_atomic(out / "val_predictions.csv",
                      task.predictions_frame(probs, va["labels"], va["index"], classes, calibration, val_table))
     for name, content in task.run_files(calibration, classes).items():
         write_json_atomic(out / name, content)
+
+
+def training_source(table: Any) -> str | None:
+    """What a run's training images are, from their ``group`` column (the simulator names each image's subject):
+    ``procedural`` (every one procedural synthetic skin: ``procedural-...``), ``synthetic`` (synthetic conditions,
+    some on photos: ``photo:...``), ``mixed`` (synthetic and other images, e.g. merged corrections), or None
+    (no table, no group column)."""
+    if table is None or not len(table) or "group" not in table:
+        return None
+    groups = table["group"].astype(str)
+    procedural = groups.str.startswith("procedural-")
+    synthetic = procedural | groups.str.startswith("photo:")
+    return "procedural" if procedural.all() else "synthetic" if synthetic.all() else "mixed"
 
 
 def _tone_groups(table: Any, index: np.ndarray) -> np.ndarray:
@@ -243,9 +258,11 @@ def write_metrics(history: list[dict[str, Any]], out: Path) -> None:
 
 
 def read_predictions(path: Path, classes: Sequence[str]) -> Any:
+    """A run's ``val_predictions.csv`` or ``test_predictions.csv`` (``None`` when absent), its cells as they were
+    before :func:`auxiliary.base.files.write_csv_atomic` kept a spreadsheet from running them (a class ``=1+1``)."""
     if not path.is_file():
         return None
-    return pd.read_csv(path, keep_default_na=False, dtype={"label": str, "pred": str, "path": str})
+    return read_csv(path, keep_default_na=False, dtype={"label": str, "pred": str, "path": str})
 
 
 # ====================================================================================== results
@@ -257,7 +274,7 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         raise TrainError(f"{run} is not a finished training run (no summary.json)")
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     classes = list(summary["classes"])
-    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    metrics = read_csv(run / "logs" / "metrics.csv")
     return {
         "summary": summary,
         "classes": classes,

@@ -5,10 +5,17 @@ Imported by the steps and the faces only. Modules: ``plots_synth`` (notebook 01)
 which figures each task's evaluation has), ``plots_training`` (04), ``plots_comparison`` (05, 06: trade-offs,
 fairness bars, per-label bars, sorting and feedback charts; which figures each task's comparison has),
 ``plots_mosaics`` (images: error galleries, Grad-CAM grids, Grad-CAM per label), ``plots_conditions`` (the
-multi-label conditions' montage), ``widgets``.
+multi-label conditions' montage), ``widgets`` (the ipywidgets panels of 01, 02 and 06, and what every panel shares:
+interactive where a person can click, a static figure under papermill), ``panels_evaluation`` (03's results explorer:
+metric x tone group x operating point of the winner's evaluation), ``panels_training`` (04's training monitor: live
+curves and a stop button, a Fabric callback), ``panels_comparison`` (05's comparison browser: selectors over the
+comparison table, a gallery paged with prev / next).
 Every public name below is importable from ``auxiliary.viz``.
 """
 
+from auxiliary.viz.panels_comparison import ComparisonBrowser, comparison_browser
+from auxiliary.viz.panels_evaluation import ResultsExplorer, operating_point_table, results_explorer
+from auxiliary.viz.panels_training import TrainingMonitor
 from auxiliary.viz.plots_comparison import (
     COMPARISON_FIGURES,
     comparison_figures,
@@ -71,16 +78,28 @@ from auxiliary.viz.plots_training import (
     plot_run_confusion,
     save_run_figures,
 )
-from auxiliary.viz.widgets import ReviewPanel, WidgetsUnavailableError, dataset_browser, preview_panel
+from auxiliary.viz.widgets import (
+    Panel,
+    ReviewPanel,
+    WidgetsUnavailableError,
+    dataset_browser,
+    live,
+    preview_panel,
+)
 
 __all__ = [
     "COMPARISON_FIGURES",
+    "comparison_browser",
     "comparison_figures",
+    "ComparisonBrowser",
     "EVALUATION_FIGURES",
     "evaluation_figure",
     "evaluation_figures",
     "evaluation_section",
     "dataset_browser",
+    "live",
+    "operating_point_table",
+    "Panel",
     "plot_augmentations",
     "plot_balance",
     "plot_before_after",
@@ -124,8 +143,11 @@ __all__ = [
     "plot_tone_distribution",
     "plot_tone_estimate",
     "preview_panel",
+    "results_explorer",
+    "ResultsExplorer",
     "ReviewPanel",
     "RunFigures",
     "save_run_figures",
+    "TrainingMonitor",
     "WidgetsUnavailableError",
 ]

@@ -1,9 +1,16 @@
-"""ipywidgets panels for notebooks: the synthesis preview, the dataset browser and the review panel of notebook 06.
+"""ipywidgets panels for notebooks: the synthesis preview, the dataset browser, the review panel of notebook 06, and
+what the panels of notebooks 03-05 share (:class:`Panel`).
+
+ipywidgets is an optional extra (``pip install -e .[notebooks]``): :func:`ipywidgets` is the one place it is imported.
+A panel is only worth building where a person can click it: :func:`live` tells (a Jupyter, VS Code or Colab front
+end), and elsewhere (papermill, ``nbconvert --execute``, CI, a script) a :class:`Panel` shows a static figure of its
+current view instead, so an executed notebook still holds the picture.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,7 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import ImageReadError, read_image
@@ -35,6 +43,115 @@ def ipywidgets() -> Any:
     except ImportError:
         raise WidgetsUnavailableError("the notebook widgets need ipywidgets: pip install -e .[notebooks]") from None
     return widgets
+
+
+def ipython() -> Any:
+    """IPython, with ``IPython.display`` loaded (``None`` where it is not installed): the one place it is imported."""
+    try:
+        import IPython.display
+    except ImportError:  # pragma: no cover - ipykernel brings it wherever a notebook runs
+        return None
+    return IPython
+
+
+#: ``AUXILIARY_WIDGETS=live`` or ``static`` decides what :func:`live` otherwise finds out.
+WIDGETS_ENV = "AUXILIARY_WIDGETS"
+
+
+def live() -> bool:
+    """Whether the notebook panels can be interactive here: ipywidgets is installed and the code runs in an IPython
+    kernel whose current request comes from a front end a person answers (``allow_stdin``: Jupyter, VS Code,
+    Colab). Papermill and ``nbconvert --execute`` run every cell with ``allow_stdin`` off: nobody could click there,
+    so the panels show static figures (as in scripts and tests). ``AUXILIARY_WIDGETS`` (``live`` or ``static``)
+    overrides the guess, e.g. for Voila."""
+    forced = os.environ.get(WIDGETS_ENV, "").strip().lower()
+    if forced == "static":
+        return False
+    try:
+        ipywidgets()
+    except WidgetsUnavailableError:
+        return False
+    if forced == "live":
+        return True
+    ip = ipython()
+    kernel = getattr(ip.get_ipython(), "kernel", None) if ip is not None else None
+    parent = kernel.get_parent() if hasattr(kernel, "get_parent") else None
+    return bool(((parent or {}).get("content") or {}).get("allow_stdin"))
+
+
+def show(*objects: Any) -> None:
+    """Display ``objects`` in the notebook (a widget, ``IPython.display.Image``/``HTML``...); nothing outside IPython."""
+    ip = ipython()
+    if ip is not None and ip.get_ipython() is not None:
+        ip.display.display(*objects)
+
+
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
+    """A figure as PNG bytes (what an ``Image`` widget shows). The panels draw on a :class:`matplotlib.figure.Figure`
+    of their own, never through pyplot: no inline backend shows it twice, and a training thread may draw it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def html_table(frame: pd.DataFrame, row: Any = None, column: Any = None, digits: int = 3, caption: str = "") -> str:
+    """``frame`` as an HTML table, numbers rounded, the ``row`` and the ``column`` a panel's selectors point at shaded
+    (written by hand: pandas' Styler needs jinja2, which the package does not require)."""
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else f"{v:.{digits}f}"
+        return str(v)
+
+    shade = "background:#fdf1c7;"
+    head = "".join(f"<th style='{shade if c == column else ''}padding:2px 6px'>{c}</th>" for c in frame.columns)
+    body = []
+    for idx, values in frame.iterrows():
+        on_row = idx == row
+        tds = "".join(
+            f"<td style='{shade if on_row or c == column else ''}{'font-weight:bold;' if on_row and c == column else ''}"
+            f"padding:2px 6px;text-align:right'>{cell(v)}</td>" for c, v in values.items())
+        body.append(f"<tr><th style='{shade if on_row else ''}padding:2px 6px;text-align:left'>{idx}</th>{tds}</tr>")
+    cap = f"<caption style='caption-side:top;text-align:left'>{caption}</caption>" if caption else ""
+    return (f"<table style='border-collapse:collapse;font-size:12px'>{cap}<thead><tr><th></th>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+class Panel:
+    """What the panels of notebooks 03-05 share: interactive where a person can use them (:func:`live`), a static
+    figure of the current view elsewhere.
+
+    A subclass builds its widgets in ``self.widget`` when ``self.mode`` is ``"live"`` and draws its current view in
+    :meth:`draw` either way (with the tables of :meth:`tables` beside it). Displaying the panel (the last expression
+    of a cell) shows the widget, or the static figure and tables; ``shown`` then records which (``"live"`` or
+    ``"static"``: a notebook's results say what its reader saw)."""
+
+    def __init__(self, interactive: bool | None = None):
+        self.mode = "live" if (live() if interactive is None else interactive) else "static"
+        self.widget: Any = None
+        self.shown: str | None = None
+
+    def draw(self) -> Figure:
+        """The current view as a figure."""
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        """HTML tables shown with the static figure (none by default)."""
+        return []
+
+    def static(self) -> None:
+        """Show the static figure of the current view and its tables."""
+        ip = ipython()
+        png = figure_png(self.draw(), dpi=100)
+        if ip is not None:
+            show(ip.display.Image(data=png, format="png"), *[ip.display.HTML(t) for t in self.tables()])
+        self.shown = "static"
+
+    def _ipython_display_(self) -> None:
+        if self.widget is None:
+            self.static()
+            return
+        show(self.widget)
+        self.shown = "live"
 
 
 def preview_panel(size: int = 192):
@@ -209,4 +326,4 @@ class ReviewPanel:
         )
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs IPython
-        ipywidgets().widgets.interaction.display(self.widget)
+        show(self.widget)

@@ -165,3 +165,14 @@ def test_expected_draws_of_both_kinds_of_tables():
     sets = pd.DataFrame({"label": ["a", "a|b", "none", "none"], "a": [1, 1, 0, 0], "b": [0, 1, 0, 0]})
     assert balance.expected_draws(sets, ["a", "b"], None).to_dict() == {"a": 2.0, "b": 1.0, "no label": 2.0}
     assert list(balance.expected_draws(sets.iloc[:0], ["a", "b"], None).index) == ["a", "b", "no label"]
+
+
+def test_real_rows_merged_into_a_synthetic_list_are_drawn_real_weight_times_as_often():
+    table = pd.DataFrame({"label": ["a", "a", "b", "b"], "origin": ["", "feedback", "", "pseudo"]})
+    w = balance.with_real_weight(table, balance.sample_weights(table, "class"), 10.0)
+    assert w.sum() == pytest.approx(1.0) and w[1] == pytest.approx(10 * w[0]) and w[3] == pytest.approx(10 * w[2])
+    uniform = balance.with_real_weight(table, None, 4.0)
+    assert uniform.tolist() == pytest.approx([1 / 10, 4 / 10, 1 / 10, 4 / 10])
+    plain = table.assign(origin="")
+    assert balance.with_real_weight(plain, None, 10.0) is None  # no real row: the sampler is left as it was
+    assert balance.with_real_weight(table.drop(columns="origin"), None, 10.0) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _hostile import HOSTILE_CLASSES, HOSTILE_REVIEWER, assert_safe_csv, fifo, no_hang
 from PIL import Image
 
 from auxiliary.base import images as images_mod
@@ -98,3 +99,43 @@ def test_feedback_listing_keeps_links_inside_and_names_what_it_leaves_out(tmp_pa
     assert reasons["acne/gone.png"].startswith("broken link") and reasons["acne/.DS_Store"] == "hidden"
     assert reasons["stray.png"].startswith("not in a class folder")
     assert list(feedback.feedback_images(fb)["file"]) == list(images["file"])
+
+
+def test_provenance_keeps_what_a_spreadsheet_would_run_as_text(tmp_path):
+    """Issue 28: a reviewer called ``=HYPERLINK(...)`` or a label ``+cmd`` is written to ``provenance.csv`` with a
+    ``'`` in front (no cell a spreadsheet runs) and read back as it was filed."""
+    fb = tmp_path / "fb"
+    labels = [c for c in HOSTILE_CLASSES if not c.startswith("-")]  # a leading dash is no folder name: refused
+    for i, label in enumerate(labels):
+        feedback.file_image(_png(tmp_path / "in" / f"{i}.png", 40 + i), label, fb, source=f"-{i}.png",
+                            model_guess="@guess", probs=None, reviewer=HOSTILE_REVIEWER)
+    assert_safe_csv(fb / feedback.PROVENANCE)
+    prov = feedback.read_provenance(fb)
+    assert list(prov["label"]) == labels and set(prov["reviewer"]) == {HOSTILE_REVIEWER}
+    assert list(prov["source"]) == [f"-{i}.png" for i in range(len(labels))]
+    assert set(prov["model_guess"]) == {"@guess"}
+
+
+def test_feedback_listing_names_a_fifo_and_never_opens_it(tmp_path):
+    """Issue 28: a FIFO in a class folder, beside them, or behind a link is listed with a reason saying what it is
+    (never opened: opening a FIFO blocks)."""
+    fb = tmp_path / "fb"
+    _png(fb / "acne" / "a.png", 20)
+    fifo(fb / "acne" / "pipe.png")
+    fifo(fb / "pipe")
+    (fb / "none").mkdir()
+    (fb / "none" / "linked.png").symlink_to(fifo(tmp_path / "elsewhere" / "pipe.png"))
+    with no_hang():
+        images, skipped = feedback.feedback_listing(fb)
+    assert list(images["file"]) == ["acne/a.png"]
+    reasons = {s["file"]: s["reason"] for s in skipped}
+    assert reasons["acne/pipe.png"].startswith("a FIFO") and "never opened" in reasons["acne/pipe.png"]
+    assert reasons["pipe"].startswith("a FIFO") and reasons["none/linked.png"].startswith("link to a FIFO")
+
+
+def test_filing_a_fifo_is_refused_without_opening_it(tmp_path):
+    """Issue 28: a FIFO given as the image to file is refused by what it is, in one line, and never opened."""
+    with no_hang(), pytest.raises(feedback.FeedbackError, match="a FIFO"):
+        feedback.file_image(fifo(tmp_path / "pipe.png"), "acne", tmp_path / "fb", source="x", model_guess=None,
+                            probs=None)
+    assert not (tmp_path / "fb").exists()

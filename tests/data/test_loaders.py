@@ -64,6 +64,18 @@ def test_cache_key_changes_with_files(tmp_path):
     assert loaders.clear_cache(tmp_path / "c") == c1.nbytes
 
 
+def test_image_cache_defaults_to_the_cache_folder(tmp_path, monkeypatch):
+    """Issue 28: decoded images go to ``images/`` of the cache folder (``AUXILIARY_CACHE``), never to ``data/``;
+    ``clear_cache`` empties the same folder."""
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setenv("AUXILIARY_CACHE", str(tmp_path / "cache"))
+    files = sorted(str(p) for p in class_folders(tmp_path / "ds", n_per_class=1).rglob("*.png"))
+    cache = loaders.ImageCache(files, 16).build(progress=False)
+    assert cache.file.parent == tmp_path / "cache" / "images" and cache.exists()
+    assert not (tmp_path / "outputs").exists()
+    assert loaders.clear_cache() == cache.nbytes and not cache.exists()
+
+
 def test_train_loader_augments_balances_and_fraction(split_dir):
     tables, classes = readers.load_split(split_dir)
     train = tables["train"]

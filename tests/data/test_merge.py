@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _hostile import HOSTILE_CLASSES, HOSTILE_REVIEWER, assert_safe_csv, fifo, no_hang
 from _tiny_multilabel import LABELS as ML_LABELS
 from _tiny_multilabel import multilabel_split
 from PIL import Image
@@ -266,3 +267,36 @@ def test_multilabel_feedback_is_merged_with_its_label_columns(tmp_path):
     assert new.loc["acne|wrinkles", ML_LABELS].tolist() == [1, 0, 1]
     assert new.loc["none", ML_LABELS].tolist() == [0, 0, 0]
     assert a.parent.name == "acne+wrinkles" and b.parent.name == "none"
+
+
+def test_merge_keeps_hostile_names_as_text_and_skips_a_fifo(tmp_path):
+    """Issue 28: classes named like formulas (``=1+1``...), a reviewer ``=HYPERLINK(...)``: every list of the merged
+    version has no cell a spreadsheet runs, and reads back as it was (once: a list carried over is not quoted
+    twice); a FIFO in the feedback folder is skipped, named and counted, never opened."""
+    classes = sorted(c for c in HOSTILE_CLASSES if not c.startswith("-"))  # a leading dash is no feedback folder
+    d = tmp_path / "splits" / "toy"
+    d.mkdir(parents=True)
+    for name, n in (("train", 3), ("val", 3), ("test", 3)):
+        rows = [{"path": _png(tmp_path / "dataset" / f"{name}_{i}.png", 50 + 10 * len(name) + i), "label": classes[i],
+                 "group": f"{name}{i}", "is_augmented": False} for i in range(n)]
+        readers.write_table(pd.DataFrame(rows), d / f"{name}.csv")
+    (d / "classes.json").write_text(json.dumps({"classes": classes}))
+    fb = tmp_path / "fb"
+    for i, label in enumerate(classes):
+        feedback.file_image(_png(tmp_path / "new" / f"{i}.png", 900 + i), label, fb, source=f"={i}", model_guess=None,
+                            probs=None, reviewer=HOSTILE_REVIEWER)
+    fifo(fb / classes[0] / "pipe.png")
+    out = tmp_path / "elsewhere" / "deeper" / "merged"  # another depth: val/test rewritten, not copied
+    with no_hang():
+        rep = merge.merge_feedback(d, fb, out, progress=False)
+    assert rep["added"] == 3 and rep["skipped"] == 1 and rep["skipped_reasons"] == {"a FIFO, not a regular file": 1}
+    for name in ("train.csv", "val.csv", "test.csv"):
+        assert_safe_csv(out / name)
+    new, names = readers.load_split(out)
+    old, _ = readers.load_split(d)
+    assert names == classes
+    for s in ("val", "test"):
+        assert list(new[s]["label"]) == list(old[s]["label"]) == classes
+    added = new["train"][new["train"]["origin"] == "feedback"]
+    assert sorted(added["label"]) == classes and set(added["reviewer"]) == {HOSTILE_REVIEWER}
+    assert list(new["train"]["label"][:3]) == classes  # the carried-over rows, quoted once

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _hostile import HOSTILE_CLASSES, assert_safe_csv, fifo, no_hang
 from data_fixtures import (
     CLASSES,
     class_folders,
@@ -27,6 +28,7 @@ from data_fixtures import (
 from auxiliary.base import layout
 from auxiliary.base.config import DataConfig
 from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.files import write_csv_atomic
 from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data import formats, loaders, probe, public_sets, readers, splits
 from auxiliary.data import report as report_mod
@@ -109,7 +111,8 @@ def test_medmnist_npz(tmp_path):
     assert table["split"].value_counts().to_dict() == {"train": 14, "val": 7, "test": 7}
     assert set(table["label"]) == set(public_sets.HAM_CLASSES)
 
-    assert all(Path(p).is_relative_to(layout.data_dir()) for p in table["path"])
+    # decoded into the cache folder (it can be decoded again at any time), never into data/
+    assert all(Path(p).is_relative_to(layout.cache_dir("medmnist")) for p in table["path"])
     again, _ = readers.read_dataset(npz)  # decoded once, reused
     assert again["path"].tolist() == table["path"].tolist()
 
@@ -305,3 +308,57 @@ def test_read_dataset_reads_a_multilabel_synthetic_folder(tmp_path):
     table, report = readers.read_dataset(tmp_path, progress=False)
     assert report.format == "synthetic" and report.labels == labels
     assert table[labels].to_numpy().tolist() == [[1, 0, 0, 0]] and table["label"].tolist() == ["acne"]
+
+
+# ----------------------------------------------------------------------------------- issue 28: hostile inputs
+def test_a_fifo_among_the_images_is_reported_and_never_opened(tmp_path):
+    """A FIFO (or socket, or device) in a class folder or listed by a CSV is never opened (opening a FIFO blocks):
+    it is a dropped row whose reason says what it is, counted like any unreadable image."""
+    root = class_folders(tmp_path / "folders", n_per_class=3)
+    fifo(root / CLASSES[0] / "pipe.png")
+    fifo(root / CLASSES[1] / "pipe_without_an_image_name")
+    with no_hang():
+        table, report = readers.read_dataset(root, progress=False)
+    assert len(table) == 3 * len(CLASSES) and report.n_listed == len(table) + 2
+    fifos = [p for p in report.problems if "a FIFO" in p.detail]
+    assert len(fifos) == 2 and {p.kind for p in fifos} == {"unreadable image"}
+    assert report.counts() == {"unreadable image": 2} and "never opened" in fifos[0].detail
+    # listed by a CSV, with or without opening the images
+    (tmp_path / "list.csv").write_text(f"path,label\nfolders/{CLASSES[0]}/pipe.png,{CLASSES[0]}\n"
+                                       f"folders/{CLASSES[1]}/{CLASSES[1]}_000.png,{CLASSES[1]}\n")
+    for check in (True, False):
+        with no_hang():
+            table, report = readers.read_dataset(tmp_path / "list.csv", check_images=check, progress=False)
+        assert len(table) == 1 and [p.kind for p in report.problems] == ["unreadable image"]
+        assert "a FIFO" in report.problems[0].detail
+    # the dataset itself a FIFO: one line, never opened
+    with no_hang(), pytest.raises(report_mod.DatasetError, match="a FIFO"):
+        readers.read_dataset(fifo(tmp_path / "data.csv"), progress=False)
+    with no_hang(), pytest.raises(report_mod.DatasetError, match="cannot tell the layout"):  # a .npz FIFO: no file
+        readers.read_dataset(fifo(tmp_path / "npz" / "derma.npz").parent, progress=False)
+
+
+def test_split_lists_keep_class_names_a_spreadsheet_would_run(tmp_path):
+    """Classes named after folders like ``=1+1`` are written with a ``'`` in front in every split list (no cell a
+    spreadsheet runs) and read back as they were."""
+    root = class_folders(tmp_path / "data", n_per_class=4, classes=HOSTILE_CLASSES)
+    table, _ = readers.read_dataset(root, progress=False)
+    out = tmp_path / "split"
+    splits.make_splits(table, out, val=0.25, test=0.25, seed=0, progress=False)
+    for name in ("train.csv", "val.csv", "test.csv"):
+        assert_safe_csv(out / name)
+    tables, classes = readers.load_split(out)
+    assert classes == sorted(HOSTILE_CLASSES)
+    assert set(pd.concat(tables.values())["label"]) == set(HOSTILE_CLASSES)
+
+
+def test_a_synthetic_metadata_csv_is_read_back_as_written(tmp_path):
+    """A synthetic folder's ``metadata.csv`` is this package's own CSV: its neutralised cells come back as they were
+    (a user's CSV list is read as it is)."""
+    root = synthetic_layout(tmp_path / "syn", n_per_class=2)
+    meta = pd.read_csv(root / "metadata.csv")
+    meta["source"] = "=1+1.jpg"
+    write_csv_atomic(root / "metadata.csv", meta)
+    assert_safe_csv(root / "metadata.csv")
+    table, report = readers.read_dataset(root, progress=False)
+    assert report.format == "synthetic" and set(table["source"]) == {"=1+1.jpg"}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _hostile import fifo, no_hang
 from PIL import Image
 
 from auxiliary.base import errors
@@ -303,3 +305,36 @@ def test_a_rerun_removes_the_temporary_files_of_a_killed_run(ckpt, predictor, tm
     res = sorter.sort_folder(ckpt, inp, out, conf=0.0, predictor=predictor, progress=False)
     assert res.summary["accounted_for_all"]
     assert not [p for p in leftovers if p.exists()]
+
+
+def test_fifos_sockets_and_devices_are_rejected_unopened_and_counted(ckpt, predictor, tmp_path, monkeypatch):
+    """Issue 28 (2): a FIFO, a Unix socket and a link to a device among the inputs are never opened (opening the
+    FIFO would block forever, reading /dev/zero never end: ``no_hang`` fails the test instead of hanging the suite);
+    each is a row of rejected.csv whose reason names its kind, and "accounted for" counts every entry."""
+    inp = tmp_path / "in"
+    (inp / "sub").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(_rgb(i)).save(inp / f"{i}.png")
+    fifo(inp / "pipe.png")
+    fifo(inp / "sub" / "deep_pipe.jpg")
+    (inp / "zero.png").symlink_to("/dev/zero")
+    monkeypatch.chdir(inp)  # a short relative name: a socket path is limited to about 100 bytes
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("sock.png")
+    out = tmp_path / "out"
+    try:
+        with no_hang(60):
+            res = sorter.sort_folder(ckpt, inp, out, conf=0.0, predictor=predictor, progress=False, recursive=True)
+            again = sorter.sort_folder(ckpt, inp, out, conf=0.0, predictor=predictor, progress=False, recursive=True)
+    finally:
+        sock.close()
+    s = res.summary
+    assert s["n_inputs"] == 7 and s["accounted_for_all"] and s["decisions"]["rejected"] == 4, s
+    reasons = {Path(r.source).name: r.reason for r in res.rejected.itertuples()}
+    assert set(reasons) == {"pipe.png", "deep_pipe.jpg", "zero.png", "sock.png"}
+    assert "a FIFO" in reasons["pipe.png"] and "a FIFO" in reasons["deep_pipe.jpg"]
+    assert "a socket" in reasons["sock.png"] and "a device" in reasons["zero.png"]
+    assert all("never opened" in r for r in reasons.values())
+    assert again.summary["accounted_for_all"] and again.summary["n_processed"] == 0
+    assert again.summary["n_already_done"] == 7
+    assert len(res.predictions) == 7 and len(out_files(out)) == 3 + 3  # 3 copies, 3 reports (csv, csv, json)

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _hostile import fifo, no_hang
 from _tiny_runs import tiny_checkpoint
 
 from auxiliary.base import files
@@ -165,3 +166,24 @@ def test_bad_checkpoint_on_the_command_line(ckpt, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: refusing to load checkpoint") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "MARKER").exists() and not (tmp_path / "x.onnx").exists()
+
+
+def test_a_fifo_or_device_given_as_checkpoint_is_refused_without_opening_it(tmp_path, capsys):
+    """Issue 28 (2): opening a FIFO blocks until someone writes to it, reading /dev/zero never ends: ``--ckpt``
+    naming one is refused in one line, from ``stat`` alone (``no_hang`` fails the test instead of hanging it)."""
+    pipe = fifo(tmp_path / "best.pt")
+    zero = tmp_path / "zero.pt"
+    zero.symlink_to("/dev/zero")
+    with no_hang(60):
+        for path, kind in ((pipe, "a FIFO"), (zero, "a device")):
+            with pytest.raises(checkpoints.CheckpointError) as info:
+                checkpoints.Checkpoint.open(path)
+            msg = str(info.value)
+            assert kind in msg and str(path) in msg and len(msg.splitlines()) == 1, msg
+        for verb in (["sort", "--input", str(tmp_path), "--out", str(tmp_path.parent / "sorted")],
+                     ["evaluate", "--data", str(tmp_path), "--out", str(tmp_path.parent / "evaluated")],
+                     ["export", "--out", str(tmp_path.parent / "x.onnx")]):
+            assert cli.main([verb[0], "--ckpt", str(pipe), *verb[1:]]) == 2, verb
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("error:") and "FIFO" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path.parent / "sorted").exists() and not (tmp_path.parent / "evaluated").exists()

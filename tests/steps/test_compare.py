@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from _hostile import HOSTILE_CLASSES, assert_safe_csv
 from _tiny_runs import CLASSES, make_run, make_split
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
@@ -210,3 +212,27 @@ def test_compare_replaces_a_stale_export_only_where_allowed(setup, tmp_path, cap
     assert cli.main([*args, "--out", str(tmp_path / "o2"), "--overwrite"]) == 0
     assert export.onnx_mismatch(target, run / "best.pt") is None
     assert onnx_model.onnx_metadata(target)["source_sha256"] == files.sha256_file(run / "best.pt")
+
+
+def test_formula_names_are_neutralised_in_the_comparison_files_and_read_back(tmp_path):
+    """Issue 28 (1): a run labelled ``=run`` whose classes are ``=1+1``, ``+cmd``, ``@SUM(A1)``: no cell of
+    comparison.csv or of the predictions (headers included) starts with a formula character, and
+    :func:`~auxiliary.steps.compare.load_comparison` gives the table back with the names as they were."""
+    classes = list(HOSTILE_CLASSES[:3])
+    ck = make_run(tmp_path / "runs" / "=run", "resnet18", img_size=32)
+    torch.save({**torch.load(ck, weights_only=True), "classes": classes}, ck)
+    split = make_split(tmp_path, n_per_class=2)
+    table = pd.read_csv(split / "test.csv")
+    table["label"] = table["label"].map(dict(zip(CLASSES, classes)))
+    table.to_csv(split / "test.csv", index=False)
+    cfg = config_overrides.resolve("smoke", overrides={"min_group_size": 1, "tta": False})
+    cmp = comparison.compare(cfg, [ck.parent], split, tmp_path / "cmp", export_onnx=False, measure_speed=False,
+                             galleries=False, progress=False)
+    written = [cmp.written["csv"], *(p for k, p in cmp.written.items() if k.startswith("predictions:"))]
+    for path in written:
+        assert_safe_csv(path)
+    back = comparison.load_comparison(cmp.written["csv"])
+    assert list(back.index.get_level_values("model").unique()) == ["=run"]
+    assert {f"class:{c}" for c in classes} <= set(back.index.get_level_values("group"))
+    pred = files.read_csv(cmp.written["predictions:=run"], keep_default_na=False)
+    assert set(pred["label"]) == set(classes)

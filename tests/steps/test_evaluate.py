@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from _hostile import HOSTILE_CLASSES, assert_safe_csv, fifo, no_hang
 from _tiny_runs import CLASSES, make_run, make_split
+from PIL import Image
 
 from auxiliary.base import files
 from auxiliary.base.config import Config, EvalConfig
@@ -17,7 +20,7 @@ from auxiliary.evaluation import arrays, calibration, metrics, report
 from auxiliary.faces import cli
 from auxiliary.inference import measurements
 from auxiliary.inference.predictor import Predictor
-from auxiliary.steps import evaluate
+from auxiliary.steps import compare, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +165,82 @@ def test_the_console_report_has_one_entry_per_task():
     from auxiliary.tasks import TASKS
 
     assert set(evaluate_cli.REPORT_LINES) == set(TASKS)
+
+
+def test_a_split_folder_is_read_as_compare_reads_it(tiny, tmp_path, capsys):
+    """Issue 28 (5): ``evaluate --data SPLIT_FOLDER`` (refused before, while ``compare`` took it) evaluates the
+    folder's test.csv, and ``--val SPLIT_FOLDER`` its val.csv: the reading of a split folder that compare uses."""
+    split, ckpt = tiny
+    cfg = Config(eval=EvalConfig(min_group_size=3, n_bootstrap=5))
+    by_folder = evaluate.evaluate(cfg, ckpt, split, tmp_path / "folder", val=split, progress=False)
+    by_list = evaluate.evaluate(cfg, ckpt, split / "test.csv", tmp_path / "list", val=split / "val.csv",
+                                progress=False)
+    assert by_folder["info"]["data"] == str(split / "test.csv") and by_folder["info"]["val"] == str(split / "val.csv")
+    pd.testing.assert_frame_equal(by_folder["predictions"], by_list["predictions"])
+    assert by_folder["summary"] == pytest.approx(by_list["summary"], nan_ok=True)
+    table, name = compare.load_table(split)
+    assert name == "test" and list(by_folder["predictions"]["path"]) == [str(p) for p in table["path"]]
+    rc = cli.main(["evaluate", "--ckpt", str(ckpt), "--data", str(split), "--out", str(tmp_path / "cli"), "--quiet",
+                   "--n-bootstrap", "5"])
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "cli" / "summary.json").read_text())["n"] == 18
+    half = tmp_path / "half_split"  # a split folder without its test list: one line, as compare says it
+    half.mkdir()
+    (half / "classes.json").write_text((split / "classes.json").read_text())
+    for verb in ("evaluate", "compare"):
+        flags = ["--ckpt", str(ckpt)] if verb == "evaluate" else ["--runs", str(ckpt.parent)]
+        assert cli.main([verb, *flags, "--data", str(half), "--out", str(tmp_path / f"no_{verb}")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "has no test.csv" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_fifo_given_as_data_is_refused_without_opening_it(tiny, tmp_path, capsys):
+    """Issue 28 (2): ``--data`` or ``--val`` naming a FIFO is one line from ``stat`` alone, never opened."""
+    split, ckpt = tiny
+    pipe = fifo(tmp_path / "test.csv")
+    with no_hang(60):
+        for flags in (["--data", str(pipe)], ["--data", str(split / "test.csv"), "--val", str(pipe)]):
+            assert cli.main(["evaluate", "--ckpt", str(ckpt), *flags, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("error:") and "a FIFO" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Path, Path]:
+    """``(checkpoint, test.csv)``: a model whose classes a spreadsheet would run and a plain CSV list of photos in
+    class folders of those names, the photos named like formulas (``=HYPERLINK("x").png``)."""
+    root = tmp_path_factory.mktemp("hostile_eval")
+    classes = list(HOSTILE_CLASSES[:3])
+    ck = make_run(root / "=run", model_name="test_convnext", img_size=32)
+    info = torch.load(ck, weights_only=True)
+    torch.save({**info, "classes": classes}, ck)
+    rows = []
+    for c, cls in enumerate(classes):
+        for i, name in enumerate(['=HYPERLINK("x").png', "+cmd.png", "@SUM(A1).png", "-2+3.png"]):
+            path = root / "photos" / cls / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.random.default_rng(10 * c + i).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path)
+            rows.append({"path": str(path), "label": cls, "group": f"{cls}{i}", "tone_group": ["dark", "light"][i % 2]})
+    pd.DataFrame(rows).to_csv(root / "test.csv", index=False)
+    return ck, root / "test.csv"
+
+
+def test_formula_names_are_neutralised_in_every_csv_and_read_back(hostile, tmp_path):
+    """Issue 28 (1): classes ``=1+1``, ``+cmd``, ``@SUM(A1)`` and photos named like formulas: no cell
+    of any CSV the evaluation writes (headers and index included, as the csv module parses it) starts with a
+    formula character, and the package's reader gives the names back as they were."""
+    ck, test_csv = hostile
+    res = evaluate.evaluate(Config(eval=EvalConfig(min_group_size=1, n_bootstrap=5)), ck, test_csv, tmp_path / "e",
+                            progress=False)
+    written = sorted((tmp_path / "e").glob("*.csv"))
+    assert {"predictions.csv", "per_class.csv", "confusion.csv", "group_metrics.csv"} <= {p.name for p in written}
+    for path in written:
+        assert_safe_csv(path)
+    pred = files.read_csv(tmp_path / "e" / "predictions.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(pred[["path", "label", "tone_group"]],
+                                  res["predictions"][["path", "label", "tone_group"]])
+    assert set(pred["label"]) == set(HOSTILE_CLASSES[:3])
+    per_class = files.read_csv(tmp_path / "e" / "per_class.csv")  # the index is a column until it is restored
+    assert per_class.iloc[:, 0].tolist() == list(HOSTILE_CLASSES[:3])
+    assert list(files.read_csv(tmp_path / "e" / "confusion.csv").columns[1:]) == list(HOSTILE_CLASSES[:3])

@@ -49,6 +49,24 @@ def test_split_refuses_oversampling_multilabel_data_before_writing(tmp_path, cap
     assert not (tmp_path / "s").exists()
 
 
+def test_split_refuses_before_anything_is_made(tmp_path, monkeypatch, capsys):
+    """Issue 28: a setting that does not fit the data is refused before the synthetic default is simulated (its
+    task is known from the config), and a ``--report`` among the dataset's own files before the dataset is read."""
+    monkeypatch.setenv("AUXILIARY_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setenv("AUXILIARY_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["split", "--profile", "smoke", "--set", "synth.task=multilabel", "--oversample-to", "20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "single-label" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "cache").exists()
+    data = tmp_path / "data"
+    data.mkdir()
+    assert cli.main(["split", "--data", str(data), "--out", str(tmp_path / "s"), "--report",
+                     str(data / "problems.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --report") and "inside the input" in err and len(err.splitlines()) == 1
+    assert list(data.iterdir()) == [] and not (tmp_path / "s").exists()
+
+
 def test_split_of_a_labels_csv_with_auto_detection(tmp_path, capsys):
     from PIL import Image
 

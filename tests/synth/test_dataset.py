@@ -11,11 +11,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from _hostile import assert_safe_csv, fifo, no_hang
 from _photos import face_photo
 from PIL import Image
 
 from auxiliary.base import tone
 from auxiliary.base.config import SynthConfig
+from auxiliary.base.files import read_csv
 from auxiliary.faces import cli
 from auxiliary.synth import acne as acne_mod
 from auxiliary.synth import dataset, samplers, skinmask
@@ -194,3 +196,34 @@ def test_photo_variants_cycle_and_output_may_not_overlap_input(tmp_path):
     with pytest.raises(dataset.SynthError, match="no usable photo"):
         dataset.generate_dataset(replace(cfg, input_dir=str(empty)), tmp_path / "out2", progress=False)
     assert "empty" in pd.read_csv(tmp_path / "out2" / "skipped.csv")["reason"].iloc[0]
+
+
+def test_photo_names_a_spreadsheet_would_run_and_a_fifo(tmp_path):
+    """Issue 28: photos named like formulas (``=1+1.jpg``) are recorded as text in every CSV of the dataset (no
+    cell a spreadsheet runs) and read back as named; a FIFO among the photos is skipped with a reason saying so,
+    counted, and never opened (opening a FIFO blocks)."""
+    inp = tmp_path / "photos"
+    inp.mkdir()
+    face, _, _ = face_photo()
+    (inp / "=1+1.jpg").write_bytes(_jpeg(face))
+    (inp / "+cmd.jpg").write_bytes(_jpeg(face))
+    (inp / "@SUM(A1).txt").write_text("not a photo")
+    fifo(inp / "-2+3.jpg")
+    out = tmp_path / "out"
+    with no_hang():
+        table = dataset.generate_dataset(SynthConfig(n_per_class=2, size=64, input_dir=str(inp)), out, progress=False)
+    assert "2 input file(s) skipped" in table.attrs["summary"]
+    reasons = {s["path"]: s["reason"] for s in table.attrs["skipped"]}
+    assert reasons["-2+3.jpg"].startswith("a FIFO") and "never opened" in reasons["-2+3.jpg"]
+    for name in ("metadata.csv", "skipped.csv", "lesions.csv"):
+        assert_safe_csv(out / name)
+    assert sorted(dataset.read_synthetic_metadata(out)["source"].unique()) == ["+cmd.jpg", "=1+1.jpg"]
+    assert set(read_csv(out / "skipped.csv")["path"]) == {"@SUM(A1).txt", "-2+3.jpg"}
+    # several conditions per face: the same rules for its own tables
+    ml = tmp_path / "out_multilabel"
+    with no_hang():
+        dataset.generate_dataset(SynthConfig(task="multilabel", n_per_class=2, size=64, input_dir=str(inp)), ml,
+                                 progress=False)
+    for name in ("metadata.csv", "skipped.csv", "lesions.csv", "params.csv"):
+        assert_safe_csv(ml / name)
+    assert sorted(dataset.read_synthetic_metadata(ml)["source"].unique()) == ["+cmd.jpg", "=1+1.jpg"]

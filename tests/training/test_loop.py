@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _tiny_training import CLASSES, Toy, make_cfg, run
+from _tiny_training import CLASSES, Toy, loaders, make_cfg, run
 
 from auxiliary.base import config_overrides, errors
 from auxiliary.evaluation.calibration import softmax
@@ -20,6 +20,7 @@ from auxiliary.faces import cli
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.tasks import TASKS
 from auxiliary.training import engine, loop
+from auxiliary.viz.plots_training import RunFigures
 
 
 def test_tiny_model_learns_separable_task_and_writes_the_run_folder(tmp_path):
@@ -122,6 +123,37 @@ def test_early_stopping_stops(tmp_path):
     assert summary["stopped_early"]
     assert summary["epochs_run"] == summary["best_epoch"] + 2 < 12
     assert len(pd.read_csv(tmp_path / "r" / "logs" / "metrics.csv")) == summary["epochs_run"]
+
+
+class _StopAfter:
+    """A callback asking the run to stop once epoch ``epoch`` has ended (what notebook 04's stop button does)."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.seen, self.stop_requested = epoch, [], False
+
+    def on_epoch_end(self, row, history, max_epochs, monitor):
+        self.seen.append((row["epoch"], len(history), max_epochs, monitor))
+        self.stop_requested = row["epoch"] >= self.epoch
+
+
+def test_a_stop_request_ends_the_run_cleanly_after_the_current_epoch(tmp_path):
+    stop = _StopAfter(2)
+    _, va = loaders()
+    summary = run(tmp_path, "r", make_cfg(max_epochs=6), callbacks=[RunFigures(), stop], test_loader=va)
+    out = tmp_path / "r"
+    assert stop.seen == [(1, 1, 6, "val_balanced_acc"), (2, 2, 6, "val_balanced_acc")]  # rank 0, after each epoch
+    assert summary["stopped_by_user"] and not summary["stopped_early"] and summary["finished"]
+    assert summary["epochs_run"] == 2 and summary["test_balanced_acc"] is not None  # tested as any finished run
+    assert json.loads((out / "summary.json").read_text())["stopped_by_user"] is True
+    for f in ("best.pt", "last.pt", "val_predictions.csv", "test_predictions.csv", "logs/loss_curve.png"):
+        assert (out / f).is_file(), f
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["finished"] and last["epoch"] == 2
+    assert len(pd.read_csv(out / "logs" / "metrics.csv")) == 2
+    # a finished run is not trained again: resuming it returns what it recorded
+    assert run(tmp_path, "r", make_cfg(max_epochs=6), resume=True)["epochs_run"] == 2
+    # a run nobody stops says so
+    assert run(tmp_path, "plain", make_cfg(max_epochs=1))["stopped_by_user"] is False
 
 
 def test_metrics_match_scikit_learn():

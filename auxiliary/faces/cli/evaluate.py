@@ -22,14 +22,15 @@ from auxiliary.steps.evaluate import evaluate
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, metavar="BEST.pt", help="checkpoint to evaluate (runs/NAME/best.pt)")
     parser.add_argument("--data", required=True, metavar="SPLIT.csv|DIR",
-                        help="split list to evaluate on (e.g. test.csv), or any dataset the data step reads "
-                             "(class folders, a CSV list, HAM10000)")
+                        help="split list to evaluate on (e.g. test.csv), a split folder (its test.csv, as compare "
+                             "reads it), or any dataset the data step reads (class folders, a CSV list, HAM10000)")
     parser.add_argument("--label-map", default=None, metavar="OLD=NEW,...",
                         help="rename the data's labels to the model's classes, e.g. rosacea=erythema,clear=none "
                              "(multi-label model: rename the data's 0/1 label columns)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON/CSV/PNG results")
     parser.add_argument("--val", default=None, metavar="VAL.csv",
-                        help="validation list: fit the temperature and the per-group thresholds on it "
+                        help="validation list (or a split folder: its val.csv): fit the temperature and the "
+                             "per-group thresholds on it "
                              "(multi-label model: one temperature per label, per-label and per (group, label) thresholds)")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "auto"], help="inference backend")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=32,

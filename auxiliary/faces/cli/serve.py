@@ -1,5 +1,6 @@
 """``python -m auxiliary serve``: its flags and its call into :func:`auxiliary.faces.webapp.launch`, which serves the
-page on what :func:`auxiliary.steps.serve.serve` prepared (the checkpoint opened once)."""
+page on what :func:`auxiliary.steps.serve.serve` prepared (the checkpoint opened once). Images are filed into
+``--feedback-dir`` when given, else the served run's ``feedback/`` (:func:`auxiliary.steps.serve.feedback_folder`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from auxiliary.steps.serve import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DemoErr
 
 
 def _serve_cli(args: argparse.Namespace, cfg: Any, port: int | None) -> None:
+    given = arguments.cli_overrides(args).get("feedback_dir")  # --feedback-dir as typed, even the default's value
     demo = launch(
         args.ckpt,
         cfg=cfg,
+        feedback_dir=None if given is None else str(given),
         inline=False,
         host=args.host,
         port=port if port is not None else free_port(args.host),

@@ -1,5 +1,8 @@
 """``python -m auxiliary runs`` (auxiliary.steps.runs): the finished runs from the run folders alone,
-newest first, and notebook 05's four-level table of them; no MLflow needed."""
+newest first, and notebook 05's four-level table of them; no MLflow needed.
+
+Named ``test_runs_step``: ``tests/training/test_runs.py`` tests the run folder, and pytest imports test modules by
+their file name, which must be unique across the test folders (they are not packages)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""auxiliary.steps.feedback: the review queue's order, the review panel filing what is clicked."""
+"""auxiliary.steps.feedback: the review queue's order, the review panel filing what is clicked.
+
+Named ``test_feedback_step``: ``tests/data/test_feedback.py`` tests the feedback folder, and pytest imports test
+modules by their file name, which must be unique across the test folders (they are not packages)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _multilabel_runs import LABELS as ML_LABELS
+from _multilabel_runs import make_multilabel_run, make_multilabel_split, shifted_logits, split_arrays
+from _tiny_runs import make_run, make_split
 from PIL import Image
 
-from auxiliary.data import feedback
+from auxiliary.data import feedback, readers
+from auxiliary.evaluation.arrays import labels_to_index
+from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.faces import cli
+from auxiliary.inference.predictor import Predictor
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
 from auxiliary.steps import feedback as feedback_round
@@ -113,3 +122,53 @@ def test_feedback_file_refuses_a_label_the_split_or_model_does_not_have(tmp_path
     assert code == 2 and len(err) == 1 and "checkpoint" in err[0] and "acne, none" in err[0] and not fb.exists()
     code, out, err = run("--label", "none")
     assert code == 0 and err == [] and len(list((fb / "none").glob("*.png"))) == 1
+
+
+def test_evaluate_split_measures_as_the_checkpoint_task_does(tmp_path):
+    """Notebook 06's before/after: the summary metrics of a checkpoint on one split list, asked of its task (it used
+    to branch on ``Predictor.multilabel``, which the Predictor no longer has): one class per image, accuracy and the
+    rest of ``summary_metrics``; several labels, F1 at the checkpoint's own thresholds."""
+    split = make_split(tmp_path / "single", n_per_class=2)
+    ckpt = make_run(tmp_path / "single" / "run")
+    got = feedback_round.evaluate_split(ckpt, split, "test")
+    table = readers.load_split(split)[0]["test"]
+    pred = Predictor.from_checkpoint(ckpt)
+    probs, _ = pred.predict_paths(list(table["path"]), progress=False)
+    expected = summary_metrics(labels_to_index(list(table["label"]), pred.classes), probs, pred.classes)
+    assert got == pytest.approx({**expected, "n": len(table)}, nan_ok=True)
+
+    ml = make_multilabel_split(tmp_path / "multi")
+    _, Y, _ = split_arrays(ml)
+    logits = shifted_logits(Y)  # sigmoid 0.3 on positives, 0.1 on negatives: only a threshold below 0.3 finds them
+    sure = make_multilabel_run(tmp_path / "multi" / "run", ml, logits,
+                               thresholds={"global": dict.fromkeys(ML_LABELS, 0.2), "per_group": {}, "fallback": {}})
+    got = feedback_round.evaluate_split(sure, ml, "test")
+    assert got["n"] == len(Y) and got["macro_f1"] == pytest.approx(1.0) and got["subset_accuracy"] == 1.0
+    bare = make_multilabel_run(tmp_path / "multi" / "bare", ml, logits)  # no thresholds: 0.5 finds nothing
+    assert feedback_round.evaluate_split(bare, ml, "test")["macro_f1"] == pytest.approx(0.0)
+
+
+def test_review_batch_picks_k_photos_by_uncertainty_and_diversity(tmp_path):
+    import numpy as np
+    from _tiny_runs import tiny_checkpoint
+
+    from auxiliary.base.images import write_png
+    from auxiliary.inference.predictor import Predictor
+
+    pred = Predictor.from_checkpoint(tiny_checkpoint(tmp_path / "best.pt")[0], device="cpu")
+    rng = np.random.default_rng(0)
+    paths = [str(write_png(tmp_path / f"p{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)))
+             for i in range(8)]
+    probs = np.array([[0.34, 0.33, 0.33], [0.9, 0.05, 0.05], [0.5, 0.49, 0.01], [0.8, 0.1, 0.1],
+                      [0.4, 0.35, 0.25], [0.98, 0.01, 0.01], [0.6, 0.3, 0.1], [np.nan] * 3])
+    df = pd.DataFrame({"source": paths, "decision": ["sorted"] * 7 + ["rejected"],
+                       "destination": [f"acne/p{i}.png" for i in range(7)] + [""],
+                       **{f"prob_{c}": probs[:, j] for j, c in enumerate(pred.classes)}})
+    by_doubt = feedback_round.review_batch(pred, df, 3, "uncertainty", progress=False)
+    assert by_doubt["source"].tolist() == [paths[0], paths[2], paths[4]]  # smallest gaps between the top two
+    assert by_doubt["rank"].tolist() == [1, 2, 3] and set(by_doubt["why"]) == {"uncertainty"}
+    mixed = feedback_round.review_batch(pred, df, 3, out_dir=tmp_path / "sorted", progress=False)
+    assert len(mixed) == 3 and mixed["source"].iloc[0] == paths[0] and paths[7] not in set(mixed["source"])
+    assert mixed["image"].iloc[0] == str(tmp_path / "sorted" / "acne" / "p0.png")
+    rand = feedback_round.review_batch(pred, df, 7, "random", seed=2, progress=False)
+    assert sorted(rand["source"]) == sorted(paths[:7])  # every readable photo, never the rejected one
