@@ -144,6 +144,9 @@ def read_csv(path: str | Path, **kwargs: Any) -> Any:
     for col in frame.columns:
         if _text(frame[col].dtype):
             frame[col] = frame[col].map(restore)
+    if _text(frame.index.dtype):
+        frame.index = frame.index.map(restore)
+    frame.index.names = [restore(n) for n in frame.index.names]
     return frame
 
 

@@ -34,11 +34,12 @@ from auxiliary.data.readers import load_split
 from auxiliary.inference.active import STRATEGIES, model_embeddings, select_for_review
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models.checkpoint import read_checkpoint
-from auxiliary.steps.train import ensure_run, trained_checkpoint
+from auxiliary.steps.train import ensure_run
 from auxiliary.synth.dataset import generate_dataset, multilabel_columns
 from auxiliary.synth.samplers import IMAGES_PER_UNIT
 from auxiliary.tasks import Task, task_named
 from auxiliary.training.records import record_step
+from auxiliary.training.runs import trained_checkpoint
 
 
 # ============================================================================ the step

@@ -27,8 +27,8 @@ from auxiliary.base.layout import resolve_path
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models.checkpoint import Checkpoint, procedural_notice
 from auxiliary.steps.serve import heatmap_overlay
-from auxiliary.steps.train import trained_checkpoint
 from auxiliary.synth.skinmask import detect_faces
+from auxiliary.training.runs import trained_checkpoint
 
 #: Margin kept around a detected face, as a share of its size on each side.
 FACE_MARGIN = 0.15

@@ -107,7 +107,8 @@ def feedback_folder(cfg: Config, ckpt: Checkpoint, feedback_dir: str | Path | No
     """Where the demo files images: ``feedback_dir`` when given (``~`` expanded, relative to the working folder), else
     ``cfg.sort.feedback_dir`` when it was set (a profile, ``--set``, a YAML file), else the run folder's ``feedback/``
     beside the checkpoint. Never the configured default ``data/feedback`` of whatever project folder the package was
-    imported from: a demo started anywhere files into the run it serves, which ``feedback merge`` then reads."""
+    imported from: a demo started anywhere files into the run it serves (the page names the folder; merge it with
+    ``python -m auxiliary feedback merge --feedback-dir runs/NAME/feedback``)."""
     if feedback_dir is not None:
         return Path(feedback_dir).expanduser().absolute()
     if cfg.sort.feedback_dir != SortConfig().feedback_dir:

@@ -24,8 +24,8 @@ from auxiliary.inference.sort_merge import merge_shards
 from auxiliary.inference.sort_report import SortResult
 from auxiliary.inference.sorter import sort_folder
 from auxiliary.models.checkpoint import Checkpoint
-from auxiliary.steps.train import trained_checkpoint
 from auxiliary.training.records import record_step
+from auxiliary.training.runs import trained_checkpoint
 
 
 def sort(cfg: Config, ckpt: Checkpoint | str | Path | None, input_dir: str | Path, out: str | Path, *,

@@ -17,6 +17,7 @@ from auxiliary.base.errors import TrainError
 from auxiliary.base.files import check_output_dir
 from auxiliary.base.layout import data_dir, resolve_path, run_dir, runs_dir, selection_file, split_dir
 from auxiliary.data.readers import split_task
+from auxiliary.steps.sort import sort
 from auxiliary.steps.split import data_task, ensure_splits
 from auxiliary.tasks import choose_task
 from auxiliary.training.engine import check_config, check_engine
@@ -35,7 +36,8 @@ from auxiliary.viz.plots_training import RunFigures
 
 def train(cfg: Config, data: str | Path | None = None, out: str | Path | None = None, *, resume: bool = False,
           overwrite: bool = False, from_selection: bool = False, progress: bool = True,
-          callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+          callbacks: Sequence[Any] = (), classify_images: str | Path | None = None,
+          classify_out: str | Path | None = None) -> dict[str, Any]:
     """The ``train`` step (``python -m auxiliary train``, notebook 04 through :func:`ensure_run`): train
     ``cfg.train.model`` (or, with ``from_selection``, the winner ``select`` recorded for this split) on ``data``
     (a split folder, or any dataset the data step reads, split with ``cfg.data``; default: the configured
@@ -45,10 +47,19 @@ def train(cfg: Config, data: str | Path | None = None, out: str | Path | None = 
     folder): the engine (devices, strategy, precision); an existing run is refused unless ``resume`` or
     ``overwrite``; a loss, monitor or task that does not fit the data, or a missing selection, is refused in one
     line. ``callbacks``: more Fabric callbacks for the run (notebook 04's live monitor, see :func:`train_run`).
+    ``classify_images`` / ``classify_out`` (both or neither, the original course scripts' ``--classify_images``):
+    when training ends, the folder is sorted with the run's ``best.pt`` into ``classify_out``
+    (:func:`auxiliary.steps.sort.sort`; its summary under ``classified``).
     Returns the run's summary (``summary.json``, with ``run_dir``); the other processes of a multi-process run get
     theirs too."""
     check_config(cfg.train)
     check_engine(cfg.train)
+    if (classify_images is None) != (classify_out is None):
+        raise TrainError("--classify-images and --classify-out go together: the folder to sort and where to sort it")
+    if classify_images is not None:
+        if not Path(classify_images).expanduser().is_dir():
+            raise TrainError(f"--classify-images {classify_images}: not a folder of images")
+        check_output_dir(resolve_path(classify_out), inputs=(classify_images, data), option="--classify-out")
     data_cfg = with_data(cfg, data)
     if from_selection:
         cfg = with_model(cfg, selection_winner(cfg, planned_split(data_cfg, data)))
@@ -61,7 +72,13 @@ def train(cfg: Config, data: str | Path | None = None, out: str | Path | None = 
     choose_task(cfg.train, split_task(split))  # what the split turned out to be
     if not secondary_rank():  # the other processes of a multi-process run re-run this command
         print(f"training {cfg.train.model} on {split} -> {out_dir}")
-    return train_run(cfg, split, out_dir, resume=resume, overwrite=overwrite, progress=progress, callbacks=callbacks)
+    summary = train_run(cfg, split, out_dir, resume=resume, overwrite=overwrite, progress=progress,
+                        callbacks=callbacks)
+    if classify_images is not None and not secondary_rank():
+        res = sort(cfg, out_dir / "best.pt", classify_images, classify_out, progress=progress)
+        summary = {**summary, "classified": {"out_dir": str(res.out_dir), **{k: res.summary[k] for k in (
+            "n_inputs", "counts", "accounted_for_all")}}}
+    return summary
 
 
 def has_split_lists(path: Path) -> bool:
@@ -110,7 +127,8 @@ def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
     made with the same settings (and, when ``split_dir`` is given, on that split), resumed when
     interrupted, otherwise trained (an existing run with other settings is replaced, with a message
     saying so). ``split_dir`` defaults to the configured dataset's split (:func:`ensure_splits`). ``callbacks``
-    join the run's Fabric callbacks when it trains (notebook 04's :class:`auxiliary.viz.panels_training.TrainingMonitor`).
+    join the run's Fabric callbacks when it trains (notebook 04's
+    :class:`auxiliary.viz.panels_training.TrainingMonitor`).
 
     This is the one rule every notebook and step uses to reuse a trained run."""
     out = run_dir(cfg, name or run_name(cfg))
@@ -127,19 +145,6 @@ def ensure_run(cfg: Config, name: str | None = None, progress: bool = True,
         print(f"{out} holds a run with other settings: training again in its place")
     train(cfg, split_dir, out, resume=resume, overwrite=exists and not resume, progress=progress, callbacks=callbacks)
     return out
-
-
-def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
-    """``best.pt`` of the run :func:`ensure_run` would reuse for ``cfg``, without training; a one-line
-    error saying what to do when there is none or it was trained with other settings."""
-    out = run_dir(cfg, name or run_name(cfg))
-    if not (out / "best.pt").is_file():
-        raise TrainError(f"no trained run at {out}: train it with `python -m auxiliary train --profile "
-                         f"{cfg.profile}` (or notebook 04), or pass --ckpt")
-    if not same_settings(out, cfg):
-        raise TrainError(f"{out} was trained with other settings than these: train it again with `python -m "
-                         f"auxiliary train --profile {cfg.profile} --overwrite`, or pass --ckpt")
-    return out / "best.pt"
 
 
 def train_run(cfg: Config, split_dir: str | Path, out_dir: str | Path, *, callbacks: Sequence[Any] = (),

@@ -39,6 +39,7 @@ from auxiliary.base.config import Config, TrainConfig, to_dict
 from auxiliary.base.config_overrides import coerce, load_config
 from auxiliary.base.errors import AuxiliaryError, TrainError
 from auxiliary.base.files import read_csv, temp_path, write_csv_atomic, write_json_atomic
+from auxiliary.base.layout import run_dir
 from auxiliary.models.checkpoint import library_versions, save_checkpoint
 from auxiliary.models.pretrained import read_weights_file
 from auxiliary.tasks import Task
@@ -124,6 +125,19 @@ def same_settings(run_dir: str | Path, cfg: Config) -> bool:
     except (AuxiliaryError, ValueError, KeyError, TypeError, OSError):
         return False
     return _settings(saved) == _settings(to_dict(cfg))
+
+
+def trained_checkpoint(cfg: Config, name: str | None = None) -> Path:
+    """``best.pt`` of the run :func:`auxiliary.steps.train.ensure_run` would reuse for ``cfg``, without training; a one-line
+    error saying what to do when there is none or it was trained with other settings."""
+    out = run_dir(cfg, name or run_name(cfg))
+    if not (out / "best.pt").is_file():
+        raise TrainError(f"no trained run at {out}: train it with `python -m auxiliary train --profile "
+                         f"{cfg.profile}` (or notebook 04), or pass --ckpt")
+    if not same_settings(out, cfg):
+        raise TrainError(f"{out} was trained with other settings than these: train it again with `python -m "
+                         f"auxiliary train --profile {cfg.profile} --overwrite`, or pass --ckpt")
+    return out / "best.pt"
 
 
 def secondary_rank() -> bool:

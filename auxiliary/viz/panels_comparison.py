@@ -41,7 +41,8 @@ def default_choice(table: pd.DataFrame, headline: str) -> dict[str, str]:
     (``balanced_accuracy``; ``macro_auroc`` = label ``macro``, metric ``auroc``), else each level's first value."""
     out = {lev: str(table.index.get_level_values(lev)[0]) for lev in table.index.names}
     metrics = [str(m) for m in table.index.get_level_values("metric").unique()]
-    metric = headline if headline in metrics else next((m for m in metrics if headline.endswith(f"_{m}")), out["metric"])
+    metric = headline if headline in metrics else next(
+        (m for m in metrics if headline.endswith(f"_{m}")), out["metric"])
     out["metric"] = metric
     rest = headline[: -len(metric) - 1] if headline != metric and headline.endswith(f"_{metric}") else None
     for lev in table.index.names:

@@ -45,9 +45,9 @@ class OperatingPoint(NamedTuple):
 class ExplorerTask(NamedTuple):
     """What the explorer needs of a task: the ``metrics`` a decision changes (the first shown first), the two of
     them that place an operating point on the precision-recall curve (``pr_point``: recall, precision), the
-    ``points`` of an evaluation, how a decision is ``measure``\\ d on some rows, the ``screening`` view the curve
-    is drawn from (truths and scores, (n, k) each, and its title) and the columns of the selection table that hold
-    a metric (``selection``)."""
+    operating ``points`` of an evaluation, how a decision is measured on some rows (``measure``), the
+    ``screening`` view the curve is drawn from (truths and scores, (n, k) each, and its title) and the columns of
+    the selection table that hold a metric (``selection``)."""
 
     metrics: tuple[str, ...]
     pr_point: tuple[str, str]
@@ -139,8 +139,8 @@ def _label_points(res: Mapping[str, Any]) -> list[OperatingPoint]:
     high = np.where(np.isnan(high), glob, high)
     points = [OperatingPoint("0.5 per label", "a label is present when its probability reaches 0.5",
                              (p >= 0.5).astype(int)),
-              OperatingPoint("validation thresholds", f"one threshold per label ({res['threshold_source']}): " + ", ".join(
-                  f"{lab} {t:.2f}" for lab, t in zip(labels, glob)), (p >= glob).astype(int))]
+              OperatingPoint("validation thresholds", f"one threshold per label ({res['threshold_source']}): "
+                             + ", ".join(f"{lab} {t:.2f}" for lab, t in zip(labels, glob)), (p >= glob).astype(int))]
     groups = report_groups(res)
     if thr.by_group and groups is not None:
         points.append(OperatingPoint("per-group thresholds", "one threshold per (tone group, label), fitted on "

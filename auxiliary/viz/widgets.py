@@ -80,7 +80,8 @@ def live() -> bool:
 
 
 def show(*objects: Any) -> None:
-    """Display ``objects`` in the notebook (a widget, ``IPython.display.Image``/``HTML``...); nothing outside IPython."""
+    """Display ``objects`` in the notebook (a widget, ``IPython.display.Image`` or ``HTML``); outside IPython,
+    nothing."""
     ip = ipython()
     if ip is not None and ip.get_ipython() is not None:
         ip.display.display(*objects)
@@ -108,7 +109,8 @@ def html_table(frame: pd.DataFrame, row: Any = None, column: Any = None, digits:
     for idx, values in frame.iterrows():
         on_row = idx == row
         tds = "".join(
-            f"<td style='{shade if on_row or c == column else ''}{'font-weight:bold;' if on_row and c == column else ''}"
+            f"<td style='{shade if on_row or c == column else ''}"
+            f"{'font-weight:bold;' if on_row and c == column else ''}"
             f"padding:2px 6px;text-align:right'>{cell(v)}</td>" for c, v in values.items())
         body.append(f"<tr><th style='{shade if on_row else ''}padding:2px 6px;text-align:left'>{idx}</th>{tds}</tr>")
     cap = f"<caption style='caption-side:top;text-align:left'>{caption}</caption>" if caption else ""
@@ -313,14 +315,15 @@ class ReviewPanel:
         for b in self.class_buttons:
             b.disabled = False
         self.image.value = _thumbnail_png(row.get("image", row["source"]), self.thumb)
+        probs = {c: float(row[f"prob_{c}"]) for c in self.classes if f"prob_{c}" in row}
         bars = "".join(
-            f"<tr><td>{c}</td><td><div style='background:#4c72b0;height:10px;width:{max(1, int(150 * float(row[f'prob_{c}'])))}px'>"
-            f"</div></td><td>{float(row[f'prob_{c}']):.2f}</td></tr>"
-            for c in self.classes if f"prob_{c}" in row
+            f"<tr><td>{c}</td><td><div style='background:#4c72b0;height:10px;width:{max(1, int(150 * p))}px'>"
+            f"</div></td><td>{p:.2f}</td></tr>" for c, p in probs.items()
         )
         truth = f"<br>known label: <b>{row['label']}</b>" if self.show_truth and row.get("label") else ""
         self.info.value = (
-            f"<p><b>{self.pos + 1} / {n}</b> &middot; {row.get('why', '')} &middot; margin {float(row['margin']):.2f}</p>"
+            f"<p><b>{self.pos + 1} / {n}</b> &middot; {row.get('why', '')} &middot; "
+            f"margin {float(row['margin']):.2f}</p>"
             f"<p><code>{Path(row['source']).name}</code><br>model: <b>{row['predicted']}</b>{truth}</p>"
             f"<table>{bars}</table>"
         )

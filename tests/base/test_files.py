@@ -47,3 +47,15 @@ def test_csv_cells_and_headers_that_a_spreadsheet_would_run_are_written_as_text_
     back = read_csv(tmp_path / "t.csv", dtype={"label": str}, keep_default_na=False)
     assert list(back.columns) == list(frame.columns)
     assert back["label"].tolist() == HOSTILE and back["score"].tolist() == [-0.5] * len(HOSTILE)
+
+
+def test_an_index_written_and_read_back_is_restored_too(tmp_path):
+    import pandas as pd
+
+    from auxiliary.base.files import read_csv, write_csv_atomic
+
+    frame = pd.DataFrame({"recall": [0.5, 0.25]}, index=pd.Index(["=1+1", "plain"], name="@class"))
+    write_csv_atomic(tmp_path / "t.csv", frame, index=True)
+    assert "'=1+1" in (tmp_path / "t.csv").read_text() and "'@class" in (tmp_path / "t.csv").read_text()
+    back = read_csv(tmp_path / "t.csv", index_col=0)
+    assert back.index.tolist() == ["=1+1", "plain"] and back.index.name == "@class"

@@ -1,10 +1,12 @@
 """``python -m auxiliary STEP ... | head -1``: a reader that goes away ends the output quietly, not the work.
 
 Issue 28 (4): the command runs in a subprocess with its standard output connected to a pipe that this test closes,
-either after reading the first line (what ``head -1`` does) or before reading anything (a reader that died, which
-makes every write fail: the first ``print`` already meets a closed pipe). Either way the step finishes its work
-(every output complete), exits 0, and stderr holds no traceback and no "Exception ignored" of the interpreter's
-last flush. Each print is its own write (``PYTHONUNBUFFERED``), so the prints after the first meet a closed pipe.
+after reading the first line (what ``head -1`` does: ``sort``) or before reading anything (a reader that died:
+``evaluate``). The second is the stricter case: every write fails, the first ``print`` included, whereas after
+``head -1`` the step's last lines may still fit in the pipe before it closes (each print is its own write here,
+``PYTHONUNBUFFERED``). Either way the step finishes its work (every output complete), exits 0, and stderr holds no
+traceback and no "Exception ignored" of the interpreter's last flush. One case per step: each costs a fresh
+interpreter importing torch (about 20 s on 2 shared cores), and the closed pipe is handled once, in ``cli.main``.
 """
 
 from __future__ import annotations
@@ -60,32 +62,28 @@ def work(tmp_path_factory) -> tuple[Path, Path, Path]:
     return ckpt, split, inbox
 
 
-@pytest.mark.parametrize("read_first_line", [True, False], ids=["head-1", "reader-gone"])
-def test_sort_into_a_closed_pipe_finishes_and_exits_0(work, tmp_path, read_first_line):
+def test_sort_piped_into_head_finishes_and_exits_0(work, tmp_path):
     ckpt, _, inbox = work
     out = tmp_path / "sorted"
     code, line, err = run_into_closed_pipe(["sort", "--ckpt", str(ckpt), "--input", str(inbox), "--out", str(out),
-                                            "--backend", "torch", "--device", "cpu", "--quiet"], tmp_path,
-                                           read_first_line)
+                                            "--backend", "torch", "--device", "cpu", "--quiet"], tmp_path, True)
     assert code == 0, err
     assert not any(n in err for n in NOISE), err
-    assert line.startswith(b"sorted 8 inputs") if read_first_line else line == b""
+    assert line.startswith(b"sorted 8 inputs")
     report = json.loads((out / "sort_report.json").read_text())
     assert report["accounted_for_all"] and report["n_inputs"] == 8
     sources = set(pd.read_csv(out / "predictions.csv", keep_default_na=False)["source"])
     assert sources == {str(p) for p in inbox.iterdir()}  # predictions.csv covers every input
 
 
-@pytest.mark.parametrize("read_first_line", [True, False], ids=["head-1", "reader-gone"])
-def test_evaluate_into_a_closed_pipe_finishes_and_exits_0(work, tmp_path, read_first_line):
+def test_evaluate_into_a_pipe_already_closed_finishes_and_exits_0(work, tmp_path):
     ckpt, split, _ = work
     out = tmp_path / "evaluated"
     code, line, err = run_into_closed_pipe(["evaluate", "--ckpt", str(ckpt), "--data", str(split / "test.csv"),
-                                            "--out", str(out), "--quiet", "--n-bootstrap", "5"], tmp_path,
-                                           read_first_line)
+                                            "--out", str(out), "--quiet", "--n-bootstrap", "5"], tmp_path, False)
     assert code == 0, err
     assert not any(n in err for n in NOISE), err
-    assert line.startswith(b"test_convnext on") if read_first_line else line == b""
+    assert line == b""
     assert json.loads((out / "summary.json").read_text())["n"] == 9
     assert len(pd.read_csv(out / "predictions.csv")) == 9
     assert {"metrics.csv", "per_class.csv", "confusion.csv", "reliability.png"} <= {p.name for p in out.iterdir()}

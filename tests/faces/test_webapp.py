@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from _tiny_runs import tiny_checkpoint
+from PIL import Image
 
+from auxiliary.base.config import Config, SortConfig
 from auxiliary.faces import cli, webapp
+from auxiliary.faces.cli import serve as serve_cli
+from auxiliary.steps import serve as serve_step
 
 CLASSES = ["acne", "erythema", "none"]
 
@@ -139,3 +145,67 @@ def test_forged_feedback_request_leaves_no_traceback_in_the_server_log(ckpt, tmp
     assert "aux-note" in done["output"]["data"][0]
     assert "Traceback" not in capfd.readouterr().err
     assert not (tmp_path / "fb").exists()
+
+
+def test_an_upload_over_the_limit_is_never_stored_and_the_uploads_go_with_the_demo(ckpt, tmp_path):
+    """Issue 28 (3): Gradio refuses an upload over the demo's size limit while it arrives (HTTP 413), so it is
+    never stored; what it does store lies in the demo's own folder, which ``demo.close()`` removes."""
+    import httpx
+
+    port = webapp.free_port()
+    demo = webapp.launch(ckpt, inline=False, block=False, port=port, examples=False, quiet=True,
+                         feedback_dir=tmp_path / "fb", max_bytes=4000)
+    uploads = demo.upload_folder
+    try:
+        assert uploads.is_dir() and uploads.name.startswith("auxiliary-webapp-uploads-")
+        api = f"http://127.0.0.1:{port}/gradio_api/upload"
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            big = client.post(api, files={"files": ("big.png", b"\x89PNG" + b"x" * 6000)})
+            assert big.status_code == 413, big.text
+            assert not [p for p in uploads.rglob("*") if p.is_file()]  # refused before it was stored
+            small = client.post(api, files={"files": ("small.png", b"\x89PNG" + b"x" * 1000)})
+            assert small.status_code == 200, small.text
+        stored = [Path(p) for p in small.json()]
+        assert len(stored) == 1 and stored[0].is_file() and stored[0].is_relative_to(uploads)
+    finally:
+        demo.close(verbose=False)
+    assert not uploads.exists()
+
+
+def test_images_are_filed_into_the_given_folder_or_the_runs_feedback_folder(tmp_path, monkeypatch):
+    """Issue 28 (3): the demo files into ``feedback_dir=`` / ``--feedback-dir`` when given (the latter even with the
+    default's value), else into ``sort.feedback_dir`` when it was set, else into ``feedback/`` beside the checkpoint:
+    never into the ``data/feedback`` of the project the package happens to be imported from."""
+    run_ckpt = tiny_checkpoint(tmp_path / "runs" / "mine" / "best.pt", img_size=32)[0]
+    served = serve_step.serve(Config(), run_ckpt, examples=False)
+    assert served.feedback_dir == run_ckpt.parent / "feedback"
+    assert serve_step.serve(Config(), run_ckpt, feedback_dir=tmp_path / "given", examples=False).feedback_dir \
+        == tmp_path / "given"
+    cfg = Config(sort=SortConfig(feedback_dir=str(tmp_path / "configured")))
+    assert serve_step.serve(cfg, run_ckpt, examples=False).feedback_dir == tmp_path / "configured"
+
+    # the page files there: a photo analysed, then "File image for review" with the model's first class
+    demo = webapp.build_app(served.predictor, feedback_dir=served.feedback_dir, heatmap=False)
+    try:
+        photo = tmp_path / "photo.png"
+        Image.fromarray(np.full((40, 40, 3), 180, np.uint8)).save(photo)
+        state = _fn(demo, "on_file").fn(str(photo))[-1]
+        note = _fn(demo, "on_feedback").fn(CLASSES[0], state)
+    finally:
+        demo.close(verbose=False)
+    assert "Filed as" in note, note
+    assert [p.parent.name for p in (run_ckpt.parent / "feedback").rglob("*.png")] == [CLASSES[0]]
+
+    # the command line passes --feedback-dir as typed, even when it is the default's value
+    seen = {}
+    monkeypatch.setattr(serve_cli, "launch", lambda ckpt, **kw: seen.update(kw) or _Closed())
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["serve", "--ckpt", str(run_ckpt), "--no-examples", "--feedback-dir", "data/feedback"]) == 0
+    assert seen["feedback_dir"] == "data/feedback"
+    assert cli.main(["serve", "--ckpt", str(run_ckpt), "--no-examples"]) == 0
+    assert seen["feedback_dir"] is None  # the step then chooses the run's feedback/
+
+
+class _Closed:
+    def close(self, verbose: bool = True) -> None:
+        pass

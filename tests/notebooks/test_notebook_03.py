@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _executed import shows_a_static_figure
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
@@ -37,6 +38,9 @@ def test_notebook_03_selects_a_model_and_records_results(series):
     assert all(g["flagged_small"] == (g["support"] < small) for g in res["groups"])
     for fig in ("03_model_selection", "03_winner_calibration", "03_winner_pr_curves", "03_winner_fairness"):
         assert (Path(series.out) / "figures" / f"{fig}.png").is_file(), fig
+    # the results explorer: nobody can click under papermill, so it showed its static figure
+    assert res["widgets"] == {"results_explorer": "static"}
+    assert shows_a_static_figure(series.out, "03_model_selection", "cell-explorer")
 
 
 def test_notebook_03_multilabel(ml_series):
@@ -50,3 +54,5 @@ def test_notebook_03_multilabel(ml_series):
         assert 0.0 <= r["val_macro_auroc"] <= 1.0 and r["val_balanced_acc"] is None
     assert set(res["temperature"]) == {"acne", "erythema", "hyperpigmentation", "wrinkles"}
     assert 0.0 <= res["val_ece_after"] <= 1.0
+    assert res["widgets"] == {"results_explorer": "static"}
+    assert shows_a_static_figure(ml_series.out, "03_model_selection", "cell-explorer")

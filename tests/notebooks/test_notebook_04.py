@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _executed import shows_a_static_figure
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
@@ -36,6 +37,9 @@ def test_notebook_04_fine_tunes_and_records_results(series):
         assert prov["notebook"] == "04_fine_tuning" and prov["training_run"] == res["run_dir"], fig
         assert prov["run_id"] == run.name and len(prov["config_hash"]) == len(prov["data_version"]) == 12, fig
     assert res["recent_runs"] >= 1  # the table of recent runs lists at least this one
+    # the training monitor: under papermill the run trained in the foreground and its curves are one static figure
+    assert res["widgets"] == {"training_monitor": "static"} and res["stopped_by_user"] is False
+    assert shows_a_static_figure(series.out, "04_fine_tuning", "cell-monitor-result")
 
 
 def test_notebook_04_multilabel(ml_series):
@@ -52,3 +56,5 @@ def test_notebook_04_multilabel(ml_series):
     assert len(ckpt["temperatures"]) == 4 and set(ckpt["thresholds"]["global"]) == set(labels)
     for fig in ("04_learning_curves", "04_confusion_matrix", "04_per_class_recall"):
         assert (Path(ml_series.out) / "figures" / f"{fig}.png").is_file(), fig
+    assert res["widgets"] == {"training_monitor": "static"}
+    assert shows_a_static_figure(ml_series.out, "04_fine_tuning", "cell-monitor-result")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _executed import shows_a_static_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +37,9 @@ def test_notebook_05_comparison(series):
     figures = series.out / "figures"
     for name in res["figures"]:
         assert (figures / f"{name}.png").stat().st_size > 1000
+    # the comparison browser: nobody can click under papermill, so it showed its static figure
+    assert res["widgets"] == {"comparison_browser": "static"}
+    assert shows_a_static_figure(series.out, "05_comparison", "cell-browser")
 
 
 def test_notebook_05_multilabel(ml_series):
@@ -47,3 +51,5 @@ def test_notebook_05_multilabel(ml_series):
         assert 0.0 <= m["macro_auroc"] <= 1.0, model
     for name in res["figures"]:
         assert (Path(ml_series.out) / "figures" / f"{name}.png").is_file(), name
+    assert res["widgets"] == {"comparison_browser": "static"}
+    assert shows_a_static_figure(ml_series.out, "05_comparison", "cell-browser")

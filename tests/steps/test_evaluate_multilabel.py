@@ -108,8 +108,14 @@ def test_refuses_single_label_data_and_renames_label_columns(tiny, tmp_path, cap
     err = capsys.readouterr().err
     assert rc == 2 and "no 0/1 column for the labels acne, erythema, hyperpigmentation, wrinkles" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x" / "summary.json").exists()
-    rc = _evaluate("--ckpt", str(tiny["ckpt"]), "--data", str(tiny["split"]), "--out", str(tmp_path / "y"))
+    # a folder of class folders is no multi-label list; a split folder is (issue 28: it stands for its test.csv, as
+    # in compare, where it used to be refused like the class folders)
+    rc = _evaluate("--ckpt", str(tiny["ckpt"]), "--data", str(tmp_path / "single" / "images"), "--out",
+                   str(tmp_path / "y"))
     assert rc == 2 and "CSV list with one 0/1 column per label" in capsys.readouterr().err
+    rc = _evaluate("--ckpt", str(tiny["ckpt"]), "--data", str(tiny["split"]), "--out", str(tmp_path / "y"))
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "y" / "summary.json").read_text())["data"] == str(tiny["split"] / "test.csv")
 
     # the same list with its columns named otherwise, plus an unreadable image: --label-map renames the columns
     table = pd.read_csv(tiny["split"] / "test.csv")

@@ -117,7 +117,7 @@ def test_feedback_file_refuses_a_label_the_split_or_model_does_not_have(tmp_path
     checkpoints.save_checkpoint(ckpt, models.create_model("resnet18", 2), model_name="resnet18", classes=["acne", "none"],
                                 img_size=64)
     (tmp_path / "outputs" / "runs").mkdir(parents=True)
-    monkeypatch.setattr(feedback_round, "trained_checkpoint", lambda cfg: ckpt)
+    monkeypatch.setattr(feedback_round, "trained_checkpoint", lambda cfg: ckpt)  # (imported from training.runs)
     code, out, err = run("--label", "erythema")
     assert code == 2 and len(err) == 1 and "checkpoint" in err[0] and "acne, none" in err[0] and not fb.exists()
     code, out, err = run("--label", "none")

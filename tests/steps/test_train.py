@@ -81,12 +81,12 @@ def test_ensure_run_reuses_only_a_run_with_the_same_settings(tmp_path, fake, cap
 def test_trained_checkpoint_refuses_a_missing_or_stale_run(tmp_path, fake):
     cfg = _cfg()
     with pytest.raises(TrainError, match="no trained run"):
-        finetuning.trained_checkpoint(cfg)
+        runs.trained_checkpoint(cfg)
     split = _split_folder(tmp_path / "split")
     run = finetuning.ensure_run(cfg, split_dir=split)
-    assert finetuning.trained_checkpoint(cfg) == run / "best.pt"
+    assert runs.trained_checkpoint(cfg) == run / "best.pt"
     with pytest.raises(TrainError, match="other settings"):
-        finetuning.trained_checkpoint(_cfg(label_smoothing=0.3))
+        runs.trained_checkpoint(_cfg(label_smoothing=0.3))
 
 
 def test_sort_without_ckpt_says_why_it_cannot_use_a_stale_run(tmp_path, fake, capsys):
@@ -149,3 +149,30 @@ def test_classes_named_like_formulas_are_split_trained_and_stay_text(tmp_path, m
     for name in ("val_predictions", "test_predictions"):
         assert set(done[name]["label"]) <= set(HOSTILE_CLASSES) and len(done[name])
         assert [f"prob_{c}" for c in classes] == [c for c in done[name].columns if c.startswith("prob_")]
+
+
+def test_classify_images_sorts_a_folder_with_the_new_best_checkpoint(tmp_path, capsys):
+    """The original course scripts' ``--classify_images/--classify_out``: train, then sort a folder, in one command."""
+    from _tiny_runs import make_split
+
+    split = make_split(tmp_path, n_per_class=4, size=32)
+    photos = tmp_path / "new"
+    photos.mkdir()
+    for p in sorted((tmp_path / "images" / "acne").glob("*.png"))[:3]:
+        (photos / p.name).write_bytes(p.read_bytes())
+    base = ["train", "--data", str(split), "--model", "test_resnet", "--img-size", "32", "--batch", "4",
+            "--max-epochs", "1", "--freeze-epochs", "0", "--threads", "1", "--set", "data.cache=false",
+            "--profile", "smoke", "--no-progress"]
+    assert cli.main([*base, "--out", str(tmp_path / "runs" / "c"), "--classify_images", str(photos)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--classify-out" in err and len(err.splitlines()) == 1 and not (tmp_path / "runs" / "c").exists()
+    assert cli.main([*base, "--out", str(tmp_path / "runs" / "c"), "--classify-images", str(photos),
+                     "--classify-out", str(photos / "sorted")]) == 2  # never among the images it sorts
+    assert "inside" in capsys.readouterr().err and not (tmp_path / "runs" / "c").exists()
+    sorted_dir = tmp_path / "sorted"
+    assert cli.main([*base, "--out", str(tmp_path / "runs" / "c"), "--classify_images", str(photos),
+                     "--classify_out", str(sorted_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"sorted 3 images of --classify-images into {sorted_dir}" in out
+    assert (sorted_dir / "predictions.csv").is_file() and (tmp_path / "runs" / "c" / "best.pt").is_file()
+    assert sum(1 for p in sorted_dir.rglob("*.png")) == 3

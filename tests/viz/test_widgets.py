@@ -119,8 +119,8 @@ def kernel(tmp_path_factory):
                PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS / "viz"), env.get("PYTHONPATH", "")]))
     km, kc = start_new_kernel(kernel_name="python3", env=env, startup_timeout=120)
     k = Kernel(km, kc)
-    k.run("import json, torch\ntorch.set_num_threads(1)\nfrom pathlib import Path\nfrom IPython.display import display\n"
-          "from auxiliary import viz\nfrom auxiliary.viz import widgets\n"
+    k.run("import json, torch\ntorch.set_num_threads(1)\nfrom pathlib import Path\n"
+          "from IPython.display import display\nfrom auxiliary import viz\nfrom auxiliary.viz import widgets\n"
           f"ROOT = Path({str(out)!r})")
     yield k
     kc.stop_channels()
