@@ -21,5 +21,10 @@ import os as _os
 # waiting costs little when the machine is idle. Set before torch is imported; a user's own
 # setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ONNX Runtime (1.2x) records a device id and a telemetry database under ~/.cache/Microsoft/ and a session file
+# in the temporary folder when it is imported: files no step asked for, outside its --out and the cache folder
+# (CONTRIBUTING.md, "What is never touched"). Off before it is imported, as the web demo's analytics are; a user's
+# own setting wins.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"

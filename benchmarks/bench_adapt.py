@@ -26,6 +26,7 @@ re-run (delete its folder to redo it); ``--smoke`` shrinks everything to seconds
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import sys
@@ -37,7 +38,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from bench_sim2real import RECIPE, SMOKE, fmt_row, refuse_shared_photos, score, split_synthetic  # noqa: E402
 
 from auxiliary.base import config_overrides  # noqa: E402
 from auxiliary.base.errors import AuxiliaryError  # noqa: E402
@@ -51,6 +51,18 @@ from auxiliary.steps.feedback import review_batch, simulate_review  # noqa: E402
 from auxiliary.steps.train import train_run  # noqa: E402
 from auxiliary.synth.dataset import generate_dataset  # noqa: E402
 
+
+def _sibling(name: str):
+    """A script beside this one, loaded by its path (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_S2R = _sibling("bench_sim2real")  # the sim-to-real benchmark's recipe and scoring, shared
+RECIPE, SMOKE, fmt_row, refuse_shared_photos = _S2R.RECIPE, _S2R.SMOKE, _S2R.fmt_row, _S2R.refuse_shared_photos
+score, split_synthetic = _S2R.score, _S2R.split_synthetic
 CLASSES = ["acne", "erythema", "none"]
 #: How the synthetic model is fine-tuned on the merged list after k corrections.
 FINETUNE = {"train.freeze_epochs": 0, "train.max_epochs": 3, "train.patience": 0, "train.lr_ft": 1e-4}

@@ -22,6 +22,7 @@ import torch
 from auxiliary.inference import backends
 from auxiliary.models import export, onnx_model
 from auxiliary.models import factory as models
+from auxiliary.models.preprocess import Preprocessing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             t_export = time.perf_counter() - t0
             sess = onnx_model.onnx_session(path, threads=threads)
             rgb = [(np.random.default_rng(i).random((size, size, 3)) * 255).astype(np.uint8) for i in range(4)]
-            diff = export.check_parity(model, path, rgb, img_size=size, mean=norm["mean"], std=norm["std"], sess=sess)
+            diff = export.check_parity(model, path, rgb, preprocessing=Preprocessing(size, norm["mean"], norm["std"]),
+                                       sess=sess)
             for batch in args.batches:
                 t = backends.speed(backends.torch_logits_fn(model), size, batch, repeats=args.repeats)
                 o = backends.speed(backends.onnx_logits_fn(sess), size, batch, repeats=args.repeats)

@@ -18,7 +18,7 @@ import torch
 
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 
 LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -34,7 +34,7 @@ def multilabel_checkpoint(path: Path, images: list[np.ndarray], logits: np.ndarr
     """``best.pt`` of a multi-label resnet18 whose (uncalibrated) logits on ``images[k]`` are ``logits[k]``."""
     torch.manual_seed(seed)
     model = models.create_model("resnet18", num_classes=len(labels), pretrained=False).eval()
-    x = torch.from_numpy(np.stack([preprocess(im, img_size, MEAN, STD) for im in images]))
+    x = torch.from_numpy(np.stack([preprocess(im, Preprocessing(img_size, MEAN, STD)) for im in images]))
     with torch.no_grad():
         feats = model.forward_head(model.forward_features(x), pre_logits=True).double().numpy()
     target = np.asarray(logits, dtype=np.float64)

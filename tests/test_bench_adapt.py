@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,9 @@ TONES = [(235, 200, 180), (200, 150, 120), (150, 100, 70), (95, 62, 45)]
 
 
 def load_bench():
-    sys.path.insert(0, str(BENCH))  # the script imports its sibling bench_sim2real, as `python benchmarks/...` does
-    try:
-        spec = importlib.util.spec_from_file_location("bench_adapt", BENCH / "bench_adapt.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_adapt", BENCH / "bench_adapt.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
     return mod
 
 

@@ -13,6 +13,7 @@ import difflib
 import importlib.util
 import json
 import math
+import re
 import reprlib
 import stat
 from dataclasses import fields, replace
@@ -91,6 +92,12 @@ def safe_yaml(text: str, where: str) -> Any:
             return None
         _expanded_size(node, where)
         return loader.construct_document(node)
+    except RecursionError:  # PyYAML composes nested lists and mappings recursively: ``[[[[...]]]]`` runs out
+        raise ConfigError(f"{where}: the YAML is nested too deeply (a config is two levels deep)") from None
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a scalar PyYAML recognises but cannot build: 2001-13-45, an int of 5,000 digits
+        raise ConfigError(f"{where}: a value YAML cannot read ({short(str(exc))})") from None
     finally:
         loader.dispose()
 
@@ -118,6 +125,8 @@ def coerce(value: Any, typ: Any, key: str) -> Any:
     if typ is int:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected an integer, got {short(value)}")
+        if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,100}\s*", value)):
+            return int(value)  # exactly (through a float, 10**30 would be quoted back as another number)
         try:
             as_float = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -253,6 +262,8 @@ def _flatten_yaml(data: Any, path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
     flat: dict[str, Any] = {}
     for key, value in data.items():
+        if str(key).lower() in SECTIONS and value is None:  # ``train:`` with nothing under it: no override
+            continue
         if str(key).lower() in SECTIONS and isinstance(value, dict):
             for k2, v2 in value.items():
                 flat[f"{key}.{k2}"] = v2

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.errors import AuxiliaryError
+from auxiliary.base.layout import cache_dir
 
 
 def jsonable(value: Any) -> Any:
@@ -57,20 +59,46 @@ def temp_path(dest: str | Path) -> Path:
 @contextlib.contextmanager
 def atomic_write(dest: str | Path) -> Iterator[Path]:
     """Write ``dest`` atomically: the block writes the yielded temporary path, which then replaces
-    ``dest`` in one rename. If the block fails, ``dest`` is left as it was and the temporary file removed.
+    ``dest`` in one rename. If the block fails, ``dest`` is left as it was and the temporary file removed, with
+    the folders made for it (a refused step leaves nothing behind).
 
     >>> with atomic_write(folder / "table.csv") as tmp:  # doctest: +SKIP
     ...     frame.to_csv(tmp, index=False)
     """
     dest = Path(dest)
+    if dest.exists() and not dest.is_file():  # os.replace would put the file in place of a device node, a FIFO...
+        raise OutputPathError(f"{dest} exists and is not a regular file ({not_a_file(dest)}): it is never replaced; "
+                              "choose a file name")
+    made = []  # the folders this write creates, deepest first: removed again (when empty) if the block fails
+    for folder in (dest.parent, *dest.parent.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        made.append(folder)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(dest)
     try:
         yield tmp
         os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # something else was written there meanwhile: kept
+                break
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def not_a_file(path: str | Path) -> str:
+    """What an entry that is not a regular file is, asked of ``stat`` alone (a FIFO is never opened)."""
+    mode = os.stat(path).st_mode
+    kinds = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+             stat.S_IFBLK: "a device"}
+    return kinds.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -160,11 +188,40 @@ class OutputPathError(AuxiliaryError, ValueError):
     """An output folder that cannot be used: a file, or the input itself or inside it."""
 
 
+def resolved_output(out: str | Path, option: str = "--out") -> Path:
+    """``out`` made absolute with its links followed, or one line when it cannot be: a symbolic link loop (which
+    ``Path.resolve`` reports as a ``RuntimeError``) or a link to nothing (``mkdir`` would fail on it, or create its
+    target wherever it points)."""
+    path = Path(out).expanduser()
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise OutputPathError(f"{option} {out} cannot be followed ({exc}): a symbolic link loop? choose another "
+                              "folder") from None
+    if path.is_symlink() and not path.exists():
+        raise OutputPathError(f"{option} {out} is a symbolic link to nothing ({os.readlink(path)}): choose a folder")
+    return target
+
+
+def outside_cache(target: Path, out: str | Path, option: str = "--out") -> Path:
+    """``target`` unless it lies in the cache folder (:func:`auxiliary.base.layout.cache_dir`), whose contents
+    may be deleted at any time as re-creatable: a step's results never go there."""
+    try:
+        cache = cache_dir(create=False).resolve()
+    except (RuntimeError, OSError):  # a cache folder that cannot be followed holds nothing to protect
+        return target
+    if target == cache or target.is_relative_to(cache):
+        raise OutputPathError(f"{option} {out} lies inside the cache folder {cache} (AUXILIARY_CACHE), whose "
+                              "contents may be deleted at any time: choose a folder outside it")
+    return target
+
+
 def check_output_dir(out: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
-    """``out`` resolved, after checking that a step may write its files there: not an existing file,
-    not one of ``inputs`` (files or folders the step reads) and not inside an input folder, so a
-    step never writes among the user's own files. Nothing is created here."""
-    target = Path(out).expanduser().resolve()
+    """``out`` resolved, after checking that a step may write its files there: followable
+    (:func:`resolved_output`), not an existing file, not in the cache folder, not one of ``inputs`` (files or
+    folders the step reads) and not inside an input folder, so a step never writes among the user's own files.
+    Nothing is created here."""
+    target = outside_cache(resolved_output(out, option), out, option)
     if target.exists() and not target.is_dir():
         raise OutputPathError(f"{option} {out} is an existing file, not a folder: choose a folder name")
     for given in inputs:

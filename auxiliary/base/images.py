@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -71,10 +72,13 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if p.is_dir():
         raise ImageReadError(p, "is a folder, not an image")
     try:
-        size = p.stat().st_size
+        st = p.stat()
     except OSError as exc:
         raise ImageReadError(p, f"cannot access file ({exc.strerror or exc})") from None
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO blocks when opened, a device never ends: asked of stat alone
+        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(st.st_mode), "a device")
+        raise ImageReadError(p, f"{kind}, not a regular file (never opened)")
+    if st.st_size == 0:
         raise ImageReadError(p, "empty file (zero bytes)")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:

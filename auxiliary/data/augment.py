@@ -1,9 +1,12 @@
 """Augmentation presets (albumentations 2.x), used identically by notebook 02 and training.
 
 ``train_transform(preset, img_size, mean, std)`` = area resize to ``img_size`` square, the
-preset's random ops, normalise, to tensor. ``eval_transform`` = area resize + normalise + to
-tensor, numerically identical to :func:`auxiliary.models.preprocess.preprocess`, so validation, test and
-inference see the same pixels.
+preset's random ops, normalise, to tensor. ``eval_transform(img_size, mean, std, geometry)`` = the model's
+resize and centre crop (``geometry``: plain values computed above, the model's
+:meth:`~auxiliary.models.preprocess.Preprocessing.geometry`; ``None``: the square area resize) + normalise + to
+tensor, numerically identical to :func:`auxiliary.models.preprocess.preprocess` with the same spec, so validation,
+test and inference see the same pixels. Training augmentation keeps the square area resize whatever the model's
+evaluation geometry (the random crops and affine already vary scale and framing more than the centre crop does).
 
 Presets:
 
@@ -18,7 +21,8 @@ Presets:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import albumentations as A
@@ -120,6 +124,40 @@ def _resize(img_size: int) -> Any:
     return A.Resize(img_size, img_size, interpolation=cv2.INTER_AREA)
 
 
+#: The interpolations an evaluation geometry may name (OpenCV flags; shrinking always uses ``INTER_AREA``).
+INTERPOLATIONS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+def scale_size(img_size: int, crop_pct: float) -> int:
+    """The size an image is resized to before the centre crop of ``img_size``: timm's ``floor(img_size / crop_pct)``."""
+    return int(img_size) if crop_pct == 1.0 else max(int(img_size), math.floor(int(img_size) / crop_pct))
+
+
+def is_square_area(geometry: Mapping[str, Any] | None) -> bool:
+    """Whether ``geometry`` is the square area resize to ``img_size`` (``None`` is): the transform and the image
+    cache of every model before geometries existed."""
+    g = dict(geometry or {})
+    return (g.get("resize", "square"), float(g.get("crop_pct", 1.0)), g.get("interpolation", "area")) == \
+        ("square", 1.0, "area")
+
+
+def fit_ops(img_size: int, geometry: Mapping[str, Any] | None = None) -> list[Any]:
+    """The deterministic resize and centre crop that bring any image to ``img_size`` x ``img_size``: ``geometry``
+    ``{"resize": "square" | "shorter_side", "crop_pct": c, "interpolation": "area" | "bilinear" | "bicubic"}`` resizes
+    the image (squashed to a square, or its shorter side) to ``floor(img_size / c)`` with the interpolation (area
+    when shrinking) and crops the centre; ``None`` is the square area resize."""
+    if is_square_area(geometry):
+        return [_resize(img_size)]
+    g = dict(geometry or {})
+    scale = scale_size(img_size, float(g.get("crop_pct", 1.0)))
+    flag = INTERPOLATIONS[str(g.get("interpolation", "area"))]
+    if g.get("resize", "square") == "square":
+        resize = A.Resize(scale, scale, interpolation=flag, area_for_downscale="image")
+    else:
+        resize = A.SmallestMaxSize(max_size=scale, interpolation=flag, area_for_downscale="image")
+    return [resize, A.CenterCrop(img_size, img_size)]
+
+
 def _normalize(mean: Sequence[float], std: Sequence[float]) -> Any:
     return A.Normalize(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std), max_pixel_value=255.0)
 
@@ -132,9 +170,22 @@ def train_transform(
     return A.Compose(ops, seed=seed)
 
 
-def eval_transform(img_size: int, mean: Sequence[float], std: Sequence[float]) -> A.Compose:
-    """Resize (``INTER_AREA``) + normalise + ``ToTensorV2``: the same numbers as :func:`auxiliary.models.preprocess.preprocess`."""
-    return A.Compose([_resize(img_size), _normalize(mean, std), ToTensorV2()], seed=0)
+def eval_transform(img_size: int, mean: Sequence[float], std: Sequence[float],
+                   geometry: Mapping[str, Any] | None = None) -> A.Compose:
+    """:func:`fit_ops` (``geometry``; default the square ``INTER_AREA`` resize) + normalise + ``ToTensorV2``: the same
+    numbers as :func:`auxiliary.models.preprocess.preprocess` with the spec of that geometry."""
+    return A.Compose([*fit_ops(img_size, geometry), _normalize(mean, std), ToTensorV2()], seed=0)
+
+
+def normalize_transform(mean: Sequence[float], std: Sequence[float]) -> A.Compose:
+    """Normalise + ``ToTensorV2`` alone: the evaluation transform of images already fitted to the model's input
+    (an evaluation loader's image cache holds them so)."""
+    return A.Compose([_normalize(mean, std), ToTensorV2()], seed=0)
+
+
+def fit_transform(img_size: int, geometry: Mapping[str, Any] | None = None) -> A.Compose:
+    """:func:`fit_ops` alone, on uint8 RGB (what an evaluation loader's image cache stores)."""
+    return A.Compose(fit_ops(img_size, geometry), seed=0)
 
 
 def augment_only(preset: str, img_size: int | None = None, seed: int | None = 0) -> A.Compose:

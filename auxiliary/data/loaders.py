@@ -22,7 +22,13 @@ from auxiliary.base.files import PART_SUFFIX, temp_path
 from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.base.layout import cache_dir as cache_folder
 from auxiliary.base.progress import progress_bar
-from auxiliary.data.augment import eval_transform, train_transform
+from auxiliary.data.augment import (
+    eval_transform,
+    fit_transform,
+    is_square_area,
+    normalize_transform,
+    train_transform,
+)
 from auxiliary.data.balance import stratified_subset, weighted_sampler
 from auxiliary.data.formats import hash_strings
 from auxiliary.data.report import DatasetError
@@ -35,18 +41,23 @@ IMAGE_CACHE = "images"
 class ImageCache:
     """Images decoded and area-resized once to ``size``×``size`` RGB uint8 in a memory-mapped file.
 
-    The file name is a hash of the ordered file list, the size and every file's size and mtime,
-    so a changed image or list gives a new cache; an unchanged one is reused across runs and
-    across DataLoader workers (each opens the memmap lazily, read-only). ``cache_dir`` defaults to ``images/`` of
+    ``geometry`` (an evaluation loader's: the model's resize and centre crop, see
+    :func:`auxiliary.data.augment.fit_ops`) replaces the square area resize; ``None`` keeps it.
+    The file name is a hash of the ordered file list, the size, the geometry (when not the square area resize: the
+    caches of earlier versions stay valid) and every file's size and mtime, so a changed image or list gives a new
+    cache; an unchanged one is reused across runs and across DataLoader workers (each opens the memmap lazily,
+    read-only). ``cache_dir`` defaults to ``images/`` of
     the cache folder (:func:`auxiliary.base.layout.cache_dir`): it can be rebuilt at any time, so it belongs to no
     step's output.
     """
 
-    def __init__(self, paths_: Sequence[str], size: int, cache_dir: str | Path | None = None):
+    def __init__(self, paths_: Sequence[str], size: int, cache_dir: str | Path | None = None,
+                 geometry: dict[str, Any] | None = None):
         self.paths = [str(p) for p in paths_]
         self.size = int(size)
         self.dir = Path(cache_dir) if cache_dir else cache_folder(IMAGE_CACHE, create=False)
-        items = [f"v1|{self.size}"]
+        self.geometry = None if is_square_area(geometry) else dict(geometry or {})
+        items = [f"v1|{self.size}"] + ([f"fit|{sorted(self.geometry.items())}"] if self.geometry else [])
         for p in self.paths:
             try:
                 st = os.stat(p)
@@ -76,6 +87,7 @@ class ImageCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(self.file)
         arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=self.shape)
+        fit = fit_transform(self.size, self.geometry) if self.geometry else None
         failed: list[str] = []
         try:
             for i, p in enumerate(progress_bar(self.paths, desc=f"caching images at {self.size}px", disable=not progress,
@@ -85,7 +97,9 @@ class ImageCache:
                 except ImageReadError as exc:
                     failed.append(f"{p}: {exc.reason}")
                     continue
-                if rgb.shape[0] != self.size or rgb.shape[1] != self.size:
+                if fit is not None:
+                    rgb = fit(image=rgb)["image"]
+                elif rgb.shape[0] != self.size or rgb.shape[1] != self.size:
                     rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
                 arr[i] = rgb
             arr.flush()
@@ -226,16 +240,20 @@ def build_loader(
     cache_dir: str | Path | None = None,
     drop_last: bool = False,
     progress: bool = True,
+    geometry: dict[str, Any] | None = None,
 ) -> torch.utils.data.DataLoader:
     """DataLoader of ``(x float32 (B,3,S,S), y, meta)`` over ``table``: ``y`` stacks ``targets`` (one per row: int64
     (B,) class indices, or float32 (B, L) label flags).
 
     ``train=True``: ``data_cfg.augment`` preset, and a balanced sampler drawing rows with ``weights`` (one per
     row of ``table``: the ``data_cfg.balance`` weights of the run's task; ``None``: plain shuffling).
-    ``train=False``: area resize + normalise (same numbers as :func:`auxiliary.models.preprocess.preprocess`),
-    table order, and oversampled rows (``is_augmented``) are refused. ``data_cfg.fraction`` keeps a
-    stratified portion (its rows keep their weights); ``data_cfg.cache`` decodes once into the uint8 memmap cache
-    (``cache_dir``, default ``images/`` of the cache folder, :func:`auxiliary.base.layout.cache_dir`).
+    ``train=False``: the model's resize and centre crop (``geometry``, plain values computed above: the model's
+    :meth:`~auxiliary.models.preprocess.Preprocessing.geometry`; ``None``: the square area resize) + normalise, the same
+    numbers as :func:`auxiliary.models.preprocess.preprocess` with that spec, so that validation (the epoch chosen,
+    the temperature fitted) sees what inference will; table order, and oversampled rows (``is_augmented``) are
+    refused. ``data_cfg.fraction`` keeps a stratified portion (its rows keep their weights); ``data_cfg.cache``
+    decodes once into the uint8 memmap cache (``cache_dir``, default ``images/`` of the cache folder,
+    :func:`auxiliary.base.layout.cache_dir`; an evaluation loader's holds the images already fitted to its geometry).
     """
     table = table.reset_index(drop=True)
     if not train and "is_augmented" in table and table["is_augmented"].astype(bool).any():
@@ -245,13 +263,16 @@ def build_loader(
     idx = stratified_subset(table, fraction, seed)
     if train and len(idx) == 0:
         raise DatasetError("the training table is empty: nothing to train on (check the split fractions)")
+    cache = None
+    if getattr(data_cfg, "cache", False) and len(idx):  # evaluation caches the fitted images, training the square
+        cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir,
+                           None if train else geometry).build(progress=progress)
     if train:
         tf = train_transform(getattr(data_cfg, "augment", "none"), img_size, mean, std, seed=seed)
+    elif cache is not None:
+        tf = normalize_transform(mean, std)  # the cache holds the images fitted to the input already
     else:
-        tf = eval_transform(img_size, mean, std)
-    cache = None
-    if getattr(data_cfg, "cache", False) and len(idx):
-        cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir).build(progress=progress)
+        tf = eval_transform(img_size, mean, std, geometry)
     ds = ImageDataset(table, targets, tf, indices=idx, cache=cache)
     g = torch.Generator()
     g.manual_seed(int(seed))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.errors import SortError
-from auxiliary.base.files import read_csv
+from auxiliary.base.files import not_a_file, read_csv
 
 
 # ============================================================================ conformal
@@ -111,7 +111,8 @@ def conformal_from_csv(predictor: Any, calib: str | Path, coverage: float, *, ba
     ``prob_<class>`` columns) or a split CSV such as ``val.csv`` (predicts its images)."""
     path = Path(calib)
     if not path.is_file():
-        raise SortError(f"calibration CSV not found: {path}")
+        raise SortError(f"calibration CSV {path} is {not_a_file(path)}, not a CSV file (never opened)" if path.exists()
+                        else f"calibration CSV not found: {path}")
     table = _read_calibration_table(path)
     if "label" not in table.columns:
         raise SortError(f"calibration CSV {path} has no 'label' column")

@@ -6,13 +6,15 @@ the series with one message naming the notebook, the cell and the error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.layout import notebooks_dir, project_root, runs_dir
+from auxiliary.base.layout import notebooks_dir, output_root, project_root, runs_dir
 
 
 class NotebookFailed(AuxiliaryError):
@@ -23,6 +25,22 @@ def series(root: Path | None = None) -> list[Path]:
     """The notebooks of the series in order (``NN_name.ipynb``)."""
     nb_dir = (root or project_root()) / "notebooks"
     return sorted(p for p in nb_dir.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+
+
+@contextlib.contextmanager
+def _kernel_outputs() -> Iterator[None]:
+    """The kernel starts in the notebook's folder, so its output root would be the checkout holding the notebooks,
+    which is the package's own copy when the series runs from another working directory (a read-only install,
+    a shared copy): it writes where this process writes instead, ``AUXILIARY_OUTPUT`` = :func:`output_root` here
+    (the same folder in the usual case, ``make demo`` in the checkout)."""
+    if os.environ.get("AUXILIARY_OUTPUT"):
+        yield
+        return
+    os.environ["AUXILIARY_OUTPUT"] = str(output_root())
+    try:
+        yield
+    finally:
+        os.environ.pop("AUXILIARY_OUTPUT", None)
 
 
 def run_notebook(
@@ -54,16 +72,10 @@ def run_notebook(
     params = {"PROFILE": profile}
     params.update({k.upper(): v for k, v in (parameters or {}).items()})
     try:
-        pm.execute_notebook(
-            str(nb),
-            str(dest),
-            parameters=params,
-            progress_bar=progress,
-            cwd=str(cwd or nb.parent),
-            kernel_name="python3",
-            request_save_on_cell_execute=True,
-            execution_timeout=int(cell_timeout),
-        )
+        with _kernel_outputs():
+            pm.execute_notebook(str(nb), str(dest), parameters=params, progress_bar=progress, cwd=str(cwd or nb.parent),
+                                kernel_name="python3", request_save_on_cell_execute=True,
+                                execution_timeout=int(cell_timeout))
     except pm.PapermillExecutionError as exc:
         evalue = str(exc.evalue).strip().splitlines()
         raise NotebookFailed(

@@ -53,7 +53,7 @@ def model_embeddings(predictor: Predictor, paths: Sequence[str | Path], batch_si
         arrays, where = [], []
         for i, p in enumerate(chunk):
             try:
-                arrays.append(preprocess(read_image(p), predictor.img_size, predictor.mean, predictor.std))
+                arrays.append(preprocess(read_image(p), predictor.preprocessing))
                 where.append(i)
             except ImageReadError:
                 continue

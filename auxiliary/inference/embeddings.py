@@ -17,7 +17,7 @@ import torch
 from auxiliary.base.images import read_image
 from auxiliary.base.progress import progress_bar
 from auxiliary.models.factory import create_model, data_config
-from auxiliary.models.preprocess import batched, preprocess
+from auxiliary.models.preprocess import Preprocessing, batched, preprocess
 
 #: the backbone of :func:`embed_images`: real ImageNet weights that work offline
 EMBEDDING_MODEL = "tf_efficientnet_lite0"
@@ -45,13 +45,13 @@ def embed_images(
     """
     net = model if model is not None else embedding_model()
     cfg = data_config(net)
-    mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
+    spec = Preprocessing(img_size, cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225)))
     device = next(net.parameters()).device
     out: list[np.ndarray] = []
     bar = progress_bar(total=len(images), desc="embed", unit="img", disable=not progress)
     for chunk in batched(images, batch_size):
         arrs = [read_image(p) if not isinstance(p, np.ndarray) else p for p in chunk]
-        x = torch.from_numpy(np.stack([preprocess(a, img_size, mean, std) for a in arrs])).to(device)
+        x = torch.from_numpy(np.stack([preprocess(a, spec) for a in arrs])).to(device)
         out.append(net(x).float().cpu().numpy())
         bar.update(len(chunk))
     bar.close()

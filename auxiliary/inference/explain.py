@@ -17,8 +17,10 @@ swin (SwinTransformer)        ``layers[-1]`` with NHWC -> NCHW reshape
 generic                       the last Conv2d / norm layer whose output is 4-D and spatial
 ============================  =====================================================
 
-:func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size (the map is
-computed at the network's ``img_size`` and resized back), which is what the web demo shows.
+:func:`gradcam` and :func:`gradcam_overlay` work at the input image's own size: the image is prepared as the model's
+:class:`~auxiliary.models.preprocess.Preprocessing` says (what its predictions see), the map is computed at the
+network's ``img_size`` and put back over the part of the image the input showed (all of it for the square resize; the
+centre crop's region, with zeros around it, for a model that crops), which is what the web demo shows.
 :func:`gradcam_labels` gives one map per label of a multi-label model (each label's own logit).
 The figures built on these maps (galleries, :func:`~auxiliary.viz.plots_mosaics.plot_gradcam_grid`)
 are in :mod:`auxiliary.viz.plots_mosaics`.
@@ -40,7 +42,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 
 
 class ExplainError(AuxiliaryError, RuntimeError):
@@ -152,20 +154,19 @@ def as_rgb(rgb: np.ndarray) -> np.ndarray:
 def gradcam_batch(
     model: nn.Module,
     images: Sequence[np.ndarray],
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     target_classes: Sequence[int | None] | int | None = None,
 ) -> list[np.ndarray]:
-    """Grad-CAM maps (each H x W float32 in 0..1 at its image's size) for several images in one pass.
+    """Grad-CAM maps (each H x W float32 in 0..1 at its image's size) for several images in one pass, the images
+    prepared as ``preprocessing`` (the checkpoint's spec) says.
 
     ``target_classes``: one class index per image, one for all, or None (the predicted class).
     """
     imgs = [as_rgb(im) for im in images]
     if not imgs:
         return []
-    layers, reshape, _family = target_layers(model, img_size)
-    x = torch.from_numpy(np.stack([preprocess(im, img_size, mean, std) for im in imgs]))
+    layers, reshape, _family = target_layers(model, preprocessing.img_size)
+    x = torch.from_numpy(np.stack([preprocess(im, preprocessing) for im in imgs]))
     try:
         x = x.to(next(model.parameters()).device)
     except StopIteration:  # pragma: no cover
@@ -195,25 +196,36 @@ def gradcam_batch(
             model.zero_grad(set_to_none=True)
     out = []
     for m, im in zip(maps, imgs):
-        m = np.nan_to_num(np.asarray(m, dtype=np.float32))
-        m = cv2.resize(m, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
+        m = map_back(np.nan_to_num(np.asarray(m, dtype=np.float32)), im.shape[:2], preprocessing)
         out.append(np.clip(m, 0.0, 1.0).astype(np.float32))
+    return out
+
+
+def map_back(cam: np.ndarray, shape: tuple[int, int], preprocessing: Preprocessing) -> np.ndarray:
+    """A map over the model's input, at an image of ``shape`` (H, W): resized over the part of the image the input
+    showed (:meth:`~auxiliary.models.preprocess.Preprocessing.source_box`), zero outside it (nothing there was seen)."""
+    h, w = int(shape[0]), int(shape[1])
+    x0, y0, x1, y1 = preprocessing.source_box(h, w)
+    x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+    x1, y1 = min(w, max(x0 + 1, int(round(x1)))), min(h, max(y0 + 1, int(round(y1))))
+    if (x0, y0, x1, y1) == (0, 0, w, h):
+        return cv2.resize(cam, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((h, w), np.float32)
+    out[y0:y1, x0:x1] = cv2.resize(cam, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     return out
 
 
 def gradcam(
     model: nn.Module,
     rgb: np.ndarray,
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     target_class: int | None = None,
 ) -> np.ndarray:
     """Grad-CAM map of one RGB image: float32 (H, W) in 0..1 at the INPUT image's size.
 
     ``target_class`` None explains the predicted class.
     """
-    return gradcam_batch(model, [rgb], img_size, mean, std, target_class)[0]
+    return gradcam_batch(model, [rgb], preprocessing, target_class)[0]
 
 
 def overlay(rgb: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
@@ -231,22 +243,18 @@ def overlay(rgb: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
 def gradcam_overlay(
     model: nn.Module,
     rgb: np.ndarray,
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     target_class: int | None = None,
     alpha: float = 0.4,
 ) -> np.ndarray:
     """The image with its Grad-CAM heat map blended in: uint8 RGB, same size as ``rgb``."""
-    return overlay(rgb, gradcam(model, rgb, img_size, mean, std, target_class), alpha)
+    return overlay(rgb, gradcam(model, rgb, preprocessing, target_class), alpha)
 
 
 def gradcam_labels(
     model: nn.Module,
     rgb: np.ndarray,
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     labels: int | Sequence[int],
 ) -> np.ndarray:
     """One Grad-CAM map per label of a multi-label model for one RGB image: float32 (len(labels), H, W) in 0..1.
@@ -259,7 +267,7 @@ def gradcam_labels(
     if not idx:
         raise ExplainError("no labels to explain")
     img = as_rgb(rgb)
-    maps = gradcam_batch(model, [img] * len(idx), img_size, mean, std, idx)
+    maps = gradcam_batch(model, [img] * len(idx), preprocessing, idx)
     return np.stack(maps).astype(np.float32)
 
 

@@ -63,7 +63,7 @@ def view_logits(
         ok, arrays = [], []
         for i in chunk:
             try:
-                arrays.append(preprocess(read_image(paths_[i]), predictor.img_size, predictor.mean, predictor.std))
+                arrays.append(preprocess(read_image(paths_[i]), predictor.preprocessing))
                 ok.append(i)
             except ImageReadError as exc:
                 errors[i] = exc.reason

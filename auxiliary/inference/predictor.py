@@ -1,8 +1,9 @@
 """Inference on images with a trained checkpoint: the one preprocessing and prediction path.
 
 Evaluation, comparison, sorting and the web demo all go through :class:`Predictor`, so an
-image is resized and normalised exactly as in validation during training (area resize to
-``img_size`` square, ImageNet-style mean/std), and probabilities are calibrated as the checkpoint's
+image is resized, cropped and normalised exactly as in validation during training (the checkpoint's
+:class:`~auxiliary.models.preprocess.Preprocessing`: timm's own for a model from pretrained weights, the square area
+resize for one from scratch or an older checkpoint), and probabilities are calibrated as the checkpoint's
 task says (:meth:`auxiliary.tasks.task.Task.probabilities` with the checkpoint's entries: one temperature
 for a softmax, or per-label temperatures for sigmoids). :meth:`Predictor.from_checkpoint` builds the PyTorch
 model of a :class:`~auxiliary.models.checkpoint.Checkpoint` (on the device of the one device rule,
@@ -25,14 +26,16 @@ from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.base.progress import progress_bar
 from auxiliary.models.checkpoint import Checkpoint
-from auxiliary.models.preprocess import batched, preprocess, tta_views
+from auxiliary.models.preprocess import Preprocessing, batched, preprocess, tta_views
 from auxiliary.tasks.task import Task
 
 
 class Predictor:
     """Calibrated class (or label) probabilities for RGB images from a checkpoint (PyTorch or ONNX Runtime).
 
-    ``info`` is the checkpoint's entries (classes, preprocessing, model name, calibration); ``task`` its
+    ``info`` is the checkpoint's entries (classes, preprocessing, model name, calibration; :attr:`preprocessing` is
+    :meth:`Preprocessing.of` them, and a caller that replaces ``info["preprocessing"]`` changes how images are
+    prepared, never the weights); ``task`` its
     :class:`~auxiliary.tasks.task.Task` (chosen once, with the checkpoint: :attr:`Checkpoint.task`), which turns
     logits into probabilities (:meth:`probabilities`) and probabilities into decisions (:meth:`decide`) with ``info``.
     """
@@ -43,9 +46,10 @@ class Predictor:
         self.info = dict(info)
         self.task = task
         self.classes = [str(c) for c in self.info["classes"]]
-        self.img_size = int(self.info["img_size"])
-        self.mean = tuple(float(v) for v in self.info["mean"])
-        self.std = tuple(float(v) for v in self.info["std"])
+        self.preprocessing = Preprocessing.of(self.info)
+        self.img_size = self.preprocessing.img_size
+        self.mean = self.preprocessing.mean
+        self.std = self.preprocessing.std
         self.name = str(self.info.get("model_name", "model"))
         self.backend = backend
         self.device = device
@@ -100,7 +104,7 @@ class Predictor:
         """Probabilities (N, C) for RGB uint8 arrays."""
         out = []
         for chunk in batched(images, batch_size):
-            batch = np.stack([preprocess(im, self.img_size, self.mean, self.std) for im in chunk])
+            batch = np.stack([preprocess(im, self.preprocessing) for im in chunk])
             out.append(self.predict_batch(batch, tta=tta))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
 

@@ -56,6 +56,8 @@ from auxiliary.base.errors import SortError
 from auxiliary.base.files import (
     PART_SUFFIX,
     atomic_copy,
+    outside_cache,
+    resolved_output,
     safe_name,
     sha256_file,
     with_suffix,
@@ -214,7 +216,7 @@ def sort_folder(
         raise SortError(f"--input must be a folder of images, got a file: {src_root}")
     if out.exists() and not out.is_dir():
         raise SortError(f"--out exists and is not a folder: {out}")
-    if out.resolve() == src_root.resolve():
+    if outside_cache(resolved_output(out), out) == src_root.resolve():  # a link loop or the cache: one line
         raise SortError("--out must differ from --input (sorting copies images into a new folder)")
     if _inside(src_root, out):
         raise SortError(f"--input {src_root} lies inside --out {out}; choose another output folder")
@@ -333,7 +335,7 @@ def _sort_locked(predictor: Any, ckpt: Checkpoint | None, rule: SortRule, src_ro
                     continue
                 timing["read"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                arrays.append(preprocess(rgb, predictor.img_size, predictor.mean, predictor.std))
+                arrays.append(preprocess(rgb, predictor.preprocessing))
                 tones.append(estimated_tone_group(rgb) if rule.tone_thresholds else "")
                 timing["preprocess"] += time.perf_counter() - t0
                 ok.append((src, sha))

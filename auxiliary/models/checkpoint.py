@@ -3,6 +3,10 @@
 A checkpoint is a plain dict of tensors and Python literals (weights, model name, classes,
 image size, normalisation, temperature, config, metrics, library versions; a multi-label one also its
 task, per-label temperatures and thresholds), loadable with ``torch.load(path, weights_only=True)``.
+Format 2 adds ``preprocessing``, the model's own resize, crop and normalisation
+(:class:`~auxiliary.models.preprocess.Preprocessing`, decided when training built the model); a checkpoint without
+it (format 1, or written without a spec) is read as the square area resize it was trained and used with. The format
+number rose so that an older version of this package refuses a checkpoint whose preprocessing it would ignore.
 
 :meth:`Checkpoint.open` reads the file's bytes once, hashes those very bytes (SHA-256: what an ONNX export
 records as its source and what a sort's model id is made of) and loads them, refusing in one line
@@ -30,11 +34,12 @@ from torch import nn
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.files import atomic_write
 from auxiliary.models.factory import architecture, data_config
+from auxiliary.models.preprocess import Preprocessing, PreprocessingError
 from auxiliary.models.pretrained import load_weights_bytes, read_file_bytes
 from auxiliary.tasks import task_of
 from auxiliary.tasks.task import Task
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(AuxiliaryError, RuntimeError):
@@ -60,8 +65,19 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     temperature: float = 1.0,
     extra: dict[str, Any] | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> Path:
-    """Save weights plus everything needed to rebuild and use the model (atomic write)."""
+    """Save weights plus everything needed to rebuild and use the model (atomic write).
+
+    ``preprocessing``: the model's spec, recorded as ``preprocessing`` (``img_size``, ``mean`` and ``std`` are then its
+    own: given ones that differ are refused); without it the checkpoint records none and is used with the square area
+    resize.
+    """
+    if preprocessing is not None:
+        given = (int(img_size), tuple(mean or preprocessing.mean), tuple(std or preprocessing.std))
+        if given != (preprocessing.img_size, preprocessing.mean, preprocessing.std):
+            raise ValueError(f"img_size, mean and std {given} are not those of the preprocessing {preprocessing}")
+        mean, std = preprocessing.mean, preprocessing.std
     norm = data_config(model)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload: dict[str, Any] = {
@@ -77,6 +93,8 @@ def save_checkpoint(
         "metrics": {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in (metrics or {}).items()},
         "versions": library_versions(),
     }
+    if preprocessing is not None:
+        payload["preprocessing"] = preprocessing.entry()
     if extra:
         payload.update(extra)
     p = Path(path)
@@ -133,6 +151,12 @@ class Checkpoint:
     def classes(self) -> list[str]:
         return [str(c) for c in self.info["classes"]]
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How an image becomes this model's input (:meth:`Preprocessing.of` its entries: the recorded spec, or the
+        square area resize of a checkpoint that records none)."""
+        return Preprocessing.of(self.info)
+
     def model(self, device: str | torch.device = "cpu") -> nn.Module:
         """A fresh model of this checkpoint, its weights loaded, in eval mode on ``device``."""
         model = architecture(self.info["model_name"], len(self.info["classes"]))  # every weight is loaded below
@@ -173,6 +197,10 @@ def check_entries(ckpt: Any, p: Path) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"{p} is not a complete checkpoint of this project: it records no {', '.join(missing)}")
+    try:
+        Preprocessing.of(ckpt)
+    except (PreprocessingError, TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{p} records a preprocessing this version cannot apply ({exc})") from None
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

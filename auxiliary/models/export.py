@@ -2,20 +2,23 @@
 
 :func:`export_onnx` (``python -m auxiliary export --ckpt runs/NAME/best.pt``, by default to
 ``runs/NAME/best.onnx`` beside the checkpoint; see :mod:`auxiliary.steps.export`) writes an
-ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing and temperature
+ONNX graph with a dynamic batch axis and the checkpoint's classes, preprocessing (its
+:class:`~auxiliary.models.preprocess.Preprocessing` spec: resize, crop, interpolation, mean/std) and temperature
 in its metadata (the file format and ONNX Runtime sessions are :mod:`auxiliary.models.onnx_model`), and what
 the checkpoint's task records (:meth:`auxiliary.tasks.task.Task.onnx_metadata`: a multi-label checkpoint's task,
 per-label temperatures and thresholds).
 
 Before the file is moved into place, the ONNX Runtime probabilities are compared with
-PyTorch's on real images (the run's validation images by default, or ``--images``); if the
+PyTorch's on real images (the run's validation images by default, or ``--images``), both fed by
+:func:`~auxiliary.models.preprocess.preprocess` with the checkpoint's spec; if the
 largest absolute difference exceeds ``1e-4`` (the probabilities of the checkpoint's task: a softmax, or
 per-label sigmoids) the export fails with :class:`OnnxParityError`
 and no file is left behind. The graph is traced on the CPU; the check runs on the device of the one
 device rule (PyTorch on the GPU in float32 without TF32, ONNX Runtime on its CUDA provider when it has one).
 
 An exported file stands in for its checkpoint only when :func:`onnx_mismatch` finds nothing: its
-metadata records the checkpoint's SHA-256, classes, input size and normalisation, and its task's entries.
+metadata records the checkpoint's SHA-256, classes, input size, normalisation and preprocessing, and its task's
+entries.
 Every function here takes the :class:`~auxiliary.models.checkpoint.Checkpoint` opened once (a path is opened
 where it is given), so that the checkpoint is read and hashed once per export. :func:`ensure_onnx`
 exports beside the checkpoint when the file there is missing or does not match (with a one-line note).
@@ -52,7 +55,7 @@ from auxiliary.models.onnx_model import (
     onnx_metadata,
     onnx_session,
 )
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 from auxiliary.tasks import task_named
 
 #: Largest allowed absolute difference between PyTorch and ONNX Runtime probabilities.
@@ -155,15 +158,14 @@ def check_parity(
     onnx_path: str | Path,
     images: Sequence[np.ndarray],
     *,
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     probabilities: Callable[[np.ndarray], np.ndarray] = softmax,
     atol: float = PARITY_ATOL,
     sess: Any = None,
 ) -> float:
     """Largest absolute difference of ``probabilities(logits)``, PyTorch vs ONNX Runtime, on ``images`` (an
-    export passes its checkpoint's task's calibrated probabilities; a plain softmax by default).
+    export passes its checkpoint's task's calibrated probabilities; a plain softmax by default), both fed the
+    ``images`` as ``preprocessing`` makes them (the checkpoint's spec: the one path of every prediction).
 
     Runs the whole batch and a batch of one (the batch axis must be dynamic). Raises
     :class:`OnnxParityError` when the difference exceeds ``atol``.
@@ -171,7 +173,7 @@ def check_parity(
 
     if len(images) == 0:
         raise ExportError("parity check needs at least one image")
-    batch = np.stack([preprocess(im, img_size, mean, std) for im in images]).astype(np.float32)
+    batch = np.stack([preprocess(im, preprocessing) for im in images]).astype(np.float32)
     model.eval()
     device = module_device(model)
     with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # true float32
@@ -236,8 +238,9 @@ def onnx_mismatch(onnx_path: str | Path, checkpoint: Checkpoint | str | Path) ->
     """Why the ONNX file ``onnx_path`` may not stand in for ``checkpoint``; None when it may.
 
     The one rule for reusing an exported model: its metadata records the SHA-256 of the checkpoint file
-    itself (it was exported from this very file), the checkpoint's classes, input size (``img_size``) and
-    normalisation (``mean``, ``std``), and what its task records (:meth:`~auxiliary.tasks.task.Task.onnx_metadata`:
+    itself (it was exported from this very file), the checkpoint's classes, input size (``img_size``),
+    normalisation (``mean``, ``std``) and resize and crop (``preprocessing``; a file that records none was exported
+    with the square area resize), and what its task records (:meth:`~auxiliary.tasks.task.Task.onnx_metadata`:
     the task, a multi-label model's temperatures and thresholds). A file without that metadata (exported
     elsewhere, or edited) never matches.
     """
@@ -273,6 +276,12 @@ def onnx_mismatch(onnx_path: str | Path, checkpoint: Checkpoint | str | Path) ->
     if not (_same_floats(meta.get("mean"), info["mean"]) and _same_floats(meta.get("std"), info["std"])):
         why.append(f"its normalisation (mean {meta.get('mean')}, std {meta.get('std')}) differs from the "
                    f"checkpoint's (mean {list(info['mean'])}, std {list(info['std'])})")
+    try:
+        theirs_spec = Preprocessing.of(meta).geometry() if meta.get("img_size") is not None else None
+    except (ValueError, KeyError, TypeError):
+        theirs_spec = "unreadable"
+    if theirs_spec is not None and theirs_spec != ckpt.preprocessing.geometry():
+        why.append(f"its preprocessing {theirs_spec} differs from the checkpoint's {ckpt.preprocessing.geometry()}")
     recorded = meta.get("source_sha256")
     if not recorded:
         why.append("it records no source checkpoint")
@@ -315,17 +324,18 @@ def export_onnx(
                               f"(overwrite=True) to replace it")
     t0 = time.perf_counter()
     info = ckpt.info
+    spec = ckpt.preprocessing
     model = ckpt.model()  # traced on the CPU
+    arrays, source = parity_images(ckpt.path, images, n=n_parity)  # before anything is made: a refusal leaves none
     with atomic_write(out) as tmp:  # only a file that passed the parity check replaces ``out``
         export_model(
-            model, tmp, img_size=info["img_size"], classes=info["classes"], mean=info["mean"], std=info["std"],
+            model, tmp, img_size=spec.img_size, classes=info["classes"], mean=spec.mean, std=spec.std,
             temperature=float(info.get("temperature", 1.0)), model_name=info["model_name"], opset=opset,
-            metadata={**ckpt.task.onnx_metadata(info, ckpt.classes), "source_checkpoint": str(ckpt.path),
-                      "source_sha256": ckpt.sha256},
+            metadata={**ckpt.task.onnx_metadata(info, ckpt.classes), "preprocessing": spec.entry(),
+                      "resize": spec.describe(), "source_checkpoint": str(ckpt.path), "source_sha256": ckpt.sha256},
         )
-        arrays, source = parity_images(ckpt.path, images, n=n_parity)
         model.to(device)  # checked on the device
-        diff = check_parity(model, tmp, arrays, img_size=info["img_size"], mean=info["mean"], std=info["std"],
+        diff = check_parity(model, tmp, arrays, preprocessing=spec,
                             probabilities=lambda z: ckpt.task.probabilities(z, info), atol=atol)
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
                         device=device)

@@ -9,6 +9,9 @@ else from scratch), or a path to a local weights file (``.pth``/``.pt`` or ``.sa
 read by :func:`auxiliary.models.pretrained.pretrained_state_dict` with ``weights_only=True`` on every torch
 version: a file holding pickled code is refused, never run).
 
+:func:`model_preprocessing` decides how a model's inputs are resized, cropped and normalised (timm's data config
+for pretrained weights, the square area resize from scratch), once, when it is built for training.
+
 The checkpoint format (``best.pt``) and :func:`~auxiliary.models.checkpoint.load_checkpoint`, which
 rebuilds a model in one call, are in :mod:`auxiliary.models.checkpoint`.
 """
@@ -19,19 +22,23 @@ import difflib
 import os
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import huggingface_hub.constants as hf_constants
 import timm
+from timm.data import resolve_data_config
 from torch import nn
 
 from auxiliary.base.errors import AuxiliaryError
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.models.pretrained import (
     PretrainedUnavailableError,
     create_offline_pretrained,
     has_offline_weights,
     pretrained_state_dict,
+    read_weights_file,
 )
 
 
@@ -234,6 +241,42 @@ def data_config(model: nn.Module) -> dict[str, Any]:
     mean = tuple(float(v) for v in cfg.get("mean", (0.485, 0.456, 0.406)))
     std = tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225)))
     return {"mean": mean, "std": std}
+
+
+def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False, name: str | None = None
+                        ) -> Preprocessing:
+    """The preprocessing ``model`` is trained and used with at ``img_size``, decided once when it is built for
+    training (:func:`auxiliary.training.loop.fit`) and recorded in its checkpoint.
+
+    ``pretrained`` is the setting the model was created with (:func:`parse_pretrained`; ``name`` resolves
+    ``offline``, default the model's own timm name). From a checkpoint of this project (fine-tuning a trained model
+    further: feedback's retraining, adaptation's self-training): that checkpoint's own preprocessing at ``img_size``,
+    the one its weights were trained and validated with (the square resize for a checkpoint that records none). From
+    other pretrained weights (the offline ImageNet weights, timm's hub, a weights file): timm's data config of the
+    model (``timm.data.resolve_data_config({}, model=model)``), the preprocessing those weights were trained with:
+    its ``crop_pct`` (at most 1: timm pads beyond, this package does not), interpolation (``bicubic`` or
+    ``bilinear``; anything else, ``nearest`` or ``random``, becomes ``bilinear``, timm's default), mean/std, and
+    ``crop_mode`` (``squash`` resizes the whole image to a square, the others its shorter side). From scratch: the
+    square area resize with :func:`data_config`'s mean/std, as before specs existed (there is no preprocessing to
+    match, and a fixed square keeps every pixel of the image).
+    """
+    norm = data_config(model)
+    cfg_name = name or str((getattr(model, "pretrained_cfg", None) or {}).get("architecture") or "")
+    pre = parse_pretrained(pretrained, cfg_name)
+    if pre is False:
+        return Preprocessing(img_size, norm["mean"], norm["std"])
+    if isinstance(pre, str):
+        source = read_weights_file(Path(pre).expanduser())
+        if isinstance(source, dict) and all(k in source for k in ("model_name", "img_size", "mean", "std")):
+            return replace(Preprocessing.of(source), img_size=int(img_size))
+    cfg = resolve_data_config({}, model=model)
+    interpolation = str(cfg.get("interpolation", "bilinear"))
+    return Preprocessing(
+        img_size, cfg.get("mean", norm["mean"]), cfg.get("std", norm["std"]),
+        resize="square" if cfg.get("crop_mode") == "squash" else "shorter_side",
+        crop_pct=min(1.0, float(cfg.get("crop_pct") or 1.0)),
+        interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear",
+    )
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

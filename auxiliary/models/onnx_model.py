@@ -4,7 +4,9 @@ The graph has a dynamic batch axis (input ``image``: float32 ``(N, 3, S, S)``, n
 output ``logits``: ``(N, C)``). Everything needed to use it without this package is stored in
 the file's metadata (``metadata_props``, decoded by :func:`onnx_metadata`): ``classes`` (JSON
 list), ``img_size``, ``mean`` and ``std`` (JSON lists), ``temperature`` (probabilities are
-``softmax(logits / temperature)``), ``model_name``, ``resize`` and the SHA-256 of the source
+``softmax(logits / temperature)``), ``model_name``, ``resize`` (in words) and ``preprocessing`` (JSON: the
+checkpoint's spec, resize, ``crop_pct``, interpolation, mean/std, :class:`~auxiliary.models.preprocess.Preprocessing`;
+absent from files exported before specs existed, which mean the square area resize) and the SHA-256 of the source
 checkpoint; and whatever the checkpoint's task records
 (:meth:`auxiliary.tasks.task.Task.onnx_metadata`: a multi-label model's ``task``, ``temperatures``, one per label,
 for ``sigmoid(logits[:, j] / temperatures[j])``, and ``thresholds``), passed in as ``metadata``.
@@ -132,7 +134,7 @@ def onnx_metadata(path: str | Path) -> dict[str, Any]:
         raise ExportError(f"cannot read ONNX file {p}: {str(exc).splitlines()[0][:200]}") from None
     raw = {prop.key: prop.value for prop in proto.metadata_props}
     out: dict[str, Any] = dict(raw)
-    for key in ("classes", "mean", "std", "temperatures", "thresholds"):
+    for key in ("classes", "mean", "std", "temperatures", "thresholds", "preprocessing"):
         if key in raw:
             out[key] = json.loads(raw[key])
     if "img_size" in raw:

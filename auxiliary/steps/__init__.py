@@ -50,6 +50,8 @@ EXPORTS: dict[str, str] = {
     "review_queue": "feedback",
     "simulate_review": "feedback",
     "review_batch": "feedback",
+    "review": "feedback",
+    "new_batch": "feedback",
     "round_dir": "feedback",
     "new_synthetic_batch": "feedback",
     "sort_quality": "feedback",

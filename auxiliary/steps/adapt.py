@@ -128,6 +128,20 @@ def pseudo_split(source: Path, pseudo: pd.DataFrame, out: Path) -> Path:
     return out
 
 
+def validation_predictions(path: Path, classes: list[str]) -> pd.DataFrame:
+    """The run's ``val_predictions.csv`` with its ``label`` and ``prob_<class>`` columns, or one line saying what it
+    lacks (a damaged file, or one written for other classes)."""
+    try:
+        val = read_csv(path, keep_default_na=False, dtype={"label": str})
+    except ValueError as exc:  # empty, not CSV, not UTF-8 (pandas' errors are ValueErrors)
+        raise AdaptStepError(f"cannot read {path}: {str(exc).splitlines()[0][:120] if str(exc) else exc}") from None
+    missing = [c for c in ("label", *(f"prob_{k}" for k in classes)) if c not in val.columns]
+    if missing:
+        raise AdaptStepError(f"{path} has no column {', '.join(missing[:3])}: not the validation predictions of a "
+                             f"model of the classes {', '.join(classes)}")
+    return val
+
+
 def adapt(cfg: Config, ckpt: str | Path | Checkpoint, input_dir: str | Path, out: str | Path, *,
           method: str = "adabn+self", split: str | Path | None = None, epochs: int = 3,
           precision: float = PSEUDO_PRECISION, max_per_class: int | None = None, min_confidence: float = 0.5,
@@ -150,16 +164,15 @@ def adapt(cfg: Config, ckpt: str | Path | Checkpoint, input_dir: str | Path, out
     if "self" in method and not val_pred.is_file():
         raise AdaptStepError(f"self-training chooses its threshold on the run's synthetic validation predictions: "
                              f"no {val_pred}")
+    val = validation_predictions(val_pred, checkpoint.classes) if "self" in method else None  # before any work
     device = resolve_device(cfg.train.device)
     info = checkpoint.info
     model = checkpoint.model(device)
     record: dict[str, Any] = {"method": method, "source": str(checkpoint.path), "source_sha256": checkpoint.sha256,
                               "input_dir": str(Path(input_dir).resolve())}
-    run.mkdir(parents=True, exist_ok=True)
-    seen = len(images)
+    seen = len(images)  # the run folder is made by its first file: a refusal before it (no BatchNorm) leaves none
     if method.startswith("adabn"):
-        adapt_batchnorm(model, images, info["img_size"], info["mean"], info["std"], total=seen, progress=progress,
-                        device=device)
+        adapt_batchnorm(model, images, checkpoint.preprocessing, total=seen, progress=progress, device=device)
     if method == "adabn":
         record.update(model_summary_line(seen, None, None))
         save_adapted(run / "best.pt", model, checkpoint, record)
@@ -170,7 +183,6 @@ def adapt(cfg: Config, ckpt: str | Path | Checkpoint, input_dir: str | Path, out
     # self-training: pseudo-labels from the (adapted) model, a threshold from the synthetic validation list
     predictor = Predictor(model, info, checkpoint.task, device=str(device))
     probs = predictor.predict_arrays(images, batch_size=int(cfg.train.batch))
-    val = read_csv(val_pred, keep_default_na=False, dtype={"label": str})
     classes = checkpoint.classes
     y_val = val["label"].map({c: i for i, c in enumerate(classes)}).fillna(-1).astype(int).to_numpy()
     threshold = confidence_threshold(val[[f"prob_{c}" for c in classes]].to_numpy(dtype=float), y_val, precision,
@@ -191,8 +203,7 @@ def adapt(cfg: Config, ckpt: str | Path | Checkpoint, input_dir: str | Path, out
     if method == "adabn+self":  # the fine-tuned model's statistics mix both domains: the target's own again
         tuned = Checkpoint.open(run / "best.pt")
         final = tuned.model(device)
-        adapt_batchnorm(final, images, info["img_size"], info["mean"], info["std"], total=seen, progress=progress,
-                        device=device)
+        adapt_batchnorm(final, images, tuned.preprocessing, total=seen, progress=progress, device=device)
         save_adapted(run / "best.pt", final, tuned, record)
     summary = {**summary, "adaptation": record}
     write_json_atomic(run / "summary.json", summary)

@@ -128,8 +128,9 @@ def evaluate(cfg: Config, ckpt: Checkpoint | str | Path, data: str | Path, out: 
     everything its task reports (with ``cfg.eval``; calibration and thresholds refitted on ``val`` when given),
     write it to ``out`` (module docstring) and record the step for the trackers. Returns the report: the task's
     tables and ``summary``, ``metrics``, ``notes``, plus ``predictions``, ``dropped``, ``info`` (the settings),
-    ``task`` (its name), ``classes``, ``truths``, ``probs``, ``probs_uncalibrated`` and ``preprocess`` (what
-    Grad-CAM needs)."""
+    ``task`` (its name), ``classes``, ``truths``, ``probs``, ``probs_uncalibrated`` and ``preprocess`` (the
+    checkpoint's preprocessing spec, :meth:`~auxiliary.models.preprocess.Preprocessing.as_dict`: what Grad-CAM
+    needs)."""
     ec = cfg.eval
     ckpt, data, val, dest = _check_inputs(ckpt, data, val, out, batch_size, overwrite)
     checkpoint = Checkpoint.of(ckpt)
@@ -137,6 +138,10 @@ def evaluate(cfg: Config, ckpt: Checkpoint | str | Path, data: str | Path, out: 
     task, classes, mapping = pred.task, list(pred.classes), parse_label_map(label_map)
     table, truths, notes = read_labelled(task, data, classes, mapping, progress)
     views, errors = view_logits(pred, table["path"].tolist(), batch_size, ec.tta, progress)
+    if len(table) and len(errors) == len(table):  # metrics of no image: refused, nothing written
+        i, why = next(iter(errors.items()))
+        raise EvaluationError(f"none of the {len(table)} images of {data} could be read (e.g. {table['path'].iloc[i]}: "
+                              f"{why}); a list's relative paths are read from its own folder")
     calibration, val_part, val_name = dict(pred.info), None, None
     col = _fairness_column(ec.fairness_col, table, notes)
     groups = table[col] if col in table.columns else None
@@ -174,7 +179,7 @@ def evaluate(cfg: Config, ckpt: Checkpoint | str | Path, data: str | Path, out: 
         res["gradcam_rows"] = rows
     res.update(
         dropped=dropped, task=task.name, classes=classes, truths=truths, probs=probs, probs_uncalibrated=uncalibrated,
-        preprocess={"img_size": pred.img_size, "mean": list(pred.mean), "std": list(pred.std)},
+        preprocess=pred.preprocessing.as_dict(),
         predictions=pd.concat([base, task.prediction_columns(truths, probs, classes, res)], axis=1),
         info={"checkpoint": str(checkpoint.path), "model": pred.name, "data": str(data),
               "val": str(val) if val else None, "backend": pred.backend, "device": str(pred.device),

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,9 @@ from auxiliary.data.merge import merge_feedback
 from auxiliary.data.readers import load_split
 from auxiliary.inference.active import STRATEGIES, model_embeddings, select_for_review
 from auxiliary.inference.predictor import Predictor
+from auxiliary.inference.sim2real import halves, read_real
 from auxiliary.models.checkpoint import read_checkpoint
+from auxiliary.steps.split import ensure_splits
 from auxiliary.steps.train import ensure_run
 from auxiliary.synth.dataset import generate_dataset, multilabel_columns
 from auxiliary.synth.samplers import IMAGES_PER_UNIT
@@ -184,9 +187,13 @@ def _classes(predictions: pd.DataFrame, classes: Sequence[str] | None) -> list[s
 
 
 # ============================================================================ the notebook's round
-def round_dir(cfg: Any, ckpt: str | Path) -> Path:
-    """Working folder of notebook 06's simulated feedback round for ``cfg`` and the checkpoint's bytes."""
-    return runs_dir() / "06_sorting_feedback" / f"round-{cfg.profile}-{sha256_file(ckpt)[:8]}"
+def round_dir(cfg: Any, ckpt: str | Path, real: str | Path | None = None) -> Path:
+    """Working folder of notebook 06's feedback round for ``cfg`` and the checkpoint's bytes (and, on real photos,
+    for the folder ``real``: a round on other photos gets a folder of its own)."""
+    name = f"round-{cfg.profile}-{sha256_file(ckpt)[:8]}"
+    if real is not None:
+        name += "-real-" + hashlib.sha256(str(Path(real).expanduser().resolve()).encode()).hexdigest()[:8]
+    return runs_dir() / "06_sorting_feedback" / name
 
 
 def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, seed_offset: int = 1000,
@@ -229,17 +236,86 @@ def new_synthetic_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, 
     return inbox, truth
 
 
-def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path, *, progress: bool = True) -> Path:
+def new_batch(cfg: Any, out_dir: str | Path, n: int | None = None, *, real: str | Path | None = None,
+              label_map: str | None = None, seed: int = 0, progress: bool = True) -> tuple[Path, pd.DataFrame, Path]:
+    """Notebook 06's new photos: ``(inbox, truth, held_back)``. Without ``real``, :func:`new_synthetic_batch` and
+    the split folder as ``held_back`` (its test list judges the round). With ``real`` (a folder of real photos in class folders, labels renamed
+    by ``label_map``), one stratified half of it (:func:`auxiliary.inference.sim2real.halves`, ``seed``) copied
+    flat into ``out_dir/inbox`` with neutral names (the photos to sort: the model never sees their labels; the
+    simulated reviewer reads ``truth``), the other half listed in ``out_dir/held_back.csv``, the judge of the
+    round, which no model trains on."""
+    out = Path(out_dir)
+    if real is None:
+        inbox, truth = new_synthetic_batch(cfg, out, n, progress=progress)
+        return inbox, truth, ensure_splits(cfg, progress=progress)
+    photos = read_real(real, label_map, None, progress=progress)
+    pool, test = halves(photos, seed=seed)
+    inbox = out / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, r in pool.reset_index(drop=True).iterrows():
+        src = Path(r["path"])
+        dest = inbox / f"photo_{i:04d}{src.suffix.lower()}"
+        if not dest.is_file():
+            atomic_copy(src, dest)
+        rows.append({"source": str(dest.resolve()), "label": str(r["label"]), "original": str(src)})
+    truth = pd.DataFrame(rows, columns=["source", "label", "original"])
+    write_csv_atomic(out / "truth.csv", truth)
+    held_back = out / "held_back.csv"
+    write_csv_atomic(held_back, test[["path", "label"]])
+    return inbox, truth, held_back
+
+
+def review(predictions: pd.DataFrame, truth: pd.DataFrame | None, task: Task | str, classes: Sequence[str], *,
+           k: int | None = None, predictor: Predictor | None = None, order: str = "margin",
+           strategy: str = STRATEGIES[0], out_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Notebook 06's review queue: without ``k``, every ``low_confidence`` image and, with ``truth``, every mistake
+    (:func:`review_queue`, by ``order``); with ``k``, the ``k`` photos a reviewer should label first
+    (:func:`review_batch` with the sorting ``predictor``, by ``strategy``), the truth of each in ``label`` when
+    ``truth`` is known (the simulated reviewer's answers)."""
+    if k is None:
+        return review_queue(predictions, truth, task, classes, order=order, out_dir=out_dir)
+    if predictor is None:
+        raise FeedbackError("choosing k photos to review needs the sorting model (predictor=...)")
+    queue = review_batch(predictor, predictions, k, strategy, out_dir=out_dir, progress=progress)
+    if truth is not None:
+        known = truth.set_index(truth["source"].astype(str))
+        queue["label"] = [str(known["label"].get(str(s), "")) for s in queue["source"]]
+        for col in [c for c in truth.columns if c in classes]:  # multi-label truth: its 0/1 columns
+            queue[f"true_{col}"] = [known[col].get(str(s)) for s in queue["source"]]
+    return queue
+
+
+def retrain_after_merge(cfg: Any, merge: dict[str, Any], before_run: str | Path, *, start: str | Path | None = None,
+                        epochs: int = 3, progress: bool = True) -> Path:
     """The run trained with ``cfg`` on the merged split (``runs/<model>-<profile>-<version>``); the
-    ``before_run`` itself when the merge added nothing (same data, same model)."""
+    ``before_run`` itself when the merge added nothing (same data, same model). With ``start`` (a checkpoint, e.g.
+    the adapted model that sorted the photos), that model fine-tuned on the merged split for ``epochs`` (every
+    layer) instead of a training from the start; either way the corrected real photos are drawn
+    ``data.real_weight`` times as often as a synthetic image of their class."""
     if not merge.get("out_dir"):
         return Path(before_run)
+    if start is not None:
+        tcfg = replace(cfg.train, pretrained=str(start), freeze_epochs=0, max_epochs=int(epochs), patience=0)
+        cfg = replace(cfg, train=tcfg)
     return retrain(cfg, merge["out_dir"], f"{cfg.train.model}-{cfg.profile}-{Path(merge['out_dir']).name}",
                    progress=progress)
 
 
 def evaluate_split(ckpt: str | Path, split_dir: str | Path, split: str = "test", *, batch: int = 32,
                    progress: bool = False) -> dict[str, float]:
+    """Summary metrics of a checkpoint on one split's list (``split_dir`` a split folder), or on a list file
+    (``split_dir`` a CSV of ``path, label``: notebook 06's held-back real photos)."""
+    if Path(split_dir).is_file():
+        table = read_csv(split_dir, keep_default_na=False, dtype={"label": str})
+        pred = Predictor.from_checkpoint(ckpt)
+        probs, _errors = pred.predict_paths(list(table["path"]), batch_size=batch, progress=progress)
+        return {**pred.task.split_metrics(table, probs, pred.classes, pred.info), "n": int(len(table))}
+    return _evaluate_split_list(ckpt, split_dir, split, batch=batch, progress=progress)
+
+
+def _evaluate_split_list(ckpt: str | Path, split_dir: str | Path, split: str, *, batch: int,
+                         progress: bool) -> dict[str, float]:
     """Summary metrics of a checkpoint on one split, as its task measures them (:meth:`auxiliary.tasks.Task.split_metrics`:
     accuracy, balanced accuracy, macro-F1, AUROC, ECE, log-loss; of a multi-label checkpoint, per-label AUROC, F1 at
     its thresholds, subset accuracy, Hamming loss), and ``n``, the rows of the split."""

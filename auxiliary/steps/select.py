@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -373,8 +374,14 @@ def select(cfg: Config, split: str | Path | None = None, out: str | Path | None 
     split_dir = Path(resolve_path(split)) if split else ensure_splits(cfg, progress=progress)
     if out:
         check_output_dir(out, inputs=(split_dir,))
-    table = run_selection(cfg, split_dir, out, progress=progress)
     root = Path(out) if out else default_out_root(cfg)
+    made = not root.exists()
+    try:
+        table = run_selection(cfg, split_dir, out, progress=progress)
+    except AuxiliaryError:  # every model failed (exit code 2): the candidates' folders of this call go too
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
     fig = plot_selection(table)
     fig.savefig(root / "selection.png", dpi=150, bbox_inches="tight")
     plt.close(fig)

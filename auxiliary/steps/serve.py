@@ -255,9 +255,7 @@ def heatmap_overlay(predictor: Any, rgb: np.ndarray, target: int) -> tuple[np.nd
         return None, "Heat map unavailable: Grad-CAM needs the PyTorch backend."
 
     try:
-        overlay = gradcam_overlay(
-            predictor.model, rgb, predictor.img_size, predictor.mean, predictor.std, target_class=target
-        )
+        overlay = gradcam_overlay(predictor.model, rgb, predictor.preprocessing, target_class=target)
     except Exception as exc:  # noqa: BLE001 - a failed heat map must not hide the prediction
         return None, f"Heat map unavailable: Grad-CAM failed ({type(exc).__name__}: {str(exc)[:160]})."
     overlay = np.asarray(overlay)

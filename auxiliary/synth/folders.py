@@ -76,7 +76,10 @@ def prevalences(cfg: SynthConfig) -> dict[str, float]:
 # ----------------------------------------------------------------------------- folders
 def check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
     """Refuse an output folder that overlaps the input or is not empty (unless ``overwrite``: then remove
-    the synthetic images and CSVs a previous run wrote there, single-label or multi-label)."""
+    the synthetic images and CSVs a previous run wrote there, single-label or multi-label). A missing input folder
+    (or a file, a FIFO) is refused here too, before the output folder is made."""
+    if input_dir is not None and not input_dir.is_dir():
+        raise SynthError(f"input folder not found: {input_dir}")
     if input_dir is not None:
         a, b = out.resolve(), input_dir.resolve()
         if a == b or a in b.parents or b in a.parents:

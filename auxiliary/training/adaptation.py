@@ -29,7 +29,7 @@ from torch import nn
 
 from auxiliary.base.errors import AuxiliaryError
 from auxiliary.base.progress import progress_bar
-from auxiliary.models.preprocess import batched, preprocess
+from auxiliary.models.preprocess import Preprocessing, batched, preprocess
 
 #: The precision the confident synthetic validation predictions must reach (the pseudo-label threshold).
 PSEUDO_PRECISION = 0.95
@@ -44,12 +44,11 @@ def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
 
 
 @torch.no_grad()
-def adapt_batchnorm(model: nn.Module, images: Iterable[np.ndarray], img_size: int, mean: Sequence[float],
-                    std: Sequence[float], *, batch: int = 32, total: int | None = None, progress: bool = True,
-                    device: str | torch.device = "cpu") -> int:
+def adapt_batchnorm(model: nn.Module, images: Iterable[np.ndarray], preprocessing: Preprocessing, *, batch: int = 32,
+                    total: int | None = None, progress: bool = True, device: str | torch.device = "cpu") -> int:
     """AdaBN in place: reset every BatchNorm's running statistics and estimate them on ``images`` (RGB uint8,
-    preprocessed as the predictor does), as a cumulative average; the weights are not changed. Returns the number
-    of images seen; the model is left in eval mode."""
+    prepared as ``preprocessing`` says: the checkpoint's, as the predictor does), as a cumulative average; the weights
+    are not changed. Returns the number of images seen; the model is left in eval mode."""
     layers = batchnorm_layers(model)
     if not layers:
         raise AdaptError(f"{type(model).__name__} has no BatchNorm layer: AdaBN has nothing to re-estimate")
@@ -64,7 +63,7 @@ def adapt_batchnorm(model: nn.Module, images: Iterable[np.ndarray], img_size: in
     bar = progress_bar(total=total, desc="AdaBN", unit="img", disable=not progress)
     try:
         for chunk in batched(images, batch):
-            x = torch.from_numpy(np.stack([preprocess(im, img_size, mean, std) for im in chunk])).to(device)
+            x = torch.from_numpy(np.stack([preprocess(im, preprocessing) for im in chunk])).to(device)
             model(x)
             seen += len(chunk)
             bar.update(len(chunk))

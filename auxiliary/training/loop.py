@@ -12,6 +12,11 @@ entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.bui
 the device, precision, ``channels_last`` and ``torch.compile`` of :mod:`auxiliary.training.acceleration`.
 Validation metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
 
+The model's preprocessing (:func:`auxiliary.models.factory.model_preprocessing`: timm's resize, centre crop and
+normalisation for pretrained weights, the square area resize from scratch) is decided once when :func:`fit` builds the
+model: the validation and test loaders apply it, and ``best.pt`` records it, so that the epoch and the temperature are
+chosen on the pixels every later prediction sees. Training augmentation keeps its square resize.
+
 The run's task (:func:`auxiliary.tasks.choose_task`: the split's ``classes.json`` task, or ``train.task``) is chosen
 once and owns what differs between tasks: the loss and its weights, the metrics of each epoch and the monitor's
 default, what ``best.pt`` records besides the weights (a temperature; per-label temperatures and thresholds),
@@ -52,7 +57,8 @@ from auxiliary.data.balance import with_real_weight
 from auxiliary.data.loaders import build_loader, shard_loader
 from auxiliary.data.readers import load_split, split_task
 from auxiliary.models.checkpoint import load_checkpoint
-from auxiliary.models.factory import create_model, data_config, set_backbone_trainable
+from auxiliary.models.factory import create_model, model_preprocessing, set_backbone_trainable
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.tasks import Task, choose_task
 from auxiliary.training.acceleration import Hardware, hardware
 from auxiliary.training.engine import check_config, check_engine, make_fabric, monitor_mode, parse_devices
@@ -106,8 +112,8 @@ def fit(
             raise TrainError(f"the {name} split of {split_dir} is empty: training needs train and val samples")
     seed_all(tcfg.seed)
     model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
-    norm = data_config(model)
-    common = dict(img_size=tcfg.img_size, mean=norm["mean"], std=norm["std"], data_cfg=cfg.data, seed=tcfg.seed)
+    spec = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model)  # decided once, kept in best.pt
+    common = dict(img_size=spec.img_size, mean=spec.mean, std=spec.std, data_cfg=cfg.data, seed=tcfg.seed)
     n_train = len(tables["train"])
     devices = parse_devices(tcfg.devices)
     world = (len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) and devices > 0 else 1)
@@ -119,15 +125,15 @@ def fit(
         drop_last=n_train > tcfg.batch * world, progress=progress, **common,
     )
     val_loader = build_loader(tables["val"], targets=task.targets(tables["val"], classes), train=False,
-                              batch_size=tcfg.batch, progress=progress, **common)
+                              batch_size=tcfg.batch, progress=progress, geometry=spec.geometry(), **common)
     test_loader = None
     if len(tables["test"]):
         test_loader = build_loader(tables["test"], targets=task.targets(tables["test"], classes), train=False,
-                                   batch_size=tcfg.batch, progress=progress, **common)
+                                   batch_size=tcfg.batch, progress=progress, geometry=spec.geometry(), **common)
     return fit_loaders(
         cfg, classes, train_loader, val_loader, out, model=model, test_loader=test_loader,
-        val_table=tables["val"], test_table=tables["test"], train_table=tables["train"], task=task, mean=norm["mean"],
-        std=norm["std"], resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
+        val_table=tables["val"], test_table=tables["test"], train_table=tables["train"], task=task, preprocessing=spec,
+        resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
         callbacks=callbacks,
     )
 
@@ -147,6 +153,7 @@ def fit_loaders(
     task: Task | str | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    preprocessing: Preprocessing | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -164,6 +171,9 @@ def fit_loaders(
     ``task``: the data's task (a :class:`~auxiliary.tasks.Task` or its name, checked against ``cfg.train``);
     ``None``: from ``cfg.train.task``, ``auto`` then following the loss.
     ``callbacks``: see :func:`fit`.
+    ``preprocessing``: what the evaluation loaders apply, recorded in ``best.pt``
+    (:class:`~auxiliary.models.preprocess.Preprocessing`); default the model's
+    (:func:`~auxiliary.models.factory.model_preprocessing` of ``cfg.train``), with ``mean``/``std`` when given.
     """
     threads = int(cfg.train.threads)
     old_threads = torch.get_num_threads()
@@ -174,7 +184,7 @@ def fit_loaders(
         return _fit_loaders(
             cfg, classes, train_loader, val_loader, out_dir, model=model, test_loader=test_loader,
             val_table=val_table, test_table=test_table, train_table=train_table, task=task, mean=mean, std=std,
-            resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
+            preprocessing=preprocessing, resume=resume, overwrite=overwrite, progress=progress, split_dir=split_dir,
             stop_after_epochs=stop_after_epochs, callbacks=callbacks, loggers=loggers,
         )
     except BaseException as exc:
@@ -200,6 +210,7 @@ def _fit_loaders(
     task: Task | str | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
+    preprocessing: Preprocessing | None,
     resume: bool,
     overwrite: bool,
     progress: bool,
@@ -225,9 +236,11 @@ def _fit_loaders(
     seed_all(tcfg.seed)
     if model is None:
         model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
-    norm = data_config(model)
-    mean = tuple(mean or norm["mean"])
-    std = tuple(std or norm["std"])
+    if preprocessing is None:
+        preprocessing = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model)
+        preprocessing = replace(preprocessing, mean=tuple(mean or preprocessing.mean),
+                                std=tuple(std or preprocessing.std))
+    mean, std = preprocessing.mean, preprocessing.std
     hw = hardware(fabric, tcfg)
     fabric.print(f"training on {hw}")
     raw = model = hw.prepare(model)
@@ -322,8 +335,8 @@ def _fit_loaders(
         if improved:
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
             if fabric.is_global_zero:
-                save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, mean, std, va, row,
-                          val_table, task, training_source(train_table))
+                save_best(best_path, out, raw if ema is None else ema.module, tcfg, cfg, classes, preprocessing, va,
+                          row, val_table, task, training_source(train_table))
         else:
             bad_epochs += 1
         in_last_phase = phase == plan[-1][0]

@@ -2,7 +2,7 @@
 
 Run folder (``runs/<name>/``)::
 
-    best.pt              weights of the best epoch + model name, classes, img_size, mean/std,
+    best.pt              weights of the best epoch + model name, classes, img_size, mean/std, preprocessing,
                          temperature fitted on validation logits, config, metrics, versions
     last.pt              resume state: weights, optimizer, schedule, epoch, history, RNG states
     config.yaml          the resolved configuration
@@ -41,6 +41,7 @@ from auxiliary.base.errors import AuxiliaryError, TrainError
 from auxiliary.base.files import read_csv, temp_path, write_csv_atomic, write_json_atomic
 from auxiliary.base.layout import run_dir
 from auxiliary.models.checkpoint import library_versions, save_checkpoint
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.models.pretrained import read_weights_file
 from auxiliary.tasks import Task
 from auxiliary.training.acceleration import precision_here
@@ -223,18 +224,20 @@ def save_last(fabric: Any, path: Path, model: nn.Module, optimizer: Any, tcfg: T
 
 
 def save_best(path: Path, out: Path, model: nn.Module, tcfg: TrainConfig, cfg: Config, classes: list[str],
-              mean: Sequence[float], std: Sequence[float], va: dict[str, Any], row: dict[str, Any],
+              preprocessing: Preprocessing, va: dict[str, Any], row: dict[str, Any],
               val_table: Any, task: Task, trained_on: str | None = None) -> None:
-    """``best.pt`` of the best epoch with what its task fits on the validation pass ``va`` (a temperature; per-label
-    temperatures and thresholds), what it was trained on (``trained_on``, :func:`training_source`),
-    ``val_predictions.csv`` and the task's own files (``thresholds.json``)."""
+    """``best.pt`` of the best epoch with its ``preprocessing`` (the spec its validation loader applied: the model's
+    own), what its task fits on the validation pass ``va`` (a temperature; per-label temperatures and thresholds),
+    what it was trained on (``trained_on``, :func:`training_source`), ``val_predictions.csv`` and the task's own files
+    (``thresholds.json``)."""
     calibration = task.calibrate(va["logits"], va["labels"], classes, _tone_groups(val_table, va["index"]),
                                  cfg.eval.min_group_size)
     metrics = {k: v for k, v in row.items() if k != "phase"}
     metrics["val_macro_auroc"] = va["macro_auroc"]
     save_checkpoint(
-        path, model, model_name=tcfg.model, classes=classes, img_size=tcfg.img_size, mean=tuple(mean),
-        std=tuple(std), config=to_dict(cfg), metrics=metrics, temperature=float(calibration.get("temperature", 1.0)),
+        path, model, model_name=tcfg.model, classes=classes, img_size=preprocessing.img_size,
+        preprocessing=preprocessing, config=to_dict(cfg), metrics=metrics,
+        temperature=float(calibration.get("temperature", 1.0)),
         extra={"kind": "best", "epoch": int(row["epoch"]), "task": task.name,
                **{k: v for k, v in calibration.items() if k != "temperature"},
                **({"trained_on": trained_on} if trained_on else {})},

@@ -38,6 +38,7 @@ from auxiliary.viz.plots_data import (
 )
 from auxiliary.viz.plots_evaluation import (
     EVALUATION_FIGURES,
+    class_table,
     evaluation_figure,
     evaluation_figures,
     evaluation_section,
@@ -95,6 +96,7 @@ __all__ = [
     "EVALUATION_FIGURES",
     "evaluation_figure",
     "evaluation_figures",
+    "class_table",
     "evaluation_section",
     "dataset_browser",
     "live",

@@ -47,6 +47,7 @@ from auxiliary.evaluation.metrics import (
     roc_curves,
 )
 from auxiliary.inference.explain import ExplainError
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.viz.plots_mosaics import plot_gradcam_labels
 
 
@@ -339,9 +340,8 @@ def _gradcam_per_label(res: Mapping[str, Any], ax: Any, model: Any) -> Any:
         raise ExplainError("no readable test image has a true label")
     if model is None:
         raise ExplainError("no PyTorch model to explain")
-    pre = res["preprocess"]
-    return plot_gradcam_labels(model, [read_image(pred["path"].iloc[i]) for i in rows], pre["img_size"], pre["mean"],
-                               pre["std"], labels, probs=res["probs"][rows],
+    return plot_gradcam_labels(model, [read_image(pred["path"].iloc[i]) for i in rows],
+                               Preprocessing(**res["preprocess"]), labels, probs=res["probs"][rows],
                                thresholds=res["thresholds"].for_rows(None), truths=res["truths"][rows],
                                titles=[Path(pred["path"].iloc[i]).name for i in rows], ax=ax)
 
@@ -397,6 +397,12 @@ REPORT_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
     "multilabel": {"calibration": ("metrics", "calibration"), "curves": ("per_label",),
                    "fairness": ("group_label_metrics", "fairness_gap")},
 }
+
+
+def class_table(res: Mapping[str, Any]) -> pd.DataFrame:
+    """The per-class table of an evaluation result (per label for a multi-label model): one row per class or label
+    with its ``recall``, ``precision``... (the first table of its task's ``curves`` in :data:`REPORT_TABLES`)."""
+    return res[REPORT_TABLES[res["task"]]["curves"][0]]
 
 
 def evaluation_section(res: Mapping[str, Any], theme: str, ax: Any = None) -> tuple[Any, list[pd.DataFrame]]:

@@ -29,6 +29,7 @@ from auxiliary.evaluation.comparison_table import (
     sample_rows,
 )
 from auxiliary.inference.explain import as_rgb, gradcam_batch, gradcam_labels, overlay
+from auxiliary.models.preprocess import Preprocessing
 
 
 def plot_tiles(
@@ -83,13 +84,13 @@ def plot_gallery(
     rows: pd.DataFrame,
     title: str | None = None,
     n_cols: int | None = None,
-    gradcam: tuple[Any, int, Sequence[float], Sequence[float]] | None = None,
+    gradcam: tuple[Any, Preprocessing] | None = None,
     per_class: bool = True,
     ax: Any = None,
 ) -> Any:
     """Images of a prediction table (e.g. :func:`auxiliary.evaluation.comparison_table.most_confident_mistakes`), captioned
     ``true -> predicted (p)``; one line per true class when ``per_class``. With
-    ``gradcam=(model, img_size, mean, std)`` each image is shown beside the Grad-CAM
+    ``gradcam=(model, preprocessing)`` each image is shown beside the Grad-CAM
     of its predicted class. Returns the figure."""
     items: list[tuple[np.ndarray | None, str, str]] = []
     if per_class and len(rows):
@@ -113,8 +114,8 @@ def plot_gallery(
         images.append(arr)
         titles.append(cap)
     if gradcam is not None and todo:
-        model, img_size, mean, std = gradcam  # Grad-CAM of each image's predicted class
-        cams = gradcam_batch(model, [images[i] for i in todo], img_size, mean, std)
+        model, spec = gradcam  # Grad-CAM of each image's predicted class
+        cams = gradcam_batch(model, [images[i] for i in todo], spec)
         for i, cam in zip(todo, cams):
             im = images[i]
             sep = np.full((im.shape[0], max(2, im.shape[1] // 40), 3), 255, np.uint8)
@@ -154,7 +155,7 @@ def plot_error_gallery(
     cam = None
     if gradcam and len(rows):
         torch_model, info = cmp.torch_model(model)
-        cam = (torch_model, info["img_size"], info["mean"], info["std"])
+        cam = (torch_model, Preprocessing.of(info))
     if rows.empty:
         title += ": none"
     return plot_gallery(rows, title=title, gradcam=cam, ax=ax)
@@ -170,7 +171,7 @@ def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None =
     tiles, titles = [], []
     for m in models:
         torch_model, info = cmp.torch_model(m)
-        cams = gradcam_batch(torch_model, images, info["img_size"], info["mean"], info["std"])
+        cams = gradcam_batch(torch_model, images, Preprocessing.of(info))
         pred = cmp.predictions[m].set_index("path").loc[picked["path"]]
         for im, cam, (_, r) in zip(images, cams, pred.iterrows()):
             tiles.append(overlay(im, cam))
@@ -183,9 +184,7 @@ def plot_gradcam_comparison(cmp: Any, n: int = 4, models: Sequence[str] | None =
 def plot_gradcam_grid(
     model: nn.Module,
     images: Sequence[np.ndarray],
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     titles: Sequence[str] | None = None,
     target_classes: Sequence[int | None] | int | None = None,
     alpha: float = 0.4,
@@ -196,7 +195,7 @@ def plot_gradcam_grid(
 ) -> Any:
     """Each image beside its Grad-CAM overlay, in a grid; returns the figure."""
     imgs = [as_rgb(im) for im in images]
-    cams = gradcam_batch(model, imgs, img_size, mean, std, target_classes) if imgs else []
+    cams = gradcam_batch(model, imgs, preprocessing, target_classes) if imgs else []
     pairs = []
     for im, cam in zip(imgs, cams):
         ov = overlay(im, cam, alpha)
@@ -219,9 +218,7 @@ def _caption(name: str, j: int, probs: Any, thresholds: Any, truths: Any) -> str
 def plot_gradcam_labels(
     model: nn.Module,
     images: Sequence[np.ndarray],
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
+    preprocessing: Preprocessing,
     labels: Sequence[str],
     probs: Sequence[Sequence[float]] | None = None,
     thresholds: Sequence[Sequence[float]] | Sequence[float] | None = None,
@@ -240,7 +237,7 @@ def plot_gradcam_labels(
     captions: list[str] = []
     for i, im in enumerate(images):
         rgb = as_rgb(im)
-        cams = gradcam_labels(model, rgb, img_size, mean, std, len(labels))
+        cams = gradcam_labels(model, rgb, preprocessing, len(labels))
         tiles.append(rgb)
         captions.append(str(titles[i]) if titles is not None else f"image {i + 1}")
         t_row = None if rows_thr is None else rows_thr[min(i, len(rows_thr) - 1)]
@@ -260,7 +257,7 @@ def plot_gradcam_label_gallery(cmp: Any, model: str, n: int = 4, ax: Any = None)
     torch_model, info = cmp.torch_model(model)
     glob = (info.get("thresholds") or {}).get("global") or {}
     return plot_gradcam_labels(
-        torch_model, [read_image(p) for p in shown["path"]], info["img_size"], info["mean"], info["std"], labels,
+        torch_model, [read_image(p) for p in shown["path"]], Preprocessing.of(info), labels,
         probs=shown[[f"prob_{lab}" for lab in labels]].to_numpy(),
         thresholds=[float(glob.get(lab, 0.5)) for lab in labels], truths=shown[labels].to_numpy(),
         titles=[Path(p).name for p in shown["path"]], ax=ax, title=f"{model}: Grad-CAM per label (test images)")

@@ -26,6 +26,7 @@ from auxiliary.base.images import ImageReadError, read_image
 from auxiliary.base.tone import TONE_GROUPS
 from auxiliary.data.balance import tone_column
 from auxiliary.data.feedback import file_image
+from auxiliary.data.labels import label_set_folder
 from auxiliary.synth.acne import ACNE_KINDS
 from auxiliary.synth.dataset import preview
 from auxiliary.synth.samplers import CLASSES
@@ -241,12 +242,14 @@ def _thumbnail_png(path: str | Path, size: int) -> bytes:
 
 
 class ReviewPanel:
-    """ipywidgets review panel: the image, its probabilities, one button per class (files the image
-    under that class with :func:`auxiliary.data.feedback.file_image`), skip and back. Construction needs no front end
-    (works under papermill); ``panel.widget`` is the widget to display."""
+    """ipywidgets review panel: the image, its probabilities, the controls of the sorting model's task
+    (:data:`REVIEW_CONTROLS`: one button per class, which files the image under that class; or one tick box per label
+    and a "file" button, which files it under its label set, ``acne+wrinkles`` or ``none``) through
+    :func:`auxiliary.data.feedback.file_image`, skip and back. Construction needs no front end (works under
+    papermill); ``panel.widget`` is the widget to display."""
 
     def __init__(self, queue: pd.DataFrame, classes: Sequence[str], feedback_dir: str | Path, *,
-                 reviewer: str = "reviewer", thumb: int = 224, show_truth: bool = False):
+                 reviewer: str = "reviewer", thumb: int = 224, show_truth: bool = False, task: str = "single"):
         w = ipywidgets()
         self.queue = queue.reset_index(drop=True)
         self.classes = list(classes)
@@ -259,18 +262,16 @@ class ReviewPanel:
         self.image = w.Image(format="png", width=self.thumb, height=self.thumb)
         self.info = w.HTML()
         self.status = w.HTML()
-        self.class_buttons = []
-        for c in self.classes:
-            b = w.Button(description=c, button_style="success", tooltip=f"file this image under {c}")
-            b.on_click(self._make_handler(c))
-            self.class_buttons.append(b)
+        self.class_buttons: list[Any] = []
+        self.label_boxes: list[Any] = []
+        controls = REVIEW_CONTROLS[task](self, w)
         self.skip_button = w.Button(description="skip", tooltip="next image without filing")
         self.skip_button.on_click(lambda _b: self.go(self.pos + 1))
         self.back_button = w.Button(description="back", tooltip="previous image")
         self.back_button.on_click(lambda _b: self.go(self.pos - 1))
         self.widget = w.VBox([
             w.HBox([self.image, self.info]),
-            w.HBox([w.HTML("<b>True class:</b>&nbsp;"), *self.class_buttons, self.skip_button, self.back_button]),
+            w.HBox([*controls, self.skip_button, self.back_button]),
             self.status,
         ])
         self._render()
@@ -296,7 +297,8 @@ class ReviewPanel:
             return None
         probs = {c: float(row[f"prob_{c}"]) for c in self.classes if f"prob_{c}" in row}
         dest = file_image(row["source"], label, self.feedback_dir, source=row["source"],
-                          model_guess=row.get("predicted"), probs=probs, reviewer=self.reviewer)
+                          model_guess=row.get("predicted", row.get("pred")), probs=probs, reviewer=self.reviewer,
+                          classes=self.classes)
         self.filed[self.pos] = dest
         self.status.value = f"filed <code>{Path(row['source']).name}</code> under <b>{label}</b>"
         self.go(self.pos + 1)
@@ -314,6 +316,8 @@ class ReviewPanel:
             return
         for b in self.class_buttons:
             b.disabled = False
+        for box in self.label_boxes:
+            box.value = bool(int(row.get(f"pred_{box.description}", 0) or 0))
         self.image.value = _thumbnail_png(row.get("image", row["source"]), self.thumb)
         probs = {c: float(row[f"prob_{c}"]) for c in self.classes if f"prob_{c}" in row}
         bars = "".join(
@@ -322,11 +326,37 @@ class ReviewPanel:
         )
         truth = f"<br>known label: <b>{row['label']}</b>" if self.show_truth and row.get("label") else ""
         self.info.value = (
-            f"<p><b>{self.pos + 1} / {n}</b> &middot; {row.get('why', '')} &middot; "
-            f"margin {float(row['margin']):.2f}</p>"
-            f"<p><code>{Path(row['source']).name}</code><br>model: <b>{row['predicted']}</b>{truth}</p>"
+            f"<p><b>{self.pos + 1} / {n}</b> &middot; {row.get('why', '')}"
+            + (f" &middot; margin {float(row['margin']):.2f}" if "margin" in row and row["margin"] == row["margin"]
+               else "") + "</p>"
+            f"<p><code>{Path(row['source']).name}</code><br>model: <b>{row.get('predicted', row.get('pred'))}</b>"
+            f"{truth}</p>"
             f"<table>{bars}</table>"
         )
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs IPython
         show(self.widget)
+
+
+def _class_buttons(panel: ReviewPanel, w: Any) -> list[Any]:
+    """One class per image: a button per class files the image under it."""
+    for c in panel.classes:
+        b = w.Button(description=c, button_style="success", tooltip=f"file this image under {c}")
+        b.on_click(panel._make_handler(c))
+        panel.class_buttons.append(b)
+    return [w.HTML("<b>True class:</b>&nbsp;"), *panel.class_buttons]
+
+
+def _label_boxes(panel: ReviewPanel, w: Any) -> list[Any]:
+    """Several labels per image: a tick box per label (ticked as the model decided) and a button that files the
+    image under the ticked set (``acne+wrinkles``; ``none`` with none ticked)."""
+    panel.label_boxes = [w.Checkbox(value=False, description=c, indent=False) for c in panel.classes]
+    button = w.Button(description="file", button_style="success", tooltip="file this image under the ticked labels")
+    button.on_click(lambda _b: panel.file_current(label_set_folder([x.description for x in panel.label_boxes
+                                                                    if x.value], panel.classes)))
+    panel.class_buttons.append(button)
+    return [w.HTML("<b>True labels:</b>&nbsp;"), *panel.label_boxes, button]
+
+
+#: The review controls of each task: what a reviewer says of an image. A new task is one more entry.
+REVIEW_CONTROLS: dict[str, Any] = {"single": _class_buttons, "multilabel": _label_boxes}

@@ -29,8 +29,28 @@ def test_presets_give_normalised_tensors(preset):
 def test_eval_transform_is_infer_preprocess(size, src):
     img = noise_image(2, 40)[: src[0], : src[1]]
     x = augment.eval_transform(size, MEAN, STD)(image=img)["image"].numpy()
-    ref = preprocess.preprocess(img, size, MEAN, STD)
+    ref = preprocess.preprocess(img, preprocess.Preprocessing(size, MEAN, STD))
     assert x.shape == ref.shape and np.allclose(x, ref, atol=1e-5)
+
+
+GEOMETRIES = [
+    {"resize": "shorter_side", "crop_pct": 0.875, "interpolation": "bicubic"},  # a pretrained lite0's
+    {"resize": "shorter_side", "crop_pct": 1.0, "interpolation": "bilinear"},
+    {"resize": "square", "crop_pct": 0.9, "interpolation": "bicubic"},  # timm's crop_mode "squash"
+]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("size,src", [(24, (40, 40)), (32, (32, 32)), (64, (20, 30)), (32, (40, 27))])
+def test_eval_transform_with_the_models_geometry_is_infer_preprocess(geometry, size, src):
+    """Issue 29: the validation/test loaders' albumentations ops (SmallestMaxSize or Resize with area for shrinking,
+    CenterCrop) give the same numbers as ``preprocess`` with the same spec, shrinking, enlarging or neither."""
+    img = noise_image(2, 40)[: src[0], : src[1]]
+    x = augment.eval_transform(size, MEAN, STD, geometry)(image=img)["image"].numpy()
+    ref = preprocess.preprocess(img, preprocess.Preprocessing(size, MEAN, STD, **geometry))
+    assert x.shape == ref.shape == (3, size, size) and np.allclose(x, ref, atol=1e-5)
+    fitted = augment.fit_transform(size, geometry)(image=img)["image"]  # what an evaluation cache stores
+    assert np.array_equal(fitted, preprocess.fit_image(img, preprocess.Preprocessing(size, MEAN, STD, **geometry)))
 
 
 def test_none_preset_equals_eval():
@@ -83,5 +103,6 @@ def test_training_and_eval_loader_use_these_transforms(tmp_path):
                               train=True, data_cfg=DataConfig(cache=False, augment="none", balance="none"),
                               batch_size=6)
     x, _, meta = next(iter(dl))
-    ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), 16, MEAN, STD) for i in meta["index"]])
+    spec = preprocess.Preprocessing(16, MEAN, STD)
+    ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), spec) for i in meta["index"]])
     assert np.allclose(x.numpy(), ref, atol=1e-5)  # preset "none" == inference preprocessing

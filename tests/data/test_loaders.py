@@ -37,10 +37,39 @@ def test_eval_loader_matches_infer_preprocess_with_and_without_cache(split_dir, 
         assert idx == list(range(len(val)))  # table order, every row once
         outs.append(torch.cat(xs))
         assert torch.cat(ys).tolist() == [classes.index(c) for c in val["label"]]
-    ref = np.stack([preprocess.preprocess(images.read_image(p), 24, MEAN, STD) for p in val["path"]])
+    spec = preprocess.Preprocessing(24, MEAN, STD)
+    ref = np.stack([preprocess.preprocess(images.read_image(p), spec) for p in val["path"]])
     assert np.allclose(outs[0].numpy(), ref, atol=1e-5)
     assert np.allclose(outs[1].numpy(), ref, atol=1e-5)
     assert len(list((tmp_path / "cache").glob("images-24px-*.u8"))) == 1
+
+
+def test_eval_loader_applies_the_models_geometry_with_and_without_cache(split_dir, tmp_path):
+    """Issue 29: an evaluation loader given the model's geometry (resize of the shorter side, centre crop) gives
+    ``preprocess``'s numbers with that spec; its cache stores the fitted images under their own key (the square
+    caches keep theirs), and the training loader keeps its square resize."""
+    tables, classes = readers.load_split(split_dir)
+    val = tables["val"]
+    spec = preprocess.Preprocessing(24, MEAN, STD, resize="shorter_side", crop_pct=0.875, interpolation="bicubic")
+    ref = np.stack([preprocess.preprocess(images.read_image(p), spec) for p in val["path"]])
+    for cache in (False, True):
+        cfg = DataConfig(cache=cache, augment="none", balance="none")
+        dl = loaders.build_loader(val, targets=class_targets(val, classes), img_size=24, mean=MEAN, std=STD,
+                                  train=False, data_cfg=cfg, batch_size=4, cache_dir=tmp_path / "cache", progress=False,
+                                  geometry=spec.geometry())
+        assert np.allclose(torch.cat([x for x, _, _ in dl]).numpy(), ref, atol=1e-5)
+    files = val["path"].astype(str).tolist()
+    square = loaders.ImageCache(files, 24, tmp_path / "cache")
+    fitted = loaders.ImageCache(files, 24, tmp_path / "cache", spec.geometry())
+    assert fitted.exists() and not square.exists() and fitted.key != square.key
+    assert loaders.ImageCache(files, 24, tmp_path / "cache", {"resize": "square"}).key == square.key
+    train = loaders.build_loader(val, targets=class_targets(val, classes), img_size=24, mean=MEAN, std=STD,
+                                 train=True, data_cfg=DataConfig(cache=False, augment="none", balance="none"),
+                                 batch_size=len(val), geometry=spec.geometry())
+    x, _, meta = next(iter(train))
+    square_ref = np.stack([preprocess.preprocess(images.read_image(val["path"].iloc[int(i)]),
+                                                 preprocess.Preprocessing(24, MEAN, STD)) for i in meta["index"]])
+    assert np.allclose(x.numpy(), square_ref, atol=1e-5)
 
 
 def test_cache_key_changes_with_files(tmp_path):

@@ -9,6 +9,7 @@ from torch import nn
 
 from auxiliary.inference import explain
 from auxiliary.models import factory as models
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.viz import plots_mosaics
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -49,12 +50,12 @@ def test_gradcam_map_has_the_input_size(name, family, layer, nonzero):
     layers, _reshape, fam = explain.target_layers(model, 64)
     assert fam == family and dict(model.named_modules())[layer] is layers[0]
     img = _image()
-    cam = explain.gradcam(model, img, 64, MEAN, STD, target_class=0)
+    cam = explain.gradcam(model, img, Preprocessing(64, MEAN, STD), target_class=0)
     assert cam.shape == img.shape[:2] and cam.dtype == np.float32
     assert cam.min() >= 0.0 and cam.max() <= 1.0
     if nonzero:
         assert cam.max() > 0.5 and cam.std() > 0.01  # normalised map with structure, not a constant
-    over = explain.gradcam_overlay(model, img, 64, MEAN, STD, alpha=0.4)
+    over = explain.gradcam_overlay(model, img, Preprocessing(64, MEAN, STD), alpha=0.4)
     assert over.shape == img.shape and over.dtype == np.uint8
     assert not np.array_equal(over, img)
     assert np.array_equal(explain.overlay(img, cam, alpha=0.0), img)
@@ -67,7 +68,7 @@ def test_vit_tokens_are_reshaped_and_generic_fallback():
     layers, reshape, fam = explain.target_layers(vit, 32)
     assert fam == "vit" and reshape is not None
     assert reshape(torch.zeros(2, 1 + 16, 192)).shape == (2, 192, 4, 4)
-    cam = explain.gradcam(vit, _image(30, 50), 32, MEAN, STD)
+    cam = explain.gradcam(vit, _image(30, 50), Preprocessing(32, MEAN, STD))
     assert cam.shape == (30, 50)
 
     tiny = nn.Sequential(
@@ -76,7 +77,7 @@ def test_vit_tokens_are_reshaped_and_generic_fallback():
     )
     layers, reshape, fam = explain.target_layers(tiny, 32)
     assert fam == "generic" and layers[0] is tiny[4] and reshape is None  # last norm layer with a spatial output
-    cams = explain.gradcam_batch(tiny, [_image(20, 30), _image(40, 25, seed=1)], 32, MEAN, STD, [0, 1])
+    cams = explain.gradcam_batch(tiny, [_image(20, 30), _image(40, 25, seed=1)], Preprocessing(32, MEAN, STD), [0, 1])
     assert [c.shape for c in cams] == [(20, 30), (40, 25)]
 
 
@@ -86,11 +87,31 @@ def test_grid_and_errors():
     torch.manual_seed(0)
     model = models.create_model("resnet18", 3)
     imgs = [_image(seed=i) for i in range(3)]
-    fig = plots_mosaics.plot_gradcam_grid(model, imgs, 48, MEAN, STD, titles=["a", "b", "c"], n_cols=2)
+    fig = plots_mosaics.plot_gradcam_grid(model, imgs, Preprocessing(48, MEAN, STD), titles=["a", "b", "c"], n_cols=2)
     assert fig.axes and fig.axes[0].images[0].get_array().shape[0] > 100
     fig2, ax = plt.subplots()
-    assert plots_mosaics.plot_gradcam_grid(model, imgs[:1], 48, MEAN, STD, ax=ax) is fig2
+    assert plots_mosaics.plot_gradcam_grid(model, imgs[:1], Preprocessing(48, MEAN, STD), ax=ax) is fig2
     plt.close("all")
     with pytest.raises(explain.ExplainError, match="expected an RGB image"):
-        explain.gradcam(model, np.zeros((4, 4, 2), np.uint8), 48, MEAN, STD)
+        explain.gradcam(model, np.zeros((4, 4, 2), np.uint8), Preprocessing(48, MEAN, STD))
     assert "layer4" in explain.describe_target(model)
+
+
+def test_a_cropping_models_map_covers_what_it_saw():
+    """Issue 29: with the model's centre crop, Grad-CAM still gives a map of the input image's size (the web demo's
+    and predict's overlays keep their shape), placed over the region the crop showed and zero where the model saw
+    nothing."""
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", num_classes=3)
+    _positive_head(model)
+    img = _image(45, 70)
+    spec = Preprocessing(64, MEAN, STD, resize="shorter_side", crop_pct=0.8, interpolation="bicubic")
+    cam = explain.gradcam(model, img, spec, target_class=0)
+    assert cam.shape == img.shape[:2] and cam.dtype == np.float32 and 0.0 <= cam.min() <= cam.max() <= 1.0
+    x0, y0, x1, y1 = (int(round(v)) for v in spec.source_box(45, 70))
+    assert (x0, x1) == (17, 53) and 0 < y0 < y1 < 45
+    outside = np.ones(cam.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert (cam[outside] == 0).all() and cam[y0:y1, x0:x1].max() > 0.5
+    over = explain.gradcam_overlay(model, img, spec)
+    assert over.shape == img.shape and over.dtype == np.uint8

@@ -14,6 +14,7 @@ from auxiliary.faces import cli
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import export, onnx_model
 from auxiliary.models import factory as models
+from auxiliary.models.preprocess import Preprocessing
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_failing_parity_raises_and_leaves_no_file(run, tmp_path, monkeypatch):
     other = models.create_model("resnet18", len(CLASSES))  # different weights than the ONNX graph
     images = [images_mod.read_image(p) for p in sorted((split.parent / "images" / "acne").glob("*.png"))]
     with pytest.raises(export.OnnxParityError, match="parity check failed"):
-        export.check_parity(other, good, images, img_size=32, mean=(0.5,) * 3, std=(0.25,) * 3)
+        export.check_parity(other, good, images, preprocessing=Preprocessing(32, (0.5,) * 3, (0.25,) * 3))
 
     real_export = onnx_model.export_model
 
@@ -125,3 +126,28 @@ def test_onnx_mismatch_names_every_difference(run, tmp_path):
     assert "cannot be read" in export.onnx_mismatch(tmp_path / "text.onnx", ckpt)
     replaced = export.ensure_onnx(ckpt, tmp_path / "text.onnx", replace_stale=True)  # allowed: re-exported
     assert export.onnx_mismatch(replaced, ckpt) is None
+
+
+def test_the_export_records_the_checkpoints_preprocessing_and_parity_holds(run, tmp_path):
+    """Issue 29: a checkpoint with a centre-crop spec exports with that spec in its metadata (``preprocessing``, and
+    ``resize`` in words); parity holds on images prepared with it; an ONNX file recording another preprocessing does
+    not stand in for the checkpoint, and one that records none (exported before specs) stands in for an old one."""
+    _, split, old = run
+    spec = Preprocessing(32, (0.5,) * 3, (0.5,) * 3, resize="shorter_side", crop_pct=0.875, interpolation="bicubic")
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", len(CLASSES))
+    ckpt = checkpoints.save_checkpoint(tmp_path / "run" / "best.pt", model, model_name="resnet18", classes=CLASSES,
+                                       img_size=32, preprocessing=spec)
+    res = export.export_onnx(ckpt, images=split.parent / "images")
+    meta = onnx_model.onnx_metadata(res.path)
+    assert meta["preprocessing"] == spec.entry() and "centre 32 x 32 crop" in meta["resize"]
+    assert res.max_abs_diff <= export.PARITY_ATOL and Preprocessing.of(meta) == spec
+    assert export.onnx_mismatch(res.path, ckpt) is None
+    sha = {"source_sha256": files.sha256_file(ckpt)}
+    square = onnx_model.export_model(model, tmp_path / "square.onnx", img_size=32, classes=CLASSES, mean=spec.mean,
+                                     std=spec.std, metadata=sha)  # no preprocessing recorded: the square resize
+    assert "its preprocessing" in export.onnx_mismatch(square, ckpt)
+    old_model, info = checkpoints.load_checkpoint(old)
+    plain = onnx_model.export_model(old_model, tmp_path / "plain.onnx", img_size=32, classes=CLASSES, mean=info["mean"],
+                                    std=info["std"], metadata={"source_sha256": files.sha256_file(old)})
+    assert export.onnx_mismatch(plain, old) is None

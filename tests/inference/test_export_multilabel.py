@@ -14,7 +14,7 @@ from auxiliary.faces import cli
 from auxiliary.inference import backends, predictor, sorter
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import export, onnx_model
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 from auxiliary.tasks.multilabel import MultiLabel
 
 THRESHOLDS = {"global": {"acne": 0.3, "erythema": 0.6, "hyperpigmentation": 0.5, "wrinkles": 0.45},
@@ -51,7 +51,7 @@ def test_export_records_the_task_and_checks_sigmoid_parity(ckpt, tmp_path, monke
     torch_pred = predictor.Predictor.from_checkpoint(ckpt, device="cpu")
     imgs = [noise_image(i) for i in range(4)]
     batch = np.stack([torch_pred.predict_arrays([im]) for im in imgs])[:, 0]
-    x = np.stack([preprocess(im, meta["img_size"], meta["mean"], meta["std"]) for im in imgs])
+    x = np.stack([preprocess(im, Preprocessing.of(meta)) for im in imgs])
     np.testing.assert_allclose(sigmoid(onnx_model.onnx_logits(sess, x), meta["temperatures"]), batch, atol=1e-4)
     assert export.onnx_mismatch(res.path, ckpt) is None
     # a single-label softmax would not match these probabilities: the check compares the right thing

@@ -14,6 +14,7 @@ from auxiliary.base import files
 from auxiliary.faces import cli
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.tasks import task_named
 
 CLASSES = ["acne", "erythema", "none"]
@@ -80,6 +81,29 @@ def test_checkpoint_round_trip(tmp_path):
         checkpoints.load_checkpoint(tmp_path / "junk.pt")
 
 
+def test_a_checkpoint_records_its_preprocessing_and_an_old_one_keeps_the_square_resize(tmp_path):
+    """Issue 29: ``preprocessing`` is recorded (format 2) and read back as the same spec; a checkpoint that records
+    none (written before specs existed) is the square area resize of its img_size and mean/std, never re-interpreted;
+    img_size/mean/std that contradict the spec are refused rather than recorded twice differently."""
+    m = models.create_model("test_resnet", 3).eval()
+    spec = Preprocessing(40, (0.5,) * 3, (0.5,) * 3, resize="shorter_side", crop_pct=0.875, interpolation="bicubic")
+    p = checkpoints.save_checkpoint(tmp_path / "new.pt", m, model_name="test_resnet", classes=["a", "b", "c"],
+                                    img_size=40, preprocessing=spec)
+    raw = torch.load(p, weights_only=True)
+    assert raw["format"] == 2 and raw["preprocessing"] == spec.entry() and raw["mean"] == [0.5] * 3
+    assert checkpoints.Checkpoint.open(p).preprocessing == spec
+    old = checkpoints.save_checkpoint(tmp_path / "old.pt", m, model_name="test_resnet", classes=["a", "b", "c"],
+                                      img_size=32)
+    assert "preprocessing" not in torch.load(old, weights_only=True)
+    info = checkpoints.Checkpoint.open(old).info
+    assert checkpoints.Checkpoint.open(old).preprocessing == Preprocessing(32, info["mean"], info["std"])
+    assert Preprocessing.of(info).resize == "square" and Preprocessing.of(info).interpolation == "area"
+    with pytest.raises(ValueError, match="not those of the preprocessing"):
+        checkpoints.save_checkpoint(tmp_path / "x.pt", m, model_name="test_resnet", classes=["a"], img_size=32,
+                                    preprocessing=spec)
+    assert not (tmp_path / "x.pt").exists()
+
+
 # ----------------------------------------------------------------- every kind of bad file: one clear line
 class _Payload:
     """Pickles as a call that creates ``marker``: it must never run."""
@@ -127,6 +151,10 @@ def _bad_file(kind, folder, good):
         raw = torch.load(good, weights_only=True)
         del raw["classes"]
         torch.save(raw, p)
+    elif kind == "unknown preprocessing":
+        raw = torch.load(good, weights_only=True)
+        raw["preprocessing"] = {"resize": "fisheye", "crop_pct": 0.9, "interpolation": "bicubic"}
+        torch.save(raw, p)
     return p
 
 
@@ -145,6 +173,7 @@ BAD = {
     "a tensor": "not a checkpoint of this project",
     "newer format": "newer version",
     "no classes": "classes",
+    "unknown preprocessing": "records a preprocessing this version cannot apply",
 }
 
 

@@ -8,7 +8,7 @@ import torch
 
 from auxiliary.models import factory as models
 from auxiliary.models import pretrained
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 
 LITES = ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
 
@@ -44,7 +44,8 @@ def test_lite0_classifies_chelsea_as_egyptian_cat():
     model = models.create_model("tf_efficientnet_lite0", 1000, pretrained=True).eval()
     cfg = timm.data.resolve_data_config({}, model=model)
     assert cfg["mean"] == (0.5, 0.5, 0.5) and models.data_config(model)["mean"] == (0.5, 0.5, 0.5)
-    x = torch.from_numpy(preprocess(skdata.chelsea(), cfg["input_size"][-1], cfg["mean"], cfg["std"]))[None]
+    spec = Preprocessing(cfg["input_size"][-1], cfg["mean"], cfg["std"])
+    x = torch.from_numpy(preprocess(skdata.chelsea(), spec))[None]
     with torch.no_grad():
         probs = model(x).softmax(-1)[0]
     assert int(probs.argmax()) == 285  # Egyptian cat

@@ -47,3 +47,40 @@ def test_notebook_06_multilabel(ml_series):
     if res["merge_added"]:
         assert res["val_test_unchanged"] and res["after_run"] != res["model"]
     assert 0.0 <= res["before"]["macro_auroc"] <= 1.0 and 0.0 <= res["after"]["macro_auroc"] <= 1.0
+
+
+def test_notebook_06_on_real_photos_adapts_reviews_k_and_judges_on_the_held_back_half(series, tmp_path):
+    """REAL given: half the photos are sorted (after AdaBN, with no label read), the K a reviewer should label
+    first are filed, merged and the adapted model fine-tuned; the other half, never trained on, judges."""
+    import json
+    import os
+
+    from _photos import face_photo
+
+    from auxiliary.base.images import write_png
+    from auxiliary.faces import runner
+
+    series.run("05_comparison")  # the series' model and split, reused
+    real = tmp_path / "real"
+    tones = [(235, 200, 180), (200, 150, 120), (150, 100, 70), (95, 62, 45)]
+    for label in ("clear", "rosacea", "acne_closeup"):
+        (real / label).mkdir(parents=True)
+        for i in range(6):
+            write_png(real / label / f"{label}{i}.png",
+                      face_photo(h=120, w=110, skin_rgb=tones[i % 4], bg=(40, 40 + 20 * i, 90))[0])
+    params = {"REAL": str(real), "LABEL_MAP": "clear=none,rosacea=erythema,acne_closeup=acne", "ADAPT": "adabn",
+              "K": 4}
+    old = {k: os.environ.get(k) for k in ("AUXILIARY_OUTPUT", "AUXILIARY_CACHE")}
+    os.environ.update(AUXILIARY_OUTPUT=str(series.out), AUXILIARY_CACHE=str(series.out / "cache"))
+    try:
+        runner.run_notebook(Path(__file__).resolve().parents[2] / "notebooks" / "06_sorting_feedback.ipynb",
+                            profile="smoke", parameters=params, out_dir=tmp_path / "executed", cell_timeout=600)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    res = json.loads((series.out / "runs" / "06_sorting_feedback" / "results.json").read_text())
+    assert res["real"] == str(real) and res["adapted"] is True
+    assert res["n_new"] == 9 and res["n_inputs"] == 9  # one half sorted (no broken upload among real photos)
+    assert res["n_queue"] == 4 == res["n_filed"]  # the K photos to label first, each filed under its true class
+    assert res["before"]["n"] == res["after"]["n"] == 9  # the held-back half judges both models
+    assert sorted(p.name for p in (real / "clear").iterdir()) == [f"clear{i}.png" for i in range(6)]  # untouched

@@ -22,7 +22,7 @@ from auxiliary.base import images
 from auxiliary.data.labels import joined_labels
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
-from auxiliary.models.preprocess import preprocess
+from auxiliary.models.preprocess import Preprocessing, preprocess
 
 LABELS = ["acne", "erythema", "hyperpigmentation", "wrinkles"]
 TONES = ["intermediate", "dark", "light"]
@@ -75,7 +75,7 @@ def make_multilabel_run(run_dir: Path, split: Path, logits: np.ndarray, *, tempe
     imgs, _, _ = split_arrays(split)
     torch.manual_seed(seed)
     model = models.create_model("resnet18", num_classes=len(LABELS), pretrained=False).eval()
-    x = torch.from_numpy(np.stack([preprocess(im, IMG_SIZE, MEAN, STD) for im in imgs]))
+    x = torch.from_numpy(np.stack([preprocess(im, Preprocessing(IMG_SIZE, MEAN, STD)) for im in imgs]))
     with torch.no_grad():
         feats = model.forward_head(model.forward_features(x), pre_logits=True).double().numpy()
         w = np.linalg.pinv(feats) @ np.asarray(logits, dtype=np.float64)

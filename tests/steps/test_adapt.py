@@ -99,7 +99,7 @@ def test_self_training_pseudo_labels_are_the_models_answers_and_the_run_folder_i
     model = ck.model()
     photos = sorted(source["photos"].glob("*.png"))
     images = [read_image(p) for p in photos]
-    adaptation.adapt_batchnorm(model, images, ck.info["img_size"], ck.info["mean"], ck.info["std"], progress=False)
+    adaptation.adapt_batchnorm(model, images, ck.preprocessing, progress=False)
     said = Predictor(model, ck.info, ck.task).predict_arrays(images).argmax(axis=1)
     answer = {str(p): ck.classes[k] for p, k in zip(photos, said)}
     assert all(answer[p] == lab for p, lab in zip(pseudo["path"], pseudo["label"]))

@@ -172,3 +172,22 @@ def test_review_batch_picks_k_photos_by_uncertainty_and_diversity(tmp_path):
     assert mixed["image"].iloc[0] == str(tmp_path / "sorted" / "acne" / "p0.png")
     rand = feedback_round.review_batch(pred, df, 7, "random", seed=2, progress=False)
     assert sorted(rand["source"]) == sorted(paths[:7])  # every readable photo, never the rejected one
+
+
+def test_review_panel_of_a_multilabel_model_files_the_ticked_label_set(tmp_path):
+    labels = ["acne", "erythema", "wrinkles"]
+    srcs = [_png(tmp_path / "in" / f"{i}.png", 400 + i) for i in range(2)]
+    q = pd.DataFrame({"source": [str(s) for s in srcs], "destination": ["acne/0.png", "none/1.png"],
+                      "decision": ["low_confidence"] * 2, "why": ["low confidence"] * 2, "margin": [0.05, 0.1],
+                      "pred": ["acne", "none"], **{f"prob_{c}": [0.6, 0.1] for c in labels},
+                      **{f"pred_{c}": [1 if c == "acne" else 0, 0] for c in labels}})
+    panel = widgets.ReviewPanel(q, labels, tmp_path / "fb", reviewer="tester", task="multilabel")
+    assert [b.description for b in panel.label_boxes] == labels
+    assert [b.value for b in panel.label_boxes] == [True, False, False]  # ticked as the model decided
+    panel.label_boxes[2].value = True  # the reviewer adds wrinkles
+    panel.class_buttons[0].click()
+    assert [b.value for b in panel.label_boxes] == [False, False, False]  # the next image: the model said none
+    panel.class_buttons[0].click()
+    prov = feedback.read_provenance(tmp_path / "fb")
+    assert list(prov["label"]) == ["acne+wrinkles", "none"] and panel.current is None
+    assert sorted(p.parent.name for p in (tmp_path / "fb").glob("*/*.png")) == ["acne+wrinkles", "none"]

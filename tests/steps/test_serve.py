@@ -14,6 +14,7 @@ from auxiliary.data import feedback
 from auxiliary.faces import webapp
 from auxiliary.inference.predictor import Predictor
 from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.steps import serve as demo_mod
 from auxiliary.tasks.task import LOW_CONFIDENCE_TITLE
 
@@ -211,3 +212,16 @@ def test_the_step_opens_the_checkpoint_once_and_files_by_class(ckpt, tmp_path, m
         demo_mod.serve(Config(), ckpt, conf=1.5, examples=False)
     with pytest.raises(demo_mod.DemoError, match="checkpoint not found"):
         demo_mod.serve(Config(), tmp_path / "missing.pt", examples=False)
+
+
+def test_a_cropping_models_page_keeps_the_photos_shape(tmp_path):
+    """Issue 29: a checkpoint whose preprocessing crops the centre: the page's probabilities are the predictor's (the
+    one path) and the heat map is still the uploaded photo's size."""
+    spec = Preprocessing(64, (0.5,) * 3, (0.5,) * 3, resize="shorter_side", crop_pct=0.875, interpolation="bicubic")
+    pred = Predictor.from_checkpoint(tiny_checkpoint(tmp_path / "best.pt", img_size=64, preprocessing=spec)[0])
+    assert pred.preprocessing == spec
+    rgb = skin_image()
+    res = demo_mod.analyse(pred, write_png(tmp_path / "skin.png", rgb), conf=0.0)
+    assert res["ok"] and res["probs"] == pytest.approx(pred.predict_image(rgb), abs=1e-6)
+    if demo_mod.explain_status()[0]:
+        assert res["overlay"].shape == rgb.shape and res["overlay"].dtype == np.uint8

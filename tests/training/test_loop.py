@@ -17,7 +17,10 @@ from _tiny_training import CLASSES, Toy, loaders, make_cfg, run
 from auxiliary.base import config_overrides, errors
 from auxiliary.evaluation.calibration import softmax
 from auxiliary.faces import cli
+from auxiliary.inference.predictor import Predictor
 from auxiliary.models import checkpoint as checkpoints
+from auxiliary.models import factory as models
+from auxiliary.models.preprocess import Preprocessing
 from auxiliary.tasks import TASKS
 from auxiliary.training import engine, loop
 from auxiliary.viz.plots_training import RunFigures
@@ -204,6 +207,28 @@ def test_fit_with_the_logit_adjusted_loss(tmp_path):
     assert summary["epochs_run"] == 2 and math.isfinite(summary["test_balanced_acc"])
     ckpt = torch.load(tmp_path / "runs" / "la" / "best.pt", map_location="cpu", weights_only=True)
     assert ckpt["config"]["train"]["loss"] == "logit_adjusted"
+
+
+def test_fit_validates_with_the_models_preprocessing_and_records_it(tmp_path):
+    """Issue 29: the preprocessing is decided once, when fit builds the model (here fine-tuned from a checkpoint that
+    records a centre-crop spec: it keeps it), the validation loader applies it, best.pt records it, and so the
+    validation predictions of training are exactly what the predictor gives for the same images afterwards."""
+    sdir = _write_split(tmp_path)
+    spec = Preprocessing(32, (0.5,) * 3, (0.5,) * 3, resize="shorter_side", crop_pct=0.875, interpolation="bicubic")
+    torch.manual_seed(0)
+    start = checkpoints.save_checkpoint(tmp_path / "start.pt", models.create_model("test_resnet", 3),
+                                        model_name="test_resnet", classes=CLASSES, img_size=32, preprocessing=spec)
+    cfg = make_cfg(max_epochs=1, freeze_epochs=0, batch=6, pretrained=str(start))
+    cfg = config_overrides.apply_overrides(cfg, {"data.cache": False, "data.balance": "none", "data.augment": "none"})
+    loop.fit(cfg, sdir, tmp_path / "runs" / "p", progress=False)
+    ck = checkpoints.Checkpoint.open(tmp_path / "runs" / "p" / "best.pt")
+    assert ck.preprocessing == spec and ck.info["preprocessing"] == spec.entry()
+    val = pd.read_csv(tmp_path / "runs" / "p" / "val_predictions.csv")
+    recorded = val[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    probs, errors = Predictor.from_checkpoint(ck, device="cpu").predict_paths(list(val["path"]), progress=False)
+    assert not errors and np.allclose(probs, recorded, atol=1e-5)
+    square = Predictor(ck.model("cpu"), {**ck.info, "preprocessing": None}, ck.task)  # what the spec changed
+    assert not np.allclose(square.predict_paths(list(val["path"]), progress=False)[0], recorded, atol=1e-5)
 
 
 def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):

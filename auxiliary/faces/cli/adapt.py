@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.base.bounds import Bounds
-from auxiliary.faces.cli import flags as arguments
 from auxiliary.steps.adapt import METHODS, adapt
 from auxiliary.training.adaptation import PSEUDO_PRECISION
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.base.bounds import MAX_BATCH
 from auxiliary.base.config import Config
-from auxiliary.faces.cli import flags as arguments
 from auxiliary.steps.evaluate import evaluate
 
 

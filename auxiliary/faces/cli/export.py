@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from auxiliary.faces.cli import flags as arguments
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.models.export import PARITY_ATOL
 from auxiliary.models.onnx_model import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 from auxiliary.steps.export import export

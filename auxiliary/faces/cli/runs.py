@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.base.bounds import Bounds
 from auxiliary.base.layout import resolve_path, runs_dir
 from auxiliary.base.provenance import figure_provenance
-from auxiliary.faces.cli import flags as arguments
 from auxiliary.steps.runs import COLUMNS, runs
 
 

@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-from auxiliary.faces.cli import flags as arguments
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.faces.webapp import DEFAULT_HOST, DEFAULT_PORT, free_port, launch
 from auxiliary.steps.serve import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DemoError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.base.config_overrides import coerce
 from auxiliary.base.errors import SortError
-from auxiliary.faces.cli import flags as arguments
 from auxiliary.inference.shards import parse_shard
 from auxiliary.steps.sort import sort
 from auxiliary.tasks import task_named

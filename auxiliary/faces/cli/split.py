@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import auxiliary.faces.cli.flags as arguments
 from auxiliary.data.duplicates import NEAR_THRESHOLD
 from auxiliary.data.report import DatasetProblemsError
-from auxiliary.faces.cli import flags as arguments
 from auxiliary.steps.split import split
 
 
