@@ -18,7 +18,8 @@ the photo-mode simulator; none may be in ``--real``. From one run, side by side:
 * ``real-only, k labels``: the same recipe trained from the ImageNet weights on those same k labelled photos alone
   (the random ones; a reference, not a bar: the real sources differ in style, which flatters a real-only model).
 
-Prints the table (balanced accuracy, macro AUROC, recall per class on the test half; minutes) and writes
+Prints the table (balanced accuracy, macro AUROC, recall per class on the test half; minutes) and the KID between
+the synthetic and the real images per class (the simulators' distance, before any training), and writes
 ``OUT/results.json`` and ``OUT/adapt_curve.png`` (test balanced accuracy against k). Every step is reused on a
 re-run (delete its folder to redo it); ``--smoke`` shrinks everything to seconds for the test suite.
 """
@@ -49,7 +50,7 @@ from auxiliary.inference.predictor import Predictor  # noqa: E402
 from auxiliary.steps.adapt import adapt  # noqa: E402
 from auxiliary.steps.feedback import review_batch, simulate_review  # noqa: E402
 from auxiliary.steps.train import train_run  # noqa: E402
-from auxiliary.synth.dataset import generate_dataset  # noqa: E402
+from auxiliary.synth.dataset import generate_dataset, read_synthetic_metadata  # noqa: E402
 
 
 def _sibling(name: str):
@@ -68,6 +69,8 @@ CLASSES = ["acne", "erythema", "none"]
 FINETUNE = {"train.freeze_epochs": 0, "train.max_epochs": 3, "train.patience": 0, "train.lr_ft": 1e-4}
 SMOKE_FINETUNE = {"train.max_epochs": 1}
 METHODS = ("adabn", "self", "adabn+self")
+#: How much more often a corrected (or pseudo-labelled) real photo is drawn than a synthetic image of its class.
+REAL_WEIGHT = 10.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--k", default="10,30,100", help="numbers of corrections (default 10,30,100)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+    p.add_argument("--kid-per-class", type=int, default=200, help="images per class embedded for the KID (default 200)")
     p.add_argument("--smoke", action="store_true", help="tiny settings (seconds): for the test suite")
     return p.parse_args(argv)
 
@@ -90,6 +94,7 @@ def build_config(args: argparse.Namespace, extra: dict | None = None):
         over.update(SMOKE)
     over["synth.input_dir"] = str(Path(args.input).resolve())
     over["train.threads"] = args.threads
+    over["data.real_weight"] = REAL_WEIGHT
     over.update(extra or {})
     over.update(config_overrides.parse_set(args.set))
     return config_overrides.resolve("smoke" if args.smoke else "demo", overrides=over)
@@ -231,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             rows[f"k={k} real-only"] = score(ref, test, out / f"score_k{k}_real_only", CLASSES)
         else:
             skipped[f"k={k} real-only"] = "a class has fewer than two of the k labelled photos"
+    gap = sim2real.domain_gap(read_synthetic_metadata(syn_dir), real, CLASSES, per_class=args.kid_per_class,
+                              subset_size=min(100, args.kid_per_class))
     results = {"rows": rows, "skipped": skipped, "minutes": minutes, "pool": len(pool), "test": len(test), "k": ks,
+               "kid": gap.reset_index().to_dict(orient="records"),
                "recipe": {"synthetic": RECIPE, "finetune": FINETUNE, "real_weight": cfg.data.real_weight}}
     write_json_atomic(out / "results.json", results)
     plot_curve(results, ks, out / "adapt_curve.png")
@@ -242,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(fmt_row(name, s, CLASSES) + f"   {minutes.get(name, float('nan')):6.1f}")
     for name, why in skipped.items():
         print(f"{name}: not run ({why})")
+    print("KID synthetic vs real per class (offline tf_efficientnet_lite0 features; lower = closer):")
+    print(gap.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"figure: {out / 'adapt_curve.png'}")
     return 0
 

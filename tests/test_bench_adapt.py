@@ -44,7 +44,7 @@ def test_smoke_run_prints_every_row_and_the_curve(folders, tmp_path, capsys):
     inp, real = folders
     out = tmp_path / "bench"
     assert load_bench().main(["--real", str(real), "--input", str(inp), "--out", str(out), "--smoke", "--k", "3,6",
-                              "--threads", "1"]) == 0
+                              "--threads", "1", "--kid-per-class", "2"]) == 0
     res = json.loads((out / "results.json").read_text())
     rows = res["rows"]
     expected = {"synthetic-only", "adabn", "self", "adabn+self", "k=3 uncertainty+diversity", "k=3 random",
@@ -52,6 +52,7 @@ def test_smoke_run_prints_every_row_and_the_curve(folders, tmp_path, capsys):
     assert expected <= set(rows)
     assert {"k=3 real-only", "k=6 real-only"} <= set(rows) | set(res["skipped"])  # run, or said why not
     assert res["pool"] == 12 and res["test"] == 12
+    assert {r["class"] for r in res["kid"]} == {"acne", "erythema", "none", "all"}
     for s in rows.values():
         assert 0.0 <= s["balanced_accuracy"] <= 1.0 and s["n"] == 12
     for k in (3, 6):  # the reviewer labelled exactly k pool photos, and they were merged into the training list

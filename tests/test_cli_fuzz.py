@@ -6,14 +6,17 @@ line (exactly one with exit code 2), never a traceback, and writes nothing outsi
 ``--feedback``) and the cache folder: the inputs, the working directory and the project's output folders are
 compared before and after every example. Each verb draws its flags from values that are wrong in every way a
 number or a name can be (NaN, infinity, huge, negative, formula characters, path traversal, very long, control
-characters, undecodable file-name bytes) and from valid ones, so that some examples get past the checks; each file
-it reads from a kind (a valid input, a file of hostile contents, a folder, a FIFO, a socket, a symbolic link loop, a
+characters, undecodable file-name bytes) and from valid ones; half the examples are *calm* (:class:`Example`: one
+hostile value at most, as a rule), so that they get past the first checks into the work. Each file it reads comes
+from a kind (a valid input, a file of hostile contents, a folder, a FIFO, a socket, a symbolic link loop, a
 dangling link, a missing path) and, for a file, contents (empty, truncated, random bytes, a pickle that would write
 a marker file, text, a 2 MB header, a PNG announcing 4 billion pixels, a YAML alias bomb...).
 
 The steps run in this process (``cli.main``, what ``python -m auxiliary`` calls): a fresh interpreter per example
 would cost about 20 s. Hypothesis keeps no example database here (``database=None``): the working directory is one
-of the folders watched. Bounded to about a minute in all: the numbers of examples below.
+of the folders watched. Bounded to about a minute in all (about 30 s here): the numbers of examples below; run
+``FUZZ_SCALE=10 pytest tests/test_cli_fuzz.py --hypothesis-show-statistics`` to fuzz ten times longer and see how
+many examples ended in each exit code.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 import pytest
 from _hostile import HOSTILE_CLASSES, HOSTILE_REVIEWER, no_hang
 from _tiny_runs import make_run, make_split
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from auxiliary.faces import cli
@@ -49,10 +52,14 @@ class Exploit:
         return (Path.write_text, (self.marker, "pwned"))
 
 
+#: ``FUZZ_SCALE=20 pytest tests/test_cli_fuzz.py`` fuzzes 20 times longer than ``make test`` does.
+SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
+
+
 def fuzz_settings(n: int):
-    """``n`` examples, no deadline, no database, and no shrinking: every example is a whole step, and shrinking a
-    failure would run hundreds more of them; the failing example is reported as it was drawn."""
-    return settings(max_examples=n, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+    """``n`` examples (times ``FUZZ_SCALE``), no deadline, no database, and no shrinking: every example is a whole
+    step, and shrinking a failure would run hundreds more of them; the failing example is reported as drawn."""
+    return settings(max_examples=n * SCALE, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large])
 
@@ -74,7 +81,7 @@ TEXT = st.one_of(st.sampled_from(BAD_TEXT),
 #: File contents (the valid ones are read from the workspace when the example runs).
 BLOBS = ("empty", "text", "pickle", "random", "truncated-png", "truncated-pt", "huge-header", "png-bomb",
          "yaml-bomb", "yaml-deep", "valid-png", "valid-pt", "csv-hostile")
-KINDS = ("valid", "valid", "valid", "file", "file", "folder", "fifo", "socket", "loop", "dangling", "missing")
+KINDS = ("valid",) * 6 + ("file", "file", "folder", "fifo", "socket", "loop", "dangling", "missing")
 FILE_NAMES = ("x.png", "x.csv", "x.pt", "=1+1.png", "@SUM(A1).csv", "+cmd.pt", "a\nerror: b.png", "-rf.png",
               "x" * 200 + ".png", "\udcff.png", "x.yaml")
 
@@ -148,18 +155,42 @@ class Workspace(dict):
 
 
 class Example:
-    """One example's folder: hostile inputs made in ``ex/in``, outputs under ``ex/out``."""
+    """One example: hostile inputs made in its folder ``ex/in``, outputs under ``ex/out``.
 
-    def __init__(self, w: dict):
-        self.w = w
+    Half the examples are *calm*: each file is valid and each number in range five times in six, so that most of them
+    carry one hostile value at most and get past the first checks into the work; the others draw every value freely
+    (most end at the first check)."""
+
+    def __init__(self, w: dict, data: st.DataObject):
+        self.w, self.data = w, data
         self.dir = w["work"] / f"ex{next(w['count'])}"
         (self.dir / "in").mkdir(parents=True)
         self.out = self.dir / "out"
         self.n = 0
+        self.calm = data.draw(st.booleans(), label="calm")
 
-    def file(self, data: st.DataObject, valid: Path, label: str) -> str:
+    def valid(self, label: str) -> bool:
+        return self.calm and self.data.draw(st.integers(0, 5), label=f"{label} valid") != 0
+
+    def maybe(self, label: str) -> bool:
+        """An optional flag, given one time in three."""
+        return self.data.draw(st.integers(0, 2), label=label) == 0
+
+    def number(self, label: str, *valid: str) -> str:
+        """A number as typed: one of ``valid``, or any of :data:`NUMBER`."""
+        if valid and self.valid(label):
+            return self.data.draw(st.sampled_from(valid), label=label)
+        return self.data.draw(NUMBER, label=label)
+
+    def text(self, label: str, *valid: str) -> str:
+        if valid and self.valid(label):
+            return self.data.draw(st.sampled_from(valid), label=label)
+        return self.data.draw(TEXT, label=label)
+
+    def file(self, valid: Path, label: str) -> str:
         """A path for an input whose valid value is ``valid``, of a kind drawn from :data:`KINDS`."""
-        kind = data.draw(st.sampled_from(KINDS), label=f"{label} kind")
+        data = self.data
+        kind = "valid" if self.valid(label) else data.draw(st.sampled_from(KINDS), label=f"{label} kind")
         self.n += 1
         p = self.dir / "in" / f"{self.n}"
         if kind == "valid":
@@ -186,15 +217,16 @@ class Example:
             os.symlink(self.dir / "nowhere", p)
         return str(p)  # "missing": nothing there
 
-    def config(self, data: st.DataObject) -> list[str]:
-        """Sometimes ``--config`` with a hostile file, sometimes ``--set`` with a hostile value."""
+    def config(self) -> list[str]:
+        """Sometimes ``--config`` with a hostile file, sometimes ``--set`` with a hostile value (rarely when calm)."""
         extra: list[str] = []
-        if data.draw(st.booleans(), label="with --config"):
-            extra += ["--config", self.file(data, self.w["root"] / "no.yaml", "config")]
-        if data.draw(st.booleans(), label="with --set"):
-            key = data.draw(st.sampled_from(("train.lr_ft", "eval.n_bootstrap", "sort.conf", "data.val", "train.model",
-                                             "sort.feedback_dir", "nosuch.key", "train", "")), label="set key")
-            extra += ["--set", f"{key}={data.draw(st.one_of(NUMBER, TEXT), label='set value')}"]
+        if not self.valid("no --config") and self.maybe("with --config"):
+            extra += ["--config", self.file(self.w["root"] / "no.yaml", "config")]
+        if not self.valid("no --set") and self.maybe("with --set"):
+            key = self.data.draw(st.sampled_from(("train.lr_ft", "eval.n_bootstrap", "sort.conf", "data.val",
+                                                  "train.model", "sort.feedback_dir", "nosuch.key", "train", "")),
+                                 label="set key")
+            extra += ["--set", f"{key}={self.data.draw(st.one_of(NUMBER, TEXT), label='set value')}"]
         return extra
 
 
@@ -215,6 +247,7 @@ def run_and_check(w: dict, argv: list[str], allowed: list[Path], codes: tuple[in
     text = out.getvalue() + err.getvalue()
     lines = [line for line in err.getvalue().splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
+    event(f"exit {code}")  # pytest --hypothesis-show-statistics: how many examples got past the checks
     assert code in codes, f"{argv!r}: exit {code}\n{text[-1500:]}"
     assert "Traceback" not in text, f"{argv!r}\n{text[-1500:]}"
     assert len(errors) <= 1, errors
@@ -229,105 +262,101 @@ def run_and_check(w: dict, argv: list[str], allowed: list[Path], codes: tuple[in
     return code
 
 
-@fuzz_settings(12)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_split(world, data):
-    ex = Example(world)
-    argv = ["split", "--profile", "smoke", "--data",
-            ex.file(data, data.draw(st.sampled_from([world["inputs"] / "images", world["split"] / "test.csv"]),
-                                    label="valid data"), "data"),
-            "--out", str(ex.out), "--no-duplicate-check"]
-    for flag in ("--val", "--test", "--near-threshold"):
-        if data.draw(st.booleans(), label=flag):
-            argv += [flag, data.draw(NUMBER, label=f"{flag} value")]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+    ex = Example(world, data)
+    source = data.draw(st.sampled_from([world["inputs"] / "images", world["split"] / "test.csv"]), label="source")
+    argv = ["split", "--profile", "smoke", "--data", ex.file(source, "data"), "--out", str(ex.out),
+            "--no-duplicate-check"]
+    for flag, valid in (("--val", ("0.2", "0.3")), ("--test", ("0.2", "0")), ("--near-threshold", ("0", "8"))):
+        if ex.maybe(flag):
+            argv += [flag, ex.number(flag, *valid)]
+    run_and_check(world, argv + ex.config(), [ex.out])
 
 
-@fuzz_settings(12)
+@fuzz_settings(30)
 @given(data=st.data())
 def test_evaluate(world, data):
-    ex = Example(world)
-    argv = ["evaluate", "--ckpt", ex.file(data, world["ckpt"], "ckpt"),
-            "--data", ex.file(data, world["split"] / "test.csv", "data"), "--out", str(ex.out), "--quiet",
-            "--n-bootstrap", "3"]
-    if data.draw(st.booleans(), label="--val"):
-        argv += ["--val", ex.file(data, world["split"] / "val.csv", "val")]
-    if data.draw(st.booleans(), label="--label-map"):
-        argv += ["--label-map", data.draw(TEXT, label="label map")]
-    if data.draw(st.booleans(), label="--batch-size"):
-        argv += ["--batch-size", data.draw(NUMBER, label="batch")]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+    ex = Example(world, data)
+    argv = ["evaluate", "--ckpt", ex.file(world["ckpt"], "ckpt"), "--data", ex.file(world["split"] / "test.csv", "data"),
+            "--out", str(ex.out), "--quiet", "--n-bootstrap", "3"]
+    if ex.maybe("--val"):
+        argv += ["--val", ex.file(world["split"] / "val.csv", "val")]
+    if ex.maybe("--label-map"):
+        argv += ["--label-map", ex.text("label map", "acne=acne", "none=none,acne=acne")]
+    if ex.maybe("--batch-size"):
+        argv += ["--batch-size", ex.number("batch", "1", "5")]
+    run_and_check(world, argv + ex.config(), [ex.out])
 
 
-@fuzz_settings(12)
+@fuzz_settings(45)
 @given(data=st.data())
 def test_sort(world, data):
-    ex = Example(world)
-    argv = ["sort", "--profile", "smoke", "--ckpt", ex.file(data, world["ckpt"], "ckpt"),
-            "--input", ex.file(data, world["photos"], "input"), "--out", str(ex.out), "--quiet"]
-    for flag in ("--conf", "--batch", "--coverage"):
-        if data.draw(st.booleans(), label=flag):
-            argv += [flag, data.draw(NUMBER, label=f"{flag} value")]
-    if data.draw(st.booleans(), label="--shard"):
-        argv += ["--shard", data.draw(st.one_of(TEXT, st.sampled_from(["0/1", "1/2", "2/2", "-1/2", "0/0"])))]
-    if data.draw(st.booleans(), label="--calib"):
-        argv += ["--calib", ex.file(data, world["ckpt"].parent / "val_predictions.csv", "calib")]
+    ex = Example(world, data)
+    argv = ["sort", "--profile", "smoke", "--ckpt", ex.file(world["ckpt"], "ckpt"),
+            "--input", ex.file(world["photos"], "input"), "--out", str(ex.out), "--quiet"]
+    for flag, valid in (("--conf", ("0.5", "0.99")), ("--batch", ("1", "3")), ("--coverage", ("0.9",))):
+        if ex.maybe(flag):
+            argv += [flag, ex.number(flag, *valid)]
+    if ex.maybe("--shard"):
+        argv += ["--shard", ex.text("shard", "0/1", "1/2", "0/2")]
+    if ex.maybe("--calib"):
+        argv += ["--calib", ex.file(world["ckpt"].parent / "val_predictions.csv", "calib")]
     beside = [world["ckpt"].parent / n for n in ("best.onnx", "best.backend.json")]  # with a --config's backend auto
-    run_and_check(world, argv + ex.config(data), [ex.out, *beside], codes=(0, 1, 2))
+    run_and_check(world, argv + ex.config(), [ex.out, *beside], codes=(0, 1, 2))
 
 
-@fuzz_settings(12)
+@fuzz_settings(45)
 @given(data=st.data())
 def test_predict(world, data):
-    ex = Example(world)
-    argv = ["predict", ex.file(data, world["photo"], "image"), "--ckpt", ex.file(data, world["ckpt"], "ckpt")]
-    if data.draw(st.booleans(), label="--gradcam"):
+    ex = Example(world, data)
+    argv = ["predict", ex.file(world["photo"], "image"), "--ckpt", ex.file(world["ckpt"], "ckpt")]
+    if ex.maybe("--gradcam"):
         argv += ["--gradcam", str(ex.out)]
-    if data.draw(st.booleans(), label="--conf"):
-        argv += ["--conf", data.draw(NUMBER, label="conf")]
-    if data.draw(st.booleans(), label="--json"):
+    if ex.maybe("--conf"):
+        argv += ["--conf", ex.number("conf", "0.5")]
+    if ex.maybe("--json"):
         argv += ["--json"]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+    run_and_check(world, argv + ex.config(), [ex.out])
 
 
-@fuzz_settings(8)
+@fuzz_settings(30)
 @given(data=st.data())
 def test_export(world, data):
-    ex = Example(world)
-    argv = ["export", "--ckpt", ex.file(data, world["ckpt"], "ckpt"), "--out", str(ex.out / "model.onnx"),
-            "--device", "cpu"]
-    if data.draw(st.booleans(), label="--images"):
-        argv += ["--images", ex.file(data, world["photos"], "images")]
-    for flag in ("--opset", "--atol"):
-        if data.draw(st.booleans(), label=flag):
-            argv += [flag, data.draw(NUMBER, label=f"{flag} value")]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+    ex = Example(world, data)
+    argv = ["export", "--ckpt", ex.file(world["ckpt"], "ckpt"), "--out", str(ex.out / "model.onnx"), "--device", "cpu"]
+    if ex.maybe("--images"):
+        argv += ["--images", ex.file(world["photos"], "images")]
+    for flag, valid in (("--opset", ("17",)), ("--atol", ("0.001",))):
+        if ex.maybe(flag):
+            argv += [flag, ex.number(flag, *valid)]
+    run_and_check(world, argv + ex.config(), [ex.out])
 
 
-@fuzz_settings(12)
+@fuzz_settings(45)
 @given(data=st.data())
 def test_feedback(world, data):
-    ex = Example(world)
+    ex = Example(world, data)
     if data.draw(st.booleans(), label="file"):
-        argv = ["feedback", "file", ex.file(data, world["photo"], "image"),
-                "--label", data.draw(st.one_of(st.just("acne"), TEXT), label="label"),
-                "--split", ex.file(data, world["split"], "split"), "--feedback", str(ex.out),
+        argv = ["feedback", "file", ex.file(world["photo"], "image"), "--label", ex.text("label", "acne", "none"),
+                "--split", ex.file(world["split"], "split"), "--feedback", str(ex.out),
                 "--reviewer", data.draw(TEXT, label="reviewer"), "--guess", data.draw(TEXT, label="guess")]
     else:
-        argv = ["feedback", "merge", "--split", ex.file(data, world["split"], "split"),
-                "--feedback", ex.file(data, world["feedback"], "feedback"), "--out", str(ex.out), "--quiet"]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+        argv = ["feedback", "merge", "--split", ex.file(world["split"], "split"),
+                "--feedback", ex.file(world["feedback"], "feedback"), "--out", str(ex.out), "--quiet"]
+    run_and_check(world, argv + ex.config(), [ex.out])
 
 
-@fuzz_settings(10)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_simulate(world, data):
-    ex = Example(world)
+    ex = Example(world, data)
     small = st.one_of(st.sampled_from(BAD_NUMBERS), st.sampled_from(["1", "2", "16", "32"]))  # cheap when valid
     argv = ["simulate", "--profile", "smoke", "--out", str(ex.out), "--quiet",
             "--n-per-class", data.draw(small, label="n"), "--size", data.draw(small, label="size")]
-    if data.draw(st.booleans(), label="--telangiectasia"):
-        argv += ["--telangiectasia", data.draw(NUMBER, label="telangiectasia")]
-    if data.draw(st.booleans(), label="--input"):
-        argv += ["--input", ex.file(data, world["photos"], "input")]
-    run_and_check(world, argv + ex.config(data), [ex.out])
+    if ex.maybe("--telangiectasia"):
+        argv += ["--telangiectasia", ex.number("telangiectasia", "0.5")]
+    if ex.maybe("--input"):
+        argv += ["--input", ex.file(world["photos"], "input")]
+    run_and_check(world, argv + ex.config(), [ex.out])

@@ -1,18 +1,20 @@
 """Every command-line step against the ordinary mistakes that apply to it.
 
 Each case must end with exit code 2, exactly one line on stderr that starts with ``error:``, no
-traceback, and no file created, changed or removed anywhere but under the case's own ``--out``
-(the workspace of inputs and the project's output folders are compared byte for byte).
+traceback, and no file created, changed or removed anywhere, the case's own ``--out`` included (a refused
+step does not even make it; the workspace of inputs and the project's output folders are compared byte for byte).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from pathlib import Path
 
 import pytest
 import torch
+from _hostile import fifo as fifo_at
 from _tiny_runs import make_run, make_split
 
 from auxiliary.faces import cli
@@ -58,10 +60,28 @@ def ws(tmp_path_factory) -> dict[str, Path]:
     unknown_yaml.write_text("train:\n  no_such_field: 3\n")
     existing = root / "existing_file.txt"
     existing.write_text("keep me\n")
+    # issue 28, second hostile pass: special files, link loops, YAML that breaks parsers, runs a step cannot use
+    special = root / "special"
+    special.mkdir()
+    fifo = fifo_at(special / "pipe")
+    os.symlink(special / "loop_b", special / "loop_a")
+    os.symlink(special / "loop_a", special / "loop_b")
+    deep_yaml = root / "deep.yaml"
+    deep_yaml.write_text("data: " + "[" * 3000 + "]" * 3000 + "\n")
+    digits_yaml = root / "digits.yaml"
+    digits_yaml.write_text("data:\n  seed: " + "9" * 5000 + "\n")
+    moved = root / "elsewhere" / "moved_split"  # a split copied away from its images: no relative path resolves
+    moved.mkdir(parents=True)
+    for name in ("train.csv", "val.csv", "test.csv", "classes.json"):
+        (moved / name).write_bytes((split / name).read_bytes())
+    make_run(root / "convnext", model_name="test_convnext")  # no BatchNorm layer: nothing for AdaBN to re-estimate
+    make_run(root / "noprob", val_csv=split / "val.csv")  # its val_predictions.csv has no prob_<class> columns
     return {"root": root, "split": split, "test_csv": split / "test.csv", "run": run, "ckpt": ckpt,
             "photos": photos, "text": text, "truncated": truncated, "evil": evil, "two": two,
             "bad_yaml": bad_yaml, "unknown_yaml": unknown_yaml, "existing": existing,
-            "missing": root / "no_such_thing", "first_photo": sorted(photos.iterdir())[0].name}
+            "missing": root / "no_such_thing", "first_photo": sorted(photos.iterdir())[0].name, "fifo": fifo,
+            "loop": special / "loop_a", "deep_yaml": deep_yaml, "digits_yaml": digits_yaml, "moved": moved,
+            "convnext": root / "convnext" / "best.pt", "noprob": root / "noprob" / "best.pt"}
 
 
 def snapshot(*folders: Path) -> dict[str, str]:
@@ -183,6 +203,34 @@ CASES = [
     ("runs-root-missing", "runs --root {missing}", "no_such_thing"),
     ("runs-figure-not-a-png", "runs --figure {text}", "notes.txt"),
     ("runs-limit-zero", "runs --limit 0", "--limit"),
+    # issue 28, second hostile pass: link loops and special files given as paths, YAML that breaks parsers, the
+    # cache folder as an output, refusals that come after some work (each leaves nothing, --out included)
+    ("sort-out-link-loop", "sort --ckpt {ckpt} --input {photos} --out {loop}", "loop"),
+    ("evaluate-out-inside-link-loop", "evaluate --ckpt {ckpt} --data {test_csv} --out {loop}/x", "loop"),
+    ("split-data-link-loop", "split --profile smoke --data {loop} --out {root}/o_split3", "loop"),
+    ("train-out-in-cache", "train --profile smoke --data {split} --out {cache}/run", "cache folder"),
+    ("sort-out-in-cache", "sort --ckpt {ckpt} --input {photos} --out {cache}/sorted", "cache folder"),
+    ("split-report-is-fifo", "split --profile smoke --data {photos} --report {fifo} --out {root}/o_split4", "FIFO"),
+    ("split-yaml-nested-deep", "split --profile smoke --config {deep_yaml} --data {photos} --out {root}/o_split5",
+     "nested too deeply"),
+    ("split-yaml-int-of-5000-digits", "split --profile smoke --config {digits_yaml} --data {photos} "
+     "--out {root}/o_split6", "digits.yaml"),
+    ("simulate-input-fifo", "simulate --profile smoke --input {fifo} --out {root}/o_sim11", "FIFO"),
+    ("predict-image-fifo", "predict {fifo} --ckpt {ckpt}", "FIFO"),
+    ("runs-figure-fifo", "runs --figure {fifo}", "FIFO"),
+    ("sort-calib-fifo", "sort --ckpt {ckpt} --input {photos} --coverage 0.9 --calib {fifo} --out {root}/o_sort7",
+     "FIFO"),
+    ("compare-data-fifo", "compare --runs {run} --data {fifo} --out {root}/o_cmp1", "FIFO"),
+    ("export-images-fifo", "export --ckpt {ckpt} --images {fifo} --out {root}/o_exp4/model.onnx", "parity"),
+    ("evaluate-no-image-exists", "evaluate --ckpt {ckpt} --data {moved}/test.csv --out {root}/o_ev10", "none of the"),
+    ("select-every-model-fails", "select --profile smoke --split {moved} --select-models resnet18 --select-epochs 1 "
+     "--quiet --out {root}/o_sel3", "every model failed"),  # after work: --quiet, else its progress lines come first
+    ("compare-second-run-of-other-classes", "compare --runs {run} {two} --data {test_csv} --out {root}/o_cmp2 "
+     "--onnx-dir {root}/o_onnx --no-speed", "erythema"),  # before the first run's export and predictions
+    ("export-parity-fails", "export --ckpt {ckpt} --atol 1e-30 --out {root}/o_exp5/model.onnx", "o_exp5/model.onnx"),
+    ("adapt-no-batchnorm", "adapt --ckpt {convnext} --input {photos} --out {root}/o_ad6 --method adabn", "BatchNorm"),
+    ("adapt-val-predictions-without-probabilities", "adapt --ckpt {noprob} --input {photos} --out {root}/o_ad7 "
+     "--method self --split {split}", "prob_acne"),
     # run-all
     ("run-all-unknown-notebook", "run-all --profile smoke --only 99", "99"),
     ("run-all-out-is-file", "run-all --profile smoke --only 01 --out {existing}", "--out"),
@@ -194,7 +242,7 @@ def test_mistake_gets_one_line_and_exit_2(ws, args, expect, tmp_path, monkeypatc
     outputs = tmp_path / "project_outputs"
     outputs.mkdir()
     monkeypatch.setenv("AUXILIARY_OUTPUT", str(outputs))
-    argv = args.format(**{k: str(v) for k, v in ws.items()}).split()
+    argv = args.format(**{k: str(v) for k, v in ws.items()}, cache=os.environ["AUXILIARY_CACHE"]).split()
     out_dir = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
     before = snapshot(ws["root"], outputs)
     try:
@@ -213,6 +261,7 @@ def test_mistake_gets_one_line_and_exit_2(ws, args, expect, tmp_path, monkeypatc
     changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)
                and not (new_out and (p == str(out_dir) or p.startswith(str(out_dir) + "/")))}
     assert changed == set(), f"files changed outside --out: {sorted(changed)[:5]}"
+    assert not (new_out and out_dir.exists()), f"the refusal left {out_dir}"  # nothing written: --out included
     assert not (ws["root"] / "PWNED").exists()
 
 

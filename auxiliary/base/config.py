@@ -115,8 +115,8 @@ class DataConfig:
     """Augmentation preset for training: geometric, color, tone_preserving, strong (self-training: stronger colour, blur, noise, JPEG and cut-outs), none."""
     balance: str = "class"
     """Online balancing by WeightedRandomSampler: none, class, tone, both. Multi-label data: class evens out labels (each image drawn as often as its rarest label asks), tone evens out tone groups, both does both."""
-    real_weight: float = bounded(10.0, at_least=1, at_most=1000)
-    """How much more often training draws a real photo that a reviewer corrected (a feedback row of a merged split: ``origin`` feedback) or that self-training pseudo-labelled (``origin`` pseudo) than a synthetic image of its class (1 to 1000; default 10: 30 corrections among 1,260 synthetic images are then about a fifth of each epoch)."""
+    real_weight: float = bounded(1.0, at_least=1, at_most=1000)
+    """How much more often training draws a row a reviewer corrected (a feedback row of a merged split: ``origin`` feedback) or that self-training pseudo-labelled (``origin`` pseudo) than another image of its class (1 to 1000; 1 = as often). For corrected real photos merged into a synthetic list, e.g. 10: 30 corrections among 1,260 synthetic images are then about a fifth of each epoch (what benchmarks/bench_adapt.py uses)."""
     oversample_to: int = bounded(0, at_least=0, at_most=MAX_IMAGES_PER_CLASS)
     """Offline oversampling target count per class in train (0 = off; at most 100000 images written per class); single-label data only (refused for multi-label data)."""
     drop_bad: bool = True

@@ -67,7 +67,7 @@ def atomic_write(dest: str | Path) -> Iterator[Path]:
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_file():  # os.replace would put the file in place of a device node, a FIFO...
-        raise OutputPathError(f"{dest} exists and is not a regular file ({not_a_file(dest)}): it is never replaced; "
+        raise OutputPathError(f"{dest} exists and is not a regular file ({entry_kind(dest)}): it is never replaced; "
                               "choose a file name")
     made = []  # the folders this write creates, deepest first: removed again (when empty) if the block fails
     for folder in (dest.parent, *dest.parent.parents):
@@ -93,12 +93,12 @@ def atomic_write(dest: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def not_a_file(path: str | Path) -> str:
-    """What an entry that is not a regular file is, asked of ``stat`` alone (a FIFO is never opened)."""
-    mode = os.stat(path).st_mode
-    kinds = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
-             stat.S_IFBLK: "a device"}
-    return kinds.get(stat.S_IFMT(mode), "not a regular file")
+def entry_kind(path: str | Path) -> str:
+    """What an existing entry is, for a message (``"a FIFO"``, ``"a folder"``...), asked of ``stat`` alone: a FIFO
+    is never opened."""
+    kinds = {stat.S_IFREG: "a file", stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+             stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+    return kinds.get(stat.S_IFMT(os.stat(path).st_mode), "not a regular file")
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -227,7 +227,10 @@ def check_output_dir(out: str | Path, *, inputs: tuple[str | Path | None, ...] =
     for given in inputs:
         if given is None:
             continue
-        src = Path(given).expanduser().resolve()
+        try:
+            src = Path(given).expanduser().resolve()
+        except (RuntimeError, OSError):  # a link loop: nothing can be written inside it (the step says it is missing)
+            continue
         if target == src or (src.is_dir() and target.is_relative_to(src)):
             raise OutputPathError(f"{option} {out} is inside the input {given}: choose a folder outside it")
     return target

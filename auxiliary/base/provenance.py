@@ -25,7 +25,7 @@ from PIL import Image
 
 from auxiliary.base.config import Config, to_dict
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import atomic_write, jsonable, not_a_file, write_json_atomic
+from auxiliary.base.files import atomic_write, entry_kind, jsonable, write_json_atomic
 
 #: The PNG text key holding the record (JSON).
 PNG_KEY = "auxiliary:provenance"
@@ -103,7 +103,7 @@ def figure_provenance(path: str | Path) -> dict[str, Any]:
         except ValueError:
             pass
     if not p.is_file():
-        raise ProvenanceError(f"{p}: {not_a_file(p)}, not a PNG file (never opened)" if p.exists() else f"{p}: no such file")
+        raise ProvenanceError(f"{p}: {entry_kind(p)}, not a PNG file (never opened)" if p.exists() else f"{p}: no such file")
     try:
         with Image.open(p) as im:
             text = getattr(im, "text", {}).get(PNG_KEY)

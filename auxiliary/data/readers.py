@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxiliary.base.files import not_a_file, read_csv, write_csv_atomic
+from auxiliary.base.files import entry_kind, read_csv, write_csv_atomic
 from auxiliary.base.tone import TONE_GROUPS, ita_group
 from auxiliary.data.formats import (
     CORE_COLUMNS,
@@ -267,7 +267,7 @@ def read_table(csv_path: str | Path) -> pd.DataFrame:
     as they were before :func:`write_table` kept a spreadsheet from running them (:func:`auxiliary.base.files.read_csv`)."""
     p = Path(csv_path)
     if not p.is_file():
-        raise DatasetError(f"split list {p} is {not_a_file(p)}, not a CSV file (never opened)" if p.exists()
+        raise DatasetError(f"split list {p} is {entry_kind(p)}, not a CSV file (never opened)" if p.exists()
                            else f"split list not found: {p}")
     try:
         df = read_csv(p, dtype=str, keep_default_na=False)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from auxiliary.base.errors import SortError
-from auxiliary.base.files import not_a_file, read_csv
+from auxiliary.base.files import entry_kind, read_csv
 
 
 # ============================================================================ conformal
@@ -105,14 +105,21 @@ def _read_calibration_table(path: Path) -> pd.DataFrame:
     return table
 
 
+def calibration_file(calib: str | Path) -> Path:
+    """``calib`` when it is a file; else one line: missing, or a folder, FIFO or device (asked of ``stat``, never
+    opened). A step checks it before any work (the sort's ONNX export beside its checkpoint included)."""
+    path = Path(calib)
+    if not path.is_file():
+        raise SortError(f"calibration CSV {path} is {entry_kind(path)}, not a CSV file (never opened)" if path.exists()
+                        else f"calibration CSV not found: {path}")
+    return path
+
+
 def conformal_from_csv(predictor: Any, calib: str | Path, coverage: float, *, batch: int = 16,
                        tta: bool = False, progress: bool = True) -> Conformal:
     """Calibrate conformal sets on a labelled CSV: a run's ``val_predictions.csv`` (uses its
     ``prob_<class>`` columns) or a split CSV such as ``val.csv`` (predicts its images)."""
-    path = Path(calib)
-    if not path.is_file():
-        raise SortError(f"calibration CSV {path} is {not_a_file(path)}, not a CSV file (never opened)" if path.exists()
-                        else f"calibration CSV not found: {path}")
+    path = calibration_file(calib)
     table = _read_calibration_table(path)
     if "label" not in table.columns:
         raise SortError(f"calibration CSV {path} has no 'label' column")

@@ -68,7 +68,7 @@ from auxiliary.base.progress import progress_bar
 from auxiliary.base.tone import ita_group
 from auxiliary.data.formats import special_kind, special_reason
 from auxiliary.data.probe import estimate_tone
-from auxiliary.evaluation.conformal import conformal_from_csv
+from auxiliary.evaluation.conformal import calibration_file, conformal_from_csv
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.journal import JOURNAL, STATE, STATE_DIR, RunLock, SortJournal, with_destinations
 from auxiliary.inference.predictor import Predictor
@@ -229,6 +229,8 @@ def sort_folder(
     if batch < 1:
         raise SortError(f"batch must be at least 1, got {batch}")
     ckpt = Checkpoint.of(checkpoint) if checkpoint is not None else None
+    if coverage is not None and calib is not None:  # checked before any work (an ONNX export beside the checkpoint)
+        calib = calibration_file(calib)
     if predictor is None:
         if ckpt is None:
             raise SortError("a checkpoint (--ckpt runs/NAME/best.pt) is needed to sort")

@@ -335,8 +335,11 @@ def export_onnx(
                       "resize": spec.describe(), "source_checkpoint": str(ckpt.path), "source_sha256": ckpt.sha256},
         )
         model.to(device)  # checked on the device
-        diff = check_parity(model, tmp, arrays, preprocessing=spec,
-                            probabilities=lambda z: ckpt.task.probabilities(z, info), atol=atol)
+        try:
+            diff = check_parity(model, tmp, arrays, preprocessing=spec,
+                                probabilities=lambda z: ckpt.task.probabilities(z, info), atol=atol)
+        except OnnxParityError as exc:  # named after the file asked for, not the temporary one (removed)
+            raise OnnxParityError(str(exc).replace(str(tmp), str(out), 1)) from None
     return ExportResult(out, diff, source, seconds=time.perf_counter() - t0, metadata=onnx_metadata(out),
                         device=device)
 

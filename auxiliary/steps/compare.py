@@ -310,16 +310,19 @@ def _measure(labelled: dict[str, Path], table: pd.DataFrame, split_name: str, da
     infos: dict[str, dict[str, Any]] = {}
     models_cache: dict[str, Any] = {}
     tasks: dict[str, Task] = {}
-    for label, run in labelled.items():
+    opened: dict[str, tuple[Checkpoint, Predictor, Any]] = {}
+    for label, run in labelled.items():  # every run checked first: a refusal comes before any export or prediction
         ckpt = Checkpoint.open(_ckpt_of(run))
         predictor = Predictor.from_checkpoint(ckpt, device=ev.device)
-        task, classes = predictor.task, predictor.classes
-        tasks[label] = task
+        tasks[label] = predictor.task
         _check_same_task(tasks)
         try:
-            truths = task.truths(table, classes)
+            opened[label] = (ckpt, predictor, predictor.task.truths(table, predictor.classes))
         except AuxiliaryError as exc:
             raise CompareError(f"{label}: {exc}") from None
+    for label, run in labelled.items():
+        ckpt, predictor, truths = opened[label]
+        task, classes = predictor.task, predictor.classes
         onnx_path, sess = None, None
         if export_onnx:
             onnx_path = export.ensure_onnx(ckpt, onnx_path_for(ckpt.path, onnx_dir),

@@ -60,6 +60,8 @@ Several labels per image::
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,10 @@ from auxiliary.evaluation.report import EvaluationError
 from auxiliary.inference.backends import load_predictor
 from auxiliary.inference.labelled import is_split_folder, parse_label_map, read_labelled, split_list
 from auxiliary.inference.measurements import view_logits, view_probabilities
-from auxiliary.models.checkpoint import Checkpoint
+from auxiliary.models.checkpoint import Checkpoint, procedural_notice
 from auxiliary.models.pretrained import check_file
 from auxiliary.training.records import record_step
+from auxiliary.training.runs import training_source
 from auxiliary.viz.plots_evaluation import evaluation_figures
 
 
@@ -134,9 +137,15 @@ def evaluate(cfg: Config, ckpt: Checkpoint | str | Path, data: str | Path, out: 
     ec = cfg.eval
     ckpt, data, val, dest = _check_inputs(ckpt, data, val, out, batch_size, overwrite)
     checkpoint = Checkpoint.of(ckpt)
-    pred = load_predictor(checkpoint, backend=backend, device=ec.device)
-    task, classes, mapping = pred.task, list(pred.classes), parse_label_map(label_map)
+    task, classes, mapping = checkpoint.task, list(checkpoint.classes), parse_label_map(label_map)
     table, truths, notes = read_labelled(task, data, classes, mapping, progress)
+    if len(table) and not any(os.path.isfile(p) for p in table["path"]):  # before any work (an ONNX export)
+        raise EvaluationError(f"none of the {len(table)} images of {data} exists (e.g. {table['path'].iloc[0]}); a "
+                              "list's relative paths are read from its own folder")
+    notice = procedural_notice(checkpoint)
+    if notice and training_source(table) != "procedural":  # used on images that are not procedural skin
+        print(notice, file=sys.stderr)
+    pred = load_predictor(checkpoint, backend=backend, device=ec.device)
     views, errors = view_logits(pred, table["path"].tolist(), batch_size, ec.tta, progress)
     if len(table) and len(errors) == len(table):  # metrics of no image: refused, nothing written
         i, why = next(iter(errors.items()))

@@ -17,6 +17,7 @@ import dataclasses
 import html
 import importlib.util
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from auxiliary.base.layout import resolve_path
 from auxiliary.data.feedback import FeedbackError, file_image
 from auxiliary.inference.explain import gradcam_overlay
 from auxiliary.inference.predictor import Predictor
-from auxiliary.models.checkpoint import Checkpoint
+from auxiliary.models.checkpoint import Checkpoint, procedural_notice
 from auxiliary.synth.dataset import generate_dataset
 
 #: Uploads above this many bytes are refused: by Gradio while they arrive (the web page's ``max_file_size``, so they
@@ -88,6 +89,9 @@ def serve(cfg: Config, ckpt: Checkpoint | str | Path, *, conf: float | None = No
         if not path.exists():
             raise DemoError(f"checkpoint not found: {path} (train one with `python -m auxiliary train`)")
         ckpt = Checkpoint.open(path)
+    notice = procedural_notice(ckpt)  # the demo is for people's photos: one line, never a refusal
+    if notice:
+        print(notice, file=sys.stderr)
     predictor = Predictor.from_checkpoint(ckpt, device=cfg.sort.device)
     conf = float(cfg.sort.conf if conf is None else conf)
     if not 0.0 <= conf <= 1.0:

@@ -15,6 +15,7 @@ see the folders), then ``sort --input IN --out OUT --merge`` (:mod:`auxiliary.in
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from auxiliary.base.config import Config
@@ -23,7 +24,7 @@ from auxiliary.base.layout import resolve_path
 from auxiliary.inference.sort_merge import merge_shards
 from auxiliary.inference.sort_report import SortResult
 from auxiliary.inference.sorter import sort_folder
-from auxiliary.models.checkpoint import Checkpoint
+from auxiliary.models.checkpoint import Checkpoint, procedural_notice
 from auxiliary.training.records import record_step
 from auxiliary.training.runs import trained_checkpoint
 
@@ -52,6 +53,9 @@ def sort(cfg: Config, ckpt: Checkpoint | str | Path | None, input_dir: str | Pat
     else:
         if not isinstance(ckpt, Checkpoint):  # opened here, once: everything below is handed the Checkpoint
             ckpt = Checkpoint.open(resolve_path(ckpt) if ckpt else trained_checkpoint(cfg))
+        notice = procedural_notice(ckpt)  # a folder to sort is the user's photos: one line, never a refusal
+        if notice:
+            print(notice, file=sys.stderr)
         res = sort_folder(
             ckpt, Path(input_dir).expanduser(), Path(out).expanduser(), conf=s.conf, batch=batch,
             recursive=recursive, coverage=s.coverage, calib=Path(calib).expanduser() if calib else None, tta=tta,

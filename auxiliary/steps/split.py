@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from auxiliary.base.config import Config
-from auxiliary.base.files import OutputPathError, check_output_dir, not_a_file, write_csv_atomic
+from auxiliary.base.files import OutputPathError, check_output_dir, entry_kind, write_csv_atomic
 from auxiliary.base.layout import resolve_path, split_dir, synthetic_dir
 from auxiliary.data.balance import check_oversampling, ensure_oversampled
 from auxiliary.data.duplicates import NEAR_THRESHOLD
@@ -126,7 +126,7 @@ def report_file(path: str | Path, source: Path) -> Path:
     if p.is_dir():
         raise OutputPathError(f"--report {path} is a folder: give the name of a CSV file (e.g. problems.csv)")
     if p.exists() and not p.is_file():  # a device or a FIFO: never replaced by the report
-        raise OutputPathError(f"--report {path} is {not_a_file(p)}, not a file: give the name of a CSV file")
+        raise OutputPathError(f"--report {path} is {entry_kind(p)}, not a file: give the name of a CSV file")
     check_output_dir(p.parent, inputs=(source,), option="--report")
     return p.resolve()
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from auxiliary.base.config import SYNTH_TASKS, SynthConfig
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.base.files import write_csv_atomic
+from auxiliary.base.files import entry_kind, write_csv_atomic
 from auxiliary.base.images import ImageReadError, is_image_name, read_image
 from auxiliary.base.progress import progress_bar
 from auxiliary.synth.lesion import value_range
@@ -79,7 +79,8 @@ def check_out_dir(out: Path, overwrite: bool, input_dir: Path | None) -> None:
     the synthetic images and CSVs a previous run wrote there, single-label or multi-label). A missing input folder
     (or a file, a FIFO) is refused here too, before the output folder is made."""
     if input_dir is not None and not input_dir.is_dir():
-        raise SynthError(f"input folder not found: {input_dir}")
+        raise SynthError(f"input folder {input_dir} is {entry_kind(input_dir)}, not a folder of photos"
+                         if input_dir.exists() else f"input folder not found: {input_dir}")
     if input_dir is not None:
         a, b = out.resolve(), input_dir.resolve()
         if a == b or a in b.parents or b in a.parents:

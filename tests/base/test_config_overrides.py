@@ -145,3 +145,20 @@ def test_a_config_path_that_is_a_folder_or_a_device_is_named_as_such(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ConfigError, match="not a regular file"):  # never opened: opening a FIFO would block
         config_overrides.resolve(None, fifo)
+
+
+def test_yaml_that_breaks_parsers_is_one_line_and_an_empty_section_is_no_override(tmp_path):
+    """Issue 28, second pass: each of these ended in a traceback (RecursionError, ValueError) or a wrong message."""
+    cases = {"deep.yaml": ("train: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
+             "digits.yaml": ("train:\n  seed: " + "9" * 5000, "cannot read"),
+             "date.yaml": ("train:\n  seed: 2001-13-45", "cannot read")}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text + "\n")
+        with pytest.raises(ConfigError, match=message):
+            config_overrides.resolve("smoke", tmp_path / name)
+    with pytest.raises(ConfigError, match="cannot read"):
+        config_overrides.parse_set(["train.seed=" + "9" * 5000])
+    (tmp_path / "empty.yaml").write_text("train:\ndata:\n")  # sections with nothing under them
+    assert config_overrides.resolve("smoke", tmp_path / "empty.yaml") == config_overrides.resolve("smoke")
+    with pytest.raises(ConfigError, match="got 99999999999999999999999999999999999$"):  # quoted as typed
+        config_overrides.resolve("smoke", overrides={"train.seed": "99999999999999999999999999999999999"})

@@ -59,3 +59,48 @@ def test_an_index_written_and_read_back_is_restored_too(tmp_path):
     assert "'=1+1" in (tmp_path / "t.csv").read_text() and "'@class" in (tmp_path / "t.csv").read_text()
     back = read_csv(tmp_path / "t.csv", index_col=0)
     assert back.index.tolist() == ["=1+1", "plain"] and back.index.name == "@class"
+
+
+def test_a_write_never_replaces_a_special_file_and_a_failed_one_leaves_no_folder(tmp_path):
+    """Issue 28, second pass: ``split --report /dev/zero`` (as root) once put the report in place of the device node;
+    a failed write left the folders made for it (an ``export`` refused after its parity images, a new ``--out``)."""
+    import os
+
+    import pytest
+
+    from auxiliary.base.files import OutputPathError, atomic_write, write_text_atomic
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(OutputPathError, match="a FIFO"):
+        write_text_atomic(pipe, "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary file beside it either
+    with pytest.raises(ValueError, match="refused"), atomic_write(tmp_path / "new" / "deeper" / "f.txt") as tmp:
+        tmp.write_text("half")
+        raise ValueError("refused")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(ValueError), atomic_write(tmp_path / "kept" / "sub" / "f.txt"):
+        raise ValueError("refused")
+    assert (tmp_path / "kept").is_dir() and not (tmp_path / "kept" / "sub").exists()  # only what it made goes
+
+
+def test_an_output_folder_that_loops_dangles_or_lies_in_the_cache_is_one_line(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from auxiliary.base.files import OutputPathError, check_output_dir
+
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    with pytest.raises(OutputPathError, match="loop"):
+        check_output_dir(tmp_path / "a" / "out")
+    with pytest.raises(OutputPathError, match="link to nothing"):
+        check_output_dir(tmp_path / "dangling")
+    assert check_output_dir(tmp_path / "out", inputs=(tmp_path / "a",)) == (tmp_path / "out").resolve()
+    monkeypatch.setenv("AUXILIARY_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(OutputPathError, match="cache folder"):
+        check_output_dir(tmp_path / "cache" / "runs" / "mine")
+    assert not (tmp_path / "cache").exists()  # asked, not made

@@ -73,3 +73,16 @@ def test_read_bytes(tmp_path, rgb):
     assert np.array_equal(read_image_bytes((tmp_path / "x.png").read_bytes(), "x.png"), rgb)
     with pytest.raises(ImageReadError, match="not an image"):
         read_image_bytes(b"%PDF-1.4 nothing", "doc.pdf")
+
+
+def test_a_fifo_or_a_socket_is_named_and_never_opened(tmp_path):
+    """Issue 28, second pass: ``predict FIFO`` said "empty file (zero bytes)"; ``stat`` alone says what it is."""
+    import os
+    import socket
+
+    os.mkfifo(tmp_path / "pipe.png")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp_path / "sock.png"))
+        for name, kind in (("pipe.png", "a FIFO"), ("sock.png", "a socket")):
+            with pytest.raises(ImageReadError, match=f"{kind}, not a regular file"):
+                read_image(tmp_path / name)  # a FIFO opened here would block: the test would hang

@@ -64,3 +64,21 @@ def test_parameters_reach_the_notebook_and_failure_is_named(tmp_path):
         runner.run_notebook(bad, profile="smoke", out_dir=tmp_path / "exec")
     msg = str(info.value)
     assert "01_bad.ipynb" in msg and "ValueError: deliberate failure" in msg and "cell 3" in msg
+
+
+def test_the_kernel_writes_where_the_caller_does(tmp_path, monkeypatch):
+    """Issue 28: the kernel starts in the notebooks' folder, whose checkout would be its output root (the package's
+    own copy, read-only when installed); without ``AUXILIARY_OUTPUT`` it gets the caller's output root."""
+    import os
+    import sys
+    import types
+
+    seen = {}
+    fake = types.SimpleNamespace(execute_notebook=lambda *a, **k: seen.update(env=os.environ.get("AUXILIARY_OUTPUT")),
+                                 PapermillExecutionError=RuntimeError)
+    monkeypatch.setitem(sys.modules, "papermill", fake)
+    monkeypatch.delenv("AUXILIARY_OUTPUT")
+    monkeypatch.delenv("AUXILIARY_ROOT")
+    monkeypatch.chdir(tmp_path)
+    runner.run_notebook(tmp_path / "01_x.ipynb", out_dir=tmp_path / "exec")
+    assert seen["env"] == str(tmp_path.resolve()) and "AUXILIARY_OUTPUT" not in os.environ  # set for the call only

@@ -69,7 +69,7 @@ def test_notebook_06_on_real_photos_adapts_reviews_k_and_judges_on_the_held_back
             write_png(real / label / f"{label}{i}.png",
                       face_photo(h=120, w=110, skin_rgb=tones[i % 4], bg=(40, 40 + 20 * i, 90))[0])
     params = {"REAL": str(real), "LABEL_MAP": "clear=none,rosacea=erythema,acne_closeup=acne", "ADAPT": "adabn",
-              "K": 4}
+              "K": 4, "REAL_WEIGHT": 10}
     old = {k: os.environ.get(k) for k in ("AUXILIARY_OUTPUT", "AUXILIARY_CACHE")}
     os.environ.update(AUXILIARY_OUTPUT=str(series.out), AUXILIARY_CACHE=str(series.out / "cache"))
     try:

@@ -10,6 +10,7 @@ Problems the user can fix are printed as one line starting with ``error:``; exit
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -136,6 +137,14 @@ def one_line(message: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def is_link_loop(exc: BaseException) -> bool:
+    """Whether ``exc`` is a symbolic link loop: ``Path.resolve`` raises ``RuntimeError("Symlink loop from ...")``
+    (Python 3.11, 3.12), ``os.stat`` and later Pythons an ``OSError`` with ``errno.ELOOP``."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ELOOP
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; problems the user can fix are one ``error:`` line and exit code 2, an interruption (Ctrl+C,
     SIGTERM) exit code 130, a closed output pipe a quiet end with the work complete."""
@@ -174,6 +183,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(mod.run_cli(args, cfg) or 0)
     except AuxiliaryError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError) as exc:  # a path the user gave that loops (Path.resolve, os.stat): theirs to fix
+        if not is_link_loop(exc):
+            raise
+        print(f"error: {one_line(str(exc))}: a symbolic link loop among the paths given; remove it or pass another "
+              "path", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to complete (finished work is kept)", file=sys.stderr)
