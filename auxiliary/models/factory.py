@@ -253,12 +253,16 @@ def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False
     further: feedback's retraining, adaptation's self-training): that checkpoint's own preprocessing at ``img_size``,
     the one its weights were trained and validated with (the square resize for a checkpoint that records none). From
     other pretrained weights (the offline ImageNet weights, timm's hub, a weights file): timm's data config of the
-    model (``timm.data.resolve_data_config({}, model=model)``), the preprocessing those weights were trained with:
-    its ``crop_pct`` (at most 1: timm pads beyond, this package does not), interpolation (``bicubic`` or
-    ``bilinear``; anything else, ``nearest`` or ``random``, becomes ``bilinear``, timm's default), mean/std, and
-    ``crop_mode`` (``squash`` resizes the whole image to a square, the others its shorter side). From scratch: the
-    square area resize with :func:`data_config`'s mean/std, as before specs existed (there is no preprocessing to
-    match, and a fixed square keeps every pixel of the image).
+    model (``timm.data.resolve_data_config({}, model=model)``), what those weights' pixels look like: its
+    mean/std and interpolation (``bicubic`` or ``bilinear``; anything else, ``nearest`` or ``random``, becomes
+    ``bilinear``, timm's default), on the whole image resized to a square (``crop_pct`` 1), the framing this
+    package trains with. timm's ``crop_pct`` (0.875 for lite0: the centre of an image enlarged 1.14x) compensates
+    for ImageNet training on random crops of 8-100 % of the image; fine-tuned here on the whole image (random
+    crops of 70-100 % at most, half the time), a model evaluated on the centre crop sees lesions larger than in
+    training and loses the image's border: on HAM10000 the same weights scored 0.718 balanced accuracy on the whole
+    image and 0.678 on timm's centre crop (flip TTA; ``benchmarks/bench_preprocess.py``, README "Performance").
+    A checkpoint that recorded the crop keeps it. From scratch: the square area resize with :func:`data_config`'s
+    mean/std, as before specs existed.
     """
     norm = data_config(model)
     cfg_name = name or str((getattr(model, "pretrained_cfg", None) or {}).get("architecture") or "")
@@ -271,12 +275,8 @@ def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False
             return replace(Preprocessing.of(source), img_size=int(img_size))
     cfg = resolve_data_config({}, model=model)
     interpolation = str(cfg.get("interpolation", "bilinear"))
-    return Preprocessing(
-        img_size, cfg.get("mean", norm["mean"]), cfg.get("std", norm["std"]),
-        resize="square" if cfg.get("crop_mode") == "squash" else "shorter_side",
-        crop_pct=min(1.0, float(cfg.get("crop_pct") or 1.0)),
-        interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear",
-    )
+    return Preprocessing(img_size, cfg.get("mean", norm["mean"]), cfg.get("std", norm["std"]), resize="square",
+                         crop_pct=1.0, interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear")
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

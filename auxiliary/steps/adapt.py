@@ -5,13 +5,18 @@ it is about to sort, without a single label of theirs.
 
 * ``adabn``: the BatchNorm statistics re-estimated on the photos (:func:`auxiliary.training.adaptation.adapt_batchnorm`),
   nothing else changed;
-* ``self``: self-training: the photos the model is sure of (a confidence threshold chosen on the run's *synthetic*
+* ``self`` (default): self-training: the photos the model is sure of (a confidence threshold chosen on the run's *synthetic*
   validation predictions, :func:`~auxiliary.training.adaptation.confidence_threshold`) labelled with its own answer,
   the same number per class at most (:func:`~auxiliary.training.adaptation.balanced_pseudo_labels`), added to the
   synthetic training list; fine-tuned from the checkpoint on that mix with strong augmentation
   (``data.augment: strong``), the epoch chosen on the synthetic validation list;
-* ``adabn+self`` (default): AdaBN first (the pseudo-labels come from the adapted model), self-training, then AdaBN
+* ``adabn+self``: AdaBN first (the pseudo-labels come from the adapted model), self-training, then AdaBN
   again on the fine-tuned model.
+
+Measured (``benchmarks/adapt_runs.md``, A1: a photo-mode model on 472 held-out real photos of three sources):
+``self`` 0.818 balanced accuracy from 0.688; ``adabn`` 0.629 and ``adabn+self`` 0.671, lower than no adaptation. The
+photos being sorted mix sources whose statistics differ (close-ups, rosacea portraits, clear portraits), so their
+pooled BatchNorm statistics describe none of them; ``self`` is the default, AdaBN stays for one-source folders.
 
 ``RUN2`` is a normal run folder (``best.pt``, ``summary.json`` with an ``adaptation`` entry, ``config.yaml``,
 ``val_predictions.csv``...) that ``evaluate``, ``sort``, ``predict``, ``compare`` and ``serve`` read like any other.
@@ -143,7 +148,7 @@ def validation_predictions(path: Path, classes: list[str]) -> pd.DataFrame:
 
 
 def adapt(cfg: Config, ckpt: str | Path | Checkpoint, input_dir: str | Path, out: str | Path, *,
-          method: str = "adabn+self", split: str | Path | None = None, epochs: int = 3,
+          method: str = "self", split: str | Path | None = None, epochs: int = 3,
           precision: float = PSEUDO_PRECISION, max_per_class: int | None = None, min_confidence: float = 0.5,
           overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     """The ``adapt`` step (see the module docstring); returns the new run's summary (``run_dir`` its folder).

@@ -12,8 +12,8 @@ entropy or focal loss, the balanced sampler of :func:`auxiliary.data.loaders.bui
 the device, precision, ``channels_last`` and ``torch.compile`` of :mod:`auxiliary.training.acceleration`.
 Validation metrics come from :func:`auxiliary.evaluation.metrics.summary_metrics`.
 
-The model's preprocessing (:func:`auxiliary.models.factory.model_preprocessing`: timm's resize, centre crop and
-normalisation for pretrained weights, the square area resize from scratch) is decided once when :func:`fit` builds the
+The model's preprocessing (:func:`auxiliary.models.factory.model_preprocessing`: timm's interpolation and
+normalisation on the whole image for pretrained weights, the square area resize from scratch; a checkpoint's own) is decided once when :func:`fit` builds the
 model: the validation and test loaders apply it, and ``best.pt`` records it, so that the epoch and the temperature are
 chosen on the pixels every later prediction sees. Training augmentation keeps its square resize.
 

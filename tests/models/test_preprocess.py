@@ -22,13 +22,14 @@ def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.skipif(not has_offline_weights("tf_efficientnet_lite0"), reason="needs the pretrained extra")
-def test_a_pretrained_lite0_gets_timms_crop_and_bicubic_resize():
+def test_a_pretrained_lite0_gets_timms_mean_std_and_bicubic_resize_on_the_whole_image():
+    """timm's mean/std and interpolation; not its centre crop (crop_pct 0.875): fine-tuned on whole images here, a
+    model scored 0.04 lower balanced accuracy on HAM10000 with the crop (benchmarks/bench_preprocess.py)."""
     model = models.create_model("tf_efficientnet_lite0", 3, pretrained="offline")
     spec = models.model_preprocessing(model, 224, "offline", "tf_efficientnet_lite0")
-    assert spec == Preprocessing(224, (0.5,) * 3, (0.5,) * 3, resize="shorter_side", crop_pct=0.875,
-                                 interpolation="bicubic")
-    assert spec.scale_size == 256  # timm: floor(224 / 0.875)
-    assert models.model_preprocessing(model, 128, True, "tf_efficientnet_lite0").scale_size == math.floor(128 / 0.875)
+    assert spec == Preprocessing(224, (0.5,) * 3, (0.5,) * 3, resize="square", crop_pct=1.0, interpolation="bicubic")
+    assert spec.scale_size == 224 and spec.source_box(300, 200) == (0.0, 0.0, 200.0, 300.0)  # every pixel kept
+    assert models.model_preprocessing(model, 128, True, "tf_efficientnet_lite0").scale_size == 128
 
 
 def test_a_model_from_scratch_keeps_the_square_area_resize():
@@ -54,7 +55,7 @@ def test_fine_tuning_one_of_our_checkpoints_keeps_its_preprocessing(tmp_path):
     assert models.model_preprocessing(model, 48, str(old), "resnet18") == Preprocessing(48, *IMAGENET)
     bare = tmp_path / "bare.pt"  # plain weights: timm's data config, as for any pretrained weights
     torch.save(model.state_dict(), bare)
-    assert models.model_preprocessing(model, 48, str(bare), "resnet18").resize == "shorter_side"
+    assert models.model_preprocessing(model, 48, str(bare), "resnet18").interpolation == "bicubic"  # resnet18 in timm
 
 
 def test_the_square_spec_is_todays_area_resize():
