@@ -9,13 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from _photos import face_photo
-
-from auxiliary.base.images import write_png
+from _photos import clean_and_real_folders
 
 pytestmark = [pytest.mark.slow]
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-TONES = [(235, 200, 180), (200, 150, 120), (150, 100, 70), (95, 62, 45)]
 
 
 def load_bench():
@@ -27,17 +24,7 @@ def load_bench():
 
 @pytest.fixture
 def folders(tmp_path):
-    inp = tmp_path / "clean"
-    inp.mkdir()
-    for i, tone in enumerate(TONES):
-        write_png(inp / f"face{i}.png", face_photo(skin_rgb=tone, bg=(60 + 30 * i, 90, 160))[0])
-    real = tmp_path / "real"
-    for label in ("clear", "rosacea", "acne_closeup"):
-        (real / label).mkdir(parents=True)
-        for i in range(8):
-            write_png(real / label / f"{label}{i}.png",
-                      face_photo(h=120, w=110, skin_rgb=TONES[i % 4], bg=(40, 40 + 20 * i, 90))[0])
-    return inp, real
+    return clean_and_real_folders(tmp_path, 8, h=120, w=110)
 
 
 def test_smoke_run_prints_every_row_and_the_curve(folders, tmp_path, capsys):
