@@ -4,22 +4,15 @@ for the photos the reviewer labels."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from _benchmarks import load_benchmark
 from _photos import clean_and_real_folders
 
 pytestmark = [pytest.mark.slow]
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_adapt", BENCH / "bench_adapt.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
@@ -30,7 +23,7 @@ def folders(tmp_path):
 def test_smoke_run_prints_every_row_and_the_curve(folders, tmp_path, capsys):
     inp, real = folders
     out = tmp_path / "bench"
-    assert load_bench().main(["--real", str(real), "--input", str(inp), "--out", str(out), "--smoke", "--k", "3,6",
+    assert load_benchmark("bench_adapt").main(["--real", str(real), "--input", str(inp), "--out", str(out), "--smoke", "--k", "3,6",
                               "--threads", "1", "--kid-per-class", "2"]) == 0
     res = json.loads((out / "results.json").read_text())
     rows = res["rows"]

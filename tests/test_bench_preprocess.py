@@ -3,27 +3,18 @@ model's own preprocessing, side by side, the checkpoint file untouched (issue 29
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from _benchmarks import load_benchmark
 from _tiny_runs import CLASSES, make_split
 
 from auxiliary.base import files
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
 from auxiliary.models.preprocess import Preprocessing
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_preprocess.py"
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_preprocess", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _checkpoint(path: Path, **kw) -> Path:
@@ -38,8 +29,9 @@ def test_smoke_run_prints_both_preprocessings_side_by_side(tmp_path, capsys):
     ckpt = _checkpoint(tmp_path / "run" / "best.pt", preprocessing=spec)
     before = files.sha256_file(ckpt)
     out = tmp_path / "bench"
-    assert load_bench().main(["--ckpt", str(ckpt), "--split", str(split), "--tta", "--out", str(out),
-                              "--device", "cpu", "--threads", "1"]) == 0
+    bench = load_benchmark("bench_preprocess")
+    assert bench.main(["--ckpt", str(ckpt), "--split", str(split), "--tta", "--out", str(out),
+                       "--device", "cpu", "--threads", "1"]) == 0
     printed = capsys.readouterr().out
     assert "| metric | square | square + TTA | own | own + TTA |" in printed
     assert "test balanced accuracy" in printed and "test macro AUROC" in printed and "recall acne" in printed
@@ -60,8 +52,8 @@ def test_an_old_checkpoint_from_scratch_has_nothing_to_compare(tmp_path, capsys)
     (from scratch: the square resize), and the benchmark says both columns agree."""
     split = make_split(tmp_path / "data", n_per_class=2, size=40)
     ckpt = _checkpoint(tmp_path / "run" / "best.pt", config={"train": {"pretrained": "false"}})
-    assert load_bench().main(["--ckpt", str(ckpt), "--split", str(split), "--device", "cpu"]) == 0
+    assert load_benchmark("bench_preprocess").main(["--ckpt", str(ckpt), "--split", str(split), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "decided from its config" in printed and "both columns agree" in printed
-    assert load_bench().main(["--ckpt", str(tmp_path / "nope.pt"), "--split", str(split)]) == 2
+    assert load_benchmark("bench_preprocess").main(["--ckpt", str(tmp_path / "nope.pt"), "--split", str(split)]) == 2
     assert capsys.readouterr().err.startswith("error:")

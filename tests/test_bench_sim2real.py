@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from _benchmarks import BENCHMARKS, load_benchmark
 from _photos import clean_and_real_folders, face_photo
 
 from auxiliary.base.images import write_png
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sim2real.py"
+SCRIPT = BENCHMARKS / "bench_sim2real.py"
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_sim2real", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def folders(tmp_path):
 def test_smoke_run_prints_and_records_every_figure(folders, tmp_path, capsys):
     inp, real = folders
     out = tmp_path / "bench"
-    rc = load_bench().main(["--real", str(real), "--label-map", "clear=none,rosacea=erythema,acne_closeup=acne",
+    rc = load_benchmark("bench_sim2real").main(["--real", str(real), "--label-map", "clear=none,rosacea=erythema,acne_closeup=acne",
                             "--input", str(inp), "--out", str(out), "--smoke", "--real-reference",
                             "--kid-per-class", "2", "--threads", "1"])
     assert rc == 0
