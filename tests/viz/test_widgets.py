@@ -86,8 +86,15 @@ class Kernel:
         raise TimeoutError(f"the cell did not finish in {timeout} s: {code[:80]}")
 
     def json(self, code: str, **kw: Any) -> Any:
-        """Run a cell whose last line of output is JSON (a training thread may print before it)."""
-        return json.loads(self.run(code, **kw).strip().splitlines()[-1])
+        """Run a cell that prints one JSON line: the last line of its output that is JSON (a training thread running
+        in the background prints lines of its own, before or after it)."""
+        lines = self.run(code, **kw).strip().splitlines()
+        for line in reversed(lines):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+        raise AssertionError(f"no JSON line in the cell's output: {lines[-5:]}")
 
     def send(self, comm_id: str, data: dict) -> None:
         """A comm message from the front end to a widget (a dropdown's new state, a button's click)."""
