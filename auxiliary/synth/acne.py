@@ -2,9 +2,10 @@
 
 :func:`acne_lesions` places the lesions and :func:`render_acne` draws them on a CIELAB canvas
 (:func:`add_acne` does both); :func:`simulate_acne` does it on an RGB image. Papules are raised red
-bumps, shaded by the scene light, with an inflamed halo; pustules a pale-yellow head on a papule;
-closed comedones small skin-coloured/whitish bumps; open comedones dark pores; then
-post-inflammatory marks and, when strong, nodules; clustered on cheeks, forehead, chin and jaw.
+bumps, shaded by the scene light, with an inflamed halo and, seen close, a lobed outline; pustules a
+pale-yellow head on a papule; closed comedones (whiteheads) pale, whitish domes that hide the skin's colour
+beneath them; open comedones dark pores; then post-inflammatory marks and, when strong, nodules; clustered
+on cheeks, forehead, chin and jaw. An image of acne always shows at least one lesion.
 ``strength`` (0-1) sets contrast, elevation, size and the share of inflamed lesions; weak acne is a
 few faint comedones and small papules.
 
@@ -85,14 +86,17 @@ def acne_lesions(
     # Acne density: the layout's acne map, modulated by clustering noise.
     acne = canvas.regions["acne"]
     cluster = np.exp(1.1 * smooth_noise(rng, acne.shape, rng.uniform(3, 7)))
-    ys, xs = sample_points(rng, acne * cluster, count * 4, (H, W), canvas.skin)
+    ys, xs = sample_points(rng, acne * cluster, max(count * 4, 24), (H, W), canvas.skin)
     lo_mm, hi_mm = value_range(size_mm)
     s = float(np.clip(strength, 0, 1))
     out: list[Lesion] = []
     taken = np.zeros((0, 3))
-    for y, x in zip(ys, xs):
+    for i, (y, x) in enumerate(zip(ys, xs)):
         if len(out) >= count:
             break
+        # An image of acne shows at least one lesion: when every candidate but the last was refused (a close-up
+        # of skin cut by hair, eyes or the face's edge), the last is kept whatever its surroundings.
+        forced = not out and i == len(ys) - 1
         kind = names[int(rng.choice(len(names), p=p))]
         d_mm = lo_mm + (hi_mm - lo_mm) * rng.beta(1.2 + 1.5 * s, 2.5 - 1.0 * s)
         r = max(0.6, 0.5 * d_mm * ppm * (_KIND_SCALE[kind] if kind_scale else 1.0))
@@ -103,7 +107,7 @@ def acne_lesions(
         # Stay inside the skin with most of the lesion (edges of eyes, lips, face contour).
         iy, ix = int(y), int(x)
         rr = int(min(r, 30))
-        if canvas.skin[max(0, iy - rr) : iy + rr + 1, max(0, ix - rr) : ix + rr + 1].min() < 0.3:
+        if not forced and canvas.skin[max(0, iy - rr) : iy + rr + 1, max(0, ix - rr) : ix + rr + 1].min() < 0.3:
             continue
         inten = float(np.clip(rng.normal(1.0, 0.2), 0.5, 1.5))
         aspect = float(rng.uniform(0.6, 1.0)) if kind in ("mark", "nodule") else float(rng.uniform(0.85, 1.0))
@@ -135,6 +139,7 @@ def render_acne(
     db = np.zeros((H, W), np.float32)
     hb = np.zeros((H, W), np.float32)  # haemoglobin density (inflammation), see auxiliary.synth.chromophores
     mel = np.zeros((H, W), np.float32)  # melanin density (post-inflammatory hyperpigmentation)
+    pale = np.zeros((H, W), np.float32)  # 0-1: how much of the skin's own colour a white head hides
     L_img = lab[..., 0]
     for les in lesions:
         r = les.radius
@@ -157,11 +162,18 @@ def render_acne(
             d2 = (u * u + v * v) * ir2
         else:
             d2 = dx * dx * ir2 + dy * dy * ir2
+        if r > 6.0 and les.kind in ("papule", "nodule", "mark"):
+            # Seen close, an inflamed bump or a mark is no circle: a lobed, irregular outline (two harmonics of the
+            # angle, phased by the lesion's own angle so the same lesion is drawn the same way).
+            th = np.arctan2(dy, dx)
+            d2 = d2 * (1.0 + np.float32(0.22) * np.sin(2.0 * th + np.float32(les.angle))
+                       + np.float32(0.14) * np.sin(3.0 * th + np.float32(2.0 * les.angle)))
         amp = k * les.intensity
         wdL = dL[y0:y1, x0:x1]
         wdb = db[y0:y1, x0:x1]
         whb = hb[y0:y1, x0:x1]
         wmel = mel[y0:y1, x0:x1]
+        wpale = pale[y0:y1, x0:x1]
         elev = 0.0
         infl = None
         if inflamed:
@@ -170,11 +182,13 @@ def render_acne(
             infl += np.exp(d2 * np.float32(-1.0 / (halo * halo))) * np.float32(amp * hal)
             elev = 0.6 if les.kind != "nodule" else 0.45
         elif les.kind == "closed_comedone":
+            # A whitehead: a pale, whitish dome (keratin under a thin skin), faint redness at its rim.
             dome = np.exp(d2 * np.float32(-1.5))
-            infl = dome * np.float32(amp * 2.5)
-            wdL += dome * np.float32(amp * 5.0)
-            wdb += dome * np.float32(amp * 3.0)
-            elev = 0.45
+            infl = (np.exp(d2 * np.float32(-0.5)) - dome) * np.float32(amp * 3.0)
+            wdL += dome * np.float32(amp * (4.0 + 0.1 * max(0.0, 75.0 - L_here)))
+            wdb += dome * np.float32(amp * 1.5)
+            wpale += dome * np.float32(min(0.4, 0.3 * amp))
+            elev = 0.5
         elif les.kind == "open_comedone":
             plug = np.exp(d2 * np.float32(-1.2))
             wdL -= plug * np.float32(amp * 0.45 * L_here)
@@ -199,7 +213,8 @@ def render_acne(
         if les.kind == "pustule":
             head = np.exp(d2 * np.float32(-1.0 / 0.16))
             wdL += head * np.float32(amp * (10.0 + 0.25 * max(0.0, 70.0 - L_here)))
-            wdb += head * np.float32(amp * 12.0)
+            wdb += head * np.float32(amp * 7.0)
+            wpale += head * np.float32(min(0.6, 0.5 * amp))  # creamy white pus, hardly yellow
             whb -= head * whb * np.float32(0.85)  # the pus head hides the blood beneath it
     sk = canvas.skin
     hb *= sk
@@ -207,9 +222,12 @@ def render_acne(
     add_chromophores(lab, hb, mel, where=(hb > 1e-3) | (mel > 1e-3))
     dL *= sk
     db *= sk
+    np.clip(pale * sk, 0.0, 0.8, out=pale)
+    lab[..., 1] *= 1.0 - pale  # white heads desaturate the skin beneath them
+    lab[..., 2] *= 1.0 - 0.6 * pale
     lab[..., 0] += dL
     lab[..., 2] += db
-    return np.abs(dL) + np.abs(db) + 18.0 * (hb + mel)
+    return np.abs(dL) + np.abs(db) + 18.0 * (hb + mel) + 20.0 * pale
 
 
 def add_acne(
@@ -222,16 +240,22 @@ def add_acne(
     size_mm: tuple[float, float] = (1.0, 5.0),
     kinds: tuple[str, ...] | None = None,
     kind_scale: bool = True,
+    background: float | None = None,
 ) -> SimResult:
-    """Place and draw acne on ``lab`` (in place), with mild perilesional redness when strong."""
+    """Place and draw acne on ``lab`` (in place), with mild perilesional redness when strong.
+
+    ``background``: the strength of that diffuse redness (a* units on light skin); None draws it (half the
+    time at full ``strength``, 1-4 units times ``strength``).
+    """
     lesions = acne_lesions(canvas, rng, count=count, strength=strength, size_mm=size_mm, kinds=kinds,
                            kind_scale=kind_scale)
     shine = float(canvas.meta.get("shine", 0.2))
     effect = render_acne(lab, canvas, lesions, strength=strength, shine=shine)
-    background = 0.0
-    if lesions and rng.random() < 0.5 * strength:
-        # Inflamed acne-prone skin: a faint diffuse redness where the lesions are.
-        background = float(rng.uniform(1.0, 4.0) * strength)
+    if background is None:
+        background = float(rng.uniform(1.0, 4.0) * strength) if lesions and rng.random() < 0.5 * strength else 0.0
+    background = float(background) if lesions else 0.0
+    if background > 0:
+        # Inflamed acne-prone skin: a diffuse redness where the lesions are.
         dens = canvas.regions["acne"] * (0.6 + 0.4 * smooth_noise(rng, canvas.regions["acne"].shape, 4))
         m = upsample(np.clip(dens, 0, 1).astype(np.float32), canvas.shape) * canvas.skin
         add_chromophores(lab, m * np.float32(background / 18.0))

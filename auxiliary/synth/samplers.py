@@ -36,6 +36,12 @@ def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.r
 
 #: lesion kinds drawn in close-up views (their shares follow the lesion's strength, see acne_kind_probabilities)
 CLOSEUP_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule", "open_comedone", "closed_comedone")
+#: per kind of close-up: the share of its width a lesion spans (its diameter drawn between the first two) and
+#: the most lesions it shows
+CLOSEUP_FIELD: dict[str, tuple[float, float, int]] = {
+    "papule": (0.35, 0.85, 2), "nodule": (0.35, 0.85, 2), "pustule": (0.08, 0.3, 5),
+    "open_comedone": (0.2, 0.55, 2), "closed_comedone": (0.12, 0.4, 4),
+}
 
 
 class ConfigSampler:
@@ -70,21 +76,28 @@ class AcneSampler(ConfigSampler):
         count = int(draw_value(rng, self.count, integer=True))
         strength = draw_value(rng, self.strength)
         zoom = float(canvas.meta.get("zoom", 1.0))
-        size_mm, kinds, kind_scale = self.size_mm, None, True
+        size_mm, kinds, kind_scale, background = self.size_mm, None, True, None
         if zoom > 1.2 and count > 0:
             # A closer view shows 1/zoom^2 of the face's lesions, but a photo of acne shows at least one.
             count = max(int(round(count / (zoom * zoom))), int(rng.integers(1, 4)))
         if zoom >= 4.0 and count > 0:
-            # A close-up is framed on one lesion that stands out (any kind alike), centred, 20-55 % of the
-            # field across, with at most one neighbour.
+            # A close-up is framed on lesions of one kind (any kind alike) that stand out, around the centre
+            # (CLOSEUP_FIELD: how many, how wide): one or two inflamed bumps fill 35-85 % of the field across (the
+            # real papule and nodule crops are cut around the redness); pustules and whiteheads come in small
+            # groups, pustules on diffusely reddened skin.
             field_mm = canvas.shape[1] / max(canvas.px_per_mm, 1e-6)
-            size_mm = (0.2 * field_mm, 0.55 * field_mm)
-            kinds, kind_scale = (str(rng.choice(CLOSEUP_KINDS)),), False
-            count = int(rng.integers(1, 3))
+            kind = str(rng.choice(CLOSEUP_KINDS))
+            lo, hi, most = CLOSEUP_FIELD[kind]
+            size_mm = (lo * field_mm, hi * field_mm)
+            kinds, kind_scale = (kind,), False
+            count = int(rng.integers(1, most + 1))
             strength = max(strength, 0.5)
-            canvas = replace(canvas, regions={**canvas.regions, "acne": centred(canvas.regions["acne"].shape)}, _full={})
+            if kind in ("papule", "pustule", "nodule") and rng.random() < 0.7:
+                background = float(rng.uniform(3.0, 12.0) * strength)
+            centre = centred(canvas.regions["acne"].shape, 0.18 if most <= 2 else 0.3)
+            canvas = replace(canvas, regions={**canvas.regions, "acne": centre}, _full={})
         return add_acne(lab, canvas, rng, count=count, strength=strength, size_mm=size_mm, kinds=kinds,
-                        kind_scale=kind_scale)
+                        kind_scale=kind_scale, background=background)
 
 
 def centred(shape: tuple[int, int], sigma: float = 0.18) -> np.ndarray:
@@ -141,7 +154,12 @@ def camera_params(rng: np.random.Generator, scale: float = 1.0, closeup: bool = 
 
 
 def develop(rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    """White balance, exposure, contrast and resolution of ``params`` applied to RGB uint8 (a new array)."""
+    """White balance, exposure, contrast, resolution and JPEG of ``params`` applied to RGB uint8 (a new array).
+
+    A photo taken small (``resolution``) is compressed at that size and then enlarged back: the order of a web
+    crop, whose JPEG blocks are 8 of its own pixels and therefore large and soft once the crop is enlarged for a
+    model (sim-to-real: the real whitehead and papule close-ups show exactly those blocks).
+    """
     gains = np.array([params.get("wb_red", 1.0), 1.0, params.get("wb_blue", 1.0)], np.float32)
     gains *= np.float32(params.get("exposure", 1.0)) ** np.float32(1 / 2.2)
     x = np.clip(rgb.astype(np.float32) * (gains / np.float32(255.0)), 0.0, 1.0)
@@ -151,22 +169,33 @@ def develop(rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     res = int(params.get("resolution", 0))
     H, W = out.shape[:2]
-    if 0 < res < min(H, W):
-        # A small photo enlarged the way the series' preprocessing enlarges one for a model with ImageNet
-        # weights, the realism path (timm's data config: bicubic, auxiliary.models.preprocess): the smooth look
-        # such a model sees on a real 10-60 px crop. (Sim-to-real run R6 showed the look must match: an
-        # enlargement unlike the model's own costs the tiny close-ups most of their recall.)
-        small = cv2.resize(out, (res, res), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+    small = 0 < res < min(H, W)
+    if small:
+        out = cv2.resize(out, (res, res), interpolation=cv2.INTER_AREA)
+    out = jpeg(out, int(params.get("jpeg_quality", 100)))
+    if small:
+        # Enlarged the way the series' preprocessing enlarges a small photo for a model with ImageNet weights, the
+        # realism path (timm's data config: bicubic, auxiliary.models.preprocess): the smooth look such a model sees
+        # on a real 10-60 px crop. (Sim-to-real run R6 showed the look must match: an enlargement unlike the
+        # model's own costs the tiny close-ups most of their recall.)
+        out = cv2.resize(out, (W, H), interpolation=cv2.INTER_CUBIC)
     return out
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """RGB uint8 through a JPEG encoder at ``quality`` (with its chroma subsampling); 100 or more: unchanged."""
+    if quality >= 100:
+        return rgb
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]) if ok else rgb
 
 
 def camera(lab: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) -> np.ndarray:
     """Expose CIELAB ``lab`` (modified in place) through the camera ``params``; returns RGB uint8.
 
     Defocus (Gaussian blur) and sensor noise (mostly luminance) are applied in CIELAB before the
-    single conversion to sRGB, then :func:`develop` (white balance, exposure, contrast, resolution)
-    and JPEG compression (with its chroma subsampling) if quality < 100.
+    single conversion to sRGB, then :func:`develop` (white balance, exposure, contrast, resolution and JPEG
+    compression, with its chroma subsampling, if quality < 100).
     """
     blur = params["blur_sigma"]
     if blur > 0.25:
@@ -175,13 +204,7 @@ def camera(lab: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) ->
     sigma = params["noise_sigma"]
     lab[..., 0] += bank_noise(rng, (H, W), copy=False) * np.float32(sigma)
     lab[..., 1 + int(rng.integers(0, 2))] += bank_noise(rng, (H, W), copy=False) * np.float32(0.5 * sigma)
-    rgb = develop(lab_image_to_rgb(lab), params)
-    q = params["jpeg_quality"]
-    if q < 100:
-        ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
-        if ok:
-            rgb = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-    return rgb
+    return develop(lab_image_to_rgb(lab), params)
 
 
 def measure_ita(rgb: np.ndarray, skin: np.ndarray, changed: np.ndarray | None = None) -> float:

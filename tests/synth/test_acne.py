@@ -58,3 +58,59 @@ def test_pure_functions_leave_input_alone_and_are_deterministic():
     assert np.array_equal(rgb, before) and e.mask.any() and not (e.mask & ~mask).any()
     sampler = samplers.AcneSampler(count=(5, 5), strength=0.5, seed=3)
     assert len(sampler(canvas).lesions) == 5
+
+
+def _one_lesion(kind: str, diameter_px: float, seed: int = 0, tone_group: str = "light"):
+    """One lesion of ``kind``, ``diameter_px`` across, near the centre of a 128 px patch of skin."""
+    canvas = procedural.render_skin(128, tone_group, np.random.default_rng(seed), layout="patch")
+    canvas = replace(canvas, regions={**canvas.regions, "acne": samplers.centred(canvas.regions["acne"].shape)},
+                     _full={})
+    lab = canvas.lab.copy()
+    d = diameter_px / canvas.px_per_mm
+    res = acne_mod.add_acne(lab, canvas, np.random.default_rng(seed), count=1, strength=0.8, size_mm=(d, d),
+                            kinds=(kind,), kind_scale=False)
+    assert len(res.lesions) == 1
+    return canvas, res
+
+
+def test_whitehead_is_a_pale_dome_that_hides_the_skin_colour():
+    for tone_group in ("light", "intermediate", "dark"):
+        canvas, res = _one_lesion("closed_comedone", 30.0, tone_group=tone_group)
+        les = res.lesions[0]
+        y, x = int(les.y), int(les.x)
+        before, after = canvas.lab[y - 2:y + 3, x - 2:x + 3], res.image[y - 2:y + 3, x - 2:x + 3]
+        assert after[..., 0].mean() > before[..., 0].mean() + 2.0, tone_group  # brighter
+        chroma = lambda a: np.hypot(a[..., 1], a[..., 2]).mean()  # noqa: E731
+        assert chroma(after) < 0.9 * chroma(before), tone_group  # whiter: less of the skin's own colour
+
+
+def test_a_close_inflamed_bump_is_no_circle():
+    spread = {}
+    for d_px in (50.0, 8.0):
+        canvas, res = _one_lesion("papule", d_px)
+        les = res.lesions[0]
+        hb = np.abs(res.image[..., 1] - canvas.lab[..., 1])  # the redness the bump adds
+        angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        radii = []
+        for t in angles:  # how far the redness reaches along each direction (half its peak)
+            steps = np.arange(0, 3 * les.radius, 0.5)
+            ys = np.clip((les.y + steps * np.sin(t)).astype(int), 0, 127)
+            xs = np.clip((les.x + steps * np.cos(t)).astype(int), 0, 127)
+            prof = hb[ys, xs]
+            below = np.nonzero(prof < 0.5 * prof[0])[0]
+            radii.append(steps[below[0]] if len(below) else steps[-1])
+        spread[les.radius > 6] = float(np.std(radii) / np.mean(radii))
+    assert spread[True] > 0.08  # a lobed outline when seen close
+    assert spread[False] < 0.5 * spread[True]  # a small bump stays round
+
+
+def test_an_acne_image_always_shows_a_lesion():
+    canvas = procedural.render_skin(128, "light", np.random.default_rng(1), layout="patch")
+    skin = np.zeros_like(canvas.skin)
+    skin[:, 60:68] = 1.0  # a sliver of skin between hair and an eye: no lesion's window is all skin
+    canvas = replace(canvas, skin=skin, _full={})
+    for seed in range(5):
+        res = acne_mod.add_acne(canvas.lab.copy(), canvas, np.random.default_rng(seed), count=1, strength=0.8,
+                                size_mm=(8.0, 8.0), kinds=("papule",), kind_scale=False)
+        assert len(res.lesions) == 1 and res.mask.any(), seed
+        assert skin[int(res.lesions[0].y), int(res.lesions[0].x)] > 0.5  # still on skin
