@@ -87,6 +87,12 @@ def acne_lesions(
     acne = canvas.regions["acne"]
     cluster = np.exp(1.1 * smooth_noise(rng, acne.shape, rng.uniform(3, 7)))
     ys, xs = sample_points(rng, acne * cluster, max(count * 4, 24), (H, W), canvas.skin)
+    on_skin = np.flatnonzero(canvas.skin > 0.5)
+    if on_skin.size:
+        # An image of acne shows at least one lesion: a last candidate on the skin itself, kept whatever its
+        # surroundings when every other was refused (a close-up of skin cut by hair, eyes or the face's edge).
+        pick = int(on_skin[int(rng.integers(on_skin.size))])
+        ys, xs = np.append(ys, pick // W), np.append(xs, pick % W)
     lo_mm, hi_mm = value_range(size_mm)
     s = float(np.clip(strength, 0, 1))
     out: list[Lesion] = []
@@ -94,9 +100,7 @@ def acne_lesions(
     for i, (y, x) in enumerate(zip(ys, xs)):
         if len(out) >= count:
             break
-        # An image of acne shows at least one lesion: when every candidate but the last was refused (a close-up
-        # of skin cut by hair, eyes or the face's edge), the last is kept whatever its surroundings.
-        forced = not out and i == len(ys) - 1
+        forced = not out and on_skin.size and i == len(ys) - 1
         kind = names[int(rng.choice(len(names), p=p))]
         d_mm = lo_mm + (hi_mm - lo_mm) * rng.beta(1.2 + 1.5 * s, 2.5 - 1.0 * s)
         r = max(0.6, 0.5 * d_mm * ppm * (_KIND_SCALE[kind] if kind_scale else 1.0))

@@ -91,7 +91,11 @@ def test_closeup_acne_shows_a_lesion_near_the_centre():
         S = canvas.shape[0]
         nearest = min(np.hypot(les.x - S / 2, les.y - S / 2) for les in res.lesions)
         assert nearest < 0.35 * S
-        assert max(les.radius for les in res.lesions) * 2 >= 0.15 * S  # framed on it: a good part of the field
+        # framed on it: a lesion spans the share of the field its kind does in close-ups (all of one kind)
+        kind = res.lesions[0].kind
+        lo, hi, most = samplers.CLOSEUP_FIELD[kind]
+        assert all(les.kind == kind for les in res.lesions) and len(res.lesions) <= most
+        assert all(lo * S - 1 <= les.radius * 2 <= hi * S + 1 for les in res.lesions), kind
 
 
 def test_eye_bar_covers_the_eyes_and_leaves_the_mask():
