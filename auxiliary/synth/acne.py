@@ -189,11 +189,9 @@ def render_acne(
             # A whitehead: a pale, whitish dome (keratin under a thin skin), faint redness at its rim.
             dome = np.exp(d2 * np.float32(-1.5))
             infl = (np.exp(d2 * np.float32(-0.5)) - dome) * np.float32(amp * 3.0)
-            core = np.exp(d2 * np.float32(-1.0 / 0.15))  # the white keratin seen through the top of the dome
             wdL += dome * np.float32(amp * (4.0 + 0.1 * max(0.0, 75.0 - L_here)))
-            wdL += core * np.float32(amp * (5.0 + 0.2 * max(0.0, 80.0 - L_here)))
             wdb += dome * np.float32(amp * 1.5)
-            wpale += dome * np.float32(min(0.4, 0.3 * amp)) + core * np.float32(min(0.4, 0.3 * amp))
+            wpale += dome * np.float32(min(0.4, 0.3 * amp))
             elev = 0.5
         elif les.kind == "open_comedone":
             plug = np.exp(d2 * np.float32(-1.2))

@@ -136,14 +136,12 @@ def camera_params(rng: np.random.Generator, scale: float = 1.0, closeup: bool = 
     (L* units), white balance (red and blue gains), exposure (linear gain), contrast (tone-curve gamma),
     resolution (the side the photo was taken at, 0 = full: small web photos upscaled) and JPEG quality
     (100 = none). ``closeup``: a close-up of a lesion, which web photos mostly are as small crops (60 % of
-    them are taken at 8-64 px, and half of those saved at JPEG quality 25-60: the real whitehead crops are
-    all 8 px blocks and bleeding colour)."""
-    small_closeup = closeup and rng.random() < 0.6
-    if small_closeup:
+    them are taken at 8-64 px)."""
+    if closeup and rng.random() < 0.6:
         resolution = int(rng.integers(8, 65))
     else:
         resolution = int(rng.integers(40, 161)) if rng.random() < 0.3 else 0
-    params = {
+    return {
         "blur_sigma": round(float(rng.uniform(0.0, 1.0) ** 2 * 1.1 * scale), 3),
         "noise_sigma": round(float(rng.uniform(0.4, 1.4)), 3),
         "wb_red": round(float(np.exp(np.clip(rng.normal(0.0, 0.06), -0.12, 0.12))), 4),
@@ -153,9 +151,6 @@ def camera_params(rng: np.random.Generator, scale: float = 1.0, closeup: bool = 
         "resolution": resolution,
         "jpeg_quality": int(rng.integers(60, 96)) if rng.random() < 0.85 else 100,
     }
-    if small_closeup and rng.random() < 0.5:
-        params["jpeg_quality"] = int(rng.integers(25, 61))
-    return params
 
 
 def develop(rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray:

@@ -38,13 +38,3 @@ def test_a_small_photo_is_compressed_at_its_own_size_then_enlarged():
     # a photo at full size is compressed as it is; quality 100 is no compression
     assert np.array_equal(samplers.develop(img, {"jpeg_quality": 40}), samplers.jpeg(img, 40))
     assert np.array_equal(samplers.develop(img, {}), img)
-
-
-def test_small_closeups_are_often_saved_at_low_quality_and_nothing_else_is():
-    rng = np.random.default_rng(0)
-    close = [samplers.camera_params(rng, closeup=True) for _ in range(400)]
-    wide = [samplers.camera_params(rng) for _ in range(400)]
-    low = [c for c in close if c["jpeg_quality"] < 60]
-    assert 0.2 < len(low) / len(close) < 0.4  # 60 % small crops, half of them at 25-60
-    assert all(0 < c["resolution"] <= 64 and c["jpeg_quality"] >= 25 for c in low)
-    assert min(c["jpeg_quality"] for c in wide) >= 60
