@@ -3,7 +3,7 @@
 :func:`acne_lesions` places the lesions and :func:`render_acne` draws them on a CIELAB canvas
 (:func:`add_acne` does both); :func:`simulate_acne` does it on an RGB image. Papules are raised red
 bumps, shaded by the scene light, with an inflamed halo and, seen close, a lobed outline; pustules a
-pale-yellow head on a papule; closed comedones (whiteheads) pale, whitish domes that hide the skin's colour
+creamy-white head on a papule; closed comedones (whiteheads) pale, whitish domes that hide the skin's colour
 beneath them; open comedones dark pores; then post-inflammatory marks and, when strong, nodules; clustered
 on cheeks, forehead, chin and jaw. An image of acne always shows at least one lesion.
 ``strength`` (0-1) sets contrast, elevation, size and the share of inflamed lesions; weak acne is a
@@ -88,11 +88,13 @@ def acne_lesions(
     cluster = np.exp(1.1 * smooth_noise(rng, acne.shape, rng.uniform(3, 7)))
     ys, xs = sample_points(rng, acne * cluster, max(count * 4, 24), (H, W), canvas.skin)
     on_skin = np.flatnonzero(canvas.skin > 0.5)
+    last = -1  # index of the fallback candidate
     if on_skin.size:
         # An image of acne shows at least one lesion: a last candidate on the skin itself, kept whatever its
         # surroundings when every other was refused (a close-up of skin cut by hair, eyes or the face's edge).
         pick = int(on_skin[int(rng.integers(on_skin.size))])
         ys, xs = np.append(ys, pick // W), np.append(xs, pick % W)
+        last = len(ys) - 1
     lo_mm, hi_mm = value_range(size_mm)
     s = float(np.clip(strength, 0, 1))
     out: list[Lesion] = []
@@ -100,7 +102,7 @@ def acne_lesions(
     for i, (y, x) in enumerate(zip(ys, xs)):
         if len(out) >= count:
             break
-        forced = not out and on_skin.size and i == len(ys) - 1
+        forced = not out and i == last
         kind = names[int(rng.choice(len(names), p=p))]
         d_mm = lo_mm + (hi_mm - lo_mm) * rng.beta(1.2 + 1.5 * s, 2.5 - 1.0 * s)
         r = max(0.6, 0.5 * d_mm * ppm * (_KIND_SCALE[kind] if kind_scale else 1.0))
@@ -132,7 +134,7 @@ def render_acne(
 
     Each lesion adds an inflammation term (a* up by the tone's redness visibility, the rest as
     darker and slightly violaceous), an elevation shaded by the scene light, and its own marks:
-    a pale-yellow head (pustule), a dark plug (open comedone), a whitish dome (closed comedone),
+    a creamy-white head (pustule), a dark plug (open comedone), a pale dome (closed comedone),
     a flat pink or brown macule (mark). ``strength`` scales contrast and elevation.
     """
     H, W = lab.shape[:2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from auxiliary.base import tone
@@ -24,8 +25,6 @@ def test_image_level_ita_estimate_is_recorded():
 
 
 def test_a_small_photo_is_compressed_at_its_own_size_then_enlarged():
-    import cv2
-
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3)).astype(np.uint8), (0, 0), 2.0)
     params = {"resolution": 32, "jpeg_quality": 40}
