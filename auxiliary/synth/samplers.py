@@ -37,10 +37,10 @@ def subject_stream(seed: int, subject: int, stream: str, extra: int = 0) -> np.r
 #: lesion kinds drawn in close-up views (their shares follow the lesion's strength, see acne_kind_probabilities)
 CLOSEUP_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule", "open_comedone", "closed_comedone")
 #: per kind of close-up: the share of its width a lesion spans (its diameter drawn between the first two) and
-#: the fewest and most lesions it shows (whiteheads come as a field of many small pale bumps)
-CLOSEUP_FIELD: dict[str, tuple[float, float, int, int]] = {
-    "papule": (0.35, 0.85, 1, 2), "nodule": (0.35, 0.85, 1, 2), "pustule": (0.08, 0.3, 1, 5),
-    "open_comedone": (0.2, 0.55, 1, 2), "closed_comedone": (0.03, 0.14, 8, 40),
+#: the most lesions it shows
+CLOSEUP_FIELD: dict[str, tuple[float, float, int]] = {
+    "papule": (0.35, 0.85, 2), "nodule": (0.35, 0.85, 2), "pustule": (0.08, 0.3, 5),
+    "open_comedone": (0.2, 0.55, 2), "closed_comedone": (0.12, 0.4, 4),
 }
 
 
@@ -87,10 +87,10 @@ class AcneSampler(ConfigSampler):
             # groups, pustules on diffusely reddened skin.
             field_mm = canvas.shape[1] / max(canvas.px_per_mm, 1e-6)
             kind = str(rng.choice(CLOSEUP_KINDS))
-            lo, hi, least, most = CLOSEUP_FIELD[kind]
+            lo, hi, most = CLOSEUP_FIELD[kind]
             size_mm = (lo * field_mm, hi * field_mm)
             kinds, kind_scale = (kind,), False
-            count = int(rng.integers(least, most + 1))
+            count = int(rng.integers(1, most + 1))
             strength = max(strength, 0.5)
             if kind in ("papule", "pustule", "nodule") and rng.random() < 0.7:
                 background = float(rng.uniform(3.0, 12.0) * strength)

@@ -93,7 +93,7 @@ def test_closeup_acne_shows_a_lesion_near_the_centre():
         assert nearest < 0.35 * S
         # framed on it: a lesion spans the share of the field its kind does in close-ups (all of one kind)
         kind = res.lesions[0].kind
-        lo, hi, _, most = samplers.CLOSEUP_FIELD[kind]
+        lo, hi, most = samplers.CLOSEUP_FIELD[kind]
         assert all(les.kind == kind for les in res.lesions) and len(res.lesions) <= most
         assert all(lo * S - 1 <= les.radius * 2 <= hi * S + 1 for les in res.lesions), kind
 
