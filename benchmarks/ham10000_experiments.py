@@ -100,6 +100,15 @@ EXPERIMENTS: dict[str, dict] = {
     "lite0_pre_224_ema_trainval": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224, max_epochs=7,
                                        freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0, ema_decay=0.995,
                                        trainval=True, report="last, flip TTA"),
+    # Declared 2026-12-07 before they ran (issue 30: does the +0.02 of train + validation hold?): the trainval
+    # recipe above, unchanged, on training seeds 1 and 2; each alone on the quiet CPU; the LAST epoch's (EMA)
+    # weights with flip TTA reported, as for seed 0.
+    "lite0_pre_224_ema_trainval_s1": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224,
+                                          max_epochs=7, freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0,
+                                          ema_decay=0.995, trainval=True, seed=1, report="last, flip TTA"),
+    "lite0_pre_224_ema_trainval_s2": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224,
+                                          max_epochs=7, freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0,
+                                          ema_decay=0.995, trainval=True, seed=2, report="last, flip TTA"),
     "lite0_scratch_128": dict(model="tf_efficientnet_lite0", pretrained="false", img_size=128, max_epochs=10,
                               freeze_epochs=0, lr_ft=2e-3),
     "resnet18_scratch_128": dict(model="resnet18", pretrained="false", img_size=128, max_epochs=10,
