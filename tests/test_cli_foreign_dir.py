@@ -138,6 +138,8 @@ def commands(w: dict, port: int) -> tuple[list[list[str]], dict[str, list[str]]]
          "--select-epochs", "1", "--img-size", "32", "--quiet"],
         ["adapt", *tiny, "--ckpt", ck, "--input", str(w["photos"]), "--out", f"{out}/adapt", "--method", "adabn",
          "--no-progress"],
+        ["operating-point", "--ckpt", f"{out}/train/best.pt", "--min-recall", "acne=0.5", "--folds", "2", "--out",
+         f"{out}/op", "--no-progress"],  # the folds repeat the recipe of the run trained above
         ["evaluate", "--ckpt", ck, "--data", test_csv, "--out", f"{out}/eval", "--quiet", "--n-bootstrap", "5"],
         ["compare", *tiny, "--runs", str(w["ckpt"].parent), "--data", test_csv, "--out", f"{out}/compare",
          "--onnx-dir", f"{out}/onnx", "--no-speed"],
@@ -153,7 +155,7 @@ def commands(w: dict, port: int) -> tuple[list[list[str]], dict[str, list[str]]]
     ]
     expected = {
         "sim": ["metadata.csv"], "split": ["train.csv", "val.csv", "test.csv", "classes.json"],
-        "train": ["best.pt", "summary.json"], "select": ["selection.csv"], "adapt": ["best.pt"],
+        "train": ["best.pt", "summary.json"], "select": ["selection.csv"], "adapt": ["best.pt"], "op": ["best.pt", "operating_point.json", "oof_predictions.csv"],
         "eval": ["summary.json", "predictions.csv"], "compare": ["comparison.csv"], "onnx": [],
         "export": ["model.onnx"], "cams": [], "sorted": ["predictions.csv", "sort_report.json"],
         "fb": [], "merged": ["train.csv", "classes.json"], "notebooks": ["01_synthesis.ipynb"],

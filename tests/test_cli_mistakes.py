@@ -231,6 +231,14 @@ CASES = [
     ("adapt-no-batchnorm", "adapt --ckpt {convnext} --input {photos} --out {root}/o_ad6 --method adabn", "BatchNorm"),
     ("adapt-val-predictions-without-probabilities", "adapt --ckpt {noprob} --input {photos} --out {root}/o_ad7 "
      "--method self --split {split}", "prob_acne"),
+    # operating-point
+    ("op-ckpt-is-text", "operating-point --ckpt {text} --min-recall acne=0.7 --out {root}/o_op", "notes.txt"),
+    ("op-floor-above-one", "operating-point --ckpt {ckpt} --min-recall acne=1.5 --out {root}/o_op1", "--min-recall"),
+    ("op-floor-without-class", "operating-point --ckpt {ckpt} --min-recall 0.7 --out {root}/o_op2", "--min-recall"),
+    ("op-unknown-class", "operating-point --ckpt {ckpt} --min-recall mel=0.7 --out {root}/o_op3", "mel"),
+    ("op-one-fold", "operating-point --ckpt {ckpt} --min-recall acne=0.7 --folds 1 --out {root}/o_op4", "--folds"),
+    ("op-no-recorded-recipe", "operating-point --ckpt {ckpt} --min-recall acne=0.7 --split {split} --out {root}/o_op5",
+     "no training settings"),
     # run-all
     ("run-all-unknown-notebook", "run-all --profile smoke --only 99", "99"),
     ("run-all-out-is-file", "run-all --profile smoke --only 01 --out {existing}", "--out"),

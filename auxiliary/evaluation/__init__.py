@@ -13,6 +13,8 @@ uses is the run's task's choice (:mod:`auxiliary.tasks`), which this room never 
 - ``thresholds``: decision thresholds fitted on validation, globally and per group: on P(positive classes), or
   per label and per (tone group, label); the dict a multi-label checkpoint records.
 - ``operating_point``: a high-recall threshold with bootstrap intervals.
+- ``prior_shift``: a stored operating point of a single-label model (one log-prior shift per class, fitted under
+  recall floors on held-out probabilities), its decisions and their report.
 - ``fairness``: every metric by skin-tone group (per class or per label), gaps between groups, the F1 gap between
   the darkest and the intermediate tone group before and after per-group thresholds.
 - ``conformal``: conformal prediction thresholds; ``report``: every metric of one set of predictions (per class,

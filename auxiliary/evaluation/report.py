@@ -60,6 +60,7 @@ from auxiliary.evaluation.metrics import (
     summary_metrics,
 )
 from auxiliary.evaluation.operating_point import high_recall_operating_point
+from auxiliary.evaluation.prior_shift import operating_point_report, shift_vector, shifted_decisions
 from auxiliary.evaluation.thresholds import (
     DEFAULT_LABEL_THRESHOLD,
     LabelThresholds,
@@ -208,11 +209,12 @@ def _frame_dict(report: dict[str, Any], key: str) -> Any:
 
 def class_report(y: Any, probs: Any, classes: list[str], eval_cfg: EvalConfig, *, temperature: float,
                  groups: Any = None, val: tuple[Any, Any, Any] | None = None, uncalibrated: Any = None,
-                 tta: Any = None) -> dict[str, Any]:
+                 tta: Any = None, operating_point: dict[str, Any] | None = None) -> dict[str, Any]:
     """An evaluation of one class per image (``evaluate`` on a single-label checkpoint): :func:`evaluate_predictions`
     (per-group thresholds fitted on ``val`` = (y, probabilities, groups) of a validation list) with ``metrics`` =
     one row per variant (``calibrated``, ``uncalibrated``, ``calibrated+tta``), the ``temperature`` used and the
-    JSON ``files`` beside the tables (``high_recall.json``)."""
+    JSON ``files`` beside the tables (``high_recall.json``; ``operating_point.json``: the decisions at the
+    checkpoint's stored operating point, :func:`auxiliary.evaluation.prior_shift.operating_point_report`)."""
     y_val, probs_val, groups_val = val if val is not None else (None, None, None)
     res = evaluate_predictions(y, probs, classes, eval_cfg, groups=groups, y_val=y_val, probs_val=probs_val,
                                groups_val=groups_val)
@@ -224,6 +226,11 @@ def class_report(y: Any, probs: Any, classes: list[str], eval_cfg: EvalConfig, *
                   "uncalibrated": float(res["metrics"].loc["uncalibrated", "ece"]) if uncalibrated is not None
                   else math.nan}
     res["files"] = {"high_recall.json": res["high_recall"]} if "high_recall" in res else {}
+    if operating_point and operating_point.get("shift"):  # on the flip views' probabilities when they were asked for
+        res["operating_point"] = {**operating_point_report(y, tta if tta is not None else probs, classes,
+                                                           operating_point),
+                                  "variant": "calibrated+tta" if tta is not None else "calibrated"}
+        res["files"]["operating_point.json"] = res["operating_point"]
     return res
 
 
@@ -235,6 +242,7 @@ def class_summary(report: dict[str, Any]) -> dict[str, Any]:
         "metrics": report["metrics"].to_dict(orient="index"),
         "per_class": report["per_class"].to_dict(orient="index"),
         "high_recall": report.get("high_recall"),
+        "operating_point": report.get("operating_point"),
         "gaps": _frame_dict(report, "gaps"),
         "group_thresholds": _frame_dict(report, "group_thresholds"),
         "thresholds": dict(report["group_thresholds"].attrs.get("thresholds", {})) if "group_thresholds" in report
@@ -242,12 +250,13 @@ def class_summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def class_columns(probs: Any, classes: Sequence[str]) -> pd.DataFrame:
-    """``prob_<class>...`` and ``pred`` (the top class; empty for an unreadable image's NaN row)."""
+def class_columns(probs: Any, classes: Sequence[str], operating_point: dict[str, Any] | None = None) -> pd.DataFrame:
+    """``prob_<class>...`` and ``pred`` (the top class, or the class decided at ``operating_point``; empty for an
+    unreadable image's NaN row)."""
     p = np.asarray(probs, dtype=np.float64)
     df = pd.DataFrame({f"prob_{c}": p[:, j] for j, c in enumerate(classes)}, index=range(len(p)))
-    df["pred"] = [str(classes[i]) if np.isfinite(r).all() else "" for i, r in zip(np.nan_to_num(p, nan=-1.0).argmax(
-        axis=1) if len(p) else [], p)]
+    dec = shifted_decisions(np.nan_to_num(p, nan=0.0), shift_vector(operating_point, classes)) if len(p) else []
+    df["pred"] = [str(classes[i]) if np.isfinite(r).all() else "" for i, r in zip(dec, p)]
     return df
 
 

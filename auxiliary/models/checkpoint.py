@@ -103,6 +103,17 @@ def save_checkpoint(
     return p
 
 
+def save_with_entries(path: str | Path, checkpoint: Checkpoint, entries: dict[str, Any]) -> Path:
+    """A copy of ``checkpoint`` (its weights and every entry) at ``path`` with ``entries`` added or replaced (atomic
+    write): a stored operating point, an adaptation record. The source file is left as it is."""
+    payload = {k: v for k, v in checkpoint.info.items() if k != "path"}
+    payload.update(entries, state_dict=checkpoint.state_dict)
+    p = Path(path)
+    with atomic_write(p) as tmp:
+        torch.save(payload, tmp)
+    return p
+
+
 #: What every checkpoint of this project records besides its format number.
 REQUIRED_KEYS = ("state_dict", "model_name", "classes", "img_size", "mean", "std")
 

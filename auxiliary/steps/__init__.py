@@ -17,6 +17,8 @@ the command line (``auxiliary.faces.cli.<verb>``), the notebook and the DVC stag
 - ``serve``: what the web demo does, without the web (the checkpoint opened once, analysis, model card).
 - ``predict``: one photo or a few: calibrated classes or labels, the low-confidence flag, Grad-CAM, ``--face``.
 - ``adapt``: a synthetic model adapted, without labels, to the photos it is about to sort (AdaBN, self-training).
+- ``operating_point``: per-class decision shifts (a melanoma recall floor) fitted by k-fold on train + validation,
+  stored in a copy of the checkpoint that every predicting step decides with.
 - ``runs``: the finished runs from the run folders or the MLflow store.
 
 Every notebook calls ``ensure_*`` for its inputs, so it also works opened alone: if the previous

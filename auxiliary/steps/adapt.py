@@ -53,7 +53,7 @@ from auxiliary.training.adaptation import (
     confidence_threshold,
     model_summary_line,
 )
-from auxiliary.training.runs import refuse_existing
+from auxiliary.training.runs import recorded_split, refuse_existing
 
 #: ``adapt --method``.
 METHODS: tuple[str, ...] = ("adabn", "self", "adabn+self")
@@ -103,17 +103,11 @@ def save_adapted(path: Path, model: Any, checkpoint: Checkpoint, adaptation: dic
 
 def source_split(checkpoint: Checkpoint, split: str | Path | None) -> Path:
     """The split the checkpoint's run trained on: ``split``, else its ``summary.json``'s ``split_dir``."""
-    if split:
-        return resolve_path(split)
-    summary = checkpoint.path.parent / "summary.json"
-    try:
-        recorded = json.loads(summary.read_text(encoding="utf-8")).get("split_dir")
-    except (OSError, ValueError):
-        recorded = None
-    if not recorded or not (Path(recorded) / "classes.json").is_file():
+    found = recorded_split(checkpoint.path.parent, split)
+    if found is None:
         raise AdaptStepError(f"self-training needs the split {checkpoint.path.parent} was trained on: none recorded "
                              "in its summary.json; pass --split DIR")
-    return Path(recorded)
+    return found
 
 
 def pseudo_split(source: Path, pseudo: pd.DataFrame, out: Path) -> Path:

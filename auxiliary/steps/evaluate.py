@@ -36,6 +36,8 @@ settings, every number, the notes). One class per image::
     confusion.csv           rows true, columns predicted
     reliability.csv         confidence bins (count, confidence, accuracy, gap)
     high_recall.json        threshold / precision / specificity at the target recall, CIs, note
+    operating_point.json    with a stored operating point (``operating-point``): precision and recall per class,
+                            balanced accuracy of the decisions it makes (``predictions.csv``'s ``pred`` too)
     group_metrics.csv       per group of the fairness column (support, flagged_small, metrics)
     group_metrics_long.csv  per group and class (tidy)
     gaps.csv                max, min, gap, ratio, worst group per metric

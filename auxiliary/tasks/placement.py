@@ -23,6 +23,7 @@ import numpy as np
 from auxiliary.base.errors import SortError
 from auxiliary.base.files import safe_name
 from auxiliary.data.labels import NO_LABEL
+from auxiliary.evaluation.prior_shift import shifted_decisions
 
 #: The folder of a sort's images that a person should look at: the model is too unsure to file them.
 LOW_CONFIDENCE = "low_confidence"
@@ -91,7 +92,16 @@ def csv_number(v: Any) -> str:
 
 @dataclass
 class ClassSort(SortRule):
-    """A single-label sort: the top class's folder when confident, else ``low_confidence/``."""
+    """A single-label sort: the decided class's folder when confident, else ``low_confidence/``.
+
+    The decided class is the top class, or with the checkpoint's operating point (``shift``: one log-prior shift per
+    class, :mod:`auxiliary.evaluation.prior_shift`) ``argmax(log p + shift)``; confident means its calibrated
+    probability reaches ``conf`` (or the conformal set is exactly that class). ``top_prob`` is the decided class's
+    probability and ``margin`` it minus the most probable other class (negative where the shift overruled the
+    argmax: those images lead the review queue).
+    """
+
+    shift: np.ndarray | None = None
 
     @property
     def threshold(self) -> float:
@@ -99,23 +109,24 @@ class ClassSort(SortRule):
 
     def describe(self) -> str:
         c = self.conformal
-        if c:
-            return f"conformal coverage {c.coverage:g} (p >= {c.threshold:.4f})"
-        return f"top probability >= {self.conf:g}"
+        rule = f"conformal coverage {c.coverage:g} (p >= {c.threshold:.4f})" if c else f"top probability >= {self.conf:g}"
+        return rule + (", classes decided at the checkpoint's operating point" if self.shift is not None else "")
 
     def place(self, probs: np.ndarray, tone_groups: Sequence[str]) -> list[dict[str, Any]]:
-        """``predicted`` (the top class), ``top_prob``, ``margin`` (top minus second), ``prediction_set``
-        (conformal)."""
+        """``predicted`` (the decided class), ``top_prob`` (its probability), ``margin`` (it minus the most probable
+        other class), ``prediction_set`` (conformal)."""
         folders, out = self.folders, []
-        for p in np.asarray(probs, dtype=np.float64).reshape(-1, len(self.classes)):
-            order = np.argsort(-p)
-            pred = self.classes[int(order[0])]
+        P = np.asarray(probs, dtype=np.float64).reshape(-1, len(self.classes))
+        for p, k in zip(P, shifted_decisions(P, self.shift)):
+            k = int(k)
+            pred = self.classes[k]
+            other = float(np.delete(p, k).max()) if len(p) > 1 else 0.0
             pset = [self.classes[i] for i in np.flatnonzero(self.conformal.sets(p[None])[0])] if self.conformal else []
-            confident = (len(pset) == 1 and pset[0] == pred) if self.conformal else float(p[order[0]]) >= self.conf
+            confident = (len(pset) == 1 and pset[0] == pred) if self.conformal else float(p[k]) >= self.conf
             out.append({"decision": "sorted" if confident else LOW_CONFIDENCE,
                         "folder": folders[pred] if confident else LOW_CONFIDENCE, "predicted": pred,
-                        "probs": [float(v) for v in p], "top_prob": float(p[order[0]]),
-                        "margin": float(p[order[0]] - p[order[1]]) if len(p) > 1 else 1.0, "prediction_set": pset})
+                        "probs": [float(v) for v in p], "top_prob": float(p[k]),
+                        "margin": float(p[k] - other) if len(p) > 1 else 1.0, "prediction_set": pset})
         return out
 
     def rejected(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from auxiliary.evaluation.arrays import finite_rows, labels_to_index
 from auxiliary.evaluation.calibration import fit_temperature, softmax
 from auxiliary.evaluation.comparison_table import class_wide, metric_row, metric_rows, prediction_table
 from auxiliary.evaluation.metrics import summary_metrics
+from auxiliary.evaluation.prior_shift import shift_vector, shifted_decisions
 from auxiliary.evaluation.report import class_columns, class_report, class_summary
 from auxiliary.tasks.losses import LOSSES, build_criterion
 from auxiliary.tasks.placement import ClassSort, csv_number
@@ -111,8 +112,12 @@ class SingleLabel(Task):
 
     def decide(self, probs: np.ndarray, calibration: Mapping[str, Any], classes: Sequence[str],
                groups: Sequence[str] | None = None) -> np.ndarray:
+        """The argmax, or with a stored ``operating_point`` ``argmax(log p + shift)``
+        (:mod:`auxiliary.evaluation.prior_shift`)."""
         p = np.asarray(probs, dtype=np.float64)
-        return p.argmax(axis=-1) if p.size else np.zeros(p.shape[:-1], dtype=int)
+        if not p.size:
+            return np.zeros(p.shape[:-1], dtype=int)
+        return shifted_decisions(p, shift_vector(calibration.get("operating_point"), classes))
 
     def prediction_names(self, decisions: np.ndarray, classes: Sequence[str]) -> list[str]:
         return [str(classes[int(i)]) for i in np.asarray(decisions).reshape(-1)]
@@ -195,7 +200,8 @@ class SingleLabel(Task):
         a conformal prediction set of exactly that class), else into ``low_confidence/``."""
         if tone_thresholds:
             raise SortError("--tone-thresholds is for multi-label models; this checkpoint is single-label")
-        rule = ClassSort([str(c) for c in classes], float(conf), coverage)
+        rule = ClassSort([str(c) for c in classes], float(conf), coverage,
+                         shift=shift_vector(calibration.get("operating_point"), classes))
         rule.check_folders("class", self.sort_folders)
         return rule
 
@@ -211,18 +217,24 @@ class SingleLabel(Task):
 
     def analysis(self, probs: Mapping[str, float], calibration: Mapping[str, Any], classes: Sequence[str],
                  conf: float) -> dict[str, Any]:
-        """The classes most likely first; low confidence when the top probability is under ``conf``."""
+        """The classes most likely first; the decided class (``top``: the most likely, or the operating point's, see
+        :meth:`decide`); low confidence when its probability is under ``conf``."""
         order = sorted(probs, key=probs.get, reverse=True)
-        top = order[0]
+        top = str(classes[int(self.decide(np.array([float(probs[str(c)]) for c in classes]), calibration, classes))])
         top_prob = float(probs[top])
         low = bool(top_prob < conf)
+        word = "most likely" if top == order[0] else "decided at the checkpoint's operating point"
         if low:
-            detail = (f"The most likely class “{top}” has only {top_prob:.0%} calibrated probability, below the "
+            detail = (f"The {word} class “{top}” has only {top_prob:.0%} calibrated probability, below the "
                       f"review threshold of {conf:.0%}: the model is unsure, a person should look at this image.")
             message, banner = f"{LOW_CONFIDENCE_TITLE}. {detail}", ("low", f"⚠ {LOW_CONFIDENCE_TITLE}", detail)
-        else:
+        elif top == order[0]:
             detail = f"“{top}” with {top_prob:.0%} calibrated probability (review threshold {conf:.0%})."
             message, banner = f"Most likely {detail}", ("ok", f"Most likely: {top} ({top_prob:.0%})", detail)
+        else:
+            detail = (f"“{top}” with {top_prob:.0%} calibrated probability, decided at the checkpoint's operating point "
+                      f"(the most probable class is “{order[0]}”; review threshold {conf:.0%}).")
+            message, banner = f"Decided: {detail}", ("ok", f"Decided: {top} ({top_prob:.0%})", detail)
         return {"probs": {c: float(probs[c]) for c in order}, "top": top, "top_prob": top_prob, "low_confidence": low,
                 "detail": detail, "message": message, "banner": banner}
 
@@ -234,7 +246,18 @@ class SingleLabel(Task):
             f"**Review threshold:** images whose top calibrated probability is below **{conf:.0%}** are flagged for "
             "review.",
             "",
+            *self._operating_point_lines(calibration),
         ]
+
+    @staticmethod
+    def _operating_point_lines(calibration: Mapping[str, Any]) -> list[str]:
+        op = calibration.get("operating_point") or {}
+        if not op.get("shift"):
+            return []
+        floors = ", ".join(f"{c} recall >= {r:g}" for c, r in op.get("min_recall", {}).items()) or "no recall floor"
+        return [f"**Operating point:** classes are decided with per-class shifts fitted out of fold on the training "
+                f"data ({floors}; out-of-fold balanced accuracy {float(op.get('balanced_acc', float('nan'))):.2f}), "
+                "not by the plain top probability.", ""]
 
     # ------------------------------------------------------------------ evaluation: evaluate, compare, select
     comparison_metrics: ClassVar[tuple[str, ...]] = ("balanced_accuracy", "macro_f1", "macro_auroc", "ece")
@@ -260,15 +283,17 @@ class SingleLabel(Task):
         """:func:`auxiliary.evaluation.report.class_report`: variants ``calibrated``, ``uncalibrated``,
         ``calibrated+tta``; per-group thresholds on P(positive classes) fitted on ``val``."""
         return class_report(truths, probs, list(classes), eval_cfg, temperature=float(calibration.get("temperature", 1.0)),
-                            groups=groups, val=val, uncalibrated=uncalibrated, tta=tta)
+                            groups=groups, val=val, uncalibrated=uncalibrated, tta=tta,
+                            operating_point=calibration.get("operating_point"))
 
     def evaluation_summary(self, report: Mapping[str, Any]) -> dict[str, Any]:
         return class_summary(dict(report))
 
     def prediction_columns(self, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str],
                            report: Mapping[str, Any]) -> pd.DataFrame:
-        """``prob_<class>...`` and ``pred`` (the top class)."""
-        return class_columns(probs, classes)
+        """``prob_<class>...`` and ``pred`` (the top class, or the class decided at the checkpoint's operating point)."""
+        op = report.get("operating_point")
+        return class_columns(probs, classes, op if op and op.get("shift") else None)
 
     def comparison_rows(self, model: str, split: str, truths: np.ndarray, probs: np.ndarray, classes: Sequence[str],
                         calibration: Mapping[str, Any], groups: Sequence[Any] | None, fairness_col: str,

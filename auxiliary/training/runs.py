@@ -39,7 +39,7 @@ from auxiliary.base.config import Config, TrainConfig, to_dict
 from auxiliary.base.config_overrides import coerce, load_config
 from auxiliary.base.errors import AuxiliaryError, TrainError
 from auxiliary.base.files import read_csv, temp_path, write_csv_atomic, write_json_atomic
-from auxiliary.base.layout import run_dir
+from auxiliary.base.layout import resolve_path, run_dir
 from auxiliary.models.checkpoint import library_versions, save_checkpoint
 from auxiliary.models.preprocess import Preprocessing
 from auxiliary.models.pretrained import read_weights_file
@@ -145,6 +145,18 @@ def secondary_rank() -> bool:
     """True in the extra processes of a multi-process launch (DDP ranks > 0 re-run the same command)."""
     return any(os.environ.get(k, "0").strip() not in ("", "0")
                for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def recorded_split(run_dir: str | Path, split: str | Path | None = None) -> Path | None:
+    """The split a run trained on: ``split`` when given, else its ``summary.json``'s ``split_dir`` when that folder
+    still holds a split (None otherwise)."""
+    if split:
+        return resolve_path(split)
+    try:
+        recorded = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8")).get("split_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(recorded) if recorded and (Path(recorded) / "classes.json").is_file() else None
 
 
 def refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:

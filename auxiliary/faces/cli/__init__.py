@@ -32,6 +32,7 @@ STEPS: dict[str, tuple[str, list[str], str]] = {
     "train": ("auxiliary.faces.cli.train", ["train", "data", "track"], "fine-tune a timm model with Lightning Fabric (notebook 04)"),
     "select": ("auxiliary.faces.cli.select", ["train", "data", "eval", "track"], "compare architectures on an equal budget (notebook 03)"),
     "adapt": ("auxiliary.faces.cli.adapt", ["train", "data"], "adapt a synthetic model to the photos it will sort, without their labels"),
+    "operating-point": ("auxiliary.faces.cli.operating_point", [], "fit per-class decision shifts (e.g. melanoma recall >= 0.7) by k-fold, stored in the checkpoint"),
     "evaluate": ("auxiliary.faces.cli.evaluate", ["eval", "track"], "metrics, calibration and fairness of a checkpoint on a split"),
     "compare": ("auxiliary.faces.cli.compare", ["eval", "track"], "compare trained models side by side (notebook 05)"),
     "export": ("auxiliary.faces.cli.export", [], "export a checkpoint to ONNX with a parity check"),

@@ -52,6 +52,12 @@ def class_lines(res: dict[str, Any]) -> list[str]:
     if hr:
         lines.append(f"  recall >= {hr['target_recall']:g} for {'+'.join(hr['positive_classes'])}: threshold "
                      f"{_fmt(hr['threshold'])}, precision {_fmt(hr['precision'])} ({hr['note']})")
+    op = res.get("operating_point")
+    if op:
+        floors = ", ".join(f"{c} >= {r:g}" for c, r in op["min_recall"].items()) or "no recall floor"
+        lines.append(f"  at the stored operating point ({floors}): balanced accuracy {_fmt(op['balanced_acc'])}; "
+                     + ", ".join(f"{c} recall {_fmt(v['recall'])} precision {_fmt(v['precision'])}"
+                                 for c, v in op["per_class"].items()))
     for m in ("balanced_accuracy", "macro_auroc"):
         if "gaps" in res and m in res["gaps"].index:
             g = res["gaps"]
