@@ -92,7 +92,7 @@ def predict(cfg: Any, images: Sequence[str | Path], ckpt: str | Path | Checkpoin
         if face:
             res["face"] = list(box) if box else None  # None: no face found, the whole photo was used
         if out_dir is not None:
-            target = predictor.classes.index(max(probs, key=probs.get))
+            target = predictor.classes.index(res["top"])  # the decided class (the operating point's, if stored)
             overlay, res["gradcam_note"] = heatmap_overlay(predictor, rgb, target)
             res["gradcam"] = None
             if overlay is not None:

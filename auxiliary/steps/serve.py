@@ -305,12 +305,11 @@ def analyse(
         return out
     with _lock_for(predictor):
         probs = predictor.predict_image(rgb)
-        top = max(probs, key=probs.get)
+        found = predictor.task.analysis(probs, predictor.info, predictor.classes, conf)
         overlay, note = (None, "Heat map switched off.")
-        if heatmap:
-            overlay, note = heatmap_overlay(predictor, rgb, predictor.classes.index(top))
-    out.update(predictor.task.analysis(probs, predictor.info, predictor.classes, conf), ok=True, overlay=overlay,
-               heatmap_note=note, image=rgb, notes=notes)
+        if heatmap:  # of the decided class (the checkpoint's operating point, when it stores one)
+            overlay, note = heatmap_overlay(predictor, rgb, predictor.classes.index(found["top"]))
+    out.update(found, ok=True, overlay=overlay, heatmap_note=note, image=rgb, notes=notes)
     return out
 
 

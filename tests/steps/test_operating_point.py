@@ -17,6 +17,8 @@ from auxiliary.inference.predictor import Predictor
 from auxiliary.models.checkpoint import Checkpoint, save_with_entries
 from auxiliary.steps import operating_point as op_mod
 from auxiliary.steps.evaluate import evaluate
+from auxiliary.steps.predict import predict
+from auxiliary.steps.serve import analyse
 from auxiliary.steps.sort import sort
 from auxiliary.steps.train import train_run
 
@@ -72,11 +74,17 @@ def test_the_shift_is_stored_and_every_predicting_step_uses_it(fitted, tmp_path)
     forced = save_with_entries(tmp_path / "forced.pt", ck, {"operating_point": {**op, "shift": {
         "acne": 30.0, "erythema": 0.0, "none": 0.0}}})
     pred = Predictor.from_checkpoint(forced, device="cpu")
-    probs, _ = pred.predict_paths(list(pd.read_csv(fitted["split"] / "test.csv")["path"].map(
-        lambda p: str(fitted["split"] / p))), progress=False)
+    paths = [str(fitted["split"] / p) for p in pd.read_csv(fitted["split"] / "test.csv")["path"]]
+    probs, _ = pred.predict_paths(paths, progress=False)
     assert (pred.decide(probs) == 0).all()
-    analysis = pred.task.analysis({c: float(v) for c, v in zip(pred.classes, probs[0])}, pred.info, pred.classes, 0.0)
+    other = [i for i in range(len(paths)) if probs[i].argmax() != 0]  # images the plain argmax does not call acne
+    assert other
+    analysis = pred.task.analysis({c: float(v) for c, v in zip(pred.classes, probs[other[0]])}, pred.info,
+                                  pred.classes, 0.0)
     assert analysis["top"] == "acne"
+    assert predict(fitted["cfg"], [paths[other[0]]], forced)[0]["top"] == "acne"
+    shown = analyse(pred, paths[other[0]], 0.0, heatmap=False)  # the web demo's page
+    assert shown["ok"] and shown["top"] == "acne" and "operating point" in shown["message"]
     res = evaluate(fitted["cfg"], forced, fitted["split"] / "test.csv", tmp_path / "eval", progress=False)
     rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert (rows["pred"] == "acne").all()
