@@ -157,6 +157,10 @@ class TrainConfig:
     """Gradient norm clipping (0 = off)."""
     label_smoothing: float = bounded(0.05, at_least=0, below=1)
     """Label smoothing of the cross entropy (at least 0, below 1)."""
+    mixup: float = bounded(0.0, at_least=0, at_most=10)
+    """Mixup between the images of a training batch (timm's ``Mixup``): the Beta(alpha, alpha) of the mixing weight (0 = off; 0.2 is usual; at most 10). Trains on soft targets: single-label runs with loss ce, multi-label runs with bce. Needs an even batch."""
+    cutmix: float = bounded(0.0, at_least=0, at_most=10)
+    """CutMix between the images of a training batch (timm): the Beta(alpha, alpha) of the pasted box's area (0 = off; 1.0 is usual; at most 10). With mixup also on, each batch uses one of the two, half each."""
     loss: str = "ce"
     """Loss: ce, weighted_ce (class-weighted), focal, or logit_adjusted (cross entropy on logits + log of the training class prior: balanced decisions without oversampling; pair with data.balance none). Multi-label data (one sigmoid per label, each with a pos_weight from the label shares the training batches see): bce, asymmetric (Ridnik et al. 2021) or focal_bce."""
     task: str = "auto"

@@ -42,6 +42,7 @@ from torch import nn
 
 from auxiliary.base.config import TrainConfig
 from auxiliary.base.errors import TrainError
+from auxiliary.tasks.mixing import BatchMix
 from auxiliary.tasks.placement import LOW_CONFIDENCE, SortRule
 
 #: The web demo's banner title for such an image.
@@ -61,6 +62,8 @@ class Task:
     data_phrase: ClassVar[str] = ""
     #: Losses a run of this task accepts; the first is its default.
     losses: ClassVar[tuple[str, ...]] = ()
+    #: Losses that can train on the soft targets of Mixup/CutMix (``train.mixup``, ``train.cutmix``); none: no mixing.
+    mix_losses: ClassVar[tuple[str, ...]] = ()
     #: Metrics a run may watch; the first is its default.
     monitors: ClassVar[tuple[str, ...]] = ()
     #: Columns of a run's ``logs/metrics.csv``.
@@ -99,6 +102,20 @@ class Task:
                   balance: str) -> nn.Module:
         """The loss of ``self.loss_name(tcfg)`` for training on ``table`` (its weights or prior from the
         class or label shares the training batches see under ``balance``)."""
+        raise NotImplementedError
+
+    def mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix | None:
+        """timm's Mixup/CutMix of training batches for ``tcfg.mixup`` / ``tcfg.cutmix`` with the loss that reads the
+        mixed (soft) targets; ``None`` when both are 0. A loss that cannot read soft targets is refused."""
+        if tcfg.mixup <= 0 and tcfg.cutmix <= 0:
+            return None
+        loss = self.loss_name(tcfg)
+        if loss not in self.mix_losses:
+            raise TrainError(f"mixup/cutmix train on mixed (soft) targets, which loss {loss} of a {self.title} run "
+                             f"cannot read: use --loss {' or '.join(self.mix_losses)}, or mixup 0 and cutmix 0")
+        return self._mixer(tcfg, n_classes, criterion)
+
+    def _mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix:
         raise NotImplementedError
 
     def targets(self, table: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:

@@ -98,6 +98,8 @@ def check_config(tcfg: TrainConfig) -> None:
         problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
     if not 0 <= tcfg.ema_decay < 1:
         problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
+    if (tcfg.mixup > 0 or tcfg.cutmix > 0) and tcfg.batch % 2:
+        problems.append(f"mixup/cutmix pair each image with another of its batch: batch must be even (got {tcfg.batch})")
     if problems:
         raise TrainError("; ".join(problems))
 

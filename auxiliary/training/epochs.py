@@ -20,6 +20,7 @@ from auxiliary.base.progress import progress_bar
 from auxiliary.data.loaders import ShardedSampler, gather_order
 from auxiliary.models.factory import set_backbone_eval
 from auxiliary.tasks import Task, task_of_targets
+from auxiliary.tasks.mixing import BatchMix
 
 
 # ====================================================================================== loop
@@ -75,12 +76,15 @@ def train_epoch(
     channels_last: bool = False,
     frozen_backbone: bool = False,
     ema: Any = None,
+    mix: BatchMix | None = None,
     progress: bool = True,
     desc: str = "train",
     task: Task | None = None,
 ) -> dict[str, float]:
     """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
-    ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step.
+    ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step;
+    ``mix`` (the task's Mixup/CutMix, :meth:`auxiliary.tasks.Task.mixer`) mixes each batch, whose loss is then
+    ``mix.criterion`` on the mixed targets (the training accuracy still counts the images' own labels).
     Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
     model.train()
     if frozen_backbone:
@@ -101,9 +105,10 @@ def train_epoch(
         if channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         boundary = (i + 1) % accumulate == 0 or (i + 1) == n_batches
+        x, target = mix(x, y) if mix is not None else (x, y)
         with fabric.no_backward_sync(model, enabled=not boundary):
             logits = model(x)
-            loss = criterion(logits, y)
+            loss = (mix.criterion if mix is not None else criterion)(logits, target)
             fabric.backward(loss / accumulate)
         if boundary:
             if lr_fn is not None:

@@ -257,6 +257,7 @@ def _fit_loaders(
     val_loader_f = fabric.setup_dataloaders(shard_loader(val_loader, world, rank, drop_last=False),
                                             use_distributed_sampler=False, move_to_device=True)
     criterion = criterion.to(fabric.device)
+    mix = task.mixer(tcfg, len(classes), criterion)  # Mixup/CutMix of training batches (None: off)
 
     plan = phase_plan(tcfg)
     n_batches = len(train_loader_f)
@@ -313,7 +314,7 @@ def _fit_loaders(
         tr = train_epoch(
             fabric, fmodel, optimizer, train_loader_f, criterion, lr_fn=schedule, step=phase_step,
             accumulate=tcfg.accumulate, grad_clip=tcfg.grad_clip, channels_last=hw.channels_last,
-            frozen_backbone=phase == "head", ema=ema, progress=progress,
+            frozen_backbone=phase == "head", ema=ema, mix=mix, progress=progress,
             desc=f"epoch {epoch + 1}/{tcfg.max_epochs} [{phase}]", task=task,
         )
         phase_step = tr["step"]
