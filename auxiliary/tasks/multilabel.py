@@ -44,7 +44,6 @@ from auxiliary.evaluation.thresholds import (
     thresholds_to_dict,
 )
 from auxiliary.tasks.losses import MULTILABEL_LOSSES, build_criterion, pos_weights
-from auxiliary.tasks.mixing import BatchMix
 from auxiliary.tasks.placement import (
     LOW_CONFIDENCE,
     LabelSort,
@@ -73,6 +72,7 @@ class MultiLabel(Task):
     data_phrase: ClassVar[str] = "the data is multi-label (one sigmoid per label)"
     losses: ClassVar[tuple[str, ...]] = MULTILABEL_LOSSES
     mix_losses: ClassVar[tuple[str, ...]] = ("bce",)
+    mix_label_rows: ClassVar[bool] = True
     monitors: ClassVar[tuple[str, ...]] = ("val_macro_auroc", "val_micro_auroc", "val_macro_f1", "val_hamming_loss",
                                            "val_subset_accuracy", "val_loss", "train_loss", "train_acc")
     metric_columns: ClassVar[tuple[str, ...]] = (
@@ -88,9 +88,9 @@ class MultiLabel(Task):
         pos_weight = label_pos_weight(table, classes, balance) if table is not None else None
         return build_criterion(replace(tcfg, loss=self.loss_name(tcfg)), pos_weight=pos_weight)
 
-    def _mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix:
+    def _mixing(self, tcfg: TrainConfig, criterion: nn.Module) -> tuple[float, nn.Module]:
         """0/1 label rows are mixed as they are (no smoothing); binary cross entropy reads the mixed values."""
-        return BatchMix.build(tcfg.mixup, tcfg.cutmix, n_classes, 0.0, True, criterion)
+        return 0.0, criterion
 
     def targets(self, table: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
         return label_matrix(table, classes).astype(np.float32)

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import torch
-from timm.loss import SoftTargetCrossEntropy
 from torch import nn
 
 from auxiliary.base.config import TrainConfig
@@ -32,7 +31,6 @@ from auxiliary.evaluation.metrics import summary_metrics
 from auxiliary.evaluation.prior_shift import shift_vector, shifted_decisions
 from auxiliary.evaluation.report import class_columns, class_report, class_summary
 from auxiliary.tasks.losses import LOSSES, build_criterion
-from auxiliary.tasks.mixing import BatchMix
 from auxiliary.tasks.placement import ClassSort, csv_number
 from auxiliary.tasks.review import class_review_filing, class_review_queue, class_sort_quality
 from auxiliary.tasks.task import LOW_CONFIDENCE_TITLE, Task
@@ -67,10 +65,10 @@ class SingleLabel(Task):
                  if table is not None and loss == "logit_adjusted" else None)
         return build_criterion(replace(tcfg, loss=loss), weights, prior)
 
-    def _mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix:
-        """Class indices become mixed one-hot targets (with the run's label smoothing), read by timm's soft-target
-        cross entropy."""
-        return BatchMix.build(tcfg.mixup, tcfg.cutmix, n_classes, tcfg.label_smoothing, False, SoftTargetCrossEntropy())
+    def _mixing(self, tcfg: TrainConfig, criterion: nn.Module) -> tuple[float, nn.Module]:
+        """Class indices become mixed one-hot targets with the run's label smoothing; torch's cross entropy reads
+        such class probabilities as they are (no second smoothing)."""
+        return float(tcfg.label_smoothing), nn.CrossEntropyLoss()
 
     def targets(self, table: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
         lookup = {c: i for i, c in enumerate(classes)}

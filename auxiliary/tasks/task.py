@@ -42,7 +42,6 @@ from torch import nn
 
 from auxiliary.base.config import TrainConfig
 from auxiliary.base.errors import TrainError
-from auxiliary.tasks.mixing import BatchMix
 from auxiliary.tasks.placement import LOW_CONFIDENCE, SortRule
 
 #: The web demo's banner title for such an image.
@@ -64,6 +63,8 @@ class Task:
     losses: ClassVar[tuple[str, ...]] = ()
     #: Losses that can train on the soft targets of Mixup/CutMix (``train.mixup``, ``train.cutmix``); none: no mixing.
     mix_losses: ClassVar[tuple[str, ...]] = ()
+    #: Whether Mixup/CutMix mixes 0/1 label rows (several labels per image) rather than class indices.
+    mix_label_rows: ClassVar[bool] = False
     #: Metrics a run may watch; the first is its default.
     monitors: ClassVar[tuple[str, ...]] = ()
     #: Columns of a run's ``logs/metrics.csv``.
@@ -104,18 +105,17 @@ class Task:
         class or label shares the training batches see under ``balance``)."""
         raise NotImplementedError
 
-    def mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix | None:
-        """timm's Mixup/CutMix of training batches for ``tcfg.mixup`` / ``tcfg.cutmix`` with the loss that reads the
-        mixed (soft) targets; ``None`` when both are 0. A loss that cannot read soft targets is refused."""
-        if tcfg.mixup <= 0 and tcfg.cutmix <= 0:
-            return None
+    def mixing(self, tcfg: TrainConfig, criterion: nn.Module) -> tuple[float, nn.Module]:
+        """What Mixup/CutMix of this task's batches needs (:func:`auxiliary.training.mixing.batch_mix`): the label
+        smoothing folded into the mixed targets and the loss that reads them (``criterion`` is the run's own).
+        A loss that cannot read soft targets is refused."""
         loss = self.loss_name(tcfg)
         if loss not in self.mix_losses:
             raise TrainError(f"mixup/cutmix train on mixed (soft) targets, which loss {loss} of a {self.title} run "
                              f"cannot read: use --loss {' or '.join(self.mix_losses)}, or mixup 0 and cutmix 0")
-        return self._mixer(tcfg, n_classes, criterion)
+        return self._mixing(tcfg, criterion)
 
-    def _mixer(self, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix:
+    def _mixing(self, tcfg: TrainConfig, criterion: nn.Module) -> tuple[float, nn.Module]:
         raise NotImplementedError
 
     def targets(self, table: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:

@@ -5,7 +5,8 @@ the steps layer passes in. Modules, one job each:
 
 - ``engine``: Fabric from the config, the config checks, the task and monitor of a run; ``epochs``: ``train`` (one epoch) and ``validate``
   (one evaluation pass); ``loop``: ``fit``, the whole run.
-- ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility.
+- ``optimization``: AdamW, warm-up + cosine, EMA; ``seeding``: reproducibility; ``mixing``: Mixup and CutMix of
+  training batches (timm).
 - ``adaptation``: a trained model adapted to unlabelled target photos (AdaBN, pseudo-labels for self-training).
 - ``runs``: the run folder, resume state, ``best.pt`` with what the run's task fits on validation,
   ``summary.json``, and whether a run matches a request.

@@ -20,7 +20,6 @@ from auxiliary.base.progress import progress_bar
 from auxiliary.data.loaders import ShardedSampler, gather_order
 from auxiliary.models.factory import set_backbone_eval
 from auxiliary.tasks import Task, task_of_targets
-from auxiliary.tasks.mixing import BatchMix
 
 
 # ====================================================================================== loop
@@ -76,14 +75,14 @@ def train_epoch(
     channels_last: bool = False,
     frozen_backbone: bool = False,
     ema: Any = None,
-    mix: BatchMix | None = None,
+    mix: Any = None,
     progress: bool = True,
     desc: str = "train",
     task: Task | None = None,
 ) -> dict[str, float]:
     """One training epoch. ``step`` counts optimizer steps of the phase (the schedule's input);
     ``ema`` (a ``timm.utils.ModelEmaV3`` of the unwrapped model) is updated after each optimizer step;
-    ``mix`` (the task's Mixup/CutMix, :meth:`auxiliary.tasks.Task.mixer`) mixes each batch, whose loss is then
+    ``mix`` (the run's Mixup/CutMix, :func:`auxiliary.training.mixing.batch_mix`) mixes each batch, whose loss is then
     ``mix.criterion`` on the mixed targets (the training accuracy still counts the images' own labels).
     Returns loss, acc, images, seconds, images_per_second, the new ``step`` and the last ``lr``."""
     model.train()

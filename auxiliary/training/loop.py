@@ -63,6 +63,7 @@ from auxiliary.tasks import Task, choose_task
 from auxiliary.training.acceleration import Hardware, hardware
 from auxiliary.training.engine import check_config, check_engine, make_fabric, monitor_mode, parse_devices
 from auxiliary.training.epochs import train_epoch, validate
+from auxiliary.training.mixing import batch_mix
 from auxiliary.training.optimization import WarmupCosine, make_ema, make_optimizer, phase_of, phase_plan
 from auxiliary.training.runs import (
     load_last,
@@ -257,7 +258,7 @@ def _fit_loaders(
     val_loader_f = fabric.setup_dataloaders(shard_loader(val_loader, world, rank, drop_last=False),
                                             use_distributed_sampler=False, move_to_device=True)
     criterion = criterion.to(fabric.device)
-    mix = task.mixer(tcfg, len(classes), criterion)  # Mixup/CutMix of training batches (None: off)
+    mix = batch_mix(task, tcfg, len(classes), criterion)  # Mixup/CutMix of training batches (None: off)
 
     plan = phase_plan(tcfg)
     n_batches = len(train_loader_f)

@@ -1,4 +1,4 @@
-"""auxiliary.tasks.mixing and Task.mixer: timm's Mixup/CutMix of training batches, per task, and a run that uses it."""
+"""auxiliary.training.mixing and Task.mixing: timm's Mixup/CutMix of training batches, per task, and a run that uses it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from torch import nn
 
 from auxiliary.base import errors
 from auxiliary.tasks import TASKS
-from auxiliary.tasks.mixing import BatchMix
 from auxiliary.training import engine
+from auxiliary.training.mixing import BatchMix, batch_mix
 
 
 def _batch(n: int, k: int = 3):
@@ -59,32 +59,32 @@ def test_an_odd_batch_keeps_its_last_image_unmixed():
     assert torch.equal(one_x, x[:1]) and one_t.shape == (1, 3)
 
 
-def test_single_label_mixes_with_soft_target_cross_entropy_and_refuses_other_losses():
+def test_single_label_mixes_with_cross_entropy_on_soft_targets_and_refuses_other_losses():
     task = TASKS["single"]
     tcfg = make_cfg().train
-    assert task.mixer(tcfg, 3, nn.CrossEntropyLoss()) is None  # off by default
-    mix = task.mixer(replace(tcfg, mixup=0.2, cutmix=1.0), 3, nn.CrossEntropyLoss())
+    assert batch_mix(task, tcfg, 3, nn.CrossEntropyLoss()) is None  # off by default
+    mix = batch_mix(task, replace(tcfg, mixup=0.2, cutmix=1.0), 3, nn.CrossEntropyLoss())
     x, y = _batch(8)
     mx, t = mix(x, y)
     logits = torch.randn(8, 3)
     expected = (-t * torch.log_softmax(logits, 1)).sum(1).mean()
     assert float(mix.criterion(logits, t)) == pytest.approx(float(expected), rel=1e-5)
     with pytest.raises(errors.TrainError, match="loss focal .* cannot read.*--loss ce"):
-        task.mixer(replace(tcfg, mixup=0.2, loss="focal"), 3, nn.CrossEntropyLoss())
+        batch_mix(task, replace(tcfg, mixup=0.2, loss="focal"), 3, nn.CrossEntropyLoss())
 
 
 def test_multilabel_mixes_label_rows_for_bce_and_refuses_asymmetric():
     task = TASKS["multilabel"]
     tcfg = replace(make_cfg().train, mixup=0.4, loss="bce")
     bce = nn.BCEWithLogitsLoss()
-    mix = task.mixer(tcfg, 4, bce)
+    mix = batch_mix(task, tcfg, 4, bce)
     x = torch.rand(6, 3, 8, 8)
     y = torch.tensor([[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 1, 1, 1]]).float()
     _, t = mix(x, y)
     lam = float(t[0, 0])  # row 0 (1,0,0,1) mixed with row 5 (0,1,1,1)
     assert torch.allclose(t[0], torch.tensor([lam, 1 - lam, 1 - lam, 1.0])) and mix.criterion is bce
     with pytest.raises(errors.TrainError, match="asymmetric"):
-        task.mixer(replace(tcfg, loss="asymmetric"), 4, bce)
+        batch_mix(task, replace(tcfg, loss="asymmetric"), 4, bce)
 
 
 def test_an_odd_batch_size_is_refused_with_mixing_on():

@@ -1,8 +1,9 @@
 """Mixup and CutMix of a training batch: timm's :class:`timm.data.Mixup`, made safe for this package's loops.
 
-:class:`BatchMix` pairs timm's batch mixer with the loss that reads its soft targets. What differs between tasks
-(which losses may train on mixed targets, the soft-target loss, whether targets are class indices or a 0/1
-matrix) is the task's (:meth:`auxiliary.tasks.Task.mixer`); the training epoch only calls ``mix(x, y)``.
+:func:`batch_mix` builds the run's mixer from ``train.mixup`` / ``train.cutmix``; :class:`BatchMix` pairs timm's
+batch mixer with the loss that reads its soft targets. What differs between tasks (which losses may train on mixed
+targets, the label smoothing folded into them, the soft-target loss, class indices or label rows) is the task's
+(:meth:`auxiliary.tasks.Task.mixing`); the training epoch only calls ``mix(x, y)``.
 
 Written around timm rather than by hand: timm draws the mixing weight and the CutMix box; this wrapper only adds
 what its ``Mixup`` does not do: a batch of odd size (timm asserts an even one) keeps its last image unmixed, and
@@ -17,6 +18,9 @@ import torch
 from timm.data import Mixup
 from timm.data.mixup import mixup_target
 from torch import nn
+
+from auxiliary.base.config import TrainConfig
+from auxiliary.tasks import Task
 
 
 @dataclass
@@ -48,3 +52,12 @@ class BatchMix:
 
     def _soft(self, y: torch.Tensor) -> torch.Tensor:
         return mixup_target(y, self.mixer.num_classes, 1.0, self.mixer.label_smoothing, self.mixer.multi_label)
+
+
+def batch_mix(task: Task, tcfg: TrainConfig, n_classes: int, criterion: nn.Module) -> BatchMix | None:
+    """The run's Mixup/CutMix for ``tcfg.mixup`` / ``tcfg.cutmix`` (``None`` when both are 0), with ``task``'s loss
+    for the mixed targets; a loss of ``task`` that cannot read soft targets is refused in one line."""
+    if tcfg.mixup <= 0 and tcfg.cutmix <= 0:
+        return None
+    smoothing, soft_criterion = task.mixing(tcfg, criterion)
+    return BatchMix.build(tcfg.mixup, tcfg.cutmix, n_classes, smoothing, task.mix_label_rows, soft_criterion)
