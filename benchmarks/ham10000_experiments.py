@@ -35,6 +35,7 @@ import pandas as pd
 from auxiliary.base import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models import factory as models
 from auxiliary.tasks import TASKS
 from auxiliary.tasks.single import probability_metrics
@@ -147,6 +148,14 @@ EXPERIMENTS: dict[str, dict] = {
     "lite0_pre_224_ema_trainval_mix": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224,
                                            max_epochs=7, freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0,
                                            ema_decay=0.995, trainval=True, mixup=0.2, cutmix=1.0,
+                                           report="last, flip TTA"),
+    # Declared 2026-12-07 before it ran (issue 30, shades-of-gray colour constancy in the one preprocessing path):
+    # S1 = the lite0 train + validation recipe with train.color_constancy shades_of_gray (p = 6; training, validation,
+    # test and every later prediction), seed 0, alone on the quiet CPU; the LAST epoch's (EMA) weights with flip TTA
+    # reported. Kept if it beats the lite0 seed 0 (0.731) by >= 0.01.
+    "lite0_pre_224_ema_trainval_sog": dict(model="tf_efficientnet_lite0", pretrained="true", img_size=224,
+                                           max_epochs=7, freeze_epochs=1, lr_head=1e-3, lr_ft=3e-4, patience=0,
+                                           ema_decay=0.995, trainval=True, color_constancy="shades_of_gray",
                                            report="last, flip TTA"),
     "lite0_scratch_128": dict(model="tf_efficientnet_lite0", pretrained="false", img_size=128, max_epochs=10,
                               freeze_epochs=0, lr_ft=2e-3),
@@ -268,7 +277,7 @@ def run_experiment(name: str, sdir: Path, out: Path, threads: int, budget_min: f
 
 def evaluate_last(run_dir: Path, sdir: Path) -> dict:
     """Test metrics of the *last* epoch's weights (``last.pt``; its EMA weights when the run kept an
-    average, as those are what it validated), plain and with flip TTA (``"tta"``: the four flip views
+    average, as those are what it validated) through the run's preprocessing (``best.pt``'s), plain and with flip TTA (``"tta"``: the four flip views
     of :func:`auxiliary.models.preprocess.tta_views`, probabilities averaged, temperature 1).
 
     Cached in ``run_dir/last_epoch_test.json``. Choosing between best and last after looking at test
@@ -288,9 +297,10 @@ def evaluate_last(run_dir: Path, sdir: Path) -> dict:
     model = models.create_model(state["model_name"], len(classes))
     model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
     model.eval()
+    spec = Checkpoint.open(run_dir / "best.pt").preprocessing  # the run's resize, crop and colour constancy
     loader = loaders.build_loader(tables["test"], targets=TASKS["single"].targets(tables["test"], classes),
                                   img_size=state["img_size"], mean=state["mean"], std=state["std"], train=False,
-                                  data_cfg=cfg.data, batch_size=64, progress=False)
+                                  data_cfg=cfg.data, batch_size=64, progress=False, geometry=spec.geometry())
     logits, flipped, labels = [], [], []
     with torch.no_grad():
         for x, y, _ in loader:

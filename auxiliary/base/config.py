@@ -137,6 +137,8 @@ class TrainConfig:
     """false, true (timm hub, needs internet; offline ImageNet weights for tf_efficientnet_lite0/1/2), offline (those offline weights where the model has them, else from scratch: sweeps never download) or a path to a weights file."""
     img_size: int = bounded(224, at_least=16, at_most=1024)
     """Side of the square network input, in pixels (16 to 1024). 224 by default: on a whole face a 2 mm papule then spans 3 px (smaller inputs lose the lesions)."""
+    color_constancy: str = "none"
+    """Colour constancy in the model's preprocessing: none, or shades_of_gray (each channel divided by its p = 6 norm mean, as if every image were lit by the same grey light; for dermoscopy from several cameras). Recorded in the checkpoint and applied by every step that predicts; it moves the apparent skin tone, so leave it off for tone-fairness experiments."""
     batch: int = bounded(32, at_least=1, at_most=MAX_BATCH)
     """Batch size per device (1 to 4096: a larger batch exhausts memory)."""
     max_epochs: int = bounded(10, at_least=1, at_most=MAX_EPOCHS)

@@ -17,6 +17,11 @@ Presets:
   to its median (local contrast only, :class:`ToneSafeCLAHE`); no hue, saturation or RGB jitter,
   so the ITA of the skin stays where it was.
 * ``none``: no random op (resize + normalise only).
+
+Colour constancy (``train.color_constancy``, part of the model's preprocessing, not of a preset):
+``shades_of_gray`` divides each channel by its Minkowski p-norm mean (p = 6), so that every image looks lit by the
+same grey light (:func:`shades_of_gray`); it is applied to the image at the model's input size, after the resize
+(and crop) and before any random op, in training, validation, test and inference alike.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from albumentations.pytorch import ToTensorV2
 from auxiliary.base.errors import AuxiliaryError
 
 PRESETS: tuple[str, ...] = ("geometric", "color", "tone_preserving", "strong", "none")
+#: Colour constancy a model's preprocessing may apply (``train.color_constancy``).
+COLOR_CONSTANCY: tuple[str, ...] = ("none", "shades_of_gray")
+#: The Minkowski norm of :func:`shades_of_gray` (Finlayson and Trezzi's p = 6, the ISIC challenges' usual choice).
+SHADES_OF_GRAY_POWER = 6
 
 
 class AugmentError(AuxiliaryError, ValueError):
@@ -75,6 +84,53 @@ class ToneSafeCLAHE(A.ImageOnlyTransform):
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("clip_limit", "tile_grid_size")
+
+
+def check_color_constancy(name: str | None) -> str:
+    """``name`` as one of :data:`COLOR_CONSTANCY` (``None`` is ``none``); anything else is refused in one line."""
+    c = "none" if name is None else str(name).strip().lower().replace("-", "_")
+    if c not in COLOR_CONSTANCY:
+        raise AugmentError(f"unknown color_constancy {name!r} (choose from: {', '.join(COLOR_CONSTANCY)})")
+    return c
+
+
+def shades_of_gray(rgb: np.ndarray, power: int = SHADES_OF_GRAY_POWER) -> np.ndarray:
+    """Shades-of-gray colour constancy (Finlayson and Trezzi, 2004) of an RGB uint8 image, as uint8.
+
+    The light's colour is estimated as each channel's Minkowski ``power``-norm mean (p = 1 is gray-world, p = inf
+    max-RGB); each channel is scaled so that this estimate becomes grey with the same length, then rounded and
+    clipped to 0-255. An image with no light at all (every pixel black) is returned unchanged.
+
+    Written here because neither albumentations nor OpenCV's main modules have it (OpenCV's gray-world balance is
+    p = 1 only and lives in the contrib ``xphoto`` module, which this package does not install).
+    """
+    img = np.asarray(rgb)
+    x = img.astype(np.float64)
+    light = np.power(np.mean(np.power(x, power), axis=(0, 1)), 1.0 / power)
+    norm = float(np.sqrt(np.sum(light ** 2)))
+    if not np.isfinite(norm) or norm <= 0 or np.any(light <= 0):
+        return img.copy()
+    gain = norm / (light * np.sqrt(3.0))
+    return np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
+
+
+class ShadesOfGray(A.ImageOnlyTransform):
+    """:func:`shades_of_gray` as a deterministic albumentations op (always applied)."""
+
+    def __init__(self, power: int = SHADES_OF_GRAY_POWER, p: float = 1.0):
+        super().__init__(p=p)
+        self.power = int(power)
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        return shades_of_gray(img, self.power)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("power",)
+
+
+def color_ops(color_constancy: str | None) -> list[Any]:
+    """The colour-constancy op of ``color_constancy`` (none: no op)."""
+    return [ShadesOfGray()] if check_color_constancy(color_constancy) == "shades_of_gray" else []
 
 
 def _geometric(img_size: int) -> list[Any]:
@@ -134,28 +190,30 @@ def scale_size(img_size: int, crop_pct: float) -> int:
 
 
 def is_square_area(geometry: Mapping[str, Any] | None) -> bool:
-    """Whether ``geometry`` is the square area resize to ``img_size`` (``None`` is): the transform and the image
-    cache of every model before geometries existed."""
+    """Whether ``geometry`` is the square area resize to ``img_size`` with no colour constancy (``None`` is): the
+    transform and the image cache of every model before geometries existed."""
     g = dict(geometry or {})
-    return (g.get("resize", "square"), float(g.get("crop_pct", 1.0)), g.get("interpolation", "area")) == \
-        ("square", 1.0, "area")
+    return (g.get("resize", "square"), float(g.get("crop_pct", 1.0)), g.get("interpolation", "area"),
+            check_color_constancy(g.get("color_constancy"))) == ("square", 1.0, "area", "none")
 
 
 def fit_ops(img_size: int, geometry: Mapping[str, Any] | None = None) -> list[Any]:
     """The deterministic resize and centre crop that bring any image to ``img_size`` x ``img_size``: ``geometry``
     ``{"resize": "square" | "shorter_side", "crop_pct": c, "interpolation": "area" | "bilinear" | "bicubic"}`` resizes
     the image (squashed to a square, or its shorter side) to ``floor(img_size / c)`` with the interpolation (area
-    when shrinking) and crops the centre; ``None`` is the square area resize."""
-    if is_square_area(geometry):
-        return [_resize(img_size)]
+    when shrinking) and crops the centre; ``None`` is the square area resize. ``"color_constancy"`` (when not
+    ``none``) adds its op on the fitted image (:func:`color_ops`)."""
     g = dict(geometry or {})
+    colour = color_ops(g.get("color_constancy"))
+    if is_square_area({**g, "color_constancy": "none"}):
+        return [_resize(img_size), *colour]
     scale = scale_size(img_size, float(g.get("crop_pct", 1.0)))
     flag = INTERPOLATIONS[str(g.get("interpolation", "area"))]
     if g.get("resize", "square") == "square":
         resize = A.Resize(scale, scale, interpolation=flag, area_for_downscale="image")
     else:
         resize = A.SmallestMaxSize(max_size=scale, interpolation=flag, area_for_downscale="image")
-    return [resize, A.CenterCrop(img_size, img_size)]
+    return [resize, A.CenterCrop(img_size, img_size), *colour]
 
 
 def _normalize(mean: Sequence[float], std: Sequence[float]) -> Any:
@@ -163,10 +221,13 @@ def _normalize(mean: Sequence[float], std: Sequence[float]) -> Any:
 
 
 def train_transform(
-    preset: str, img_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = 0
+    preset: str, img_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = 0,
+    color_constancy: str | None = "none",
 ) -> A.Compose:
-    """Resize (area) + preset ops + normalise + ``ToTensorV2``; ``seed`` fixes the random sequence."""
-    ops = [_resize(img_size), *preset_ops(preset, img_size), _normalize(mean, std), ToTensorV2()]
+    """Resize (area) + the model's colour constancy (:func:`color_ops`) + preset ops + normalise + ``ToTensorV2``;
+    ``seed`` fixes the random sequence."""
+    ops = [_resize(img_size), *color_ops(color_constancy), *preset_ops(preset, img_size), _normalize(mean, std),
+           ToTensorV2()]
     return A.Compose(ops, seed=seed)
 
 

@@ -245,7 +245,8 @@ def build_loader(
     """DataLoader of ``(x float32 (B,3,S,S), y, meta)`` over ``table``: ``y`` stacks ``targets`` (one per row: int64
     (B,) class indices, or float32 (B, L) label flags).
 
-    ``train=True``: ``data_cfg.augment`` preset, and a balanced sampler drawing rows with ``weights`` (one per
+    ``train=True``: the square area resize, ``geometry``'s colour constancy (``"color_constancy"``, when given),
+    ``data_cfg.augment`` preset, and a balanced sampler drawing rows with ``weights`` (one per
     row of ``table``: the ``data_cfg.balance`` weights of the run's task; ``None``: plain shuffling).
     ``train=False``: the model's resize and centre crop (``geometry``, plain values computed above: the model's
     :meth:`~auxiliary.models.preprocess.Preprocessing.geometry`; ``None``: the square area resize) + normalise, the same
@@ -268,7 +269,8 @@ def build_loader(
         cache = ImageCache(table["path"].iloc[idx].tolist(), img_size, cache_dir,
                            None if train else geometry).build(progress=progress)
     if train:
-        tf = train_transform(getattr(data_cfg, "augment", "none"), img_size, mean, std, seed=seed)
+        tf = train_transform(getattr(data_cfg, "augment", "none"), img_size, mean, std, seed=seed,
+                             color_constancy=(geometry or {}).get("color_constancy"))
     elif cache is not None:
         tf = normalize_transform(mean, std)  # the cache holds the images fitted to the input already
     else:

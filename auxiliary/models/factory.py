@@ -243,8 +243,8 @@ def data_config(model: nn.Module) -> dict[str, Any]:
     return {"mean": mean, "std": std}
 
 
-def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False, name: str | None = None
-                        ) -> Preprocessing:
+def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False, name: str | None = None,
+                        color_constancy: str = "none") -> Preprocessing:
     """The preprocessing ``model`` is trained and used with at ``img_size``, decided once when it is built for
     training (:func:`auxiliary.training.loop.fit`) and recorded in its checkpoint.
 
@@ -263,12 +263,15 @@ def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False
     image and 0.678 on timm's centre crop (flip TTA; ``benchmarks/bench_preprocess.py``, README "Performance").
     A checkpoint that recorded the crop keeps it. From scratch: the square area resize with :func:`data_config`'s
     mean/std, as before specs existed.
+
+    ``color_constancy`` (``train.color_constancy``) joins the spec of a model trained from scratch or from other
+    pretrained weights; a checkpoint of this project keeps its own (its weights learnt on those colours).
     """
     norm = data_config(model)
     cfg_name = name or str((getattr(model, "pretrained_cfg", None) or {}).get("architecture") or "")
     pre = parse_pretrained(pretrained, cfg_name)
     if pre is False:
-        return Preprocessing(img_size, norm["mean"], norm["std"])
+        return Preprocessing(img_size, norm["mean"], norm["std"], color_constancy=color_constancy)
     if isinstance(pre, str):
         source = read_weights_file(Path(pre).expanduser())
         if isinstance(source, dict) and all(k in source for k in ("model_name", "img_size", "mean", "std")):
@@ -276,7 +279,8 @@ def model_preprocessing(model: nn.Module, img_size: int, pretrained: Any = False
     cfg = resolve_data_config({}, model=model)
     interpolation = str(cfg.get("interpolation", "bilinear"))
     return Preprocessing(img_size, cfg.get("mean", norm["mean"]), cfg.get("std", norm["std"]), resize="square",
-                         crop_pct=1.0, interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear")
+                         crop_pct=1.0, interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear",
+                         color_constancy=color_constancy)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from auxiliary.base.errors import AuxiliaryError
-from auxiliary.data.augment import INTERPOLATIONS, scale_size
+from auxiliary.data.augment import INTERPOLATIONS, AugmentError, check_color_constancy, scale_size, shades_of_gray
 
 #: How the image reaches ``scale_size`` before the centre crop: squashed to a square, or its shorter side.
 RESIZES = ("square", "shorter_side")
@@ -46,7 +46,8 @@ class PreprocessingError(AuxiliaryError, ValueError):
 @dataclass(frozen=True)
 class Preprocessing:
     """How an RGB image becomes a ``(3, img_size, img_size)`` input: resize to ``scale_size`` (``resize`` says how),
-    crop the centre ``img_size`` square, ``x / 255``, then ``(x - mean) / std``.
+    crop the centre ``img_size`` square, colour constancy (``color_constancy``: ``none`` or ``shades_of_gray``,
+    :func:`auxiliary.data.augment.shades_of_gray`), ``x / 255``, then ``(x - mean) / std``.
 
     ``Preprocessing(img_size, mean, std)`` is the square area resize that every model used before specs existed.
     """
@@ -57,12 +58,17 @@ class Preprocessing:
     resize: str = "square"
     crop_pct: float = 1.0
     interpolation: str = "area"
+    color_constancy: str = "none"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "img_size", int(self.img_size))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "crop_pct", float(self.crop_pct))
+        try:
+            object.__setattr__(self, "color_constancy", check_color_constancy(self.color_constancy))
+        except AugmentError as exc:
+            raise PreprocessingError(str(exc)) from None
         if self.resize not in RESIZES:
             raise PreprocessingError(f"unknown resize {self.resize!r} (one of: {', '.join(RESIZES)})")
         if self.interpolation not in INTERPOLATIONS:
@@ -84,17 +90,20 @@ class Preprocessing:
             return cls(info["img_size"], info["mean"], info["std"])
         return cls(info["img_size"], entry.get("mean", info["mean"]), entry.get("std", info["std"]),
                    resize=str(entry.get("resize", "square")), crop_pct=float(entry.get("crop_pct", 1.0)),
-                   interpolation=str(entry.get("interpolation", "area")))
+                   interpolation=str(entry.get("interpolation", "area")),
+                   color_constancy=str(entry.get("color_constancy", "none")))
 
     def entry(self) -> dict[str, Any]:
         """What a checkpoint records under ``preprocessing`` (plain values: ``weights_only`` loads them; the
         ``img_size`` is its own entry)."""
         return {"resize": self.resize, "crop_pct": self.crop_pct, "interpolation": self.interpolation,
-                "mean": list(self.mean), "std": list(self.std)}
+                "mean": list(self.mean), "std": list(self.std), "color_constancy": self.color_constancy}
 
     def geometry(self) -> dict[str, Any]:
-        """The resize and crop alone, as the data loaders take them (``build_loader(geometry=...)``)."""
-        return {"resize": self.resize, "crop_pct": self.crop_pct, "interpolation": self.interpolation}
+        """The resize, crop and colour constancy (named only when not ``none``: the image caches of earlier versions
+        stay valid), as the data loaders take them (``build_loader(geometry=...)``)."""
+        g = {"resize": self.resize, "crop_pct": self.crop_pct, "interpolation": self.interpolation}
+        return g if self.color_constancy == "none" else {**g, "color_constancy": self.color_constancy}
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, ``Preprocessing(**d)`` rebuilds it."""
@@ -124,18 +133,21 @@ class Preprocessing:
 
     def describe(self) -> str:
         """One line saying what the spec does (an ONNX file's ``resize`` metadata)."""
+        colour = "" if self.color_constancy == "none" else ", then shades-of-gray colour constancy (p 6)"
         if self.resize == "square" and self.crop_pct == 1.0 and self.interpolation == "area":
-            return "cv2.INTER_AREA to img_size x img_size"
+            return "cv2.INTER_AREA to img_size x img_size" + colour
         how = "the whole image to a square" if self.resize == "square" else "the shorter side"
         return (f"{how} to {self.scale_size} px ({self.interpolation}; cv2.INTER_AREA when shrinking), then the centre "
-                f"{self.img_size} x {self.img_size} crop (crop_pct {self.crop_pct:g})")
+                f"{self.img_size} x {self.img_size} crop (crop_pct {self.crop_pct:g})" + colour)
 
 
 def fit_image(rgb: np.ndarray, spec: Preprocessing) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> uint8 (img_size, img_size, 3): ``spec``'s resize and centre crop (no normalisation).
+    """RGB uint8 (H, W, 3) -> uint8 (img_size, img_size, 3): ``spec``'s resize, centre crop and colour constancy (no
+    normalisation).
 
     The same pixels as the loaders' albumentations ops (``Resize`` / ``SmallestMaxSize`` with
-    ``area_for_downscale="image"``, then ``CenterCrop``); an image already at the resized shape is not resampled.
+    ``area_for_downscale="image"``, then ``CenterCrop``, then :class:`~auxiliary.data.augment.ShadesOfGray` when the
+    spec names it); an image already at the resized shape is not resampled.
     """
     img = np.asarray(rgb)
     h, w = img.shape[:2]
@@ -145,7 +157,8 @@ def fit_image(rgb: np.ndarray, spec: Preprocessing) -> np.ndarray:
         flag = cv2.INTER_AREA if shrink else INTERPOLATIONS[spec.interpolation]
         img = cv2.resize(img, (nw, nh), interpolation=flag)
     y0, x0 = (nh - spec.img_size) // 2, (nw - spec.img_size) // 2
-    return img[y0:y0 + spec.img_size, x0:x0 + spec.img_size]
+    img = img[y0:y0 + spec.img_size, x0:x0 + spec.img_size]
+    return shades_of_gray(img) if spec.color_constancy == "shades_of_gray" else img
 
 
 def preprocess(rgb: np.ndarray, spec: Preprocessing) -> np.ndarray:

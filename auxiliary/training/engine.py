@@ -19,6 +19,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from auxiliary.base.config import TRAIN_TASKS, TrainConfig
 from auxiliary.base.errors import TrainError
+from auxiliary.data.augment import COLOR_CONSTANCY
 from auxiliary.tasks import ALL_LOSSES, ALL_MONITORS
 from auxiliary.training.acceleration import resolve_accelerator, resolve_precision
 
@@ -98,6 +99,8 @@ def check_config(tcfg: TrainConfig) -> None:
         problems.append(f"label_smoothing must be in [0, 1) (got {tcfg.label_smoothing})")
     if not 0 <= tcfg.ema_decay < 1:
         problems.append(f"ema_decay must be in [0, 1) (got {tcfg.ema_decay}; 0 = off, e.g. 0.998)")
+    if str(tcfg.color_constancy).strip().lower().replace("-", "_") not in COLOR_CONSTANCY:
+        problems.append(f"unknown color_constancy {tcfg.color_constancy!r} (choose from: {', '.join(COLOR_CONSTANCY)})")
     if (tcfg.mixup > 0 or tcfg.cutmix > 0) and tcfg.batch % 2:
         problems.append(f"mixup/cutmix pair each image with another of its batch: batch must be even (got {tcfg.batch})")
     if problems:

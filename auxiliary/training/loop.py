@@ -113,7 +113,8 @@ def fit(
             raise TrainError(f"the {name} split of {split_dir} is empty: training needs train and val samples")
     seed_all(tcfg.seed)
     model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
-    spec = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model)  # decided once, kept in best.pt
+    spec = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model,  # decided once, kept in best.pt
+                               tcfg.color_constancy)
     common = dict(img_size=spec.img_size, mean=spec.mean, std=spec.std, data_cfg=cfg.data, seed=tcfg.seed)
     n_train = len(tables["train"])
     devices = parse_devices(tcfg.devices)
@@ -123,7 +124,7 @@ def fit(
         tables["train"], targets=task.targets(tables["train"], classes), train=True, batch_size=tcfg.batch,
         weights=with_real_weight(tables["train"], task.sample_weights(tables["train"], classes, cfg.data.balance),
                                  cfg.data.real_weight),
-        drop_last=n_train > tcfg.batch * world, progress=progress, **common,
+        drop_last=n_train > tcfg.batch * world, progress=progress, geometry=spec.geometry(), **common,
     )
     val_loader = build_loader(tables["val"], targets=task.targets(tables["val"], classes), train=False,
                               batch_size=tcfg.batch, progress=progress, geometry=spec.geometry(), **common)
@@ -238,7 +239,7 @@ def _fit_loaders(
     if model is None:
         model = create_model(tcfg.model, len(classes), pretrained=tcfg.pretrained)
     if preprocessing is None:
-        preprocessing = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model)
+        preprocessing = model_preprocessing(model, tcfg.img_size, tcfg.pretrained, tcfg.model, tcfg.color_constancy)
         preprocessing = replace(preprocessing, mean=tuple(mean or preprocessing.mean),
                                 std=tuple(std or preprocessing.std))
     mean, std = preprocessing.mean, preprocessing.std

@@ -174,7 +174,7 @@ def refuse_existing(out: Path, resume: bool, overwrite: bool) -> None:
 RESUME_KEYS: tuple[str, ...] = (
     "model", "pretrained", "img_size", "batch", "max_epochs", "freeze_epochs", "lr_head", "lr_ft",
     "weight_decay", "warmup_epochs", "accumulate", "grad_clip", "label_smoothing", "loss", "focal_gamma",
-    "monitor", "seed", "ema_decay", "mixup", "cutmix", "task",
+    "monitor", "seed", "ema_decay", "mixup", "cutmix", "color_constancy", "task",
 )
 
 

@@ -106,3 +106,53 @@ def test_training_and_eval_loader_use_these_transforms(tmp_path):
     spec = preprocess.Preprocessing(16, MEAN, STD)
     ref = np.stack([preprocess.preprocess(images.read_image(table["path"][int(i)]), spec) for i in meta["index"]])
     assert np.allclose(x.numpy(), ref, atol=1e-5)  # preset "none" == inference preprocessing
+
+
+def _textured(seed: int = 0, size: int = 40) -> np.ndarray:
+    """A grey texture in 60-180 (no clipping under a moderate colour cast)."""
+    g = np.random.default_rng(seed).integers(60, 181, (size, size, 1))
+    return np.repeat(g, 3, axis=2).astype(np.uint8)
+
+
+def _pnorm(img: np.ndarray, p: int = 6) -> np.ndarray:
+    return np.power(np.mean(np.power(img.astype(np.float64), p), axis=(0, 1)), 1 / p)
+
+
+def test_shades_of_gray_makes_the_light_grey():
+    """Issue 30: the estimated light (each channel's p = 6 norm mean) becomes grey; a grey image is left as it is; the
+    same scene under two lights comes out (almost) the same; a black image is returned unchanged."""
+    grey = _textured()
+    assert np.array_equal(augment.shades_of_gray(grey), grey)
+    warm = np.clip(grey * np.array([1.0, 0.8, 0.6]), 0, 255).astype(np.uint8)  # a yellow-orange light
+    cold = np.clip(grey * np.array([0.7, 0.85, 1.0]), 0, 255).astype(np.uint8)
+    a, b = augment.shades_of_gray(warm), augment.shades_of_gray(cold)
+    assert a.dtype == np.uint8 and a.shape == warm.shape
+    light = _pnorm(a)
+    assert light.max() - light.min() < 1.5 and _pnorm(warm).ptp() > 50  # was far from grey, now grey
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 3  # the cast is gone: both images agree
+    assert np.abs(a.astype(int) - warm.astype(int)).max() > 30
+    black = np.zeros((8, 8, 3), np.uint8)
+    assert np.array_equal(augment.shades_of_gray(black), black)
+    assert not np.shares_memory(augment.shades_of_gray(black), black)  # a copy: the input is never modified
+
+
+def test_colour_constancy_is_one_op_of_training_evaluation_and_preprocess():
+    """The training transform (no random op), the evaluation transform with the spec's geometry, the evaluation
+    cache's fitted image and ``preprocess`` give the same numbers with shades of gray; an unknown name is refused."""
+    img = np.clip(_textured(1, 48) * np.array([1.0, 0.85, 0.7]), 0, 255).astype(np.uint8)
+    spec = preprocess.Preprocessing(32, MEAN, STD, color_constancy="shades_of_gray")
+    ref = preprocess.preprocess(img, spec)
+    ev = augment.eval_transform(32, MEAN, STD, spec.geometry())(image=img)["image"].numpy()
+    tr = augment.train_transform("none", 32, MEAN, STD, color_constancy="shades_of_gray")(image=img)["image"].numpy()
+    assert np.allclose(ev, ref, atol=1e-5) and np.allclose(tr, ref, atol=1e-5)
+    assert np.array_equal(augment.fit_transform(32, spec.geometry())(image=img)["image"], preprocess.fit_image(img, spec))
+    plain = preprocess.preprocess(img, preprocess.Preprocessing(32, MEAN, STD))
+    assert not np.allclose(plain, ref, atol=1e-2)
+    crop = preprocess.Preprocessing(24, MEAN, STD, resize="shorter_side", crop_pct=0.875, interpolation="bicubic",
+                                    color_constancy="shades_of_gray")  # after the crop, as in the loaders
+    ev = augment.eval_transform(24, MEAN, STD, crop.geometry())(image=img[:, :40])["image"].numpy()
+    assert np.allclose(ev, preprocess.preprocess(img[:, :40], crop), atol=1e-5)
+    assert not augment.is_square_area(spec.geometry()) and augment.is_square_area({"color_constancy": "none"})
+    assert augment.check_color_constancy("Shades-of-Gray") == "shades_of_gray"
+    with pytest.raises(augment.AugmentError, match="unknown color_constancy 'retinex'"):
+        augment.train_transform("none", 32, MEAN, STD, color_constancy="retinex")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from auxiliary.data import augment
 from auxiliary.models import checkpoint as checkpoints
 from auxiliary.models import factory as models
 from auxiliary.models.preprocess import Preprocessing, PreprocessingError, fit_image, preprocess
@@ -93,3 +94,27 @@ def test_a_spec_round_trips_and_an_unknown_one_is_refused():
     for bad in ({"resize": "fisheye"}, {"interpolation": "lanczos9"}, {"crop_pct": 0.0}, {"crop_pct": 1.5}):
         with pytest.raises(PreprocessingError):
             Preprocessing(224, *IMAGENET, **bad)
+
+
+def test_colour_constancy_is_part_of_the_spec_and_of_the_checkpoint(tmp_path):
+    """Issue 30: ``color_constancy`` joins the spec of a model from scratch or from other pretrained weights, is
+    recorded in the checkpoint and read back; a checkpoint of this project keeps its own; a spec without it (every
+    checkpoint written before) is ``none``, whose geometry names nothing (the image caches keep their keys)."""
+    model = models.create_model("resnet18", 3)
+    spec = models.model_preprocessing(model, 32, "false", "resnet18", "shades_of_gray")
+    assert spec == Preprocessing(32, *IMAGENET, color_constancy="shades_of_gray")
+    assert spec.geometry()["color_constancy"] == "shades_of_gray" and "shades-of-gray" in spec.describe()
+    assert "color_constancy" not in Preprocessing(32, *IMAGENET).geometry()
+    ck = checkpoints.save_checkpoint(tmp_path / "sog.pt", model, model_name="resnet18", classes=["a", "b", "c"],
+                                     img_size=32, preprocessing=spec)
+    assert checkpoints.Checkpoint.open(ck).preprocessing == spec
+    # fine-tuning it further keeps its colour constancy, whatever the new run says
+    assert models.model_preprocessing(model, 48, str(ck), "resnet18", "none").color_constancy == "shades_of_gray"
+    old = {"img_size": 32, "mean": IMAGENET[0], "std": IMAGENET[1],
+           "preprocessing": {"resize": "square", "crop_pct": 1.0, "interpolation": "area"}}
+    assert Preprocessing.of(old).color_constancy == "none"
+    img = _image(40, 40)
+    assert np.array_equal(fit_image(img, spec), augment.shades_of_gray(cv2.resize(img, (32, 32),
+                                                                                  interpolation=cv2.INTER_AREA)))
+    with pytest.raises(PreprocessingError, match="color_constancy"):
+        Preprocessing(32, *IMAGENET, color_constancy="max_rgb")

@@ -231,6 +231,28 @@ def test_fit_validates_with_the_models_preprocessing_and_records_it(tmp_path):
     assert not np.allclose(square.predict_paths(list(val["path"]), progress=False)[0], recorded, atol=1e-5)
 
 
+def test_fit_with_colour_constancy_trains_validates_and_predicts_through_it(tmp_path):
+    """Issue 30: ``train.color_constancy`` joins the spec decided when fit builds the model; the training and the
+    cached validation images go through it, best.pt records it, and the predictor's probabilities for the validation
+    images are the ones training recorded (the one preprocessing path); an unknown name is refused in one line."""
+    sdir = _write_split(tmp_path)
+    cfg = make_cfg(max_epochs=1, freeze_epochs=0, batch=6, color_constancy="shades_of_gray")
+    cfg = config_overrides.apply_overrides(cfg, {"data.cache": True, "data.balance": "none", "data.augment": "none"})
+    loop.fit(cfg, sdir, tmp_path / "runs" / "cc", progress=False)
+    ck = checkpoints.Checkpoint.open(tmp_path / "runs" / "cc" / "best.pt")
+    assert ck.preprocessing.color_constancy == "shades_of_gray"
+    assert ck.info["preprocessing"]["color_constancy"] == "shades_of_gray"
+    val = pd.read_csv(tmp_path / "runs" / "cc" / "val_predictions.csv")
+    recorded = val[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    probs, bad = Predictor.from_checkpoint(ck, device="cpu").predict_paths(list(val["path"]), progress=False)
+    assert not bad and np.allclose(probs, recorded, atol=1e-5)
+    plain = Predictor(ck.model("cpu"), {**ck.info, "preprocessing": {**ck.info["preprocessing"],
+                                                                      "color_constancy": "none"}}, ck.task)
+    assert not np.allclose(plain.predict_paths(list(val["path"]), progress=False)[0], recorded, atol=1e-4)
+    with pytest.raises(errors.TrainError, match="unknown color_constancy 'white_patch'"):
+        engine.check_config(make_cfg(color_constancy="white_patch").train)
+
+
 def test_fit_on_a_split_folder_and_the_command_line(tmp_path, capsys):
 
     sdir = _write_split(tmp_path)
