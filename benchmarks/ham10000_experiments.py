@@ -35,8 +35,8 @@ import pandas as pd
 from auxiliary.base import config_overrides
 from auxiliary.data import loaders, readers, splits
 from auxiliary.inference.predictor import Predictor
-from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.models import factory as models
+from auxiliary.models.checkpoint import Checkpoint
 from auxiliary.tasks import TASKS
 from auxiliary.tasks.single import probability_metrics
 from auxiliary.training import loop
